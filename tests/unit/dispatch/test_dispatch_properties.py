@@ -1,0 +1,215 @@
+"""Property tests: random command sequences never reach an undefined state, and the audit log
+replays to the same state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dispatch.domain import (
+    Action,
+    Assignment,
+    Category,
+    Command,
+    DomainError,
+    EventState,
+    IllegalTransition,
+    LevelAllowance,
+    Role,
+    SlaPolicy,
+    Status,
+    TimerKind,
+    TimerOp,
+    allowed_actions,
+    apply,
+    invariant_violations,
+    open_event,
+    replay,
+)
+from dispatch.domain.model import CREATION_ACTIONS, SYSTEM_ACTIONS, AuditEntry
+from dispatch.domain.sla import pending_timers, timer_due_at
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+LEVEL_ROLE = {0: Role.MEMBER, 1: Role.COMMUNITY, 2: Role.DISPATCHER, 3: Role.DEPARTMENT}
+POLICIES = st.builds(
+    SlaPolicy,
+    category=st.builds(
+        Category,
+        code=st.just("c"),
+        ack_minutes=st.floats(0.05, 120),
+        resolve_minutes=st.floats(0.1, 600),
+        big=st.booleans(),
+        department=st.sampled_from([None, "chengguan"]),
+    ),
+    levels=st.dictionaries(
+        st.integers(0, 3),
+        st.builds(
+            LevelAllowance,
+            multiplier=st.floats(0.5, 4),
+            ack_minutes=st.none() | st.floats(0.1, 60),
+            resolve_minutes=st.none() | st.floats(0.1, 600),
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A command before it meets the state (timers and escalations are aimed at the state)."""
+
+    action: Action
+    minutes: float
+    approved: bool | None
+    assign_level: int | None
+    assignee: str | None
+    timer: TimerKind
+    stale: bool
+    on_time: bool
+    relative_level: bool
+    aim: int | None
+
+
+#: Every non-creation action, weighted so that long, deep histories are common (void ends them).
+WEIGHTED_ACTIONS: list[Action] = [
+    a
+    for a, weight in {
+        Action.VERIFY: 2, Action.DISPATCH: 3, Action.ACKNOWLEDGE: 4, Action.RESOLVE: 4,
+        Action.REVIEW: 4, Action.ESCALATE: 2, Action.SUSPEND: 2, Action.RESUME: 3,
+        Action.VOID: 1, Action.WARN: 3, Action.BREACH: 3,
+    }.items()
+    for _ in range(weight)
+]  # fmt: skip
+assert set(WEIGHTED_ACTIONS) == set(Action) - CREATION_ACTIONS
+
+INTENTS = st.builds(
+    Intent,
+    action=st.sampled_from(WEIGHTED_ACTIONS),
+    minutes=st.floats(0, 90),
+    approved=st.none() | st.booleans(),
+    assign_level=st.none() | st.integers(0, 3),
+    assignee=st.none() | st.sampled_from(["p1", "p2"]),
+    timer=st.sampled_from(list(TimerKind)),
+    stale=st.booleans(),
+    on_time=st.booleans(),
+    relative_level=st.booleans(),
+    aim=st.none() | st.integers(0, 20),
+)
+
+
+def concretize(intent: Intent, state: EventState, now: datetime) -> tuple[Command, datetime]:
+    now = now + timedelta(minutes=intent.minutes)
+    assignment = None
+    level = intent.assign_level
+    if intent.relative_level and state.level < 3:
+        level = state.level + 1
+    if level is not None:
+        role = LEVEL_ROLE[level] if intent.assignee else None
+        assignment = Assignment(level, intent.assignee, role, "chengguan" if level == 3 else None)
+    action = intent.action
+    if intent.aim is not None:  # pick among the allowed actions, to reach deep states often
+        allowed = [a for a in allowed_actions(state, include_system=True) if a is not Action.VOID]
+        if allowed:
+            action = allowed[intent.aim % len(allowed)]
+    timer: TimerKind | None = None
+    version: int | None = None
+    if action in SYSTEM_ACTIONS:
+        timer = intent.timer
+        if intent.aim is not None:
+            pending = pending_timers(state)
+            timer = pending[intent.aim % len(pending)] if pending else timer
+        action = Action.BREACH if timer.is_breach else Action.WARN
+        version = state.deadline_version - 1 if intent.stale else state.deadline_version
+        due = timer_due_at(state, timer)
+        if intent.on_time and due is not None:
+            now = max(now, due)
+    command = Command(
+        action=action,
+        actor="p1",
+        actor_role=Role.MEMBER,
+        approved=intent.approved,
+        assignment=assignment,
+        timer=timer,
+        deadline_version=version,
+    )
+    return command, now
+
+
+def check_decision(before: EventState, command: Command, decision_state: EventState,
+                   audit: AuditEntry | None) -> None:  # fmt: skip
+    if audit is None:
+        assert command.action in SYSTEM_ACTIONS and decision_state is before
+        return
+    assert decision_state.version == before.version + 1
+    assert (audit.from_status, audit.to_status) == (before.status, decision_state.status)
+    assert (audit.from_level, audit.to_level) == (before.level, decision_state.level)
+    assert abs(decision_state.level - before.level) <= 1 or command.action is Action.DISPATCH
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    policy=POLICIES,
+    trusted=st.booleans(),
+    intents=st.lists(INTENTS, min_size=1, max_size=60),
+)
+def test_random_sequences_stay_defined_and_replay(
+    policy: SlaPolicy, trusted: bool, intents: list[Intent]
+) -> None:
+    first = open_event(event_id="e1", policy=policy, now=T0, reporter_id="r", trusted=trusted)
+    assert first.audit is not None
+    state, log, now = first.state, [first.audit], T0
+    for intent in intents:
+        command, now = concretize(intent, state, now)
+        allowed = allowed_actions(state, include_system=True)
+        try:
+            decision = apply(state, command, now=now, policy=policy)
+        except IllegalTransition as exc:
+            assert command.action not in allowed
+            assert exc.state is state and list(exc.allowed) == allowed_actions(state)
+            continue
+        except DomainError:
+            continue
+        assert decision.noop or command.action in allowed
+        check_decision(state, command, decision.state, decision.audit)
+        for timer in decision.timers:
+            assert timer.event_id == "e1"
+            if timer.op is TimerOp.SET:
+                assert timer.deadline_version == decision.state.deadline_version
+                assert timer.fire_at is not None and timer.fire_at >= now
+            else:
+                assert timer.deadline_version == state.deadline_version
+        if decision.audit is not None:
+            log.append(decision.audit)
+        state = decision.state
+        assert invariant_violations(state) == []
+        assert 0 <= state.level <= 3
+        if state.status is Status.CLOSED:
+            assert state.closed_at is not None
+        if state.status is Status.ACKNOWLEDGED:
+            assert state.assignee_id is not None
+    assert replay(log) == state
+    assert state.version == len(log)
+
+
+@settings(max_examples=200, deadline=None)
+@given(policy=POLICIES, intents=st.lists(INTENTS, max_size=25), kind=st.sampled_from(TimerKind))
+def test_a_timer_job_run_twice_acts_at_most_once(
+    policy: SlaPolicy, intents: list[Intent], kind: TimerKind
+) -> None:
+    state = open_event(event_id="e1", policy=policy, now=T0, reporter_id=None).state
+    now = T0
+    for intent in intents:
+        command, now = concretize(intent, state, now)
+        try:
+            state = apply(state, command, now=now, policy=policy).state
+        except DomainError:
+            continue
+    due = timer_due_at(state, kind)
+    at = max(now, due) if due is not None else now
+    action = Action.BREACH if kind.is_breach else Action.WARN
+    job = Command(action, "system", timer=kind, deadline_version=state.deadline_version)
+    once = apply(state, job, now=at, policy=policy)
+    twice = apply(once.state, job, now=at + timedelta(seconds=1), policy=policy)
+    assert twice.noop and twice.state is once.state
