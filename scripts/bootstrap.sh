@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Bring a fresh Debian/Ubuntu machine to the point where the service or the tests can run.
+# Idempotent: every step checks before it acts. Usage: scripts/bootstrap.sh [dev|test]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-dev}"
+UV_VERSION="0.13.9"
+
+say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo "$@"
+  else
+    say "need root to run: $*"
+    say "run this as root (or with passwordless sudo), or install it yourself, then retry."
+    exit 1
+  fi
+}
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  say "installing $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# 1. Python >= 3.11 with venv
+py=""
+for candidate in python3.13 python3.12 python3.11 python3; do
+  if command -v "$candidate" >/dev/null &&
+     "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    py="$(command -v "$candidate")"; break
+  fi
+done
+if [ -z "$py" ]; then apt_install python3 python3-venv; py="$(command -v python3)"; fi
+if [ ! -x .venv/bin/python ]; then
+  if ! "$py" -m venv .venv 2>/dev/null; then
+    rm -rf .venv
+    apt_install python3-venv
+    "$py" -m venv .venv
+  fi
+fi
+
+# 2. The project and its locked dependencies (uv.lock), installed into .venv
+if [ ! -x .venv/bin/uv ] || [ "$(.venv/bin/uv --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+  say "installing uv $UV_VERSION into .venv"
+  .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip >/dev/null
+  .venv/bin/python -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
+fi
+UV_PROJECT_ENVIRONMENT=.venv .venv/bin/uv sync --frozen --inexact --quiet
+
+# 3. PostgreSQL binaries, PostGIS, Redis
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  apt_install postgresql postgresql-contrib
+fi
+pg_major="$(ls /usr/lib/postgresql | sort -n | tail -n1)"
+if [ ! -f "/usr/share/postgresql/$pg_major/extension/postgis.control" ]; then
+  apt_install "postgresql-$pg_major-postgis-3"
+fi
+if ! command -v redis-server >/dev/null; then apt_install redis-server; fi
+
+# 4. Servers (reuse the configured ones, else start private ones), database, migrations, data
+.venv/bin/python scripts/services.py "$mode"

@@ -1,0 +1,39 @@
+"""The FastAPI application: routers, error table, observability."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.responses import Response
+
+from grids import views as grid_views
+from service import errors, health
+from service.auth import views as auth_views
+from service.observability import ObservabilityMiddleware, configure_logging, metrics_response
+from service.settings import get_settings
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="Wangge 网格化管理",
+        version="0.1.0",
+        description="Urban grid management: report, dispatch, escalate, review, measure.",
+    )
+    errors.install(app)
+    app.add_middleware(ObservabilityMiddleware)
+    app.include_router(health.router)
+    app.include_router(auth_views.router)
+    app.include_router(grid_views.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return metrics_response()
+
+    app.state.settings = settings
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for uvicorn (``--factory``): logging first, then the app."""
+    configure_logging()
+    return create_app()

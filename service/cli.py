@@ -1,0 +1,156 @@
+"""The operators' command line: ``wangge migrate|load-data|create-user|api|worker|run``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from alembic.config import Config
+
+from service.settings import get_settings
+
+app = typer.Typer(help="Wangge 网格化管理: operator commands.", no_args_is_help=True)
+
+
+def alembic_config(url: str | None = None) -> Config:
+
+    root = Path(__file__).resolve().parent.parent
+    cfg = Config(str(root / "alembic.ini"))
+    cfg.set_main_option("script_location", str(root / "alembic"))
+    if url:
+        cfg.attributes["url"] = url
+    return cfg
+
+
+@app.command()
+def migrate(revision: str = "head") -> None:
+    """Apply the schema migrations (alembic upgrade)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(), revision)
+
+
+@app.command("load-data")
+def load_data(
+    grids: Annotated[
+        Path | None, typer.Option(help="grid map file; default data/grids.geojson")
+    ] = None,
+) -> None:
+    """Load (or refresh) the grid map, the roster and the categories. Idempotent."""
+    from service.loading import load_all
+
+    summary = load_all(grids_path=grids)
+    typer.echo(summary)
+
+
+@app.command("create-user")
+def create_user(
+    username: str,
+    role: Annotated[
+        str, typer.Option(help="member|head|community|dispatcher|department|evaluator|admin")
+    ],
+    name: Annotated[str | None, typer.Option(help="the person's name")] = None,
+    grid: Annotated[str | None, typer.Option(help="grid code, for member and head")] = None,
+    community: Annotated[str | None, typer.Option(help="community name or code")] = None,
+    department: Annotated[str | None, typer.Option()] = None,
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
+) -> None:
+    """Create a login (and its staff record)."""
+    from service.auth.models import Role
+    from service.auth.service import create_user as create
+    from service.db import session_scope
+    from service.errors import DomainError
+
+    try:
+        with session_scope() as session:
+            user = create(
+                session=session,
+                username=username,
+                password=password,
+                role=Role(role),
+                name=name or username,
+                grid_code=grid,
+                community=community,
+                department=department,
+            )
+            typer.echo(f"created user {user.username} (id {user.id}, role {role})")
+    except (DomainError, ValueError) as exc:
+        typer.echo(f"error: {getattr(exc, 'detail', exc)}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the HTTP API with uvicorn."""
+    get_settings()  # refuse to start with insecure settings, before forking workers
+    os.execvp(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "service.app:app_factory",
+            "--factory",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+        ],
+    )
+
+
+@app.command()
+def worker(burst: bool = False) -> None:
+    """Run the RQ worker (scheduler on) with the heartbeat and periodic tasks."""
+    from service.observability import configure_logging
+    from service.worker import run_worker
+
+    get_settings()
+    configure_logging()
+    run_worker(burst=burst)
+
+
+@app.command()
+def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """API and worker together in the foreground; Ctrl-C stops both."""
+    get_settings()
+    exe = [sys.executable, "-m", "service.cli"]
+    procs = [
+        subprocess.Popen([*exe, "worker"]),
+        subprocess.Popen(
+            [*exe, "api", "--host", host, "--port", str(port), "--workers", str(workers)]
+        ),
+    ]
+    try:
+        while all(p.poll() is None for p in procs):
+            try:
+                procs[0].wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    codes = [p.returncode for p in procs]
+    raise typer.Exit(0 if all(c in (0, -signal.SIGINT, 130) for c in codes) else 1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,54 @@
+"""Engine and session factory; the one place that knows how to reach PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, create_engine
+
+from service.settings import get_settings
+
+
+@lru_cache
+def get_engine(url: str | None = None) -> Engine:
+    settings = get_settings()
+    return create_engine(
+        url or settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A session for jobs and the CLI; commits on success, rolls back on error."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def server_versions(session: Session) -> tuple[str, str | None]:
+    """PostgreSQL version and PostGIS version (None when the extension is missing)."""
+    pg = session.execute(text("SHOW server_version")).scalar_one()
+    postgis = session.execute(
+        text("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")
+    ).scalar_one_or_none()
+    return str(pg), postgis
+
+
+def libpq_url(url: str, database: str | None = None) -> str:
+    """The SQLAlchemy URL as a libpq URL (for psycopg.connect), optionally another database."""
+    u = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        u = u.set(database=database)
+    return u.render_as_string(hide_password=False)

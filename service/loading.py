@@ -1,0 +1,31 @@
+"""Loading the reference data: grid map, roster, categories. Idempotent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grids.service import load_map, read_map_file
+from service.auth.service import load_roster
+from service.db import session_scope
+from service.settings import get_settings
+
+
+def load_all(*, grids_path: Path | None = None) -> str:
+    settings = get_settings()
+    with session_scope() as session:
+        grids = load_map(
+            session=session, fc=read_map_file(grids_path or settings.data_dir / "grids.geojson")
+        )
+        summary = (
+            f"grid map: {grids.grids} grids in {grids.communities} communities "
+            f"({grids.created} new, {grids.updated} updated, {grids.removed} removed)"
+        )
+        if settings.is_dev:
+            # The synthetic roster's demo accounts share the dev password: dev/test only.
+            roster = load_roster(
+                session=session,
+                path=settings.data_dir / "roster.json",
+                password=settings.dev_password,
+            )
+            summary += f"; demo roster: {roster['created']} of {roster['people']} people created"
+    return summary

@@ -1,0 +1,64 @@
+"""All configuration, read once from the environment (prefix ``WANGGE_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-secret-change-me"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class InsecureSettings(RuntimeError):
+    """Raised when the service would run outside dev mode with development defaults."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WANGGE_", env_file=".env", extra="ignore")
+
+    env: str = Field("dev", description="dev | test | prod; only dev/test accept the dev secret")
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/wangge"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    secret_key: str = DEV_SECRET
+    media_dir: Path = ROOT / "var" / "media"
+    data_dir: Path = ROOT / "data"
+    timezone: str = "Asia/Shanghai"
+    queue_name: str = "wangge"
+    access_token_minutes: float = 30
+    refresh_token_days: float = 14
+    login_max_failures: int = 5
+    login_lock_minutes: float = 15
+    dev_password: str = "wangge-demo"
+    db_pool_size: int = 10
+    worker_heartbeat_seconds: float = 5
+    sweep_seconds: float = 15
+    webhook_url: str | None = None
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret(self) -> Settings:
+        if self.env not in ("dev", "test") and (
+            self.secret_key == DEV_SECRET or len(self.secret_key) < 32
+        ):
+            raise InsecureSettings(
+                "WANGGE_SECRET_KEY is unset, the development default or shorter than 32 "
+                f"characters; set a long random secret before running with WANGGE_ENV={self.env!r}"
+                " (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return self
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env in ("dev", "test")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

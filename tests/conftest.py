@@ -1,0 +1,145 @@
+"""Test fixtures on the real servers.
+
+The session builds a fresh test database (dropped and re-created, PostGIS created,
+migrations applied, reference data loaded). Each test then runs in a transaction that
+is rolled back (``db``), or, when it needs commits other connections can see, on
+``committed`` which truncates the mutable tables afterwards. Redis tests use a
+database number of their own, flushed around each test. Time is injected (``clock``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from service.db import libpq_url
+
+START_HINT = "run `make test` (it bootstraps the servers), or start them: see README.md"
+
+# Tables whose rows tests create; reference data (grids, roster, categories) stays loaded.
+MUTABLE_TABLES: list[str] = ["refresh_token"]
+
+
+def _test_urls() -> tuple[str, str]:
+    db = os.environ.get("WANGGE_DATABASE_URL", "")
+    redis = os.environ.get("WANGGE_REDIS_URL", "")
+    if not db or not make_url(db).database or not str(make_url(db).database).endswith("_test"):
+        pytest.exit(
+            f"WANGGE_DATABASE_URL must name a *_test database (got {db!r}); {START_HINT}", 2
+        )
+    if not redis:
+        pytest.exit(f"WANGGE_REDIS_URL is not set; {START_HINT}", 2)
+    return db, redis
+
+
+def _recreate_database(url: str) -> None:
+    name = make_url(url).database
+    try:
+        with psycopg.connect(libpq_url(url, "postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    except psycopg.OperationalError as exc:
+        pytest.exit(f"PostgreSQL is not reachable ({exc}); {START_HINT}", 2)
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    db_url, redis_url = _test_urls()
+    os.environ.setdefault("WANGGE_ENV", "test")
+    _recreate_database(db_url)
+    from alembic import command
+    from service.cli import alembic_config
+    from service.loading import load_all
+
+    command.upgrade(alembic_config(db_url), "head")
+    load_all()
+    eng = create_engine(db_url, pool_size=10, max_overflow=20)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        trans = conn.begin()
+        yield conn
+        trans.rollback()
+
+
+@pytest.fixture
+def db(connection: Connection) -> Iterator[Session]:
+    """A session whose commits are savepoints inside a transaction rolled back afterwards."""
+    with Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    ) as session:
+        yield session
+
+
+@pytest.fixture
+def committed(engine: Engine) -> Iterator[Engine]:
+    """For tests whose writes must be visible to other connections (threads, the worker)."""
+    yield engine
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def redis() -> Iterator[Redis]:
+    _, url = _test_urls()
+    conn = Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        conn.flushdb()
+    except RedisError as exc:
+        pytest.exit(f"Redis is not reachable at {url} ({exc}); {START_HINT}", 2)
+    yield conn
+    conn.flushdb()
+
+
+@dataclass
+class Clock:
+    """A settable clock injected through the ``get_now`` dependency."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.now += timedelta(**kwargs)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(engine: Engine, db: Session, clock: Clock) -> FastAPI:
+    from service.app import create_app
+    from service.deps import get_now, get_session
+
+    application = create_app()
+    application.dependency_overrides[get_session] = lambda: db
+    application.dependency_overrides[get_now] = clock
+    return application
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
