@@ -1,0 +1,9 @@
+"""Imports every table so SQLModel's metadata is complete (Alembic and tests use it)."""
+
+from sqlmodel import SQLModel
+
+import dispatch.models  # noqa: F401
+import grids.models  # noqa: F401
+import service.auth.models  # noqa: F401
+
+metadata = SQLModel.metadata
