@@ -77,5 +77,32 @@ async def _handle(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+async def _handle_dispatch(_: Request, exc: Exception) -> JSONResponse:
+    """The dispatch core's errors: illegal transitions and stale versions are 409s."""
+    from dispatch.domain import IllegalTransition, InvalidCommand, StaleVersion
+
+    if isinstance(exc, IllegalTransition):
+        detail: Any = {
+            "msg": str(exc),
+            "status": exc.state.status.value,
+            "level": exc.state.level,
+            "action": exc.action.value,
+            "allowed": [a.value for a in exc.allowed],
+            "version": exc.state.version,
+        }
+        return JSONResponse({"detail": detail}, status_code=409)
+    if isinstance(exc, StaleVersion):
+        detail = {"msg": str(exc), "expected_version": exc.expected, "version": exc.actual}
+        return JSONResponse({"detail": detail}, status_code=409)
+    if isinstance(exc, InvalidCommand):
+        return JSONResponse(
+            {"detail": [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]}, status_code=422
+        )
+    return JSONResponse({"detail": str(exc)}, status_code=400)
+
+
 def install(app: FastAPI) -> None:
+    from dispatch.domain import DomainError as DispatchError
+
     app.add_exception_handler(DomainError, _handle)
+    app.add_exception_handler(DispatchError, _handle_dispatch)

@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: float = 5
     sweep_seconds: float = 15
     webhook_url: str | None = None
+    # Per-level SLA allowances (DESIGN §3): absolute minutes override the category's,
+    # otherwise its minutes times the multiplier. Levels: 0 grid, 1 community, 2 command
+    # centre, 3 department. As JSON in WANGGE_LEVEL_ALLOWANCES.
+    level_allowances: dict[int, dict[str, float]] = {
+        0: {"multiplier": 1.0},
+        1: {"multiplier": 1.0},
+        2: {"multiplier": 1.0},
+        3: {"multiplier": 2.0},
+    }
+    assignment_load_cap: int = 5
 
     @model_validator(mode="after")
     def _refuse_dev_secret(self) -> Settings:

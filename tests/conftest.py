@@ -29,7 +29,16 @@ from service.db import libpq_url
 START_HINT = "run `make test` (it bootstraps the servers), or start them: see README.md"
 
 # Tables whose rows tests create; reference data (grids, roster, categories) stays loaded.
-MUTABLE_TABLES: list[str] = ["refresh_token"]
+MUTABLE_TABLES: list[str] = [
+    "refresh_token",
+    "event_audit",
+    "event_photo",
+    "photo",
+    "outbox",
+    "patrol_point",
+    "patrol",
+    "event",
+]
 
 
 def _test_urls() -> tuple[str, str]:
