@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "dev-insecure-secret-change-me"
+DEV_SECRET = "dev-insecure-secret-change-me-not-for-production"
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -10,7 +10,7 @@ database number of their own, flushed around each test. Time is injected (``cloc
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -152,3 +152,26 @@ def app(engine: Engine, db: Session, clock: Clock) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def token_for(engine: Engine) -> Callable[[str], dict[str, str]]:
+    """``token_for("g01m1")`` → Authorization headers for a roster account (no argon2 cost)."""
+    from sqlmodel import col, select
+
+    from service.auth.models import User
+    from service.auth.security import create_access_token
+    from service.auth.service import principal_for
+
+    cache: dict[str, dict[str, str]] = {}
+
+    def headers(username: str) -> dict[str, str]:
+        if username not in cache:
+            with Session(engine) as session:
+                user = session.exec(select(User).where(col(User.username) == username)).one()
+                p = principal_for(session, user)
+            token = create_access_token(user_id=p.user_id, role=p.role.value, extra=p.claims())
+            cache[username] = {"Authorization": f"Bearer {token}"}
+        return cache[username]
+
+    return headers
