@@ -1,0 +1,116 @@
+"""Fixtures shared by the integration tests.
+
+``make_event`` registers an event the way the report service does (``open_event`` and
+``dispatch.store.record``: the row plus its registration audit), optionally dispatched to a
+person, without going through ``POST /api/v1/events``. Tests of other parts (photos, for
+instance) use it so they depend on the event store only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from dispatch.domain import Action, Assignment, Command, Role, apply, open_event
+from dispatch.models import Category, Event
+from dispatch.store import next_event_id, policy_for, record, state_columns, to_state
+from grids.models import Grid
+from service.auth.models import Staff, User
+from tests.conftest import Clock
+
+FIXTURE_CATEGORY = "zz_fixture"
+
+MakeEvent = Callable[..., int]
+
+
+def staff_of(session: Session, username: str) -> Staff:
+    staff = session.exec(
+        select(Staff)
+        .join(User, col(User.staff_id) == col(Staff.id))
+        .where(col(User.username) == username)
+    ).one()
+    return staff
+
+
+def fixture_category(session: Session) -> Category:
+    """A small (not big) category of the tests' own, created when missing."""
+    category = session.exec(select(Category).where(col(Category.code) == FIXTURE_CATEGORY)).first()
+    if category is None:
+        category = Category(
+            code=FIXTURE_CATEGORY, name="测试夹具类别", ack_minutes=30, resolve_minutes=60
+        )
+        session.add(category)
+        session.flush()
+    return category
+
+
+@pytest.fixture
+def make_event(db: Session, clock: Clock) -> MakeEvent:
+    """``make_event("g01m1", assignee="g01m2")`` → the id of a registered (or dispatched) event
+    in the reporter's grid."""
+
+    def create(reporter: str = "g01m1", *, assignee: str | None = None) -> int:
+        staff = staff_of(db, reporter)
+        assert staff.id is not None and staff.grid_id is not None, "reporter must be grid staff"
+        grid = db.get(Grid, staff.grid_id)
+        assert grid is not None
+        category = fixture_category(db)
+        policy = policy_for(category)
+        event_id = next_event_id(db)
+        decision = open_event(
+            event_id=str(event_id),
+            policy=policy,
+            now=clock.now,
+            reporter_id=str(staff.id),
+            grid=grid.code,
+        )
+        lon, lat = db.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM"
+                " (SELECT ST_PointOnSurface(geom) AS p FROM grid WHERE id = :id) s"
+            ),
+            {"id": grid.id},
+        ).one()
+        event = Event(
+            id=event_id,
+            client_id=uuid.uuid4(),
+            request_hash="0" * 64,
+            category_id=category.id,
+            grid_id=grid.id,
+            community_id=grid.community_id,
+            description="fixture event",
+            geom=f"SRID=4326;POINT({lon} {lat})",
+            coord="wgs84",
+            orig_lon=lon,
+            orig_lat=lat,
+            received_at=clock.now,
+            **state_columns(decision.state),
+        )
+        db.add(event)
+        db.flush()
+        record(db, decision, previous_version=None)
+        if assignee is not None:
+            handler = staff_of(db, assignee)
+            db.refresh(event)
+            state = to_state(event, category_code=category.code, grid_code=grid.code)
+            dispatched = apply(
+                state,
+                Command(
+                    action=Action.DISPATCH,
+                    actor=str(staff.id),
+                    assignment=Assignment(
+                        level=0, assignee_id=str(handler.id), role=Role(handler.role.value)
+                    ),
+                ),
+                now=clock.now,
+                policy=policy,
+            )
+            record(db, dispatched, previous_version=state.version)
+        db.flush()
+        return event_id
+
+    return create
