@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     secret_key: str = DEV_SECRET
     media_dir: Path = ROOT / "var" / "media"
+    photo_max_bytes: int = 10 * 1024 * 1024  # per photo; larger uploads are a 413
+    photo_max_per_stage: int = 9  # photos per event and stage (report / resolve)
+    photo_max_pixels: int = 60_000_000  # decoded size guard against decompression bombs
     data_dir: Path = ROOT / "data"
     timezone: str = "Asia/Shanghai"
     queue_name: str = "wangge"
