@@ -124,6 +124,11 @@ def worker(burst: bool = False) -> None:
 def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """API and worker together in the foreground; Ctrl-C stops both."""
     get_settings()
+
+    def _stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)  # a supervisor's TERM stops both children too
     exe = [sys.executable, "-m", "service.cli"]
     procs = [
         subprocess.Popen([*exe, "worker"]),

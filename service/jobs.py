@@ -24,6 +24,13 @@ def get_redis(url: str | None = None) -> Redis:
     )
 
 
+def worker_redis() -> Redis:
+    """A connection for RQ's worker: no read timeout, since it blocks on BLPOP for minutes."""
+    return Redis.from_url(
+        get_settings().redis_url, socket_connect_timeout=2, health_check_interval=30
+    )
+
+
 def get_queue(connection: Redis | None = None) -> Queue:
     return Queue(get_settings().queue_name, connection=connection or get_redis())
 

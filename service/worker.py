@@ -18,7 +18,7 @@ from collections.abc import Callable
 from redis.exceptions import RedisError
 from rq import SimpleWorker
 
-from service.jobs import get_queue, get_redis, write_heartbeat
+from service.jobs import get_queue, get_redis, worker_redis, write_heartbeat
 from service.settings import get_settings
 
 log = logging.getLogger("wangge.worker")
@@ -72,8 +72,8 @@ def run_worker(burst: bool = False) -> None:
     stop = threading.Event()
     thread = threading.Thread(target=pulse, args=(name, stop), name="pulse", daemon=True)
     thread.start()
-    queue = get_queue()
-    worker = SimpleWorker([queue], connection=get_redis(), name=name)
+    connection = worker_redis()
+    worker = SimpleWorker([get_queue(connection)], connection=connection, name=name)
     try:
         while True:
             try:
