@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.responses import Response
 
+from dispatch.photos import views as photo_views
 from grids import views as grid_views
 from service import errors, health
 from service.auth import views as auth_views
@@ -24,6 +25,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth_views.router)
     app.include_router(grid_views.router)
+    app.include_router(photo_views.router)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

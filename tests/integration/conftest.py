@@ -59,6 +59,7 @@ def make_event(db: Session, clock: Clock) -> MakeEvent:
         grid = db.get(Grid, staff.grid_id)
         assert grid is not None
         category = fixture_category(db)
+        assert category.id is not None and grid.id is not None
         policy = policy_for(category)
         event_id = next_event_id(db)
         decision = open_event(

@@ -1,0 +1,1 @@
+"""Event photos: upload (sniffed, verified, content-addressed), list, serve."""
