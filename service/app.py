@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.responses import Response
 
+from dispatch.categories import views as category_views
+from dispatch.events import views as event_views
 from dispatch.photos import views as photo_views
 from grids import views as grid_views
 from service import errors, health
@@ -25,6 +27,8 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth_views.router)
     app.include_router(grid_views.router)
+    app.include_router(category_views.router)
+    app.include_router(event_views.router)
     app.include_router(photo_views.router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dispatch.categories.service import load_categories
 from grids.service import load_map, read_map_file
 from service.auth.service import load_roster
 from service.db import session_scope
@@ -28,4 +29,6 @@ def load_all(*, grids_path: Path | None = None) -> str:
                 password=settings.dev_password,
             )
             summary += f"; demo roster: {roster['created']} of {roster['people']} people created"
+        cats = load_categories(session=session, path=settings.data_dir / "categories.json")
+        summary += f"; categories: {cats['created']} of {cats['categories']} created"
     return summary

@@ -1,0 +1,1 @@
+"""事件类别: categories with their SLA minutes, "big" flag and department."""

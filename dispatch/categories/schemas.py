@@ -1,0 +1,69 @@
+"""Request and response shapes of the category routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+# Minutes are fractional so tests can use seconds; the bounds keep deadlines representable.
+MIN_MINUTES = 0.001
+MAX_MINUTES = 525_600.0  # one year
+
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+Department = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+Minutes = Annotated[float, Field(ge=MIN_MINUTES, le=MAX_MINUTES, allow_inf_nan=False)]
+
+
+class CategoryOut(BaseModel):
+    code: str
+    name: str
+    ack_minutes: float = Field(description="time to acknowledge (签收时限), minutes")
+    resolve_minutes: float = Field(description="closure target (处置时限), minutes")
+    big: bool = Field(description="big matters start at the command centre and go to a department")
+    department: str | None
+    active: bool
+
+
+class CategoryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Code = Field(description="ASCII slug, e.g. exposed_garbage")
+    name: Name
+    ack_minutes: Minutes
+    resolve_minutes: Minutes
+    big: bool = False
+    department: Department | None = None
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _ack_before_resolve(self) -> CategoryCreate:
+        if self.ack_minutes > self.resolve_minutes:
+            raise ValueError("ack_minutes must not exceed resolve_minutes")
+        return self
+
+
+class CategoryUpdate(BaseModel):
+    """Only the fields sent change; ``code`` is the identity and cannot change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    ack_minutes: Minutes | None = None
+    resolve_minutes: Minutes | None = None
+    big: bool | None = None
+    department: Department | None = Field(None, description="null clears the department")
+    active: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_except_department(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if value is None and key != "department" and key in cls.model_fields:
+                    raise ValueError(f"{key} cannot be null")
+        return data
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)

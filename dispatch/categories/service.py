@@ -1,0 +1,131 @@
+"""All SQL of the categories: reads, admin writes (409 on a taken code or name), the seed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from dispatch.categories.schemas import CategoryCreate
+from dispatch.models import Category
+from service.auth.models import Staff
+from service.errors import Conflict, Invalid, NotFound, field_error
+
+
+def list_categories(*, session: Session, include_inactive: bool = False) -> list[Category]:
+    """Categories by code; only the active ones unless asked."""
+    query = select(Category).order_by(col(Category.code))
+    if not include_inactive:
+        query = query.where(col(Category.active).is_(True))
+    return list(session.exec(query))
+
+
+def get_by_code(*, session: Session, code: str) -> Category | None:
+    return session.exec(select(Category).where(col(Category.code) == code)).one_or_none()
+
+
+def known_departments(*, session: Session) -> list[str]:
+    """The departments that have staff on the roster (a category can only route to those)."""
+    rows = session.exec(
+        select(col(Staff.department)).where(col(Staff.department).is_not(None)).distinct()
+    )
+    return sorted(d for d in rows if d)
+
+
+def _check_department(session: Session, department: str | None) -> None:
+    if department is None:
+        return
+    known = known_departments(session=session)
+    if department not in known:
+        raise Invalid(
+            field_error(
+                ("body", "department"),
+                f"no staff belong to department {department!r}; known: {', '.join(known)}",
+            )
+        )
+
+
+def _taken(session: Session, *, code: str | None, name: str | None, skip: int | None) -> None:
+    """409 naming the field when another category already has this code or name."""
+    for field, value in (("code", code), ("name", name)):
+        if value is None:
+            continue
+        other = session.execute(
+            text(f"SELECT id FROM category WHERE {field} = :v AND id IS DISTINCT FROM :skip"),
+            {"v": value, "skip": skip},
+        ).first()
+        if other is not None:
+            raise Conflict(
+                field_error(("body", field), f"a category with {field} {value!r} exists")
+            )
+
+
+def create(*, session: Session, data: CategoryCreate) -> Category:
+    """Insert a category; a taken code or name is a 409 (also under a concurrent insert)."""
+    _check_department(session, data.department)
+    _taken(session, code=data.code, name=data.name, skip=None)
+    category = Category(**data.model_dump())
+    try:
+        with session.begin_nested():
+            session.add(category)
+    except IntegrityError as exc:  # lost a race with another admin
+        raise Conflict(
+            field_error(("body", "code"), f"category {data.code!r} or its name already exists")
+        ) from exc
+    session.commit()
+    return category
+
+
+def update(*, session: Session, code: str, changes: dict[str, Any]) -> Category:
+    """Change some fields of a category; the result must still have ack ≤ resolve."""
+    category = session.exec(
+        select(Category).where(col(Category.code) == code).with_for_update()
+    ).one_or_none()
+    if category is None:
+        raise NotFound({"loc": ["path", "code"], "msg": f"no category {code!r}"})
+    if "department" in changes:
+        _check_department(session, changes["department"])
+    if "name" in changes:
+        _taken(session, code=None, name=changes["name"], skip=category.id)
+    ack = changes.get("ack_minutes", category.ack_minutes)
+    resolve = changes.get("resolve_minutes", category.resolve_minutes)
+    if ack > resolve:
+        raise Invalid(
+            field_error(
+                ("body", "ack_minutes"),
+                f"ack_minutes ({ack}) must not exceed resolve_minutes ({resolve})",
+            )
+        )
+    for key, value in changes.items():
+        setattr(category, key, value)
+    try:
+        with session.begin_nested():
+            session.add(category)
+    except IntegrityError as exc:
+        raise Conflict(field_error(("body", "name"), "another category has this name")) from exc
+    session.commit()
+    return category
+
+
+def load_categories(*, session: Session, path: Path) -> dict[str, int]:
+    """Insert the seed's categories that are missing (by code or name). Existing rows are kept
+    as they are, so an administrator's changes survive a reload."""
+    seed = json.loads(path.read_text(encoding="utf-8"))["categories"]
+    created = 0
+    for item in seed:
+        data = CategoryCreate(**item)
+        result = session.execute(
+            text("""
+            INSERT INTO category (code, name, ack_minutes, resolve_minutes, big, department, active)
+            VALUES (:code, :name, :ack_minutes, :resolve_minutes, :big, :department, :active)
+            ON CONFLICT DO NOTHING
+            """),
+            data.model_dump(),
+        )
+        created += result.rowcount  # type: ignore[attr-defined]
+    session.flush()
+    return {"categories": len(seed), "created": created}

@@ -1,0 +1,197 @@
+"""Request and response shapes of events. ``EventOut`` is THE event representation of the API;
+``build_event_out`` makes it from an event row and the few values that live in other tables
+(the action routes of the dispatch engine reuse both)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from dispatch.domain import Status
+from dispatch.models import Event
+from grids.coords import CoordSystem
+
+DESCRIPTION_MAX = 2000
+
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=DESCRIPTION_MAX)
+]
+CategoryCode = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
+class LocationIn(BaseModel):
+    """Where the problem is, in the coordinate system the phone's map SDK reports."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="longitude, degrees")
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="latitude, degrees")
+    coord: CoordSystem = Field(description="wgs84 (GPS), gcj02 (Amap/Tencent), bd09 (Baidu)")
+    accuracy_m: float | None = Field(
+        None, ge=0, le=10_000, allow_inf_nan=False, description="GPS accuracy radius, metres"
+    )
+
+
+class EventCreate(BaseModel):
+    """A report. ``client_id`` is generated once on the phone; resending it is safe."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: uuid.UUID = Field(description="idempotency key, a UUID made by the phone")
+    category: CategoryCode = Field(description="a category code from GET /api/v1/categories")
+    description: Description
+    location: LocationIn
+    occurred_at: AwareDatetime | None = Field(
+        None, description="when the reporter saw it (device clock, with offset); ≤ 72 h ago"
+    )
+
+    def request_hash(self) -> str:
+        """sha256 of the canonical JSON of the body: the same report always hashes the same,
+        whatever its key order, whitespace or time-zone offset."""
+        body = self.model_dump(mode="json")
+        body["client_id"] = str(self.client_id)
+        body["occurred_at"] = (
+            self.occurred_at.astimezone(UTC).isoformat() if self.occurred_at else None
+        )
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class StaffRef(BaseModel):
+    id: int
+    name: str
+
+
+class LocationOut(BaseModel):
+    lon: float = Field(description="WGS-84 longitude (what the grid map uses)")
+    lat: float = Field(description="WGS-84 latitude")
+    coord: CoordSystem = Field(description="the system the phone sent")
+    orig_lon: float
+    orig_lat: float
+    accuracy_m: float | None
+
+
+class EventOut(BaseModel):
+    """An event. Times are ISO 8601 in the service's time zone (Asia/Shanghai by default)."""
+
+    id: int
+    client_id: uuid.UUID
+    grid_code: str
+    category: str
+    status: Status
+    level: int = Field(description="0 grid, 1 community, 2 command centre, 3 department")
+    assignee: StaffRef | None
+    assignee_role: str | None
+    department: str | None
+    description: str
+    location: LocationOut
+    snapped: bool = Field(description="outside every grid but within GPS accuracy: snapped")
+    distance_m: float = Field(description="distance to the grid when snapped, metres")
+    reporter: StaffRef | None
+    occurred_at: datetime | None
+    received_at: datetime
+    created_at: datetime
+    ack_due_at: datetime | None
+    due_at: datetime | None
+    dispatched_at: datetime | None
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    voided_at: datetime | None
+    suspended_at: datetime | None
+    rework_count: int
+    escalation_count: int
+    version: int
+
+
+@dataclass(frozen=True)
+class EventRefs:
+    """What an ``EventOut`` needs beyond the event row: codes and names from other tables and
+    the stored WGS-84 point."""
+
+    grid_code: str
+    category: str
+    lon: float
+    lat: float
+    reporter: StaffRef | None = None
+    assignee: StaffRef | None = None
+
+
+def _local(value: datetime | None, tz: tzinfo) -> datetime | None:
+    return None if value is None else value.astimezone(tz)
+
+
+def build_event_out(event: Event, refs: EventRefs, *, tz: tzinfo) -> EventOut:
+    """The API representation of an event row; times shown in ``tz``."""
+    assert event.id is not None
+    return EventOut(
+        id=event.id,
+        client_id=event.client_id,
+        grid_code=refs.grid_code,
+        category=refs.category,
+        status=Status(event.status),
+        level=event.level,
+        assignee=refs.assignee,
+        assignee_role=event.assignee_role,
+        department=event.department,
+        description=event.description,
+        location=LocationOut(
+            lon=refs.lon,
+            lat=refs.lat,
+            coord=CoordSystem(event.coord),
+            orig_lon=event.orig_lon,
+            orig_lat=event.orig_lat,
+            accuracy_m=event.accuracy_m,
+        ),
+        snapped=event.snapped,
+        distance_m=round(event.distance_m, 2),
+        reporter=refs.reporter,
+        occurred_at=_local(event.occurred_at, tz),
+        received_at=event.received_at.astimezone(tz),
+        created_at=event.created_at.astimezone(tz),
+        ack_due_at=_local(event.ack_due_at, tz),
+        due_at=_local(event.due_at, tz),
+        dispatched_at=_local(event.dispatched_at, tz),
+        acknowledged_at=_local(event.acknowledged_at, tz),
+        resolved_at=_local(event.resolved_at, tz),
+        closed_at=_local(event.closed_at, tz),
+        voided_at=_local(event.voided_at, tz),
+        suspended_at=_local(event.suspended_at, tz),
+        rework_count=event.rework_count,
+        escalation_count=event.escalation_count,
+        version=event.version,
+    )
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null: done")
+
+
+class ActorOut(BaseModel):
+    id: str = Field(description="staff id, or 'system' for timers, 'public' for citizens")
+    name: str | None
+
+
+class HistoryEntry(BaseModel):
+    version: int
+    action: str
+    from_status: str | None
+    to_status: str
+    from_level: int | None
+    to_level: int
+    actor: ActorOut
+    at: datetime
+    note: str
+    reason: str | None
+
+
+class HistoryOut(BaseModel):
+    event_id: int
+    items: list[HistoryEntry]
