@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from dispatch.categories import views as category_views
 from dispatch.events import views as event_views
+from dispatch.patrols import views as patrol_views
 from dispatch.photos import views as photo_views
 from grids import views as grid_views
 from service import errors, health
@@ -30,6 +31,7 @@ def create_app() -> FastAPI:
     app.include_router(category_views.router)
     app.include_router(event_views.router)
     app.include_router(photo_views.router)
+    app.include_router(patrol_views.router)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

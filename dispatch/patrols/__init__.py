@@ -1,0 +1,1 @@
+"""Patrols (巡查): start, GPS point batches, stop, per-grid daily coverage."""
