@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 import dispatch.models  # noqa: F401
+import dispatch.stats.models  # noqa: F401
 import grids.models  # noqa: F401
 import service.auth.models  # noqa: F401
 

@@ -1,0 +1,118 @@
+"""Tables of the statistics fast path (docs/decisions/0004-stats-histograms.md).
+
+All of them are derived from ``event`` and ``patrol`` and kept current by PostgreSQL triggers in
+the transaction of the change (migration 0004 creates the triggers and the SQL functions that
+define every counter); ``wangge stats rebuild`` recomputes them from the raw rows.
+
+- ``stats_daily``: per (report day × grid × category) counters for the indicators;
+- ``stats_resolution``: per (report day × grid × category × closing level × minutes) the number
+  of closed events whose report → close time is that many whole minutes, and how many of them
+  were on time: an exact histogram, so percentiles are exact to the minute;
+- ``stats_block``: sealed roll-ups of ``stats_resolution`` over aligned blocks of 2^k days, one
+  packed binary histogram per block and projection (by grid, by category, by level);
+- ``stats_patrol_walked``: patrols that walked (a track or at least one GPS point), by day/grid;
+- ``stats_setting``: values the SQL definitions read (the dispatch time limit).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Column, Index, LargeBinary, SmallInteger, Text
+from sqlmodel import Field, SQLModel
+
+#: The counters of ``stats_daily``, in column order (the SQL type ``stats_counts`` plus the
+#: act-based ``dispatched_on_time``). Their definitions live in SQL (``stats_counts_of``).
+COUNTER_COLUMNS: tuple[str, ...] = (
+    "reported",
+    "voided",
+    "registered",
+    "public_registered",
+    "dispatched",
+    "dispatched_on_time",
+    "redispatches",
+    "escalations",
+    "handled",
+    "handled_on_time",
+    "reworks",
+    "closed",
+    "closed_on_time",
+    "closed_level0",
+    "closed_le2",
+)
+
+
+class StatsDaily(SQLModel, table=True):
+    """Counters of the events reported on ``day`` (Asia/Shanghai) in a grid and category."""
+
+    __tablename__ = "stats_daily"
+    __table_args__ = (Index("ix_stats_daily_grid_day", "grid_id", "day"),)
+
+    day: date = Field(primary_key=True)
+    grid_id: int = Field(primary_key=True)
+    category_id: int = Field(primary_key=True)
+    reported: int = 0
+    voided: int = 0
+    registered: int = 0
+    public_registered: int = 0
+    dispatched: int = 0
+    dispatched_on_time: int = 0
+    redispatches: int = 0
+    escalations: int = 0
+    handled: int = 0
+    handled_on_time: int = 0
+    reworks: int = 0
+    closed: int = 0
+    closed_on_time: int = 0
+    closed_level0: int = 0
+    closed_le2: int = 0
+
+
+class StatsResolution(SQLModel, table=True):
+    """How many events reported on ``day`` and closed at ``level`` took ``minutes`` whole
+    minutes from report to close (``ontime`` of them within the category's target)."""
+
+    __tablename__ = "stats_resolution"
+    __table_args__ = (Index("ix_stats_resolution_grid_day", "grid_id", "day"),)
+
+    day: date = Field(primary_key=True)
+    grid_id: int = Field(primary_key=True)
+    category_id: int = Field(primary_key=True)
+    level: int = Field(sa_column=Column(SmallInteger, primary_key=True))
+    minutes: int = Field(primary_key=True)
+    n: int
+    ontime: int
+
+
+class StatsBlock(SQLModel, table=True):
+    """A sealed histogram of ``stats_resolution`` over days ``[start, start + 2^lvl)`` (day
+    numbers since 1970-01-01), projected on one key (``proj``: 1 grid, 2 category, 3 level).
+    ``hist`` packs records of four big-endian uint32: key, minutes, n, ontime. A row exists
+    only while it is exact: a change to any of its days deletes it (trigger)."""
+
+    __tablename__ = "stats_block"
+
+    lvl: int = Field(sa_column=Column(SmallInteger, primary_key=True))
+    start: int = Field(primary_key=True)
+    proj: int = Field(sa_column=Column(SmallInteger, primary_key=True))
+    hist: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class StatsPatrolWalked(SQLModel, table=True):
+    """A patrol that walked (track or GPS points), on the day it started, in its grid."""
+
+    __tablename__ = "stats_patrol_walked"
+    __table_args__ = (Index("ix_stats_patrol_walked_day_grid", "day", "grid_id"),)
+
+    patrol_id: int = Field(primary_key=True)
+    day: date
+    grid_id: int
+
+
+class StatsSetting(SQLModel, table=True):
+    """Numbers the SQL definitions of the counters read (``dispatch_limit_minutes``)."""
+
+    __tablename__ = "stats_setting"
+
+    key: str = Field(sa_column=Column(Text, primary_key=True))
+    value: float
