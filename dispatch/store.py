@@ -1,13 +1,16 @@
 """Persistence of the dispatch core's decisions: the one place that writes event state.
 
 ``record`` stores a ``Decision`` in the caller's transaction: the event row (with an
-optimistic version check), its audit row, and one outbox row per timer command and
-notification. Nothing reaches Redis here; the relay does that after commit.
+optimistic version check), its audit row, one outbox row per timer command and
+notification, and one ``stream`` row announcing the audit row to the command centre.
+Nothing reaches Redis here; the relay does that after commit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import fields
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text, update
@@ -22,6 +25,7 @@ from dispatch.domain import (
     Role,
     SlaPolicy,
     Status,
+    TimerCommand,
     TimerKind,
 )
 from dispatch.models import Category, Event, EventAudit, Outbox
@@ -37,6 +41,8 @@ _ENUM_FIELDS = {
     "assignee_role": Role,
     "last_escalation_reason": EscalationReason,
 }
+#: Outbox topic of the change stream: one row per audit row, published by the relay.
+STREAM_TOPIC = "stream"
 # State fields that are not columns of their own name on the event row.
 _DERIVED = {"event_id", "category", "grid"}
 
@@ -129,42 +135,38 @@ def record(session: Session, decision: Decision, *, previous_version: int | None
                     "event_id": event_id,
                     "expected_version": previous_version,
                     "current_version": current,
+                    "version": current,
                 }
             )
     audit = decision.audit
     assert audit is not None
+    row = EventAudit(
+        event_id=event_id,
+        version=audit.version,
+        action=audit.action.value,
+        from_status=audit.from_status.value if audit.from_status else None,
+        to_status=audit.to_status.value,
+        from_level=audit.from_level,
+        to_level=audit.to_level,
+        actor=audit.actor,
+        at=audit.at,
+        note=audit.note,
+        reason=audit.reason.value if audit.reason else None,
+        data=dict(audit.data),
+    )
+    session.add(row)
+    session.flush()  # the audit id is the change stream's message id
+    now = audit.at
     session.add(
-        EventAudit(
+        Outbox(
             event_id=event_id,
-            version=audit.version,
-            action=audit.action.value,
-            from_status=audit.from_status.value if audit.from_status else None,
-            to_status=audit.to_status.value,
-            from_level=audit.from_level,
-            to_level=audit.to_level,
-            actor=audit.actor,
-            at=audit.at,
-            note=audit.note,
-            reason=audit.reason.value if audit.reason else None,
-            data=dict(audit.data),
+            topic=STREAM_TOPIC,
+            payload=change_message(row),
+            created_at=now,
+            available_at=now,
         )
     )
-    now = audit.at
-    for timer in decision.timers:
-        session.add(
-            Outbox(
-                event_id=event_id,
-                topic=f"timer.{timer.op.value}",
-                payload={
-                    "job_id": timer.job_id,
-                    "kind": timer.kind.value,
-                    "deadline_version": timer.deadline_version,
-                    "fire_at": timer.fire_at.isoformat() if timer.fire_at else None,
-                },
-                created_at=now,
-                available_at=now,
-            )
-        )
+    write_timers(session, event_id, decision.timers, now=now)
     for note in decision.notifications:
         session.add(
             Outbox(
@@ -184,6 +186,44 @@ def record(session: Session, decision: Decision, *, previous_version: int | None
             )
         )
     session.flush()
+
+
+def write_timers(
+    session: Session, event_id: int, timers: Iterable[TimerCommand], *, now: datetime
+) -> None:
+    """One ``timer.set`` / ``timer.cancel`` outbox row per timer command (no flush)."""
+    for timer in timers:
+        session.add(
+            Outbox(
+                event_id=event_id,
+                topic=f"timer.{timer.op.value}",
+                payload={
+                    "job_id": timer.job_id,
+                    "kind": timer.kind.value,
+                    "deadline_version": timer.deadline_version,
+                    "fire_at": timer.fire_at.isoformat() if timer.fire_at else None,
+                },
+                created_at=now,
+                available_at=now,
+            )
+        )
+
+
+def change_message(audit: EventAudit) -> dict[str, Any]:
+    """One audit row as a message of the command centre's change stream (SSE data)."""
+    return {
+        "audit_id": audit.id,
+        "event_id": audit.event_id,
+        "version": audit.version,
+        "action": audit.action,
+        "from_status": audit.from_status,
+        "to_status": audit.to_status,
+        "from_level": audit.from_level,
+        "to_level": audit.to_level,
+        "actor": audit.actor,
+        "reason": audit.reason,
+        "at": audit.at.isoformat(),
+    }
 
 
 def audit_rows(session: Session, event_id: int) -> list[EventAudit]:

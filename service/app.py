@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.responses import Response
 
+from dispatch.board import views as board_views
 from dispatch.categories import views as category_views
 from dispatch.events import views as event_views
+from dispatch.lifecycle import views as lifecycle_views
 from dispatch.patrols import views as patrol_views
 from dispatch.photos import views as photo_views
 from grids import views as grid_views
@@ -32,6 +34,8 @@ def create_app() -> FastAPI:
     app.include_router(event_views.router)
     app.include_router(photo_views.router)
     app.include_router(patrol_views.router)
+    app.include_router(lifecycle_views.router)
+    app.include_router(board_views.router)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

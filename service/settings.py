@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     worker_heartbeat_seconds: float = 5
     sweep_seconds: float = 15
+    # Dispatch engine: how often the worker relays the outbox and promotes due timers, how
+    # long past due a timer is left to RQ before the sweep handles it, webhook retries.
+    relay_seconds: float = 0.25
+    promote_seconds: float = 0.1
+    sweep_grace_seconds: float = 5
+    resolve_photo_required: bool = True
+    webhook_timeout_seconds: float = 5
+    webhook_retry_intervals: list[int] = [1, 5, 30, 120, 600]
     webhook_url: str | None = None
     # Per-level SLA allowances (DESIGN §3): absolute minutes override the category's,
     # otherwise its minutes times the multiplier. Levels: 0 grid, 1 community, 2 command

@@ -38,7 +38,7 @@ def periodic(name: str, every_seconds: float) -> Callable[[PeriodicTask], Period
 
 
 # Modules that register periodic tasks (with @periodic) when imported.
-PERIODIC_MODULES: tuple[str, ...] = ()
+PERIODIC_MODULES: tuple[str, ...] = ("dispatch.jobs",)
 
 
 def _load_periodic_tasks() -> None:
@@ -46,23 +46,31 @@ def _load_periodic_tasks() -> None:
         importlib.import_module(module)
 
 
+def _repeat(name: str, every: float, fn: PeriodicTask, stop: threading.Event) -> None:
+    """Call ``fn`` every ``every`` seconds until ``stop``; errors are logged, never fatal."""
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            fn()
+        except Exception:
+            log.exception("periodic task %s failed", name)
+        stop.wait(max(0.0, every - (time.monotonic() - started)))
+
+
 def pulse(worker_name: str, stop: threading.Event) -> None:
+    """Write the heartbeat; each periodic task runs on a thread of its own, so a slow one
+    (a sweep after an outage) never delays a frequent one (the outbox relay)."""
     settings = get_settings()
     redis = get_redis()
-    last_run: dict[str, float] = {}
+    for name, every, fn in PERIODIC_TASKS:
+        threading.Thread(
+            target=_repeat, args=(name, every, fn, stop), name=name, daemon=True
+        ).start()
     while not stop.is_set():
         try:
             write_heartbeat(redis, worker_name)
         except RedisError as exc:
             log.warning("heartbeat failed: %s", exc)
-        now = time.monotonic()
-        for name, every, fn in PERIODIC_TASKS:
-            if now - last_run.get(name, 0.0) >= every:
-                last_run[name] = now
-                try:
-                    fn()
-                except Exception:
-                    log.exception("periodic task %s failed", name)
         stop.wait(min(settings.worker_heartbeat_seconds, 1.0))
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Response
 from pydantic import AwareDatetime
 
 from dispatch.domain import Status
 from dispatch.events import service
 from dispatch.events.schemas import EventCreate, EventOut, EventPage, HistoryOut
+from dispatch.jobs import kick_relay
 from service.auth.models import Role
 from service.auth.service import Principal
 from service.deps import ALL_ROLES, Now, RolesAllowed, SessionDep
@@ -32,7 +33,12 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_RESPONSES,
 )
 def report_event(
-    body: EventCreate, response: Response, session: SessionDep, principal: Reporter, now: Now
+    body: EventCreate,
+    response: Response,
+    session: SessionDep,
+    principal: Reporter,
+    now: Now,
+    background: BackgroundTasks,
 ) -> EventOut:
     """Report a problem (上报). Registered at once; the dispatch engine then assigns it.
 
@@ -41,6 +47,8 @@ def report_event(
     result = service.submit(session=session, principal=principal, data=body, now=now)
     if not result.created:
         response.status_code = 200
+    else:  # after the response: hand the dispatch request to RQ now, not at the relay's tick
+        background.add_task(kick_relay, result.event.id)
     return result.event
 
 

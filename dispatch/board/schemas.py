@@ -1,0 +1,45 @@
+"""Response shapes of the command centre's board."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class SlaTally(BaseModel):
+    total: int
+    ok: int
+    warning: int = Field(description="past half of the current allowance")
+    breached: int = Field(description="past the current deadline")
+    by_status: dict[str, int]
+
+
+class LevelTally(SlaTally):
+    level: int
+    name: str
+
+
+class GridTally(BaseModel):
+    code: str
+    name: str
+    community: str
+    open: int
+    warning: int
+    breached: int
+
+
+class CommunityTally(BaseModel):
+    code: str
+    name: str
+    open: int
+    warning: int
+    breached: int
+
+
+class BoardOut(BaseModel):
+    at: datetime
+    open: SlaTally
+    levels: list[LevelTally]
+    grids: list[GridTally]
+    communities: list[CommunityTally]

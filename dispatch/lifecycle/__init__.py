@@ -1,0 +1,2 @@
+"""The event lifecycle after registration: dispatch, acknowledge, resolve, review, escalate,
+suspend/resume, void, and the SLA timers' warnings and breaches."""

@@ -1,0 +1,90 @@
+"""All SQL of the outbox: claim pending rows for the relay, mark them done or failed.
+
+Rows are written by ``dispatch.store.record`` (and the report service) in the same transaction
+as the state change they announce. The relay claims a batch with ``FOR UPDATE SKIP LOCKED``, so
+several relays (two workers, the API's post-commit kick) never hand the same row to Redis at
+the same time, and marks the batch processed in the same transaction once Redis has it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+TIMER_SET = "timer.set"
+TIMER_CANCEL = "timer.cancel"
+NOTIFY = "notify"
+DISPATCH = "dispatch"
+STREAM = "stream"
+TOPICS = (TIMER_SET, TIMER_CANCEL, NOTIFY, DISPATCH, STREAM)
+#: The longest a failing row waits before the relay tries it again.
+MAX_BACKOFF = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One claimed outbox row."""
+
+    id: int
+    event_id: int | None
+    topic: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def claim_pending(
+    session: Session, *, now: datetime, batch: int, event_id: int | None = None
+) -> list[Message]:
+    """Lock up to ``batch`` pending rows that are due, oldest first, skipping rows another relay
+    holds. ``event_id`` narrows to one event's rows (the post-commit fast path)."""
+    only_event = "AND event_id = :event_id" if event_id is not None else ""
+    rows = session.execute(
+        text(
+            "SELECT id, event_id, topic, payload, attempts FROM outbox"
+            f" WHERE processed_at IS NULL AND available_at <= :now {only_event}"
+            " ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED"
+        ),
+        {"now": now, "batch": batch, "event_id": event_id},
+    ).all()
+    return [Message(int(i), e, str(t), dict(p), int(a)) for i, e, t, p, a in rows]
+
+
+def mark_processed(session: Session, ids: list[int], *, now: datetime) -> None:
+    session.execute(
+        text("UPDATE outbox SET processed_at = :now, last_error = NULL WHERE id = ANY(:ids)"),
+        {"now": now, "ids": ids},
+    )
+
+
+def mark_failed(session: Session, ids: list[int], *, now: datetime, error: str) -> None:
+    """Leave the rows pending: one more attempt counted, the error kept, a short backoff."""
+    session.execute(
+        text(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = :error,"
+            " available_at = :now + least(interval '200 milliseconds' * power(2, attempts),"
+            " :max_backoff)"
+            " WHERE id = ANY(:ids)"
+        ),
+        {"now": now, "ids": ids, "error": error[:2000], "max_backoff": MAX_BACKOFF},
+    )
+
+
+def pending_count(session: Session) -> int:
+    return int(
+        session.execute(text("SELECT count(*) FROM outbox WHERE processed_at IS NULL")).scalar_one()
+    )
+
+
+def get_message(session: Session, outbox_id: int) -> Message | None:
+    row = session.execute(
+        text("SELECT id, event_id, topic, payload, attempts FROM outbox WHERE id = :id"),
+        {"id": outbox_id},
+    ).first()
+    if row is None:
+        return None
+    i, e, t, p, a = row
+    return Message(int(i), e, str(t), dict(p), int(a))

@@ -1,0 +1,108 @@
+"""Helpers for the dispatch-engine tests: seconds-long categories, reports through the real
+report service, people by username."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from dispatch.events.schemas import EventCreate, LocationIn
+from dispatch.events.service import submit
+from dispatch.models import Category
+from grids.coords import CoordSystem
+from service.auth.models import Staff, User
+from service.auth.service import Principal, principal_for
+from tests.integration.eventkit import GRID_01, interior_point
+
+
+def principal(session: Session, username: str) -> Principal:
+    user = session.exec(select(User).where(col(User.username) == username)).one()
+    return principal_for(session, user)
+
+
+def staff_id(session: Session, username: str) -> int:
+    return principal(session, username).staff_id
+
+
+def username_of(session: Session, staff: int) -> str:
+    return str(
+        session.execute(
+            text("SELECT username FROM users WHERE staff_id = :s"), {"s": staff}
+        ).scalar_one()
+    )
+
+
+def ensure_category(
+    session: Session,
+    code: str,
+    *,
+    ack_seconds: float,
+    resolve_seconds: float,
+    big: bool = False,
+    department: str | None = "城管",
+) -> Category:
+    """A category with seconds-long limits (minutes may be fractional), made once."""
+    found = session.exec(select(Category).where(col(Category.code) == code)).first()
+    if found is not None:
+        return found
+    category = Category(
+        code=code,
+        name=f"测试-{code}",
+        ack_minutes=ack_seconds / 60,
+        resolve_minutes=resolve_seconds / 60,
+        big=big,
+        department=department,
+    )
+    session.add(category)
+    session.commit()
+    return category
+
+
+def report(
+    session: Session,
+    username: str,
+    *,
+    now: datetime,
+    category: str = "exposed_garbage",
+    grid: str = GRID_01,
+) -> int:
+    """Report an event through the real report service (registered + dispatch outbox row)."""
+    lon, lat = interior_point(session, grid)
+    result = submit(
+        session=session,
+        principal=principal(session, username),
+        data=EventCreate(
+            client_id=uuid.uuid4(),
+            category=category,
+            description="测试事件",
+            location=LocationIn(lon=lon, lat=lat, coord=CoordSystem.wgs84, accuracy_m=5),
+        ),
+        now=now,
+    )
+    return result.event.id
+
+
+def outbox_topics(session: Session, event_id: int) -> list[str]:
+    return list(
+        session.execute(
+            text("SELECT topic FROM outbox WHERE event_id = :e ORDER BY id"), {"e": event_id}
+        ).scalars()
+    )
+
+
+def audit_actions(session: Session, event_id: int) -> list[str]:
+    return list(
+        session.execute(
+            text("SELECT action FROM event_audit WHERE event_id = :e ORDER BY version"),
+            {"e": event_id},
+        ).scalars()
+    )
+
+
+def staff_row(session: Session, staff: int) -> Staff:
+    row = session.get(Staff, staff)
+    assert row is not None
+    return row
