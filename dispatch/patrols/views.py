@@ -36,6 +36,15 @@ def _utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 
+def _plausible_day(value: date) -> date:
+    if not 1970 <= value.year <= 2999:
+        raise ValueError("date must lie between 1970-01-01 and 2999-12-31")
+    return value
+
+
+Day = Annotated[date, AfterValidator(_plausible_day)]
+
+
 class PatrolStart(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -159,7 +168,7 @@ def list_patrols(
     principal: Reader,
     grid: GridCode | None = None,
     day: Annotated[
-        date | None, Query(alias="date", description="calendar day (Asia/Shanghai)")
+        Day | None, Query(alias="date", description="calendar day (Asia/Shanghai)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,10}$")] = None,
@@ -184,7 +193,7 @@ def coverage(
     session: SessionDep,
     principal: Reader,
     now: Now,
-    day: Annotated[date | None, Query(alias="date", description="default: today")] = None,
+    day: Annotated[Day | None, Query(alias="date", description="default: today")] = None,
     grid: GridCode | None = None,
 ) -> CoverageOut:
     """Per grid, for one day: patrolled or not, patrols, metres walked, share of the area

@@ -388,8 +388,11 @@ def test_list_by_grid_and_shanghai_day(
     ).json()
     assert [p["id"] for p in page1["items"] + page2["items"]] == sorted([*ids, late], reverse=True)
     assert page2["next_cursor"] is None
-    r = client.get("/api/v1/patrols", params={"date": "10/05/2024"}, headers=token_for("g01m1"))
-    assert r.status_code == 422
+    for url in ("/api/v1/patrols", "/api/v1/patrols/coverage"):
+        for bad in ("10/05/2024", "9999-12-31", "0001-01-01"):
+            r = client.get(url, params={"date": bad}, headers=token_for("g01m1"))
+            assert r.status_code == 422, (url, bad)
+            assert r.json()["detail"][0]["loc"] == ["query", "date"]
 
 
 # --- coverage ------------------------------------------------------------------------------
