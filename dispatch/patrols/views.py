@@ -88,7 +88,12 @@ class PatrolOut(BaseModel):
 
     @classmethod
     def of(cls, view: PatrolView) -> PatrolOut:
-        return cls(**{name: getattr(view, name) for name in cls.model_fields})
+        """Times shown in the service's time zone, like events."""
+        tz = get_settings().tz
+        values = {name: getattr(view, name) for name in PatrolOut.model_fields}
+        values["started_at"] = view.started_at.astimezone(tz)
+        values["stopped_at"] = view.stopped_at and view.stopped_at.astimezone(tz)
+        return cls(**values)
 
 
 class PatrolDetail(PatrolOut):

@@ -70,7 +70,7 @@ class PhotoOut(BaseModel):
             height=link.height,
             stage=Stage(link.stage),
             uploaded_by=link.uploaded_by,
-            created_at=link.created_at,
+            created_at=link.created_at.astimezone(get_settings().tz),
             exif=exif,
             url=f"/api/v1/photos/{link.id}",
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 from sqlalchemy import text
@@ -48,70 +49,89 @@ def fixture_category(session: Session) -> Category:
     return category
 
 
+def register_event(
+    session: Session,
+    now: datetime,
+    reporter: str = "g01m1",
+    *,
+    assignee: str | None = None,
+    category_code: str | None = None,
+) -> int:
+    """Register an event reported by ``reporter`` (grid staff) in their grid, dispatched to
+    ``assignee`` when given; flushes, does not commit. The category is the tests' own unless
+    ``category_code`` names a seeded one (use that when committing: nothing is left behind
+    outside the truncated tables)."""
+    db = session
+    staff = staff_of(db, reporter)
+    assert staff.id is not None and staff.grid_id is not None, "reporter must be grid staff"
+    grid = db.get(Grid, staff.grid_id)
+    assert grid is not None
+    if category_code is None:
+        category = fixture_category(db)
+    else:
+        category = db.exec(select(Category).where(col(Category.code) == category_code)).one()
+    assert category.id is not None and grid.id is not None
+    policy = policy_for(category)
+    event_id = next_event_id(db)
+    decision = open_event(
+        event_id=str(event_id),
+        policy=policy,
+        now=now,
+        reporter_id=str(staff.id),
+        grid=grid.code,
+    )
+    lon, lat = db.execute(
+        text(
+            "SELECT ST_X(p), ST_Y(p) FROM"
+            " (SELECT ST_PointOnSurface(geom) AS p FROM grid WHERE id = :id) s"
+        ),
+        {"id": grid.id},
+    ).one()
+    event = Event(
+        id=event_id,
+        client_id=uuid.uuid4(),
+        request_hash="0" * 64,
+        category_id=category.id,
+        grid_id=grid.id,
+        community_id=grid.community_id,
+        description="fixture event",
+        geom=f"SRID=4326;POINT({lon} {lat})",
+        coord="wgs84",
+        orig_lon=lon,
+        orig_lat=lat,
+        received_at=now,
+        **state_columns(decision.state),
+    )
+    db.add(event)
+    db.flush()
+    record(db, decision, previous_version=None)
+    if assignee is not None:
+        handler = staff_of(db, assignee)
+        db.refresh(event)
+        state = to_state(event, category_code=category.code, grid_code=grid.code)
+        dispatched = apply(
+            state,
+            Command(
+                action=Action.DISPATCH,
+                actor=str(staff.id),
+                assignment=Assignment(
+                    level=0, assignee_id=str(handler.id), role=Role(handler.role.value)
+                ),
+            ),
+            now=now,
+            policy=policy,
+        )
+        record(db, dispatched, previous_version=state.version)
+    db.flush()
+    return event_id
+
+
 @pytest.fixture
 def make_event(db: Session, clock: Clock) -> MakeEvent:
     """``make_event("g01m1", assignee="g01m2")`` → the id of a registered (or dispatched) event
     in the reporter's grid."""
 
     def create(reporter: str = "g01m1", *, assignee: str | None = None) -> int:
-        staff = staff_of(db, reporter)
-        assert staff.id is not None and staff.grid_id is not None, "reporter must be grid staff"
-        grid = db.get(Grid, staff.grid_id)
-        assert grid is not None
-        category = fixture_category(db)
-        assert category.id is not None and grid.id is not None
-        policy = policy_for(category)
-        event_id = next_event_id(db)
-        decision = open_event(
-            event_id=str(event_id),
-            policy=policy,
-            now=clock.now,
-            reporter_id=str(staff.id),
-            grid=grid.code,
-        )
-        lon, lat = db.execute(
-            text(
-                "SELECT ST_X(p), ST_Y(p) FROM"
-                " (SELECT ST_PointOnSurface(geom) AS p FROM grid WHERE id = :id) s"
-            ),
-            {"id": grid.id},
-        ).one()
-        event = Event(
-            id=event_id,
-            client_id=uuid.uuid4(),
-            request_hash="0" * 64,
-            category_id=category.id,
-            grid_id=grid.id,
-            community_id=grid.community_id,
-            description="fixture event",
-            geom=f"SRID=4326;POINT({lon} {lat})",
-            coord="wgs84",
-            orig_lon=lon,
-            orig_lat=lat,
-            received_at=clock.now,
-            **state_columns(decision.state),
-        )
-        db.add(event)
-        db.flush()
-        record(db, decision, previous_version=None)
-        if assignee is not None:
-            handler = staff_of(db, assignee)
-            db.refresh(event)
-            state = to_state(event, category_code=category.code, grid_code=grid.code)
-            dispatched = apply(
-                state,
-                Command(
-                    action=Action.DISPATCH,
-                    actor=str(staff.id),
-                    assignment=Assignment(
-                        level=0, assignee_id=str(handler.id), role=Role(handler.role.value)
-                    ),
-                ),
-                now=clock.now,
-                policy=policy,
-            )
-            record(db, dispatched, previous_version=state.version)
-        db.flush()
-        return event_id
+        return register_event(db, clock.now, reporter, assignee=assignee)
 
     return create

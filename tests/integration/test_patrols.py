@@ -120,6 +120,7 @@ def test_start_is_idempotent_on_client_id(client: TestClient, token_for: Headers
     body = first.json()
     assert body["grid_code"] == GRID01 and body["stopped_at"] is None
     assert datetime.fromisoformat(body["started_at"]) == T0
+    assert body["started_at"].endswith("+08:00")  # shown in Asia/Shanghai, like events
     again = start(client, token_for("g01m1"), cid)
     assert again.status_code == 200 and again.json() == body
     # the same key with another start time, or by someone else, is a conflict

@@ -19,10 +19,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import Engine, text
+from sqlmodel import Session
 
 from service.app import create_app
 from service.settings import get_settings
-from tests.integration.eventkit import GRID_01, interior_point, report_body
+from tests.integration.conftest import register_event
 
 Headers = Callable[[str], dict[str, str]]
 N = 8
@@ -54,20 +55,22 @@ def _jpeg(i: int) -> bytes:
     return buf.getvalue()
 
 
-def _event(committed: Engine, headers: dict[str, str]) -> int:
-    client = TestClient(create_app())
-    r = client.post(
-        "/api/v1/events", headers=headers, json=report_body(interior_point(committed, GRID_01))
-    )
-    assert r.status_code == 201, r.text
-    return int(r.json()["id"])
+def _event(committed: Engine) -> int:
+    """A committed event of g01m1 (registered directly through the event store, so these
+    races depend on the photo service only)."""
+    with Session(committed) as session:
+        event_id = register_event(
+            session, datetime.now(UTC), "g01m1", category_code="exposed_garbage"
+        )
+        session.commit()
+    return event_id
 
 
 def test_twelve_concurrent_photos_attach_nine(
     committed: Engine, token_for: Headers, media_dir: Path
 ) -> None:
     headers = token_for("g01m1")
-    event_id = _event(committed, headers)
+    event_id = _event(committed)
     photos = [_jpeg(i) for i in range(12)]
 
     def upload(client: TestClient, i: int) -> int:
@@ -91,7 +94,7 @@ def test_identical_concurrent_uploads_are_one_photo(
     committed: Engine, token_for: Headers, media_dir: Path
 ) -> None:
     headers = token_for("g01m1")
-    event_id = _event(committed, headers)
+    event_id = _event(committed)
     data = _jpeg(1)
 
     def upload(client: TestClient, _: int) -> tuple[int, int]:

@@ -108,6 +108,7 @@ def test_png_declared_as_jpeg_is_accepted_as_png(
     assert body["sha256"] == hashlib.sha256(png).hexdigest()
     assert body["size"] == len(png) and body["stage"] == "report"
     assert (body["width"], body["height"]) == (48, 32)
+    assert str(body["created_at"]).endswith("+08:00")
     assert media_path(str(body["sha256"])).read_bytes() == png
 
 
