@@ -76,22 +76,24 @@ def server_env() -> dict[str, str]:
     return env
 
 
-def bench_database(*, fresh: bool = True) -> dict[str, str]:
+def bench_database(*, fresh: bool = True, name: str = BENCH_DB) -> dict[str, str]:
     """Create (or reuse) the bench database with the schema and reference data loaded.
 
     Returns the environment for bench processes (WANGGE_DATABASE_URL pointing at it).
+    ``name`` lets a benchmark use a database of its own, so concurrent runs of different
+    benchmarks do not drop each other's database.
     """
     env = server_env()
     base = env["WANGGE_DATABASE_URL"]
-    url = libpq_url(base, BENCH_DB).replace("postgresql://", "postgresql+psycopg://", 1)
+    url = libpq_url(base, name).replace("postgresql://", "postgresql+psycopg://", 1)
     env.update(WANGGE_DATABASE_URL=url, WANGGE_ENV="dev", WANGGE_REDIS_URL=bench_redis_url(env))
     with psycopg.connect(libpq_url(base, "postgres"), autocommit=True) as conn:
         exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DB,)
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
         ).fetchone()
         if fresh or not exists:
-            conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
             with psycopg.connect(libpq_url(url), autocommit=True) as db:
                 db.execute("CREATE EXTENSION IF NOT EXISTS postgis")
             wangge = str(ROOT / ".venv" / "bin" / "wangge")

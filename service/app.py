@@ -11,8 +11,9 @@ from dispatch.events import views as event_views
 from dispatch.lifecycle import views as lifecycle_views
 from dispatch.patrols import views as patrol_views
 from dispatch.photos import views as photo_views
+from dispatch.stats import views as stats_views
 from grids import views as grid_views
-from service import errors, health
+from service import db, errors, health
 from service.auth import views as auth_views
 from service.observability import ObservabilityMiddleware, configure_logging, metrics_response
 from service.settings import get_settings
@@ -24,6 +25,7 @@ def create_app() -> FastAPI:
         title="Wangge 网格化管理",
         version="0.1.0",
         description="Urban grid management: report, dispatch, escalate, review, measure.",
+        lifespan=db.read_pool_lifespan,
     )
     errors.install(app)
     app.add_middleware(ObservabilityMiddleware)
@@ -36,6 +38,7 @@ def create_app() -> FastAPI:
     app.include_router(patrol_views.router)
     app.include_router(lifecycle_views.router)
     app.include_router(board_views.router)
+    app.include_router(stats_views.router)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
@@ -47,5 +50,5 @@ def create_app() -> FastAPI:
 
 def app_factory() -> FastAPI:
     """Entry point for uvicorn (``--factory``): logging first, then the app."""
-    configure_logging()
+    configure_logging(get_settings().log_level)
     return create_app()

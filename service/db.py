@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
+from typing import Any
 
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
@@ -35,6 +37,27 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@asynccontextmanager
+async def read_pool_lifespan(_: Any = None) -> AsyncIterator[dict[str, AsyncConnectionPool]]:
+    """App lifespan: a psycopg async pool (autocommit, statements prepared on first use) for
+    hot read paths that run one statement and need no ORM session or transaction, such as
+    the grid lookup. One pool per process (each uvicorn worker); yielded as lifespan state,
+    so a request reaches it as ``request.state.read_pool``."""
+    settings = get_settings()
+    pool = AsyncConnectionPool(
+        libpq_url(settings.database_url),
+        min_size=0,
+        max_size=settings.db_pool_size,
+        kwargs={"autocommit": True, "prepare_threshold": 0},
+        open=False,
+    )
+    await pool.open()
+    try:
+        yield {"read_pool": pool}
+    finally:
+        await pool.close()
 
 
 def server_versions(session: Session) -> tuple[str, str | None]:

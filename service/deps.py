@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
 import jwt
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
+from psycopg_pool import AsyncConnectionPool
 from redis import Redis
 from sqlmodel import Session
+from starlette.requests import Request
 
 from service.auth.models import Role
 from service.auth.security import decode_access_token
@@ -41,7 +43,18 @@ RedisDep = Annotated[Redis, Depends(redis_connection)]
 Now = Annotated[datetime, Depends(get_now)]
 
 
-def get_principal(token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+async def read_pool(request: Request) -> AsyncConnectionPool:
+    """The app's async read pool (service.db.read_pool_lifespan), for one-statement reads."""
+    pool: AsyncConnectionPool = request.state.read_pool
+    return pool
+
+
+ReadPoolDep = Annotated[AsyncConnectionPool, Depends(read_pool)]
+
+
+async def get_principal(token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+    # async although it does no I/O: FastAPI runs sync dependencies in its thread pool,
+    # which costs more than decoding the token does.
     if not token:
         raise Unauthorized("not authenticated: send 'Authorization: Bearer <access token>'")
     try:
@@ -60,7 +73,7 @@ class RolesAllowed:
     def __init__(self, *roles: Role) -> None:
         self.roles = frozenset(roles)
 
-    def __call__(self, principal: CurrentPrincipal) -> Principal:
+    async def __call__(self, principal: CurrentPrincipal) -> Principal:
         if principal.role not in self.roles:
             allowed = ", ".join(sorted(self.roles))
             raise Forbidden(f"role {principal.role} may not do this (allowed: {allowed})")
@@ -71,5 +84,5 @@ ALL_ROLES = tuple(Role)
 STAFF_WRITERS = tuple(r for r in Role if r is not Role.evaluator)
 
 
-def allow(*roles: Role) -> Callable[..., Principal]:
+def allow(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     return RolesAllowed(*roles)

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 5
     webhook_retry_intervals: list[int] = [1, 5, 30, 120, 600]
     webhook_url: str | None = None
+    log_level: str = Field("INFO", description="root log level; WARNING drops access logs")
     # Per-level SLA allowances (DESIGN §3): absolute minutes override the category's,
     # otherwise its minutes times the multiplier. Levels: 0 grid, 1 community, 2 command
     # centre, 3 department. As JSON in WANGGE_LEVEL_ALLOWANCES.
