@@ -88,9 +88,7 @@ def bench_database(*, fresh: bool = True, name: str = BENCH_DB) -> dict[str, str
     url = libpq_url(base, name).replace("postgresql://", "postgresql+psycopg://", 1)
     env.update(WANGGE_DATABASE_URL=url, WANGGE_ENV="dev", WANGGE_REDIS_URL=bench_redis_url(env))
     with psycopg.connect(libpq_url(base, "postgres"), autocommit=True) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
-        ).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if fresh or not exists:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
