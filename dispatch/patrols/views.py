@@ -123,6 +123,7 @@ class GridCoverageOut(BaseModel):
 
     @classmethod
     def of(cls, c: GridDayCoverage) -> GridCoverageOut:
+        assert c.covered_share is not None  # coverage_for computes the shares
         return cls(
             grid_code=c.grid_code,
             grid_name=c.grid_name,

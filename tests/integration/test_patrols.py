@@ -190,6 +190,17 @@ def test_batches_are_idempotent_and_converted_to_wgs84(
     r = send(client, me, patrol_id, points_along(wgs, T0 + timedelta(minutes=2)))
     assert r.status_code == 201 and point_count(db, patrol_id) == 6
     assert client.get(f"/api/v1/patrols/{patrol_id}", headers=me).json()["point_count"] == 6
+    # a full batch (500, the maximum), some points without accuracy
+    full = points_along([(118.164 + i * 1e-6, 39.671) for i in range(500)], T0, step_s=1)
+    for p in full[::2]:
+        del p["accuracy_m"]
+    assert send(client, me, patrol_id, full).status_code == 201
+    assert point_count(db, patrol_id) == 506
+    nulls = db.execute(
+        text("SELECT count(*) FROM patrol_point WHERE patrol_id = :p AND accuracy_m IS NULL"),
+        {"p": patrol_id},
+    ).scalar_one()
+    assert nulls == 250
 
 
 def test_bad_points_are_422_naming_the_index(
@@ -459,6 +470,7 @@ def test_coverage_edge_versus_middle(
         (date(2024, 5, 11), GRID01),
     ]
     e, m = rows
+    assert e.covered_share is not None and m.covered_share is not None
     assert e.patrolled and m.patrolled and e.patrols == m.patrols == 1
     assert e.length_m == pytest.approx(edge["length_m"], abs=0.05)
     assert 0 < e.covered_share < m.covered_share <= 1
@@ -492,11 +504,17 @@ def test_grids_not_patrolled_that_day(
     day = date(2024, 5, 10)
     by_code = {r.grid_code: r for r in patrol_coverage(db, day, day)}
     assert len(by_code) == 44
-    assert by_code[GRID01].patrolled and by_code[GRID01].covered_share > 0
+    assert by_code[GRID01].patrolled and (by_code[GRID01].covered_share or 0) > 0
     two = by_code[GRID02]
     assert (two.patrolled, two.patrols, two.length_m, two.covered_share) == (False, 1, 0.0, 0.0)
     others = [r for code, r in by_code.items() if code not in (GRID01, GRID02)]
     assert all(not r.patrolled and r.patrols == 0 and r.covered_share == 0 for r in others)
+    # without the area shares: the same flags, counts and lengths
+    quick = patrol_coverage(db, day, day, with_share=False)
+    assert [(r.grid_code, r.patrolled, r.patrols, r.length_m) for r in quick] == [
+        (r.grid_code, r.patrolled, r.patrols, r.length_m) for r in by_code.values()
+    ]
+    assert {r.grid_code for r in quick if r.covered_share is None} == {GRID01}
     # the next day nothing was patrolled anywhere
     next_day = patrol_coverage(db, date(2024, 5, 11), date(2024, 5, 11))
     assert not any(r.patrolled for r in next_day)
@@ -528,4 +546,4 @@ def test_an_open_patrol_counts_from_its_points(
     assert send(client, me, patrol_id, points_along(walk, T0)).status_code == 201
     (row,) = patrol_coverage(db, date(2024, 5, 10), date(2024, 5, 10), GRID01)
     assert row.patrolled and row.length_m == pytest.approx(haversine_m(walk), rel=0.01)
-    assert 0 < row.covered_share < 1
+    assert row.covered_share is not None and 0 < row.covered_share < 1
