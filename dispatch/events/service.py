@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import ColumnElement, Row, Select, Table, and_, func, or_, select, text
 from sqlmodel import Session, col
 
 from dispatch import store
@@ -35,7 +34,7 @@ from dispatch.events.schemas import (
     StaffRef,
     build_event_out,
 )
-from dispatch.models import Category, Event, Outbox
+from dispatch.models import Category, Event
 from grids.models import Grid
 from grids.service import Location, locate
 from service.auth.models import Staff
@@ -65,17 +64,24 @@ def submit(
 
     Validates everything before writing anything: category, occurred_at window, location.
     The same ``client_id`` with a different body (or from someone else) is a 409.
+
+    The hot path is a handful of round trips: one read (an earlier report with this
+    ``client_id``, the category, the next event id, the reporter's name), the grid lookup,
+    one statement inserting the event and its dispatch request, the audit row and its
+    change-stream row (``store.record``), and the commit.
     """
     digest = data.request_hash()
-    earlier = _by_client_id(session, data)
-    if earlier is not None:
+    first = session.execute(
+        _FIRST, {"cid": data.client_id, "code": data.category, "sid": principal.staff_id}
+    ).one()
+    if first.earlier_id is not None:
+        earlier = _Earlier(first.earlier_id, first.earlier_hash, first.earlier_reporter)
         return Submitted(_replayed(session, principal, earlier, digest), created=False)
-
-    category = _active_category(session, data.category)
+    category = _active_category(first, data.category)
     _check_occurred_at(data.occurred_at, now)
     where = _locate(session, data)
 
-    event_id = store.next_event_id(session)
+    event_id = int(first.next_id)
     decision = open_event(
         event_id=str(event_id),
         policy=store.policy_for(category),
@@ -84,17 +90,13 @@ def submit(
         trusted=True,
         grid=where.code,
     )
-    row: dict[str, Any] = {
+    values: dict[str, Any] = {
         "id": event_id,
         "client_id": data.client_id,
         "request_hash": digest,
         "category_id": category.id,
         "grid_id": where.grid_id,
-        "community_id": select(col(Grid.community_id))
-        .where(col(Grid.id) == where.grid_id)
-        .scalar_subquery(),
         "description": data.description,
-        "geom": func.ST_SetSRID(func.ST_MakePoint(where.lon, where.lat), 4326),
         "coord": data.location.coord.value,
         "orig_lon": data.location.lon,
         "orig_lat": data.location.lat,
@@ -107,31 +109,66 @@ def submit(
         **store.state_columns(decision.state),
     }
     inserted = session.execute(
-        pg_insert(Event)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=["client_id"])
-        .returning(col(Event.id))
+        _INSERT, {**values, "lon": where.lon, "lat": where.lat, "topic": DISPATCH_TOPIC}
     ).scalar_one_or_none()
     if inserted is None:
         # A concurrent identical submission won (ON CONFLICT waited for its commit).
-        earlier = _by_client_id(session, data)
-        assert earlier is not None
-        return Submitted(_replayed(session, principal, earlier, digest), created=False)
+        winner = _by_client_id(session, data)
+        assert winner is not None
+        return Submitted(_replayed(session, principal, winner, digest), created=False)
 
-    session.add(
-        Outbox(
-            event_id=event_id,
-            topic=DISPATCH_TOPIC,
-            payload={"event_id": event_id},
-            created_at=now,
-            available_at=now,
-        )
-    )
     store.record(session, decision, previous_version=None)
     session.commit()
-    out = event_out(session, event_id=event_id)
-    assert out is not None
+    # The response is built from what was written (no read-back).
+    out = build_event_out(
+        Event(**values),
+        EventRefs(
+            grid_code=where.code,
+            category=category.code,
+            lon=where.lon,
+            lat=where.lat,
+            reporter=StaffRef(id=principal.staff_id, name=first.reporter_name or ""),
+        ),
+        tz=get_settings().tz,
+    )
     return Submitted(out, created=True)
+
+
+# An earlier report with this client_id, the category, a fresh event id, the reporter's name.
+_FIRST = text("""
+    SELECT nextval(pg_get_serial_sequence('event', 'id')) AS next_id,
+           (SELECT name FROM staff WHERE id = :sid) AS reporter_name,
+           e.id AS earlier_id, e.request_hash AS earlier_hash, e.reporter_id AS earlier_reporter,
+           c.id AS category_id, c.code, c.name, c.ack_minutes, c.resolve_minutes, c.big,
+           c.department, c.active
+    FROM (SELECT 1) one
+    LEFT JOIN event e ON e.client_id = :cid
+    LEFT JOIN category c ON c.code = :code
+""")
+
+_STATE_COLUMNS = [n for n in store.STATE_FIELDS if n not in ("event_id", "category", "grid")]
+_EVENT_COLUMNS = [
+    "id", "client_id", "request_hash", "category_id", "grid_id", "description", "coord",
+    "orig_lon", "orig_lat", "accuracy_m", "snapped", "distance_m", "source", "occurred_at",
+    "received_at", *_STATE_COLUMNS,
+]  # fmt: skip
+# The event row and the dispatch engine's request, in one statement. ON CONFLICT makes
+# exactly one of concurrent identical submissions insert; the others get no row back.
+_INSERT = text(f"""
+    WITH e AS (
+        INSERT INTO event ({", ".join(_EVENT_COLUMNS)}, community_id, geom)
+        SELECT {", ".join(":" + c for c in _EVENT_COLUMNS)}, g.community_id,
+               ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)
+        FROM grid g WHERE g.id = :grid_id
+        ON CONFLICT (client_id) DO NOTHING
+        RETURNING id
+    ), o AS (
+        INSERT INTO outbox (event_id, topic, payload, created_at, available_at, attempts)
+        SELECT e.id, :topic, jsonb_build_object('event_id', e.id), :received_at, :received_at, 0
+        FROM e
+    )
+    SELECT id FROM e
+""")
 
 
 @dataclass(frozen=True)
@@ -161,15 +198,13 @@ def _replayed(session: Session, principal: Principal, earlier: _Earlier, digest:
         )
     out = event_out(session, event_id=earlier.id)
     assert out is not None
+    session.commit()  # nothing was written; end the transaction, free the connection
     return out
 
 
-def _active_category(session: Session, code: str) -> Category:
-    category: Category | None = session.execute(
-        select(Category).where(col(Category.code) == code)
-    ).scalar_one_or_none()
-    if category is None or not category.active:
-        state = "is retired" if category is not None else "does not exist"
+def _active_category(first: Row[Any], code: str) -> Category:
+    if first.category_id is None or not first.active:
+        state = "is retired" if first.category_id is not None else "does not exist"
         raise Invalid(
             field_error(
                 ("body", "category"),
@@ -177,7 +212,16 @@ def _active_category(session: Session, code: str) -> Category:
                 "unknown_category",
             )
         )
-    return category
+    return Category(
+        id=first.category_id,
+        code=first.code,
+        name=first.name,
+        ack_minutes=first.ack_minutes,
+        resolve_minutes=first.resolve_minutes,
+        big=first.big,
+        department=first.department,
+        active=first.active,
+    )
 
 
 def _check_occurred_at(occurred_at: datetime | None, now: datetime) -> None:
