@@ -3,34 +3,47 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import text
 from sqlmodel import Session
 
 from grids.coords import CoordSystem, to_wgs84
-from grids.validate import errors, validate_map
-from service.errors import Invalid, NotFound
+from grids.validate import REQUIRED_PROPERTIES, errors, validate_map
+from service.errors import Invalid, NotFound, field_error
 
 SNAP_CAP_M = 50.0
 SUBDISTRICT_CODE_LEN = 9
+_DBF_NAME_LEN = 10  # Shapefile (dBASE) field names are cut to 10 characters
 
 # --- loading -------------------------------------------------------------------------
 
 
 def read_map_file(path: Path) -> dict[str, Any]:
-    """A FeatureCollection (WGS-84) from GeoJSON, or from a Shapefile / GeoPackage."""
+    """A FeatureCollection (WGS-84) from GeoJSON, or from a Shapefile / GeoPackage.
+
+    An unreadable file is ``Invalid`` naming the file and why, like a bad feature.
+    """
     suffix = path.suffix.lower()
-    if suffix in (".geojson", ".json"):
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return data
-    if suffix in (".shp", ".gpkg"):
-        return _read_ogr(path)
-    raise Invalid(
-        {"field": "path", "msg": f"unsupported map format {suffix!r} (geojson, shp, gpkg)"}
-    )
+    if suffix not in (".geojson", ".json", ".shp", ".gpkg"):
+        raise Invalid(
+            {"field": "path", "msg": f"unsupported map format {suffix!r} (geojson, shp, gpkg)"}
+        )
+    if not path.is_file():
+        raise Invalid({"field": "path", "msg": f"no such file: {path}"})
+    try:
+        if suffix in (".shp", ".gpkg"):
+            return _read_ogr(path)
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except Exception as exc:  # any reader failure is the file's fault, reported as such
+        raise Invalid({"field": "path", "msg": f"cannot read {path.name}: {exc}"}) from exc
+    if not isinstance(data, dict):
+        raise Invalid({"field": "path", "msg": f"{path.name} is not a GeoJSON object"})
+    return data
 
 
 def _read_ogr(path: Path) -> dict[str, Any]:
@@ -39,7 +52,7 @@ def _read_ogr(path: Path) -> dict[str, Any]:
     from pyproj import CRS, Transformer
 
     meta, _, wkbs, columns = pyogrio.raw.read(path)
-    names = list(meta["fields"])
+    names = [_property_name(str(n)) for n in meta["fields"]]
     geoms = shapely.from_wkb(wkbs)
     crs = meta.get("crs")
     if crs and CRS.from_user_input(crs) != CRS.from_epsg(4326):
@@ -48,12 +61,21 @@ def _read_ogr(path: Path) -> dict[str, Any]:
     features = [
         {
             "type": "Feature",
-            "geometry": shapely.geometry.mapping(g),
+            "geometry": None if g is None else shapely.geometry.mapping(g),
             "properties": {n: _plain(columns[i][k]) for i, n in enumerate(names)},
         }
         for k, g in enumerate(geoms)
     ]
     return {"type": "FeatureCollection", "features": features}
+
+
+def _property_name(name: str) -> str:
+    """Undo the Shapefile's 10-character field names (``community_`` → ``community_code``)."""
+    if len(name) == _DBF_NAME_LEN:
+        for full in REQUIRED_PROPERTIES:
+            if full.startswith(name):
+                return full
+    return name
 
 
 def _stack(xy: tuple[Any, Any]) -> Any:
@@ -76,11 +98,13 @@ class LoadSummary:
 
 
 def load_map(*, session: Session, fc: dict[str, Any]) -> LoadSummary:
-    """Validate everything first, then upsert communities and grids by code in one transaction.
+    """Validate everything first, then upsert communities and grids by code.
 
-    A file with any problem changes nothing: the problems are raised as one 422 listing
-    each feature (index and code) and why. Grids absent from the new map are removed
-    when nothing refers to them, otherwise the load is refused.
+    A file with any problem changes nothing: the problems are raised as one ``Invalid``
+    listing each feature (index and code) and why, before the first write. Grids absent
+    from the new map are removed when no row refers to them (staff, events, patrols...),
+    otherwise the load is refused, also before the first write. Rings are stored
+    counter-clockwise (RFC 7946) whatever the file's winding.
     """
     problems = errors(validate_map(fc))
     if problems:
@@ -91,6 +115,17 @@ def load_map(*, session: Session, fc: dict[str, Any]) -> LoadSummary:
             }
         )
     features = fc["features"]
+    new_codes = {f["properties"]["code"] for f in features}
+    before = set(session.execute(text("SELECT code FROM grid")).scalars())
+    stale = sorted(before - new_codes)
+    referenced = _referenced_grids(session, stale)
+    if referenced:
+        raise Invalid(
+            {
+                "msg": "grids missing from the new map are still referenced; nothing was changed",
+                "grids": referenced,
+            }
+        )
     communities = {
         f["properties"]["community_code"]: f["properties"]["community"] for f in features
     }
@@ -102,7 +137,6 @@ def load_map(*, session: Session, fc: dict[str, Any]) -> LoadSummary:
             ),
             {"code": code, "name": name},
         )
-    before = set(session.execute(text("SELECT code FROM grid")).scalars())
     for f in features:
         p = f["properties"]
         session.execute(
@@ -110,7 +144,8 @@ def load_map(*, session: Session, fc: dict[str, Any]) -> LoadSummary:
             INSERT INTO grid (code, name, community_id, geom, area_m2)
             SELECT :code, :name, c.id, g.geom, ST_Area(g.geom::geography)
             FROM community c,
-                 (SELECT ST_Multi(ST_SetSRID(ST_GeomFromGeoJSON(:geometry), 4326)) AS geom) g
+                 (SELECT ST_ForcePolygonCCW(ST_Multi(
+                     ST_SetSRID(ST_GeomFromGeoJSON(:geometry), 4326))) AS geom) g
             WHERE c.code = :community_code
             ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,
                 community_id = EXCLUDED.community_id, geom = EXCLUDED.geom,
@@ -123,28 +158,7 @@ def load_map(*, session: Session, fc: dict[str, Any]) -> LoadSummary:
                 "geometry": json.dumps(f["geometry"]),
             },
         )
-    new_codes = {f["properties"]["code"] for f in features}
-    stale = sorted(before - new_codes)
     if stale:
-        referenced = (
-            session.execute(
-                text(
-                    "SELECT DISTINCT g.code FROM grid g JOIN staff s ON s.grid_id = g.id "
-                    "WHERE g.code = ANY(:codes)"
-                ),
-                {"codes": stale},
-            )
-            .scalars()
-            .all()
-        )
-        if referenced:
-            session.rollback()
-            raise Invalid(
-                {
-                    "msg": "grids missing from the new map still have staff; nothing was changed",
-                    "grids": list(referenced),
-                }
-            )
         session.execute(text("DELETE FROM grid WHERE code = ANY(:codes)"), {"codes": stale})
     _ensure_subdistrict(session, fc)
     session.flush()
@@ -157,24 +171,60 @@ def load_map(*, session: Session, fc: dict[str, Any]) -> LoadSummary:
     )
 
 
-def _ensure_subdistrict(session: Session, fc: dict[str, Any]) -> None:
-    """The jurisdiction is fixed once: from the file's metadata, else the first map's union.
+def _referenced_grids(session: Session, codes: Sequence[str]) -> list[str]:
+    """Which of ``codes`` some row points at, found through every foreign key to ``grid``.
 
-    Later maps are measured against it, which is what makes coverage a real check.
+    Read from the catalog so tables added later (events, patrols...) are covered too.
+    """
+    if not codes:
+        return []
+    fks = session.execute(
+        text("""
+        SELECT format('%I.%I', n.nspname, r.relname), a.attname
+        FROM pg_constraint k
+        JOIN pg_class r ON r.oid = k.conrelid
+        JOIN pg_namespace n ON n.oid = r.relnamespace
+        JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+        WHERE k.contype = 'f' AND k.confrelid = 'grid'::regclass
+        """)
+    ).all()
+    found: set[str] = set()
+    for table, column in fks:
+        col = '"' + str(column).replace('"', '""') + '"'
+        rows = session.execute(
+            text(
+                f"SELECT g.code FROM grid g WHERE g.code = ANY(:codes) "  # noqa: S608
+                f"AND EXISTS (SELECT 1 FROM {table} t WHERE t.{col} = g.id)"
+            ),
+            {"codes": list(codes)},
+        ).scalars()
+        found.update(rows)
+    return sorted(found)
+
+
+def _ensure_subdistrict(session: Session, fc: dict[str, Any]) -> None:
+    """The jurisdiction coverage is measured against.
+
+    A map whose metadata carries a ``jurisdiction`` boundary sets it (a survey comes with
+    its official boundary). Otherwise it is fixed once, from the first map's union, and
+    later maps are measured against it, which is what makes coverage a real check.
     """
     meta = fc.get("metadata") or {}
     code = str(meta.get("subdistrict_code") or features_code_prefix(fc))
-    if session.execute(text("SELECT 1 FROM subdistrict WHERE code = :c"), {"c": code}).first():
-        return
     boundary = meta.get("jurisdiction")
+    exists = session.execute(text("SELECT 1 FROM subdistrict WHERE code = :c"), {"c": code}).first()
+    if exists and not boundary:
+        return
     session.execute(
         text("""
         INSERT INTO subdistrict (code, name, geom, area_m2)
         SELECT :code, :name, b.geom, ST_Area(b.geom::geography)
-        FROM (SELECT ST_Multi(
+        FROM (SELECT ST_ForcePolygonCCW(ST_Multi(
                 CASE WHEN CAST(:boundary AS text) IS NULL
                      THEN (SELECT ST_Union(geom) FROM grid)
-                     ELSE ST_SetSRID(ST_GeomFromGeoJSON(:boundary), 4326) END) AS geom) b
+                     ELSE ST_SetSRID(ST_GeomFromGeoJSON(:boundary), 4326) END)) AS geom) b
+        ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, geom = EXCLUDED.geom,
+            area_m2 = EXCLUDED.area_m2
         """),
         {
             "code": code,
@@ -203,21 +253,89 @@ class Location:
     lat: float
 
 
-# A point on a shared edge or vertex is covered by several grids: it belongs to the one
-# with the lowest code (docs/decisions/0002-grid-lookup.md). ST_Covers and the GiST index
-# answer the common case with one index probe.
-_COVERING = text("""
-    SELECT g.id, g.code, g.name, c.name
-    FROM grid g JOIN community c ON c.id = g.community_id
-    WHERE ST_Covers(g.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
-    ORDER BY g.code LIMIT 1
-""")
-_NEAREST = text("""
-    SELECT g.id, g.code, g.name, c.name,
-           ST_Distance(g.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)
-    FROM grid g JOIN community c ON c.id = g.community_id
-    ORDER BY g.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), g.code LIMIT 1
-""")
+# Two statements (docs/decisions/0002-grid-lookup.md). Parameters use psycopg's
+# ``%(name)s`` style so both run as prepared statements on either driver path.
+#
+# COVERING_SQL, the hot path and the only round trip for a point inside the map: the
+# grids whose closed polygon covers the point (ST_Covers, so the boundary counts; the GiST
+# index finds the candidates). A point on a shared edge or vertex is covered by several
+# and belongs to the one with the lowest code.
+COVERING_SQL = """
+SELECT g.id, g.code, g.name, c.name
+FROM grid g JOIN community c ON c.id = g.community_id
+WHERE ST_Covers(g.geom, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326))
+ORDER BY g.code LIMIT 1
+"""
+
+# NEAREST_SQL, only when nothing covers the point: the geodesically nearest grid and its
+# distance in metres on the spheroid. The KNN operator ``<->`` ranks in degrees, so it only
+# bounds the search: a degree of longitude is cos(lat) times shorter than one of latitude,
+# so every grid within ``d0 / cos(lat)`` degrees (2 % margin) of the point is ranked by its
+# true distance; ties within 1 mm go to the lowest code.
+NEAREST_SQL = """
+SELECT g.id, g.code, g.name, c.name, ST_Distance(g.geom::geography, p.pt::geography) AS d
+FROM (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS pt) p
+CROSS JOIN LATERAL (
+    SELECT k.geom <-> p.pt AS d0 FROM grid k ORDER BY k.geom <-> p.pt LIMIT 1) n
+JOIN grid g ON ST_DWithin(g.geom, p.pt, n.d0 * 1.02 / greatest(cos(radians(ST_Y(p.pt))), 0.01))
+JOIN community c ON c.id = g.community_id
+ORDER BY round(ST_Distance(g.geom::geography, p.pt::geography)::numeric, 3), g.code
+LIMIT 1
+"""
+
+
+def locate_params(
+    lon: float, lat: float, coord: CoordSystem = CoordSystem.wgs84
+) -> dict[str, float]:
+    """The WGS-84 parameters of the lookup statements for a point reported in ``coord``.
+
+    Callers validate the ranges of what they were given; a GCJ-02/BD-09 point at the very
+    edge of the globe could still convert to an impossible WGS-84 one, refused here.
+    """
+    wlon, wlat = to_wgs84(lon, lat, coord)
+    if not (-180.0 <= wlon <= 180.0 and -90.0 <= wlat <= 90.0):
+        raise Invalid(
+            field_error(("query", "coord"), f"({lon}, {lat}) in {coord} is not a place on Earth")
+        )
+    return {"lon": wlon, "lat": wlat}
+
+
+def covered(row: Sequence[Any], params: dict[str, float]) -> Location:
+    """A ``COVERING_SQL`` row as a Location."""
+    return Location(int(row[0]), row[1], row[2], row[3], False, 0.0, params["lon"], params["lat"])
+
+
+def snapped(
+    row: Sequence[Any] | None,
+    params: dict[str, float],
+    *,
+    accuracy_m: float,
+    loc: Sequence[str | int],
+) -> Location:
+    """A ``NEAREST_SQL`` row as a snapped Location, or the error it means: the point is
+    farther outside than min(accuracy_m, 50 m)."""
+    wlon, wlat = params["lon"], params["lat"]
+    if row is None:
+        raise NotFound("no grid map is loaded")
+    grid_id, code, name, community, distance = row
+    distance = float(distance)
+    tolerance = min(max(accuracy_m, 0.0), SNAP_CAP_M)
+    if distance > tolerance:
+        raise Invalid(
+            [
+                {
+                    "loc": list(loc),
+                    "msg": (
+                        f"point ({wlon:.6f}, {wlat:.6f}) WGS-84 is outside the jurisdiction, "
+                        f"{distance:.1f} m from the nearest grid {code} "
+                        f"(snapping allows min(accuracy_m, {SNAP_CAP_M:.0f} m) = {tolerance:.1f} m)"
+                    ),
+                    "type": "outside_jurisdiction",
+                    "distance_m": round(distance, 1),
+                }
+            ]
+        )
+    return Location(int(grid_id), code, name, community, True, distance, wlon, wlat)
 
 
 def locate(
@@ -227,66 +345,69 @@ def locate(
     lat: float,
     coord: CoordSystem = CoordSystem.wgs84,
     accuracy_m: float = 0.0,
-    field: str = "location",
+    loc: Sequence[str | int] = ("body", "location"),
 ) -> Location:
-    """The grid a point falls in, after converting it to WGS-84.
+    """The grid a point falls in, after converting it to WGS-84 (inside a transaction).
 
     Outside every grid but within min(accuracy, 50 m): snapped to the nearest grid.
-    Farther: ``Invalid`` saying how far outside the jurisdiction the point is.
+    Farther: ``Invalid`` at ``loc`` saying how far outside the jurisdiction the point is.
     """
-    wlon, wlat = to_wgs84(lon, lat, coord)
-    params = {"lon": wlon, "lat": wlat}
-    row = session.execute(_COVERING, params).first()
+    params = locate_params(lon, lat, coord)
+    conn = session.connection()
+    row = conn.exec_driver_sql(COVERING_SQL, params).first()
     if row is not None:
-        return Location(row[0], row[1], row[2], row[3], False, 0.0, wlon, wlat)
-    near = session.execute(_NEAREST, params).first()
-    if near is None:
-        raise NotFound("no grid map is loaded")
-    distance = float(near[4])
-    tolerance = min(max(accuracy_m, 0.0), SNAP_CAP_M)
-    if distance > tolerance:
-        raise Invalid(
-            [
-                {
-                    "loc": ["query" if field == "location" else "body", field],
-                    "msg": (
-                        f"point ({wlon:.6f}, {wlat:.6f}) WGS-84 is outside the jurisdiction, "
-                        f"{distance:.1f} m from the nearest grid {near[1]} "
-                        f"(snapping allows min(accuracy_m, {SNAP_CAP_M:.0f} m) = {tolerance:.1f} m)"
-                    ),
-                    "type": "outside_jurisdiction",
-                    "distance_m": round(distance, 1),
-                }
-            ]
-        )
-    return Location(near[0], near[1], near[2], near[3], True, distance, wlon, wlat)
+        return covered(row, params)
+    near = conn.exec_driver_sql(NEAREST_SQL, params).first()
+    return snapped(near, params, accuracy_m=accuracy_m, loc=loc)
+
+
+async def locate_read(
+    *,
+    pool: AsyncConnectionPool,
+    lon: float,
+    lat: float,
+    coord: CoordSystem = CoordSystem.wgs84,
+    accuracy_m: float = 0.0,
+    loc: Sequence[str | int] = ("query",),
+) -> Location:
+    """``locate`` for the read-only endpoint: the same statements and rules, run on the
+    app's async pool (prepared statements, no ORM session, no thread hop)."""
+    params = locate_params(lon, lat, coord)
+    async with pool.connection() as conn:
+        row = await (await conn.execute(COVERING_SQL, params)).fetchone()
+        if row is not None:
+            return covered(row, params)
+        near = await (await conn.execute(NEAREST_SQL, params)).fetchone()
+    return snapped(near, params, accuracy_m=accuracy_m, loc=loc)
 
 
 # --- reads (GeoJSON built by PostGIS) ------------------------------------------------
 
 _FEATURES_SQL = """
-    SELECT ST_AsGeoJSON(t.*, 'geom', 7)::jsonb AS feature FROM (
+    SELECT t.code, ST_AsGeoJSON(t.*, 'geom', 7)::jsonb AS feature FROM (
         SELECT g.code, g.name, c.name AS community, c.code AS community_code,
                round((g.area_m2 / 1e6)::numeric, 4) AS area_km2,
                COALESCE((SELECT jsonb_agg(jsonb_build_object('id', s.id, 'name', s.name,
-                                                             'role', s.role) ORDER BY s.role, s.id)
+                                                             'role', s.role)
+                                          ORDER BY s.role = 'head' DESC, s.id)
                          FROM staff s WHERE s.grid_id = g.id), '[]'::jsonb) AS staff,
                g.geom
         FROM grid g JOIN community c ON c.id = g.community_id
         {where}
-        ORDER BY g.code
     ) t
 """
 
 
 def feature_collection(*, session: Session) -> str:
+    """All grids as a GeoJSON FeatureCollection text, ordered by code."""
     sql = f"""SELECT jsonb_build_object('type', 'FeatureCollection',
-                   'features', COALESCE(jsonb_agg(feature), '[]'::jsonb))::text
+                   'features', COALESCE(jsonb_agg(feature ORDER BY code), '[]'::jsonb))::text
               FROM ({_FEATURES_SQL.format(where="")}) f"""
     return str(session.execute(text(sql)).scalar_one())
 
 
 def grid_feature(*, session: Session, code: str) -> str:
+    """One grid as a GeoJSON Feature text; ``NotFound`` naming the code."""
     sql = f"SELECT feature::text FROM ({_FEATURES_SQL.format(where='WHERE g.code = :code')}) f"
     row = session.execute(text(sql), {"code": code}).scalar_one_or_none()
     if row is None:
@@ -295,12 +416,13 @@ def grid_feature(*, session: Session, code: str) -> str:
 
 
 def communities(*, session: Session) -> list[dict[str, Any]]:
+    """Communities that have grids, with their grid codes and area."""
     rows = session.execute(
         text("""
         SELECT c.code, c.name, count(g.id) AS grids,
-               round((coalesce(sum(g.area_m2), 0) / 1e6)::numeric, 4) AS area_km2,
-               coalesce(array_agg(g.code ORDER BY g.code) FILTER (WHERE g.id IS NOT NULL), '{}')
-        FROM community c LEFT JOIN grid g ON g.community_id = c.id
+               round((sum(g.area_m2) / 1e6)::numeric, 4) AS area_km2,
+               array_agg(g.code ORDER BY g.code)
+        FROM community c JOIN grid g ON g.community_id = c.id
         GROUP BY c.id ORDER BY c.code
     """)
     ).all()
@@ -329,11 +451,19 @@ class Coverage:
 
 
 def coverage(*, session: Session) -> Coverage:
-    """Coverage against the stored jurisdiction, overlaps between grids, and 一长两员 staffing."""
+    """Coverage against the stored jurisdiction, overlaps between grids, and 一长两员 staffing.
+
+    Overlap is measured pairwise (sum of the intersections of neighbouring grids), gaps as
+    the part of the jurisdiction no grid covers; both geodesically.
+    """
     row = session.execute(
         text("""
         WITH j AS (SELECT ST_Union(geom) AS geom FROM subdistrict),
-             u AS (SELECT ST_Union(geom) AS geom, sum(area_m2) AS total, count(*) AS n FROM grid),
+             u AS (SELECT ST_Union(geom) AS geom, count(*) AS n FROM grid),
+             o AS (SELECT coalesce(sum(ST_Area(ST_Intersection(a.geom, b.geom)::geography)), 0)
+                          AS area
+                   FROM grid a JOIN grid b ON a.id < b.id AND ST_Intersects(a.geom, b.geom)
+                   WHERE ST_Dimension(ST_Intersection(a.geom, b.geom)) = 2),
              staffed AS (
                 SELECT count(*) AS n FROM grid g
                 WHERE (SELECT count(*) FILTER (WHERE s.role = 'head') >= 1
@@ -342,10 +472,10 @@ def coverage(*, session: Session) -> Coverage:
         SELECT u.n,
                coalesce(ST_Area(j.geom::geography), 0),
                coalesce(ST_Area(ST_Intersection(u.geom, j.geom)::geography), 0),
-               coalesce(u.total - ST_Area(u.geom::geography), 0),
+               o.area,
                coalesce(ST_Area(ST_Difference(j.geom, u.geom)::geography), 0),
                staffed.n
-        FROM u, j, staffed
+        FROM u, j, o, staffed
     """)
     ).one()
     n, j_area, covered, overlap, gap, staffed = (
@@ -361,7 +491,7 @@ def coverage(*, session: Session) -> Coverage:
         jurisdiction_area_km2=round(j_area / 1e6, 4),
         covered_area_km2=round(covered / 1e6, 4),
         coverage_ratio=round(covered / j_area, 6) if j_area else 0.0,
-        overlap_area_m2=round(max(overlap, 0.0), 2),
+        overlap_area_m2=round(overlap, 2),
         gap_area_m2=round(gap, 2),
         fully_staffed_grids=staffed,
         staffing_ratio=round(staffed / n, 6) if n else 0.0,

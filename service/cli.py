@@ -41,10 +41,21 @@ def load_data(
         Path | None, typer.Option(help="grid map file; default data/grids.geojson")
     ] = None,
 ) -> None:
-    """Load (or refresh) the grid map, the roster and the categories. Idempotent."""
+    """Load (or refresh) the grid map, the roster and the categories. Idempotent.
+
+    A bad map file changes nothing and exits with status 2, listing each bad feature and why.
+    """
+    from service.errors import DomainError
     from service.loading import load_all
 
-    summary = load_all(grids_path=grids)
+    try:
+        summary = load_all(grids_path=grids)
+    except DomainError as exc:
+        detail = exc.detail if isinstance(exc.detail, dict) else {"msg": exc.detail}
+        typer.echo(f"error: {detail.get('msg', detail)}", err=True)
+        for line in detail.get("problems") or detail.get("grids") or []:
+            typer.echo(f"  {line}", err=True)
+        raise typer.Exit(2) from exc
     typer.echo(summary)
 
 
