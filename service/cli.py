@@ -168,5 +168,11 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     raise typer.Exit(0 if all(c in (0, -signal.SIGINT, 130) for c in codes) else 1)
 
 
+# Statistics and the simulator (their modules import lazily).
+from dispatch.stats.cli import simulate_command, stats_app  # noqa: E402
+
+app.command("simulate")(simulate_command)
+app.add_typer(stats_app, name="stats")
+
 if __name__ == "__main__":
     app()
