@@ -38,7 +38,7 @@ def periodic(name: str, every_seconds: float) -> Callable[[PeriodicTask], Period
 
 
 # Modules that register periodic tasks (with @periodic) when imported.
-PERIODIC_MODULES: tuple[str, ...] = ("dispatch.jobs",)
+PERIODIC_MODULES: tuple[str, ...] = ("dispatch.jobs", "dispatch.stats.jobs")
 
 
 def _load_periodic_tasks() -> None:
