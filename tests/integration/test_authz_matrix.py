@@ -15,7 +15,6 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,6 @@ from typing import Any
 import anyio
 import pytest
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from PIL import Image
 from starlette.responses import StreamingResponse
@@ -32,72 +29,21 @@ from starlette.types import Message
 
 from service.app import create_app
 from service.auth.models import Role
-from service.deps import RolesAllowed
 from service.settings import get_settings
 from tests.integration.conftest import MakeEvent
 from tests.integration.eventkit import GRID_01
+from tests.integration.routekit import (
+    PUBLIC,
+    USER_OF_ROLE,
+    ApiRoute,
+    all_routes,
+    api_routes,
+    declared_roles,
+)
 
 Headers = Callable[[str], dict[str, str]]
 
-PUBLIC = {"/api/v1/health", "/api/v1/auth/token", "/api/v1/auth/refresh"}
-USER_OF_ROLE = {
-    Role.member: "g01m1",
-    Role.head: "g01h",
-    Role.community: "comm01",
-    Role.dispatcher: "dispatch1",
-    Role.department: "dept_cg",
-    Role.evaluator: "evaluator",
-    Role.admin: "admin",
-}
 ROLE_REFUSAL = re.compile(r"^role \w+ may not do this")
-
-
-def declared_roles(dependant: Dependant) -> frozenset[Role] | None:
-    """The roles a route admits: the intersection of every RolesAllowed in its dependency tree
-    (None when there is none)."""
-    found: list[frozenset[Role]] = []
-    stack = [dependant]
-    while stack:
-        d = stack.pop()
-        if isinstance(d.call, RolesAllowed):
-            found.append(d.call.roles)
-        stack.extend(d.dependencies)
-    if not found:
-        return None
-    roles = found[0]
-    for more in found[1:]:
-        roles &= more
-    return roles
-
-
-@dataclass(frozen=True)
-class ApiRoute:
-    """One route as the app serves it (FastAPI resolves included routers lazily, so the
-    effective path and dependency tree come from ``iter_route_contexts``)."""
-
-    path: str
-    methods: frozenset[str]
-    dependant: Dependant
-    response_class: Any
-
-
-def all_routes(app: FastAPI) -> list[ApiRoute]:
-    out = []
-    for ctx in iter_route_contexts(app.routes):
-        if isinstance(ctx.original_route, APIRoute):
-            out.append(
-                ApiRoute(
-                    path=str(ctx.path_format),
-                    methods=frozenset(ctx.methods or ()),
-                    dependant=ctx.dependant,
-                    response_class=ctx.response_class,
-                )
-            )
-    return out
-
-
-def api_routes(app: FastAPI) -> list[ApiRoute]:
-    return [r for r in all_routes(app) if r.path.startswith("/api/v1") and r.path not in PUBLIC]
 
 
 _ROUTES = [(m, r.path) for r in api_routes(create_app()) for m in sorted(r.methods)]
