@@ -186,7 +186,8 @@ def list_patrols(
         grid_code=grid,
         day=day,
         limit=limit,
-        cursor=None if cursor is None else int(cursor),
+        # ids are int4: a larger cursor means "everything" (not a database error)
+        cursor=None if cursor is None else min(int(cursor), 2**31 - 1),
     )
     return PatrolPage(
         items=[PatrolOut.of(v) for v in items],
