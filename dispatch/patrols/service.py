@@ -467,7 +467,9 @@ walks AS (
 per_day AS (
     SELECT grid_id, day, count(*) AS patrols,
            COALESCE(sum(ST_Length(geom::geography)), 0) AS length_m,
-           ST_Union(geom) AS tracks
+           -- collected, not unioned: the buffer of a collection is the buffer of the
+           -- union, without first noding the tracks (which made GEOS's buffer 10-100x slower)
+           ST_Collect(geom) AS tracks
     FROM walks GROUP BY grid_id, day
 )
 SELECT g.id, g.code, g.name, c.name, d.day,
