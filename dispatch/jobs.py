@@ -4,7 +4,7 @@ reconciliation sweep (see docs/decisions/0003-outbox-relay-sweep.md).
 - Jobs take ids and numbers only and are idempotent: ``auto_dispatch_job(event_id)``,
   ``sla_timer_job(event_id, kind, deadline_version)``, ``notify_job(outbox_id)``.
 - ``relay`` moves committed outbox rows to Redis: timers become scheduled RQ jobs with
-  deterministic ids (``sla:{event}:{kind}:{deadline_version}``), dispatch requests and
+  deterministic ids (``sla-{event}-{kind}-{deadline_version}``), dispatch requests and
   notifications become queued jobs, stream rows are published for the command centre.
 - ``promote_due_timers`` moves due timers from RQ's scheduled registry onto the queue with
   sub-second precision (RQ's own scheduler polls once a second on whole seconds; it stays on as
@@ -24,22 +24,24 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from redis import Redis
+from redis.backoff import NoBackoff
 from redis.client import Pipeline
 from redis.exceptions import RedisError
+from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry
 from rq.job import Job
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from dispatch import outbox
-from dispatch.domain import TimerKind
+from dispatch.domain import TimerKind, timer_job_id
 from dispatch.lifecycle import service
 from dispatch.notify import NotificationMessage, configured_adapter
 from service.db import get_engine
-from service.jobs import get_redis
 from service.settings import get_settings
 from service.worker import periodic
 
@@ -77,8 +79,20 @@ def _scheduled_key(queue: Queue) -> str:
     return str(queue.scheduled_job_registry.key)
 
 
+@lru_cache
+def relay_redis() -> Redis:
+    """A connection that fails fast: the relay and the post-commit kick must not stall for
+    redis-py's default retries when Redis is down (the next relay tick is the retry)."""
+    return Redis.from_url(
+        get_settings().redis_url,
+        socket_connect_timeout=0.5,
+        socket_timeout=5,
+        retry=RedisRetry(NoBackoff(), 0),
+    )
+
+
 def get_dispatch_queue(connection: Redis | None = None) -> Queue:
-    return Queue(get_settings().queue_name, connection=connection or get_redis())
+    return Queue(get_settings().queue_name, connection=connection or relay_redis())
 
 
 # --- jobs -------------------------------------------------------------------------------------
@@ -127,10 +141,6 @@ def notify_job(outbox_id: int) -> str:
 # --- relay ------------------------------------------------------------------------------------
 
 
-def timer_job_id(event_id: int, kind: TimerKind, deadline_version: int) -> str:
-    return f"sla:{event_id}:{kind.value}:{deadline_version}"
-
-
 def schedule_timer(
     queue: Queue,
     pipe: Pipeline,
@@ -145,7 +155,7 @@ def schedule_timer(
     scheduled registry in whole seconds, which would let a job run up to 1 s early; the score
     is overwritten with the exact instant, so RQ's scheduler is never early and the promoter
     is on time. A fire time in the past enqueues the job at once."""
-    job_id = timer_job_id(event_id, kind, deadline_version)
+    job_id = timer_job_id(str(event_id), kind, deadline_version)
     args = (event_id, kind.value, deadline_version)
     options: dict[str, Any] = {
         "job_id": job_id,
@@ -188,7 +198,7 @@ def _stage(
         queue.enqueue(
             auto_dispatch_job,
             event_id,
-            job_id=f"dispatch:{event_id}",
+            job_id=f"dispatch-{event_id}",
             retry=JOB_RETRY,
             job_timeout=JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
@@ -200,7 +210,7 @@ def _stage(
             queue.enqueue(
                 notify_job,
                 message.id,
-                job_id=f"notify:{message.id}",
+                job_id=f"notify-{message.id}",
                 retry=Retry(max=len(intervals), interval=intervals),
                 job_timeout=JOB_TIMEOUT,
                 pipeline=pipe,
@@ -262,12 +272,12 @@ def relay_all(*, batch: int = 500, connection: Redis | None = None, budget: floa
     return moved
 
 
-def kick_relay(event_id: int) -> None:
+def kick_relay(event_id: int, *, connection: Redis | None = None) -> None:
     """The post-commit fast path of the report flow: relay this event's rows now (its dispatch
     request) instead of waiting for the worker's next relay tick. Never raises: when Redis or
     the database fails, the worker's relay and the sweep pick the rows up later."""
     try:
-        relay(event_id=event_id, batch=50)
+        relay(event_id=event_id, batch=50, connection=connection)
     except (RedisError, SQLAlchemyError, OSError) as exc:
         log.warning("kick_relay(%s) failed: %s; the worker's relay will retry", event_id, exc)
 
@@ -357,7 +367,7 @@ def sweep(
 def resync_timers(*, connection: Redis | None = None, now: datetime | None = None) -> int | None:
     """Re-schedule every open timer when Redis lost them (the marker key is gone). Returns the
     number of timers written to the outbox, or None when Redis still holds its timers."""
-    redis = connection or get_redis()
+    redis = connection or relay_redis()
     if redis.exists(TIMERS_SYNCED_KEY):
         return None
     if not redis.set(_RESYNC_LOCK_KEY, "1", nx=True, ex=300):
@@ -373,7 +383,7 @@ def resync_timers(*, connection: Redis | None = None, now: datetime | None = Non
 
 def mark_timers_synced(connection: Redis | None = None) -> None:
     """Declare Redis in step with the outbox (after a deliberate flush on an empty system)."""
-    (connection or get_redis()).set(TIMERS_SYNCED_KEY, _now().isoformat())
+    (connection or relay_redis()).set(TIMERS_SYNCED_KEY, _now().isoformat())
 
 
 # --- periodic tasks of the worker's pulse -----------------------------------------------------

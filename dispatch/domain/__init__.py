@@ -10,7 +10,7 @@ Creating and moving an event::
     replay(audit_entries) -> EventState
 
 ``Decision`` carries the new ``EventState``, its ``AuditEntry`` (None for a no-op timer), the
-``TimerCommand``s to set or cancel (job id ``sla:{event_id}:{kind}:{deadline_version}``) and the
+``TimerCommand``s to set or cancel (job id ``sla-{event_id}-{kind}-{deadline_version}``) and the
 ``Notification``s for the outbox. ``now`` is always passed in, aware UTC (naive raises
 ``NaiveDatetime``). ``IllegalTransition(state, action, allowed)`` is the 409 of the web layer,
 as is ``StaleVersion`` (``Command.expected_version``); ``InvalidCommand`` is a 422.

@@ -290,7 +290,7 @@ class AuditEntry:
 
 @dataclass(frozen=True)
 class TimerCommand:
-    """Set or cancel one SLA timer; ``job_id`` is ``sla:{event_id}:{kind}:{deadline_version}``."""
+    """Set or cancel one SLA timer; ``job_id`` is ``sla-{event_id}-{kind}-{deadline_version}``."""
 
     op: TimerOp
     event_id: str
@@ -304,8 +304,8 @@ class TimerCommand:
 
 
 def timer_job_id(event_id: str, kind: TimerKind, deadline_version: int) -> str:
-    """The deterministic RQ job id of one timer."""
-    return f"sla:{event_id}:{kind.value}:{deadline_version}"
+    """The deterministic RQ job id of one timer (RQ allows only letters, digits, ``_``, ``-``)."""
+    return f"sla-{event_id}-{kind.value}-{deadline_version}"
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ def test_dispatch_sets_deadlines_and_six_timers_with_deterministic_ids() -> None
         TimerKind.RESOLVE_WARN75: at(46),
         TimerKind.RESOLVE_BREACH: at(61),
     }
-    assert {t.job_id for t in d.timers} >= {"sla:e1:ack_breach:1", "sla:e1:resolve_warn50:1"}
+    assert {t.job_id for t in d.timers} >= {"sla-e1-ack_breach-1", "sla-e1-resolve_warn50-1"}
     (note,) = d.notifications
     assert note.kind is NotificationKind.ASSIGNED and note.recipients == ("m1",)
 
@@ -211,7 +211,7 @@ def test_manual_redispatch_is_counted_and_tells_the_former_handler() -> None:
     kinds = {(n.kind, n.recipients) for n in d.notifications}
     assert kinds == {(NotificationKind.ASSIGNED, ("m2",)), (NotificationKind.REASSIGNED, ("m1",))}
     cancels = [t.job_id for t in d.timers if t.op is TimerOp.CANCEL]
-    assert "sla:e1:ack_breach:1" in cancels and len(cancels) == 6
+    assert "sla-e1-ack_breach-1" in cancels and len(cancels) == 6
 
 
 def test_escalation_by_hand_moves_up_one_level() -> None:

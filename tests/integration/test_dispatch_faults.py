@@ -1,0 +1,275 @@
+"""Fault tests of the dispatch engine on real servers: PostgreSQL, a private redis-server (so
+stopping it or FLUSHALL touches nobody else), the API under uvicorn and ``wangge worker``.
+
+(a) Redis unreachable while 100 events are reported: all 201, nothing lost; Redis back: all
+    dispatched, and once the seconds-long deadlines pass every breach fires.
+(b) A worker SIGKILLed in the middle of a timer job (blocked inside its transaction): the
+    escalation happens exactly once, whether RQ re-runs the abandoned job or the sweep gets
+    there first.
+(c) FLUSHALL with 100 open timers: the sweep restores every escalation from PostgreSQL; the
+    lost timers firing later after all changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from redis import Redis
+from rq import SimpleWorker
+from rq.registry import StartedJobRegistry
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from dispatch import jobs
+from dispatch.lifecycle import service
+from service.settings import get_settings
+from tests.conftest import Clock
+from tests.integration.dispatchkit import audit_actions, ensure_category, report
+from tests.integration.eventkit import interior_point
+from tests.integration.servers import ApiServer, PrivateRedis, WorkerProcess, server_env
+
+ACK_2S = "zz_fault_ack2"
+N = 100
+
+
+@pytest.fixture(scope="module")
+def private_redis() -> Iterator[PrivateRedis]:
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def redis(private_redis: PrivateRedis) -> Iterator[Redis]:
+    """The private server, started and empty."""
+    if private_redis.proc is None:
+        private_redis.start()
+    client = private_redis.client()
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def api(engine: Engine, private_redis: PrivateRedis) -> Iterator[ApiServer]:
+    server = ApiServer(server_env(private_redis.url))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def session(committed: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    """A committing session; the test category's seconds-long limits apply at level 0 only
+    (levels above get an hour), so an escalation never cascades while a test looks on."""
+    monkeypatch.setattr(
+        get_settings(),
+        "level_allowances",
+        {0: {"multiplier": 1.0}, **{level: {"multiplier": 1800.0} for level in (1, 2, 3)}},
+    )
+    with Session(committed, expire_on_commit=False) as s:
+        ensure_category(s, ACK_2S, ack_seconds=2, resolve_seconds=3600)
+        yield s
+
+
+def _work(redis: Redis) -> None:
+    SimpleWorker([jobs.get_dispatch_queue(redis)], connection=redis).work(
+        burst=True, with_scheduler=True, logging_level="WARNING"
+    )
+
+
+def _count(session: Session, sql: str, **params: object) -> int:
+    session.rollback()
+    return int(session.execute(text(sql), params).scalar_one())
+
+
+def _members(session: Session, n: int) -> list[tuple[str, str]]:
+    """(username, grid code) of the first ``n`` grids' first members."""
+    rows = session.execute(
+        text(
+            "SELECT u.username, g.code FROM users u JOIN staff s ON s.id = u.staff_id"
+            " JOIN grid g ON g.id = s.grid_id WHERE u.username LIKE 'g%m1'"
+            " ORDER BY g.code LIMIT :n"
+        ),
+        {"n": n},
+    ).all()
+    return [(str(u), str(c)) for u, c in rows]
+
+
+def _wait_until(instant: datetime) -> None:
+    time.sleep(max(0.0, (instant - datetime.now(UTC)).total_seconds()))
+
+
+def test_a_redis_down_while_reporting_nothing_is_lost(
+    api: ApiServer,
+    private_redis: PrivateRedis,
+    redis: Redis,
+    session: Session,
+    token_for: object,
+) -> None:
+    headers = token_for  # the fixture: username → Authorization header
+    assert callable(headers)
+    reporters = _members(session, 20)
+    points = {code: interior_point(session, code) for _, code in reporters}
+    private_redis.stop()
+    statuses = []
+    with httpx.Client(base_url=api.base, timeout=10) as http:
+        for i in range(N):
+            username, code = reporters[i % len(reporters)]
+            lon, lat = points[code]
+            r = http.post(
+                "/api/v1/events",
+                headers=headers(username),
+                json={
+                    "client_id": str(uuid.uuid4()),
+                    "category": ACK_2S,
+                    "description": f"Redis 宕机期间上报 {i}",
+                    "location": {"lon": lon, "lat": lat, "coord": "wgs84", "accuracy_m": 5},
+                },
+            )
+            statuses.append(r.status_code)
+    assert statuses == [201] * N, "reporting never needs Redis"
+    assert _count(session, "SELECT count(*) FROM event WHERE status = 'registered'") == N
+    pending = "SELECT count(*) FROM outbox WHERE topic = :t AND processed_at IS NULL"
+    assert _count(session, pending, t="dispatch") == N, "every dispatch request kept"
+    assert _count(session, pending, t="stream") == N
+    assert _count(session, "SELECT count(*) FROM outbox WHERE attempts > 0") >= N, (
+        "the post-commit kicks tried Redis and left the rows pending"
+    )
+
+    private_redis.start()
+    deadline = time.monotonic() + 20
+    while _count(session, pending, t="dispatch") and time.monotonic() < deadline:
+        jobs.relay_all(connection=redis)
+        time.sleep(0.2)
+    assert _count(session, pending, t="dispatch") == 0
+    _work(redis)
+    assert _count(session, "SELECT count(*) FROM event WHERE status = 'dispatched'") == N
+    dispatched_at = datetime.now(UTC)
+
+    jobs.relay_all(connection=redis, budget=10)
+    assert _count(session, "SELECT count(*) FROM outbox WHERE processed_at IS NULL") == 0
+    latest = session.execute(text("SELECT max(ack_due_at) FROM event")).scalar_one()
+    assert latest <= dispatched_at + timedelta(seconds=2)
+    _wait_until(latest + timedelta(milliseconds=100))
+    jobs.promote_due_timers(connection=redis)  # what the relay did not already find due
+    queued = jobs.get_dispatch_queue(redis).job_ids
+    assert len([j for j in queued if j.startswith("sla-")]) == 3 * N, "2 warnings + breach each"
+    _work(redis)
+    assert _count(session, "SELECT count(*) FROM event_audit WHERE action = 'breach'") == N
+    assert (
+        _count(session, "SELECT count(*) FROM event WHERE level = 1 AND escalation_count = 1") == N
+    )
+    assert _count(session, "SELECT count(*) FROM event_audit WHERE action = 'warn'") == 2 * N
+
+
+def test_b_worker_killed_mid_job_the_escalation_happens_once(
+    redis: Redis, private_redis: PrivateRedis, session: Session, committed: Engine
+) -> None:
+    now = datetime.now(UTC)
+    event_id = report(session, "g01m1", now=now, category=ACK_2S)
+    assert service.auto_dispatch(session, event_id, now) is not None
+    # only the breach should touch the row: the warnings count as sent already
+    session.execute(
+        text("UPDATE event SET warnings_sent = '{ack_warn50,ack_warn75}' WHERE id = :e"),
+        {"e": event_id},
+    )
+    session.commit()
+    jobs.relay_all(connection=redis)
+    queue = jobs.get_dispatch_queue(redis)
+    started = StartedJobRegistry(queue=queue)
+
+    blocker = committed.connect()
+    lock = blocker.begin()
+    blocker.execute(text("SELECT id FROM event WHERE id = :e FOR UPDATE"), {"e": event_id})
+    # the sweep stays out of it: this test is about the job RQ runs
+    worker = WorkerProcess(server_env(private_redis.url, WANGGE_SWEEP_GRACE_SECONDS="600"))
+    try:
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND query LIKE 'UPDATE event %'"
+        )
+        deadline = time.monotonic() + 30
+        in_flight: list[str] = []
+        while time.monotonic() < deadline:
+            in_flight = [j for j in started.get_job_ids() if "ack_breach" in j]
+            if in_flight and _count(session, waiting):
+                break
+            time.sleep(0.1)
+        assert in_flight == [f"sla-{event_id}-ack_breach-1"], "the breach job is mid-way"
+        assert _count(session, waiting) == 1, "blocked inside its transaction, before commit"
+        worker.kill()
+    finally:
+        worker.close()
+        lock.rollback()
+        blocker.close()
+    assert audit_actions(session, event_id) == ["register", "dispatch"], "nothing committed"
+
+    # Recovery, as the next worker would do it. RQ's abandoned-job handling (its clock moved
+    # past the execution's expiry) schedules the job's retry; the dead worker's scheduler still
+    # holds RQ's scheduler lock for a minute, so the lock-free promoter (every worker's pulse
+    # runs it) moves the retry to the queue. A copy enqueued twice (promoter and RQ's scheduler
+    # racing) may also still wait there. Then the sweep runs, as the pulse would, after grace.
+    started.cleanup(timestamp=time.time() + 3600)
+    time.sleep(1.1)
+    jobs.promote_due_timers(connection=redis)
+    _work(redis)
+    ack_due = session.execute(
+        text("SELECT (data->>'ack_due_at')::timestamptz FROM event_audit"
+             " WHERE event_id = :e AND action = 'dispatch'"),
+        {"e": event_id},
+    ).scalar_one()  # fmt: skip
+    after_grace = ack_due + timedelta(seconds=get_settings().sweep_grace_seconds + 0.5)
+    jobs.sweep(after_grace, connection=redis)
+    assert audit_actions(session, event_id) == ["register", "dispatch", "breach"], "exactly once"
+    # whoever did it, the other path found nothing left; a duplicate delivery is stale
+    assert jobs.sweep(after_grace, connection=redis).breaches == []
+    assert jobs.sla_timer_job(event_id, "ack_breach", 1) == "stale"
+    assert audit_actions(session, event_id).count("breach") == 1
+    level = session.execute(text("SELECT level FROM event WHERE id = :e"), {"e": event_id})
+    assert level.scalar_one() == 1
+
+
+def test_c_flushall_with_100_open_timers_the_sweep_restores_every_escalation(
+    redis: Redis, session: Session, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "sweep_grace_seconds", 0.5)
+    reporters = _members(session, 20)
+    now = datetime.now(UTC)
+    ids = []
+    for i in range(N):
+        username, code = reporters[i % len(reporters)]
+        event_id = report(session, username, now=now, category=ACK_2S, grid=code)
+        assert service.auto_dispatch(session, event_id, now) is not None
+        ids.append(event_id)
+    jobs.relay_all(connection=redis, budget=10)
+    jobs.mark_timers_synced(redis)
+    queue = jobs.get_dispatch_queue(redis)
+    members: list[bytes] = redis.zrange(queue.scheduled_job_registry.key, 0, -1)  # type: ignore[assignment]
+    scheduled = {k.decode() for k in members}
+    due_already = {j for j in queue.job_ids if j.startswith("sla-")}  # fire time passed
+    assert len(scheduled | due_already) == 6 * N, "100 events with their six timers each"
+
+    redis.flushall()
+    _wait_until(now + timedelta(seconds=2.6))
+    result = jobs.sweep(connection=redis)
+    assert sorted(result.breaches) == sorted(ids), "every escalation restored"
+    assert result.timers_rescheduled == 6 * N, "and the new level's timers re-scheduled"
+    breaches = "SELECT count(*) FROM event_audit WHERE action = 'breach'"
+    assert _count(session, breaches) == N
+
+    # the lost timers firing after all (a replica kept them, say) change nothing
+    for event_id in ids:
+        assert jobs.sla_timer_job(event_id, "ack_breach", 1) == "stale"
+    jobs.relay_all(connection=redis, budget=10)
+    jobs.promote_due_timers(connection=redis)
+    _work(redis)
+    assert _count(session, breaches) == N
+    assert jobs.sweep(connection=redis).breaches == []
+    escalated = "SELECT count(*) FROM event WHERE level = 1 AND escalation_count = 1"
+    assert _count(session, escalated) == N
