@@ -36,7 +36,7 @@ from dispatch.events.schemas import (
 )
 from dispatch.models import Category, Event
 from grids.models import Grid
-from grids.service import Location, locate
+from grids.service import COVERING_SQL, Location, covered, locate, locate_params
 from service.auth.models import Staff
 from service.auth.service import Principal
 from service.errors import Conflict, Invalid, field_error
@@ -71,15 +71,29 @@ def submit(
     change-stream row (``store.record``), and the commit.
     """
     digest = data.request_hash()
-    first = session.execute(
-        _FIRST, {"cid": data.client_id, "code": data.category, "sid": principal.staff_id}
-    ).one()
+    params = _wgs84(data)
+    first = (
+        session.connection()
+        .exec_driver_sql(
+            _FIRST,
+            {
+                "cid": data.client_id,
+                "code": data.category,
+                "sid": principal.staff_id,
+                **params,
+            },
+        )
+        .one()
+    )
     if first.earlier_id is not None:
         earlier = _Earlier(first.earlier_id, first.earlier_hash, first.earlier_reporter)
         return Submitted(_replayed(session, principal, earlier, digest), created=False)
     category = _active_category(first, data.category)
     _check_occurred_at(data.occurred_at, now)
-    where = _locate(session, data)
+    if first.grid_id is not None:  # inside the map: the lookup came with the first read
+        where = covered((first.grid_id, first.grid_code, first.grid_name, first.community), params)
+    else:  # outside every grid: snap within the GPS accuracy, or say how far out it is
+        where = _locate(session, data)
 
     event_id = int(first.next_id)
     decision = open_event(
@@ -134,17 +148,21 @@ def submit(
     return Submitted(out, created=True)
 
 
-# An earlier report with this client_id, the category, a fresh event id, the reporter's name.
-_FIRST = text("""
+# An earlier report with this client_id, the category, a fresh event id, the reporter's name
+# and the grid covering the point: one round trip (psycopg parameters, prepared).
+_FIRST = f"""
     SELECT nextval(pg_get_serial_sequence('event', 'id')) AS next_id,
-           (SELECT name FROM staff WHERE id = :sid) AS reporter_name,
+           (SELECT name FROM staff WHERE id = %(sid)s) AS reporter_name,
            e.id AS earlier_id, e.request_hash AS earlier_hash, e.reporter_id AS earlier_reporter,
            c.id AS category_id, c.code, c.name, c.ack_minutes, c.resolve_minutes, c.big,
-           c.department, c.active
+           c.department, c.active,
+           g.grid_id, g.grid_code, g.grid_name, g.community
     FROM (SELECT 1) one
-    LEFT JOIN event e ON e.client_id = :cid
-    LEFT JOIN category c ON c.code = :code
-""")
+    LEFT JOIN event e ON e.client_id = %(cid)s
+    LEFT JOIN category c ON c.code = %(code)s
+    LEFT JOIN LATERAL (SELECT * FROM ({COVERING_SQL}) x (grid_id, grid_code, grid_name, community)
+    ) g ON true
+"""
 
 _STATE_COLUMNS = [n for n in store.STATE_FIELDS if n not in ("event_id", "category", "grid")]
 _EVENT_COLUMNS = [
@@ -247,6 +265,22 @@ def _check_occurred_at(occurred_at: datetime | None, now: datetime) -> None:
         )
 
 
+def _wgs84(data: EventCreate) -> dict[str, float]:
+    """The report's point in WGS-84 (the lookup's parameters)."""
+    loc = data.location
+    try:
+        return locate_params(loc.lon, loc.lat, loc.coord)
+    except Invalid as exc:
+        raise Invalid(_body_loc(exc.detail)) from exc
+
+
+def _body_loc(detail: Any) -> Any:
+    """The grid service names query parameters; here the location is in the body."""
+    if isinstance(detail, list):
+        return [{**d, "loc": ["body", "location"]} for d in detail]
+    return detail
+
+
 def _locate(session: Session, data: EventCreate) -> Location:
     loc = data.location
     try:
@@ -258,10 +292,7 @@ def _locate(session: Session, data: EventCreate) -> Location:
             accuracy_m=loc.accuracy_m or 0.0,
         )
     except Invalid as exc:
-        detail = exc.detail
-        if isinstance(detail, list):  # the grid service names a query parameter; here: body
-            detail = [{**d, "loc": ["body", "location"]} for d in detail]
-        raise Invalid(detail) from exc
+        raise Invalid(_body_loc(exc.detail)) from exc
 
 
 # --- reading -----------------------------------------------------------------------
