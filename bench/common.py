@@ -115,6 +115,7 @@ def serve(
     workers: int = 2,
     factory: bool = True,
     ready_path: str = "/openapi.json",
+    start_timeout: float = 30,
 ) -> Iterator[str]:
     """Run ``uvicorn app`` on a free port; yields the base URL; stops it afterwards."""
     port = free_port()
@@ -140,7 +141,7 @@ def serve(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 if httpx.get(base + ready_path, timeout=1).status_code < 500:
