@@ -116,6 +116,9 @@ def load_map(*, session: Session, fc: dict[str, Any]) -> LoadSummary:
         )
     features = fc["features"]
     new_codes = {f["properties"]["code"] for f in features}
+    # Until commit, nothing may start pointing at a grid this load is about to remove (a
+    # foreign-key check takes ROW SHARE); plain reads, lookups included, carry on.
+    session.execute(text("LOCK TABLE grid IN EXCLUSIVE MODE"))
     before = set(session.execute(text("SELECT code FROM grid")).scalars())
     stale = sorted(before - new_codes)
     referenced = _referenced_grids(session, stale)
@@ -193,7 +196,7 @@ def _referenced_grids(session: Session, codes: Sequence[str]) -> list[str]:
         col = '"' + str(column).replace('"', '""') + '"'
         rows = session.execute(
             text(
-                f"SELECT g.code FROM grid g WHERE g.code = ANY(:codes) "  # noqa: S608
+                f"SELECT g.code FROM grid g WHERE g.code = ANY(:codes) "
                 f"AND EXISTS (SELECT 1 FROM {table} t WHERE t.{col} = g.id)"
             ),
             {"codes": list(codes)},
