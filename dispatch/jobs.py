@@ -19,6 +19,7 @@ The worker's pulse runs ``relay`` (``WANGGE_RELAY_SECONDS``), ``promote_due_time
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -54,6 +55,8 @@ _RESYNC_LOCK_KEY = "wangge:dispatch:timers-resync-lock"
 JOB_RETRY = Retry(max=3, interval=[1, 5, 15])
 JOB_TIMEOUT = 60
 RESULT_TTL = 60
+#: Timers due together are handled by one job of at most this many (one read, one commit).
+TIMER_BATCH = 50
 
 
 def _now() -> datetime:
@@ -123,6 +126,24 @@ def sla_timer_job(event_id: int, kind: str, deadline_version: int) -> str:
             pipe.execute()
         return "early: rescheduled"
     return "stale"
+
+
+def sla_batch_job(timers: list[tuple[int, str, int]]) -> str:
+    """Several timers that fell due together, as ``(event_id, kind, deadline_version)``: one
+    read, one commit (a burst of deadlines would otherwise pay RQ's per-job cost for each).
+    Early ones are put back for their due time; stale ones do nothing."""
+    now = _now()
+    fired = [(event_id, TimerKind(kind), version) for event_id, kind, version in timers]
+    with _session() as session:
+        batch = service.handle_timers(session, fired, now)
+    if batch.early:
+        queue = get_dispatch_queue()
+        with queue.connection.pipeline() as pipe:
+            pipe.multi()
+            for event_id, kind, version, due in batch.early:
+                schedule_timer(queue, pipe, event_id, kind, version, due)
+            pipe.execute()
+    return f"{len(batch.applied)} applied, {len(batch.early)} early, of {len(timers)}"
 
 
 def notify_job(outbox_id: int) -> str:
@@ -260,12 +281,18 @@ def relay(
     return len(messages)
 
 
-def relay_all(*, batch: int = 500, connection: Redis | None = None, budget: float = 1.0) -> int:
+def relay_all(
+    *,
+    batch: int = 500,
+    connection: Redis | None = None,
+    budget: float = 1.0,
+    now: datetime | None = None,
+) -> int:
     """Relay batches until the outbox is drained or ``budget`` seconds have passed."""
     moved = 0
     started = time.monotonic()
     while time.monotonic() - started < budget:
-        n = relay(batch=batch, connection=connection)
+        n = relay(batch=batch, connection=connection, now=now)
         moved += n
         if n < batch:
             break
@@ -285,33 +312,73 @@ def kick_relay(event_id: int, *, connection: Redis | None = None) -> None:
 # --- promoting due timers ---------------------------------------------------------------------
 
 
+def parse_timer_job_id(job_id: str) -> tuple[int, TimerKind, int] | None:
+    """``sla-{event_id}-{kind}-{deadline_version}`` → its parts (None for other jobs)."""
+    parts = job_id.split("-")
+    if len(parts) != 4 or parts[0] != "sla":
+        return None
+    try:
+        return int(parts[1]), TimerKind(parts[2]), int(parts[3])
+    except ValueError:
+        return None
+
+
 def promote_due_timers(
-    *, connection: Redis | None = None, now: float | None = None, limit: int = 1000
+    *,
+    connection: Redis | None = None,
+    now: float | None = None,
+    limit: int = 2000,
+    batch: int = TIMER_BATCH,
 ) -> int:
-    """Move timers whose exact fire time has come from the scheduled registry to the queue.
+    """Move what is due from the scheduled registry to the queue, at its exact time.
 
     Each id is claimed with ZREM, so of several promoters (and RQ's scheduler, which reads
-    before it removes) at most a duplicate run results, which the job's idempotency absorbs.
+    before it removes) at most a duplicate run results, which the jobs' idempotency absorbs.
+    Timers due together go to the queue as ``sla_batch_job``s of up to ``batch`` timers (their
+    own job hashes are dropped: the id says everything); other jobs (RQ's retries) as they are.
+    Returns the number of timers and jobs moved.
     """
     queue = get_dispatch_queue(connection)
     redis = queue.connection
+    key = _scheduled_key(queue)
     at = now if now is not None else time.time()
-    raw = redis.zrangebyscore(_scheduled_key(queue), "-inf", at, start=0, num=limit)
+    raw = redis.zrangebyscore(key, "-inf", at, start=0, num=limit)
     if not raw:
         return 0
     ids = [r.decode() if isinstance(r, bytes) else str(r) for r in raw]
     with redis.pipeline() as pipe:
         for job_id in ids:
-            pipe.zrem(_scheduled_key(queue), job_id)
+            pipe.zrem(key, job_id)
         claimed = [job_id for job_id, removed in zip(ids, pipe.execute(), strict=True) if removed]
-    jobs = [j for j in Job.fetch_many(claimed, connection=redis) if j is not None]
-    if jobs:
-        with redis.pipeline() as pipe:
-            pipe.multi()
-            for job in jobs:
-                queue.enqueue_job(job, pipeline=pipe)
-            pipe.execute()
-    return len(jobs)
+    timers: list[tuple[int, str, int]] = []
+    others: list[str] = []
+    for job_id in claimed:
+        parsed = parse_timer_job_id(job_id)
+        if parsed is None:
+            others.append(job_id)
+        else:
+            timers.append((parsed[0], parsed[1].value, parsed[2]))
+    jobs = [j for j in Job.fetch_many(others, connection=redis) if j is not None]
+    with redis.pipeline() as pipe:
+        pipe.multi()
+        for job in jobs:
+            queue.enqueue_job(job, pipeline=pipe)
+        for start in range(0, len(timers), batch):
+            chunk = timers[start : start + batch]
+            digest = hashlib.sha1(repr(chunk).encode()).hexdigest()[:20]
+            queue.enqueue(
+                sla_batch_job,
+                chunk,
+                job_id=f"slabatch-{digest}",
+                retry=JOB_RETRY,
+                job_timeout=JOB_TIMEOUT,
+                result_ttl=RESULT_TTL,
+                pipeline=pipe,
+            )
+        for event_id, kind, version in timers:
+            pipe.delete(Job.key_for(timer_job_id(str(event_id), TimerKind(kind), version)))
+        pipe.execute()
+    return len(timers) + len(jobs)
 
 
 # --- reconciliation sweep ---------------------------------------------------------------------
@@ -335,18 +402,17 @@ def sweep(
     - Redis without the "timers synced" marker (flushed, restarted empty) → write a
       ``timer.set`` outbox row for every pending timer of every clocked event, then set it.
 
-    Each event is its own transaction and the writers re-check the state, so the sweep may run
-    beside the timers and beside other sweeps. The first two need no Redis at all.
+    The writers re-check each event's state (version-checked), so the sweep may run beside the
+    timers and beside other sweeps. The first two need no Redis at all.
     """
     now = now or _now()
     before = now - service.grace()
     result = SweepResult()
     with _session() as session:
-        for event_id, kind, version in service.overdue_breaches(
-            session, before=before, limit=limit
-        ):
-            if service.handle_timer(session, event_id, kind, version, now) is not None:
-                result.breaches.append(event_id)
+        overdue = service.overdue_breaches(session, before=before, limit=limit)
+        for start in range(0, len(overdue), TIMER_BATCH):
+            batch = service.handle_timers(session, overdue[start : start + TIMER_BATCH], now)
+            result.breaches.extend(int(d.state.event_id) for d in batch.applied)
         for event_id in service.undispatched(session, before=before, limit=limit):
             if service.auto_dispatch(session, event_id, now) is not None:
                 result.dispatched.append(event_id)

@@ -8,12 +8,17 @@ Nothing reaches Redis here; the relay does that after commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
+import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import text, update
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from dispatch.domain import Category as CategoryValues
@@ -117,96 +122,211 @@ def record(session: Session, decision: Decision, *, previous_version: int | None
     """
     if decision.noop:
         return
-    state = decision.state
-    event_id = int(state.event_id)
     if previous_version is not None:
-        result = session.execute(
-            update(Event)
-            .where(col(Event.id) == event_id, col(Event.version) == previous_version)
-            .values(**state_columns(state))
+        update_state(session, decision.state, previous_version=previous_version)
+    _append(session, [decision])
+
+
+def record_many(
+    session: Session, decisions: Sequence[tuple[Decision, int]]
+) -> tuple[list[Decision], list[int]]:
+    """Write several ``(decision, previous_version)`` of existing events in one go (the timers'
+    batches): one version-checked UPDATE for all events, one COPY for the audit rows and one
+    for the outbox rows. No commit. Decisions for one event must be in order, each starting
+    from the version the one before produced. An event changed meanwhile by another writer is
+    left out with all its decisions (a failed version check is no database error: the rest
+    goes on); returns the decisions written and the ids of the events left out."""
+    first_seen: dict[int, int] = {}
+    final: dict[int, EventState] = {}
+    for decision, previous_version in decisions:
+        if decision.noop:
+            continue
+        event_id = int(decision.state.event_id)
+        first_seen.setdefault(event_id, previous_version)
+        final[event_id] = decision.state
+    updated = update_states(session, [(final[e], first_seen[e]) for e in final])
+    written = [
+        d for d, _ in decisions if not d.noop and int(d.state.event_id) in updated
+    ]  # fmt: skip
+    _append(session, written)
+    return written, sorted(set(final) - updated)
+
+
+def update_state(session: Session, state: EventState, *, previous_version: int) -> None:
+    """``UPDATE event ... WHERE id = :id AND version = :seen``; ``Conflict`` (409, naming the
+    current version) when another writer got there first."""
+    event_id = int(state.event_id)
+    result = session.execute(
+        update(Event)
+        .where(col(Event.id) == event_id, col(Event.version) == previous_version)
+        .values(**state_columns(state))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        current = session.execute(
+            text("SELECT version FROM event WHERE id = :id"), {"id": event_id}
+        ).scalar()
+        raise Conflict(
+            {
+                "msg": "the event was changed by someone else; reload and retry",
+                "event_id": event_id,
+                "expected_version": previous_version,
+                "current_version": current,
+                "version": current,
+            }
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            current = session.execute(
-                text("SELECT version FROM event WHERE id = :id"), {"id": event_id}
-            ).scalar()
-            raise Conflict(
-                {
-                    "msg": "the event was changed by someone else; reload and retry",
-                    "event_id": event_id,
-                    "expected_version": previous_version,
-                    "current_version": current,
-                    "version": current,
-                }
-            )
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return f"{value.days} days {value.seconds} seconds {value.microseconds} microseconds"
+    return value
+
+
+_STATE_COLUMNS = tuple(name for name in STATE_FIELDS if name not in _DERIVED)
+
+
+@lru_cache
+def _update_states_sql() -> str:
+    table = Event.__table__  # type: ignore[attr-defined]
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    types = ", ".join(
+        f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in _STATE_COLUMNS
+    )
+    sets = ", ".join(f"{name} = v.{name}" for name in _STATE_COLUMNS)
+    return (
+        f"UPDATE event e SET {sets}"
+        f" FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id bigint, seen integer, {types})"
+        " WHERE e.id = v.id AND e.version = v.seen RETURNING e.id"
+    )
+
+
+def update_states(session: Session, items: Sequence[tuple[EventState, int]]) -> set[int]:
+    """Version-checked UPDATE of many events in one statement: each ``(state, seen)`` is
+    written only where the row still has version ``seen``. Returns the ids written."""
+    if not items:
+        return set()
+    rows = [
+        {
+            "id": int(state.event_id),
+            "seen": seen,
+            **{k: _json_value(v) for k, v in state_columns(state).items()},
+        }
+        for state, seen in items
+    ]
+    result = session.execute(text(_update_states_sql()), {"rows": json.dumps(rows)})
+    return {int(i) for i in result.scalars()}
+
+
+_AUDIT_COPY = (
+    "COPY event_audit (id, event_id, version, action, from_status, to_status, from_level,"
+    " to_level, actor, at, note, reason, data) FROM STDIN"
+)
+_OUTBOX_COPY = (
+    "COPY outbox (event_id, topic, payload, created_at, available_at, attempts) FROM STDIN"
+)
+
+
+def _append(session: Session, decisions: Sequence[Decision]) -> None:
+    """The audit rows, then their outbox rows (stream, timers, notifications), each with one
+    COPY on the session's connection and transaction. Audit ids are taken from the identity
+    sequence first: the change stream's message ids, in the order of ``decisions``."""
+    if not decisions:
+        return
+    ids = session.execute(
+        text(
+            "SELECT nextval(pg_get_serial_sequence('event_audit', 'id'))"
+            " FROM generate_series(1, :n)"
+        ),
+        {"n": len(decisions)},
+    ).scalars()
+    audit_ids = sorted(int(i) for i in ids)
+    raw = session.connection().connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    with raw.cursor() as cursor:
+        with cursor.copy(_AUDIT_COPY) as copy:
+            for decision, audit_id in zip(decisions, audit_ids, strict=True):
+                a = decision.audit
+                assert a is not None
+                copy.write_row(
+                    (audit_id, int(a.event_id), a.version, a.action.value,
+                     a.from_status.value if a.from_status else None, a.to_status.value,
+                     a.from_level, a.to_level, a.actor, a.at, a.note,
+                     a.reason.value if a.reason else None, Jsonb(dict(a.data)))
+                )  # fmt: skip
+        with cursor.copy(_OUTBOX_COPY) as copy:
+            for decision, audit_id in zip(decisions, audit_ids, strict=True):
+                for event_id, topic, payload, at in outbox_values(decision, audit_id):
+                    copy.write_row((event_id, topic, Jsonb(payload), at, at, 0))
+
+
+OutboxValues = tuple[int, str, dict[str, Any], datetime]
+
+
+def outbox_values(decision: Decision, audit_id: int) -> list[OutboxValues]:
+    """What the relay must hand on after the decision commits, as ``(event_id, topic,
+    payload, at)``: the change (stream), the timer commands, the notifications."""
     audit = decision.audit
     assert audit is not None
-    row = EventAudit(
-        event_id=event_id,
-        version=audit.version,
-        action=audit.action.value,
-        from_status=audit.from_status.value if audit.from_status else None,
-        to_status=audit.to_status.value,
-        from_level=audit.from_level,
-        to_level=audit.to_level,
-        actor=audit.actor,
-        at=audit.at,
-        note=audit.note,
-        reason=audit.reason.value if audit.reason else None,
-        data=dict(audit.data),
-    )
-    session.add(row)
-    session.flush()  # the audit id is the change stream's message id
+    event_id = int(decision.state.event_id)
     now = audit.at
-    session.add(
-        Outbox(
-            event_id=event_id,
-            topic=STREAM_TOPIC,
-            payload=change_message(row),
-            created_at=now,
-            available_at=now,
-        )
-    )
-    write_timers(session, event_id, decision.timers, now=now)
+    change = {
+        "audit_id": audit_id,
+        "event_id": event_id,
+        "version": audit.version,
+        "action": audit.action.value,
+        "from_status": audit.from_status.value if audit.from_status else None,
+        "to_status": audit.to_status.value,
+        "from_level": audit.from_level,
+        "to_level": audit.to_level,
+        "actor": audit.actor,
+        "reason": audit.reason.value if audit.reason else None,
+        "at": now.isoformat(),
+    }
+    rows: list[OutboxValues] = [(event_id, STREAM_TOPIC, change, now)]
+    rows.extend(timer_values(event_id, decision.timers, now=now))
     for note in decision.notifications:
-        session.add(
-            Outbox(
-                event_id=event_id,
-                topic="notify",
-                payload={
-                    "type": note.kind.value,
-                    "level": note.level,
-                    "recipients": list(note.recipients),
-                    "audience": note.audience.value if note.audience else None,
-                    "department": note.department,
-                    "detail": note.detail,
-                    "version": state.version,
-                },
-                created_at=now,
-                available_at=now,
-            )
-        )
-    session.flush()
+        payload = {
+            "type": note.kind.value,
+            "level": note.level,
+            "recipients": list(note.recipients),
+            "audience": note.audience.value if note.audience else None,
+            "department": note.department,
+            "detail": note.detail,
+            "version": decision.state.version,
+        }
+        rows.append((event_id, "notify", payload, now))
+    return rows
 
 
-def write_timers(
-    session: Session, event_id: int, timers: Iterable[TimerCommand], *, now: datetime
-) -> None:
-    """One ``timer.set`` / ``timer.cancel`` outbox row per timer command (no flush)."""
-    for timer in timers:
-        session.add(
-            Outbox(
-                event_id=event_id,
-                topic=f"timer.{timer.op.value}",
-                payload={
-                    "job_id": timer.job_id,
-                    "kind": timer.kind.value,
-                    "deadline_version": timer.deadline_version,
-                    "fire_at": timer.fire_at.isoformat() if timer.fire_at else None,
-                },
-                created_at=now,
-                available_at=now,
-            )
+def timer_values(
+    event_id: int, timers: Iterable[TimerCommand], *, now: datetime
+) -> list[OutboxValues]:
+    """One ``timer.set`` / ``timer.cancel`` outbox row per timer command."""
+    return [
+        (
+            event_id,
+            f"timer.{timer.op.value}",
+            {
+                "job_id": timer.job_id,
+                "kind": timer.kind.value,
+                "deadline_version": timer.deadline_version,
+                "fire_at": timer.fire_at.isoformat() if timer.fire_at else None,
+            },
+            now,
         )
+        for timer in timers
+    ]
+
+
+def timer_rows(event_id: int, timers: Iterable[TimerCommand], *, now: datetime) -> list[Outbox]:
+    """``timer_values`` as outbox rows to add to a session."""
+    return [
+        Outbox(event_id=e, topic=t, payload=p, created_at=at, available_at=at)
+        for e, t, p, at in timer_values(event_id, timers, now=now)
+    ]
 
 
 def change_message(audit: EventAudit) -> dict[str, Any]:

@@ -14,8 +14,8 @@ reconciliation sweep in ``dispatch.jobs`` calls them directly).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
@@ -44,7 +44,7 @@ from dispatch.domain import (
 from dispatch.domain.sla import timer_due_at
 from dispatch.models import Category, Event
 from dispatch.photos.service import Stage, count_photos
-from dispatch.store import policy_for, record, to_state, write_timers
+from dispatch.store import policy_for, record, record_many, timer_rows, to_state
 from grids.models import Grid
 from service.auth.models import Role as StaffRole
 from service.auth.models import Staff
@@ -104,23 +104,31 @@ class ActionRequest:
 
 def load(session: Session, event_id: int) -> Loaded | None:
     """The event with everything the dispatch core needs, read afresh (no lock)."""
-    row = session.exec(
+    return load_many(session, [event_id]).get(event_id)
+
+
+def load_many(session: Session, event_ids: Sequence[int]) -> dict[int, Loaded]:
+    """Several events in one query (see ``load``)."""
+    rows = session.exec(
         select(Event, Category, col(Grid.code))
         .join(Category, col(Category.id) == col(Event.category_id))
         .join(Grid, col(Grid.id) == col(Event.grid_id))
-        .where(col(Event.id) == event_id)
+        .where(col(Event.id).in_(list(event_ids)))
         .execution_options(populate_existing=True)
-    ).first()
-    if row is None:
-        return None
-    event, category, grid_code = row
-    return Loaded(
-        event=event,
-        category=category,
-        grid_code=grid_code,
-        policy=policy_for(category),
-        state=to_state(event, category_code=category.code, grid_code=grid_code),
-    )
+    ).all()
+    policies: dict[int, SlaPolicy] = {}
+    found: dict[int, Loaded] = {}
+    for event, category, grid_code in rows:
+        assert event.id is not None and category.id is not None
+        policy = policies.get(category.id) or policies.setdefault(category.id, policy_for(category))
+        found[event.id] = Loaded(
+            event=event,
+            category=category,
+            grid_code=grid_code,
+            policy=policy,
+            state=to_state(event, category_code=category.code, grid_code=grid_code),
+        )
+    return found
 
 
 # --- candidates and the assignment choice ---------------------------------------------------
@@ -173,11 +181,38 @@ def _pool_params(loaded: Loaded) -> dict[str, object]:
     }
 
 
-def choose(session: Session, loaded: Loaded, *, level: int | None, now: datetime) -> Assignment:
+#: Candidates already read in one batch, by the pool they came from; choosing someone counts
+#: the new assignment on them, so a batch balances load as single calls would.
+CandidateCache = dict[tuple[int, object], list[Candidate]]
+
+
+def _pool_key(loaded: Loaded, level: int) -> tuple[int, object]:
+    scope: object = {
+        0: loaded.event.grid_id,
+        1: loaded.event.community_id,
+        3: loaded.category.department,
+    }.get(level)
+    return level, scope
+
+
+def choose(
+    session: Session,
+    loaded: Loaded,
+    *,
+    level: int | None,
+    now: datetime,
+    cache: CandidateCache | None = None,
+) -> Assignment:
     """Who takes the event at ``level`` (None: its starting level), or that level's queue."""
     target = level if level is not None else (2 if loaded.category.big else 0)
-    return choose_assignee(
-        candidates(session, loaded, target),
+    key = _pool_key(loaded, target)
+    pool = cache.get(key) if cache is not None else None
+    if pool is None:
+        pool = candidates(session, loaded, target)
+        if cache is not None:
+            cache[key] = pool
+    assignment = choose_assignee(
+        pool,
         category=loaded.policy.category,
         grid=loaded.grid_code,
         load_cap=get_settings().assignment_load_cap,
@@ -185,6 +220,14 @@ def choose(session: Session, loaded: Loaded, *, level: int | None, now: datetime
         level=target,
         community=str(loaded.event.community_id),
     )
+    if cache is not None and assignment.assignee_id is not None:
+        cache[key] = [
+            replace(c, open_count=c.open_count + 1, last_assigned_at=now)
+            if c.id == assignment.assignee_id
+            else c
+            for c in pool
+        ]
+    return assignment
 
 
 # --- persisting a decision -------------------------------------------------------------------
@@ -237,6 +280,78 @@ def auto_dispatch(session: Session, event_id: int, now: datetime) -> Decision | 
     return _system_write(session, event_id, decide)
 
 
+@dataclass(frozen=True)
+class TimerBatch:
+    """What ``handle_timers`` did: the decisions written, and the timers that came early
+    (with their due time: to be put back)."""
+
+    applied: list[Decision]
+    early: list[tuple[int, TimerKind, int, datetime]]
+
+
+def handle_timers(
+    session: Session, timers: Sequence[tuple[int, TimerKind, int]], now: datetime
+) -> TimerBatch:
+    """Many fired timers at once (a burst of deadlines): one read of their events, the
+    candidates read once per pool, all decisions written and committed together. A timer whose
+    event changed meanwhile is retried on its own (``handle_timer``); stale ones do nothing."""
+    loaded = load_many(session, sorted({t[0] for t in timers}))
+    cache: CandidateCache = {}
+    pending: list[tuple[Decision, int]] = []
+    early: list[tuple[int, TimerKind, int, datetime]] = []
+    for event_id, kind, deadline_version in timers:
+        current = loaded.get(event_id)
+        if current is None:
+            continue
+        state = current.state
+        if not timer_is_due(state, kind, deadline_version, now):
+            due = _due_if_current(state, kind, deadline_version)
+            if due is not None and due > now:
+                early.append((event_id, kind, deadline_version, due))
+            continue
+        decision = _timer_decision(session, current, kind, deadline_version, now, cache)
+        pending.append((decision, state.version))
+        loaded[event_id] = replace(current, state=decision.state)
+    written, conflicted = record_many(session, pending)
+    session.commit()
+    for event_id, kind, deadline_version in timers:
+        if event_id in conflicted:
+            retried = handle_timer(session, event_id, kind, deadline_version, now)
+            if retried is not None:
+                written.append(retried)
+    return TimerBatch(applied=written, early=early)
+
+
+def _due_if_current(state: EventState, kind: TimerKind, deadline_version: int) -> datetime | None:
+    if deadline_version != state.deadline_version or kind not in pending_timers(state):
+        return None
+    return timer_due_at(state, kind)
+
+
+def _timer_decision(
+    session: Session,
+    loaded: Loaded,
+    kind: TimerKind,
+    deadline_version: int,
+    now: datetime,
+    cache: CandidateCache | None = None,
+) -> Decision:
+    state = loaded.state
+    assignment = None
+    action = Action.BREACH if kind.is_breach else Action.WARN
+    target = escalation_target(state)
+    if action is Action.BREACH and target is not None:
+        assignment = choose(session, loaded, level=target, now=now, cache=cache)
+    command = Command(
+        action=action,
+        actor=SYSTEM_ACTOR,
+        timer=kind,
+        deadline_version=deadline_version,
+        assignment=assignment,
+    )
+    return apply(state, command, now=now, policy=loaded.policy)
+
+
 def timer_is_due(state: EventState, kind: TimerKind, deadline_version: int, now: datetime) -> bool:
     """Whether a timer still belongs to the event's current deadlines and is due at ``now``."""
     if deadline_version != state.deadline_version or kind not in pending_timers(state):
@@ -252,22 +367,9 @@ def handle_timer(
     (a breach escalates to the next level's chosen handler). Stale or early → nothing."""
 
     def decide(loaded: Loaded) -> Decision | None:
-        state = loaded.state
-        if not timer_is_due(state, kind, deadline_version, now):
+        if not timer_is_due(loaded.state, kind, deadline_version, now):
             return None
-        assignment = None
-        action = Action.BREACH if kind.is_breach else Action.WARN
-        target = escalation_target(state)
-        if action is Action.BREACH and target is not None:
-            assignment = choose(session, loaded, level=target, now=now)
-        command = Command(
-            action=action,
-            actor=SYSTEM_ACTOR,
-            timer=kind,
-            deadline_version=deadline_version,
-            assignment=assignment,
-        )
-        return apply(state, command, now=now, policy=loaded.policy)
+        return _timer_decision(session, loaded, kind, deadline_version, now)
 
     return _system_write(session, event_id, decide)
 
@@ -490,7 +592,7 @@ def reschedule_open_timers(session: Session, *, now: datetime, batch: int = 1000
             last_id = event.id
             state = to_state(event, category_code=category.code, grid_code=grid_code)
             timers = set_timers(state, now)
-            write_timers(session, event.id, timers, now=now)
+            session.add_all(timer_rows(event.id, timers, now=now))
             done += len(timers)
         session.commit()
 
@@ -503,10 +605,7 @@ def timer_due_time(
     session.rollback()
     if loaded is None:
         return None
-    state = loaded.state
-    if deadline_version != state.deadline_version or kind not in pending_timers(state):
-        return None
-    return timer_due_at(state, kind)
+    return _due_if_current(loaded.state, kind, deadline_version)
 
 
 def grace() -> timedelta:

@@ -14,12 +14,14 @@ from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry as RedisRetry
 from rq import SimpleWorker
+from rq.job import Job
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from dispatch import jobs
 from dispatch.domain import Action, TimerKind
 from dispatch.lifecycle import service
+from service.settings import get_settings
 from tests.integration.dispatchkit import audit_actions, ensure_category, principal, report
 
 FAST = "zz_fast_ack"  # acknowledgement allowance 1 s, resolution 1 h
@@ -154,7 +156,10 @@ def test_promoter_moves_a_timer_at_its_exact_time(redis: Redis) -> None:
     assert jobs.promote_due_timers(connection=redis, now=fire_at.timestamp() - 0.05) == 0
     assert queue.job_ids == []
     assert jobs.promote_due_timers(connection=redis, now=fire_at.timestamp() + 0.01) == 1
-    assert queue.job_ids == [job_id]
+    (batch_id,) = queue.job_ids
+    assert batch_id.startswith("slabatch-")
+    assert Job.fetch(batch_id, connection=redis).args == ([(424242, "ack_breach", 3)],)
+    assert not redis.exists(Job.key_for(job_id)), "the timer's own job is replaced by the batch"
     assert jobs.promote_due_timers(connection=redis, now=fire_at.timestamp() + 1) == 0
     # setting the same timer again moves it (last write wins), it does not duplicate it
     later = fire_at + timedelta(seconds=60)
@@ -238,3 +243,36 @@ def test_sweep_reschedules_every_open_timer_when_redis_lost_them(
     jobs.relay_all(connection=redis)
     assert len(_scheduled(redis)) == 18
     assert jobs.sweep(datetime.now(UTC), connection=redis).timers_rescheduled is None
+
+
+def test_a_burst_of_due_timers_is_handled_in_batches(session: Session, redis: Redis) -> None:
+    ensure_category(session, FAST, ack_seconds=1, resolve_seconds=3600)
+    ids = [report(session, "g01m1", now=datetime.now(UTC), category=FAST) for _ in range(60)]
+    now = datetime.now(UTC) + timedelta(seconds=3)  # dispatched "in 3 s": relayed before due
+    for event_id in ids:
+        assert service.auto_dispatch(session, event_id, now) is not None
+    session.execute(
+        text("UPDATE event SET warnings_sent = '{ack_warn50,ack_warn75}' WHERE id = ANY(:ids)"),
+        {"ids": ids},
+    )
+    session.commit()
+    jobs.relay_all(connection=redis, budget=10, now=now)
+    at = (now + timedelta(seconds=1.01)).timestamp()
+    jobs.promote_due_timers(connection=redis, now=at)
+    batches = [j for j in jobs.get_dispatch_queue(redis).job_ids if j.startswith("slabatch-")]
+    # 180 due ack timers (the warnings' are stale now) in batches of 50
+    sizes = [len(Job.fetch(b, connection=redis).args[0]) for b in batches]
+    assert sorted(sizes) == [30, 50, 50, 50]
+    time.sleep(max(0.0, at - time.time()))
+    _work(redis)
+    breaches = session.execute(
+        text("SELECT count(*) FROM event_audit WHERE action = 'breach' AND event_id = ANY(:ids)"),
+        {"ids": ids},
+    ).scalar_one()
+    assert breaches == 60
+    # the community members took them in turn (load balanced within a batch), the rest queued
+    assignees = session.execute(
+        text("SELECT assignee_id, count(*) FROM event WHERE id = ANY(:ids) GROUP BY 1"),
+        {"ids": ids},
+    ).all()
+    assert dict(assignees).get(None, 0) == 60 - get_settings().assignment_load_cap
