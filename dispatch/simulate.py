@@ -28,6 +28,7 @@ adds synthetic grids (translated copies of the map with subdistrict codes 5xx), 
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import math
 import random
@@ -319,6 +320,8 @@ REWORK_SHARE = 0.06
 TAIL_SHARE = 0.06
 BIG_TO_DEPARTMENT_SHARE = 0.6
 PATROL_DAY_SHARE = 0.9
+#: The phone's occurred_at, this long before the report reached the server.
+OCCURRED_BEFORE = timedelta(minutes=2)
 
 
 @dataclass(slots=True)
@@ -649,6 +652,26 @@ def play(plan: Plan, *, big: bool, engine: Engine, cutoff: int) -> list[Step]:
     return steps
 
 
+_TIMER_ORDER: tuple[tuple[TimerKind, ...], tuple[TimerKind, ...]] = (
+    ACK_TIMERS + RESOLVE_TIMERS,
+    RESOLVE_TIMERS,
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def _fire_offsets(allowances: tuple[tuple[int, int], ...]) -> tuple[dict[TimerKind, int], ...]:
+    """Per level, how long before its deadline each timer fires: allowance * (1 - fraction),
+    rounded as the core rounds it (timedelta times float)."""
+    one = timedelta(microseconds=1)
+    return tuple(
+        {
+            kind: (timedelta(microseconds=a if kind.is_ack else r) * (1.0 - kind.fraction)) // one
+            for kind in (*ACK_TIMERS, *RESOLVE_TIMERS)
+        }
+        for a, r in allowances
+    )
+
+
 class MiniEngine:
     """The dispatch core's clocks and levels, in plain integers (the bulk writer's mirror of
     ``DomainEngine``; a test proves they take the same paths)."""
@@ -656,15 +679,7 @@ class MiniEngine:
     def __init__(self, allowances: Sequence[tuple[int, int]], big: bool) -> None:
         self._allow = allowances
         self._big = big
-        # fire offsets before the deadline: allowance * (1 - fraction), as the core rounds them
-        self._before = [
-            {
-                kind: (timedelta(microseconds=a if kind.is_ack else r) * (1.0 - kind.fraction))
-                // timedelta(microseconds=1)
-                for kind in (*ACK_TIMERS, *RESOLVE_TIMERS)
-            }
-            for a, r in allowances
-        ]
+        self._before = _fire_offsets(tuple(allowances))
         self._status = Status.REGISTERED
         self._level = 0
         self._assignee: str | None = None
@@ -740,17 +755,18 @@ class MiniEngine:
 
     def next_timer(self) -> tuple[int, TimerKind] | None:
         if self._status is Status.DISPATCHED:
-            kinds: tuple[TimerKind, ...] = ACK_TIMERS + RESOLVE_TIMERS
+            kinds = _TIMER_ORDER[0]
         elif self._status is Status.ACKNOWLEDGED:
-            kinds = RESOLVE_TIMERS
+            kinds = _TIMER_ORDER[1]
         else:
             return None
         best: tuple[int, TimerKind] | None = None
         before = self._before[self._level]
+        sent = self._sent
         for kind in kinds:
-            if kind in self._sent:
+            if kind in sent:
                 continue
-            fire = (self._ack_due if kind.is_ack else self._due) - before[kind]
+            fire = (self._ack_due if kind in ACK_TIMERS else self._due) - before[kind]
             if best is None or fire < best[0]:
                 best = (fire, kind)
         return best
@@ -905,7 +921,7 @@ def event_columns(world: World, plan: Plan, event_id: int) -> dict[str, object]:
         "snapped": False,
         "distance_m": 0.0,
         "source": "public" if plan.public else "staff",
-        "occurred_at": reported - timedelta(minutes=2),
+        "occurred_at": reported - OCCURRED_BEFORE,
         "received_at": reported,
         "reporter_id": reporter_of(world, plan),
     }

@@ -20,7 +20,10 @@ rows are written: the simulated past has no timers or notifications left to send
 
 from __future__ import annotations
 
+import hashlib
 import json
+import queue
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -35,8 +38,20 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from dispatch import store
-from dispatch.domain import Category, Decision, LevelAllowance, SlaPolicy, Status
+from dispatch.domain import (
+    Action,
+    Category,
+    Decision,
+    LevelAllowance,
+    Role,
+    SlaPolicy,
+    Status,
+    TimerKind,
+)
+from dispatch.domain.model import ACK_TIMERS, RESOLVE_TIMERS
 from dispatch.simulate import (
+    OCCURRED_BEFORE,
+    SYSTEM,
     US,
     DomainEngine,
     MiniEngine,
@@ -45,9 +60,9 @@ from dispatch.simulate import (
     Step,
     Summary,
     World,
+    _fire_offsets,
     default_window,
     ensure_synthetic_grids,
-    event_columns,
     from_us,
     load_world,
     patrol_plans,
@@ -112,13 +127,73 @@ def _us_of(value: Any) -> int:
 # --- paths and templates ---------------------------------------------------------------------
 
 
-def path_of(world: World, plan: Plan, cutoff: int) -> tuple[PathKey, list[int], list[Step]]:
-    """The event's path (commands without times), its free step times, and the steps."""
+def path_of(world: World, plan: Plan, cutoff: int) -> tuple[PathKey, list[int]]:
+    """The event's path (commands without times) and its free step times."""
+    simple = simple_path(world, plan, cutoff)
+    if simple is not None:
+        return simple
     category = world.categories[plan.category]
     engine = MiniEngine(category.allowances, category.big)
     steps = play(plan, big=category.big, engine=engine, cutoff=cutoff)
     key: PathKey = (category.big, plan.public, tuple(s.shape() for s in steps))
-    return key, [s.at for s in steps if s.timer is None], steps
+    return key, [s.at for s in steps if s.timer is None]
+
+
+_TIMER_INDEX = {kind: i for i, kind in enumerate((*ACK_TIMERS, *RESOLVE_TIMERS))}
+_REGISTER = Step(Action.REGISTER, 0, "").shape()
+_AUTO = Step(
+    Action.DISPATCH, 0, SYSTEM, assign=(0, "mA", Role.MEMBER, "least_loaded_member"), note="auto"
+).shape()
+_ACK = Step(Action.ACKNOWLEDGE, 0, "mA").shape()
+_RESOLVE = Step(Action.RESOLVE, 0, "mA").shape()
+_APPROVE = Step(Action.REVIEW, 0, "head", approved=True).shape()
+_WARN = {kind: Step(Action.WARN, 0, SYSTEM, timer=kind).shape() for kind in _TIMER_INDEX}
+
+
+def simple_path(world: World, plan: Plan, cutoff: int) -> tuple[PathKey, list[int]] | None:
+    """The path of the most common kind of event, worked out without acting it out: a staff
+    report of a small category dispatched automatically, acknowledged and fixed before any
+    breach, approved at the first review, nothing else happening. Warnings fire in order of
+    their due time (ties in the core's timer order), as ``play`` on ``MiniEngine`` would fire
+    them; None for every other event (a test checks the two agree)."""
+    category = world.categories[plan.category]
+    if (
+        category.big
+        or plan.public
+        or len(plan.approved) != 1
+        or plan.redispatch_after is not None
+        or plan.void_after is not None
+        or plan.hand_escalate_after is not None
+        or plan.suspend is not None
+    ):
+        return None
+    d = plan.t0 + plan.dispatch_after * US
+    ta = d + plan.ack[0] * US
+    tr = ta + plan.work[0] * US
+    tv = tr + plan.review[0] * US
+    ack_allow, res_allow = category.allowances[0]
+    if ta >= d + ack_allow or tr >= d + res_allow or tv > cutoff:
+        return None
+    before = _fire_offsets(category.allowances)[0]
+    due = {
+        kind: (d + (ack_allow if kind in ACK_TIMERS else res_allow) - before[kind])
+        for kind in (TimerKind.ACK_WARN50, TimerKind.ACK_WARN75,
+                     TimerKind.RESOLVE_WARN50, TimerKind.RESOLVE_WARN75)
+    }  # fmt: skip
+    early = sorted((t, _TIMER_INDEX[k], k) for k, t in due.items() if t <= ta)
+    late = sorted(
+        (t, _TIMER_INDEX[k], k) for k, t in due.items() if k not in ACK_TIMERS and ta < t <= tr
+    )
+    shapes = (
+        _REGISTER,
+        _AUTO,
+        *(_WARN[k] for _, _, k in early),
+        _ACK,
+        *(_WARN[k] for _, _, k in late),
+        _RESOLVE,
+        _APPROVE,
+    )
+    return (False, False, shapes), [plan.t0, d, ta, tr, tv]
 
 
 def _policy(big: bool, allowances: Sequence[int]) -> SlaPolicy:
@@ -400,27 +475,19 @@ def render(
 
 
 def _event_head(world: World, plan: Plan, event_id: int) -> str:
-    c = event_columns(world, plan, event_id)
-    values = [
-        str(event_id),
-        str(c["client_id"]),
-        str(c["request_hash"]),
-        str(c["category_id"]),
-        str(c["grid_id"]),
-        str(c["community_id"]),
-        _copy_text(str(c["description"])),
-        f"SRID=4326;POINT({c['lon']} {c['lat']})",
-        str(c["coord"]),
-        str(c["orig_lon"]),
-        str(c["orig_lat"]),
-        str(c["accuracy_m"]),
-        "f",
-        "0",
-        str(c["source"]),
-        c["occurred_at"].isoformat(),  # type: ignore[attr-defined]
-        c["received_at"].isoformat(),  # type: ignore[attr-defined]
-    ]
-    return "\t".join(values) + "\t"
+    """The event row's leading columns (those ``event_columns`` gives), as COPY text."""
+    grid = world.grids[plan.grid]
+    category = world.categories[plan.category]
+    lon, lat = grid.points[plan.point]
+    received = from_us(plan.t0)
+    occurred = received - OCCURRED_BEFORE
+    return (
+        f"{event_id}\t{plan.client_id}\t{hashlib.sha256(plan.client_id.bytes).hexdigest()}\t"
+        f"{category.id}\t{grid.id}\t{grid.community_id}\t{_copy_text(category.name)}（模拟）\t"
+        f"SRID=4326;POINT({lon} {lat})\twgs84\t{lon}\t{lat}\t{plan.accuracy_m}\tf\t0\t"
+        f"{'public' if plan.public else 'staff'}\t{occurred.isoformat()}\t"
+        f"{received.isoformat()}\t"
+    )
 
 
 def _slots(world: World, plan: Plan, event_id: int) -> dict[str, str]:
@@ -436,28 +503,109 @@ def _slots(world: World, plan: Plan, event_id: int) -> dict[str, str]:
     }
 
 
+def _timestamp(value: datetime | None) -> str:
+    return NULL if value is None else value.isoformat()
+
+
+def _direct_lines(
+    world: World, plan: Plan, event_id: int, cutoff: int
+) -> tuple[str, list[str], Status]:
+    """One event through the real core with its real ids (for paths too rare for a template):
+    the COPY lines of what ``dispatch.store.record`` would write."""
+    category = world.categories[plan.category]
+    reporter = reporter_of(world, plan)
+    engine = DomainEngine(
+        event_id=str(event_id),
+        policy=category.policy,
+        grid_code=world.grids[plan.grid].code,
+        reporter=None if reporter is None else str(reporter),
+        ids=staff_ids(world, plan),
+        department=category.department,
+    )
+    play(plan, big=category.big, engine=engine, cutoff=cutoff)
+    columns = store.state_columns(engine.state)
+    parts = []
+    for name in EVENT_STATE_COLUMNS:
+        value = columns[name]
+        if value is None:
+            parts.append(NULL)
+        elif name in INSTANTS:
+            parts.append(_timestamp(value))
+        elif name in DURATIONS:
+            parts.append(f"{_us_of(value)} microseconds")
+        elif name == "warnings_sent":
+            parts.append("{" + ",".join(value) + "}")
+        else:
+            parts.append(_copy_text(str(value)))
+    event = _event_head(world, plan, event_id) + "\t".join(parts) + "\n"
+    audits = []
+    for decision in engine.decisions:
+        a = decision.audit
+        assert a is not None
+        audits.append(
+            "\t".join(
+                [
+                    str(event_id),
+                    str(a.version),
+                    a.action.value,
+                    a.from_status.value if a.from_status else NULL,
+                    a.to_status.value,
+                    NULL if a.from_level is None else str(a.from_level),
+                    str(a.to_level),
+                    _copy_text(a.actor),
+                    a.at.isoformat(),
+                    _copy_text(a.note),
+                    a.reason.value if a.reason else NULL,
+                    _copy_text(json.dumps(dict(a.data), ensure_ascii=False)),
+                ]
+            )
+            + "\n"
+        )
+    return event, audits, engine.state.status
+
+
+#: A path gets a template once this many of its events have been seen; rarer paths (half
+#: of all paths occur once in a million events) run through the core directly.
+TEMPLATE_AFTER = 4
+
+
 @dataclass
 class BulkWriter:
-    """Turns plans into COPY lines, building a template per new path."""
+    """Turns plans into COPY lines: events of common paths from templates, the others through
+    the core directly."""
 
     world: World
     cutoff: int
+    template_after: int = TEMPLATE_AFTER
     templates: dict[PathKey, Template] = field(default_factory=dict)
+    seen: dict[PathKey, int] = field(default_factory=lambda: defaultdict(int))
+    direct: int = 0
 
     def lines(self, batch: Sequence[Plan], first_id: int) -> tuple[list[str], list[str], Summary]:
         groups: dict[PathKey, list[tuple[int, Plan, list[int]]]] = defaultdict(list)
         summary = Summary()
         for offset, plan in enumerate(batch):
-            key, free, _ = path_of(self.world, plan, self.cutoff)
-            if key not in self.templates:
-                category = self.world.categories[plan.category]
-                allow = [v for pair in category.allowances for v in pair]
-                self.templates[key] = build_template(key, free, allow)
+            key, free = path_of(self.world, plan, self.cutoff)
             groups[key].append((first_id + offset, plan, free))
         events: list[str] = []
         audits: list[str] = []
+        statuses: list[tuple[Status, int]] = []
         for key, members in groups.items():
-            template = self.templates[key]
+            self.seen[key] += len(members)
+            template = self.templates.get(key)
+            if template is None and self.seen[key] >= self.template_after:
+                _, plan, free = members[0]
+                category = self.world.categories[plan.category]
+                allow = [v for pair in category.allowances for v in pair]
+                template = self.templates[key] = build_template(key, free, allow)
+            if template is None:
+                for eid, plan, _ in members:
+                    ev, au, status = _direct_lines(self.world, plan, eid, self.cutoff)
+                    events.append(ev)
+                    audits.extend(au)
+                    statuses.append((status, 1))
+                self.direct += len(members)
+                continue
             times = np.array([m[2] for m in members], dtype=np.int64)
             allowances = np.array(
                 [
@@ -468,15 +616,16 @@ class BulkWriter:
             )
             slots = [_slots(self.world, plan, eid) for eid, plan, _ in members]
             heads = [_event_head(self.world, plan, eid) for eid, plan, _ in members]
-            ev, au = render(template, times, allowances, slots, heads)
-            events.extend(ev)
-            audits.extend(au)
-            summary.events += len(members)
-            summary.audit_rows += len(au)
-            summary.closed += len(members) if template.status is Status.CLOSED else 0
-            summary.voided += len(members) if template.status is Status.VOIDED else 0
-            if template.status not in (Status.CLOSED, Status.VOIDED):
-                summary.open += len(members)
+            evs, aus = render(template, times, allowances, slots, heads)
+            events.extend(evs)
+            audits.extend(aus)
+            statuses.append((template.status, len(members)))
+        summary.events = len(batch)
+        summary.audit_rows = len(audits)
+        for status, n in statuses:
+            summary.closed += n if status is Status.CLOSED else 0
+            summary.voided += n if status is Status.VOIDED else 0
+            summary.open += n if status not in (Status.CLOSED, Status.VOIDED) else 0
         return events, audits, summary
 
 
@@ -526,6 +675,7 @@ def run(
     until: date | None = None,
     now: datetime | None = None,
     chunk: int = 50_000,
+    template_after: int = TEMPLATE_AFTER,
     patrols: bool = True,
     rebuild: bool = True,
     progress: bool = False,
@@ -543,34 +693,52 @@ def run(
     window = default_window(days, until, now)
     cutoff = to_us(now)
     rate = per_day if per_day is not None else 1.5 * len(world.grids)
-    writer = BulkWriter(world, cutoff)
-    raw = engine.raw_connection()
-    try:
-        conn: psycopg.Connection[Any] = raw.driver_connection  # type: ignore[assignment]
+    writer = BulkWriter(world, cutoff, template_after=template_after)
+    url = engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
+    with psycopg.connect(url, autocommit=True) as ids, psycopg.connect(url) as conn:
         triggers_off = _triggers_off(conn)
-        for batch in _chunks(plans(world, window, seed=seed, per_day=rate), chunk, cutoff):
-            first_id = _reserve_ids(conn, len(batch))
-            events, audits, summary = writer.lines(batch, first_id)
-            _copy(conn, "event", EVENT_COPY_COLUMNS, events)
-            _copy(conn, "event_audit", AUDIT_COPY_COLUMNS, audits)
-            conn.commit()
-            for name in ("events", "audit_rows", "closed", "voided", "open"):
-                setattr(total, name, getattr(total, name) + getattr(summary, name))
-            if progress:
-                print(f"  {total.events} events, {len(writer.templates)} paths, "
-                      f"{time.perf_counter() - began:.0f} s", flush=True)  # fmt: skip
+        work: queue.Queue[tuple[list[str], list[str]] | None] = queue.Queue(maxsize=2)
+        failure: list[BaseException] = []
+
+        def copier() -> None:  # COPY runs while the next chunk is generated
+            try:
+                while (item := work.get()) is not None:
+                    _copy(conn, "event", EVENT_COPY_COLUMNS, item[0])
+                    _copy(conn, "event_audit", AUDIT_COPY_COLUMNS, item[1])
+                    conn.commit()
+            except BaseException as exc:  # handed to the main thread
+                failure.append(exc)
+                while work.get() is not None:
+                    pass
+
+        thread = threading.Thread(target=copier, name="bulk-copy")
+        thread.start()
+        try:
+            for batch in _chunks(plans(world, window, seed=seed, per_day=rate), chunk, cutoff):
+                first_id = _reserve_ids(ids, len(batch))
+                events, audits, summary = writer.lines(batch, first_id)
+                work.put((events, audits))
+                for name in ("events", "audit_rows", "closed", "voided", "open"):
+                    setattr(total, name, getattr(total, name) + getattr(summary, name))
+                if progress:
+                    print(f"  {total.events} events, {len(writer.templates)} templates, "
+                          f"{writer.direct} direct, {time.perf_counter() - began:.0f} s",
+                          flush=True)  # fmt: skip
+                if failure:
+                    break
+        finally:
+            work.put(None)
+            thread.join()
+        if failure:
+            raise failure[0]
         if patrols:
             lines = [_patrol_line(p) for p in patrol_plans(world, window, seed=seed)
                      if p.stopped_at <= cutoff]  # fmt: skip
             _copy(conn, "patrol", PATROL_COPY_COLUMNS, lines)
             conn.commit()
             total.patrols = len(lines)
-        if triggers_off:
-            conn.execute("SET session_replication_role = origin")
-            conn.commit()
-    finally:
-        raw.close()
-    total.extra["paths"] = len(writer.templates)
+    total.extra["templates"] = len(writer.templates)
+    total.extra["direct"] = writer.direct
     total.extra["load_seconds"] = round(time.perf_counter() - began, 1)
     if rebuild:
         with Session(engine) as session:

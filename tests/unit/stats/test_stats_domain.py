@@ -1,0 +1,284 @@
+"""The pure rules of the statistics, with plain values: blocks, percentiles, the NumPy merge,
+indicator formulas, the scorecard."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dispatch.stats import histogram as hist
+from dispatch.stats.domain import (
+    INDICATOR_BY_CODE,
+    INDICATORS,
+    MAX_BLOCK_LEVEL,
+    GroupBy,
+    Scorecard,
+    ScoreRule,
+    Source,
+    block_end,
+    cover,
+    decompose,
+    evaluate,
+    percentile,
+    periods,
+    rank,
+    score,
+    summarize,
+)
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+# --- blocks ----------------------------------------------------------------------------------
+
+
+@given(st.integers(0, 30_000), st.integers(0, 1500))
+def test_decompose_tiles_the_window_with_aligned_blocks(first: int, length: int) -> None:
+    last = first + length
+    blocks = decompose(first, last)
+    days = [d for lvl, start in blocks for d in range(start, block_end(lvl, start) + 1)]
+    assert days == list(range(first, last + 1))
+    for lvl, start in blocks:
+        assert start % (1 << lvl) == 0 and 0 <= lvl <= MAX_BLOCK_LEVEL
+    per_level: dict[int, int] = {}
+    for lvl, _ in blocks:
+        per_level[lvl] = per_level.get(lvl, 0) + 1
+    assert all(n <= 2 for lvl, n in per_level.items() if lvl < MAX_BLOCK_LEVEL)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 5000), st.integers(0, 800), st.integers(0, 2**32))
+def test_cover_uses_sealed_blocks_and_reads_the_rest_as_days(
+    first: int, length: int, seed: int
+) -> None:
+    rng = random.Random(seed)
+    last = first + length
+    sealed = {
+        (lvl, start)
+        for lvl in range(MAX_BLOCK_LEVEL + 1)
+        for start in range(first - (first % (1 << lvl)), last + 1, 1 << lvl)
+        if rng.random() < 0.5
+    }
+    use, leaves = cover(first, last, sealed)
+    assert set(use) <= sealed
+    days = sorted([d for lvl, s in use for d in range(s, block_end(lvl, s) + 1)] + list(leaves))
+    assert days == list(range(first, last + 1))
+
+
+def test_a_window_of_a_year_reads_few_blocks() -> None:
+    first = 20_000
+    blocks = decompose(first, first + 364)
+    assert len(blocks) <= 2 * (MAX_BLOCK_LEVEL + 1)
+    assert max(lvl for lvl, _ in blocks) >= 7
+
+
+def test_periods_days_iso_weeks_and_months_are_clipped_to_the_window() -> None:
+    days = periods(date(2024, 1, 30), date(2024, 2, 2), GroupBy.day)
+    assert [p.label for p in days] == ["2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02"]
+    weeks = periods(date(2024, 1, 3), date(2024, 1, 16), GroupBy.week)
+    assert [(p.label, p.first, p.last) for p in weeks] == [
+        ("2024-W01", date(2024, 1, 3), date(2024, 1, 7)),
+        ("2024-W02", date(2024, 1, 8), date(2024, 1, 14)),
+        ("2024-W03", date(2024, 1, 15), date(2024, 1, 16)),
+    ]
+    months = periods(date(2023, 12, 15), date(2024, 2, 10), GroupBy.month)
+    assert [(p.label, p.first, p.last) for p in months] == [
+        ("2023-12", date(2023, 12, 15), date(2023, 12, 31)),
+        ("2024-01", date(2024, 1, 1), date(2024, 1, 31)),
+        ("2024-02", date(2024, 2, 1), date(2024, 2, 10)),
+    ]
+    with pytest.raises(ValueError):
+        periods(date(2024, 1, 1), date(2024, 1, 2), GroupBy.grid)
+
+
+# --- percentiles -----------------------------------------------------------------------------
+
+
+def test_nearest_rank_percentiles() -> None:
+    assert [rank(10, p) for p in (50, 90, 95)] == [5, 9, 10]
+    assert [rank(1, p) for p in (50, 90, 95)] == [1, 1, 1]
+    assert rank(70, 90) == 63  # exact: 0.9 * 70 is 63, not 63.000…01
+    values = {30: 1, 31: 2, 45: 3, 90: 1, 400: 1}  # 8 values: 30 31 31 45 45 45 90 400
+    assert percentile(values, 50) == 45
+    assert percentile(values, 90) == 400
+    assert percentile({}, 50) is None
+    with pytest.raises(ValueError):
+        rank(0, 50)
+
+
+def test_summarize_counts_on_time_and_flags_small_groups() -> None:
+    r = summarize({30: (2, 2), 50: (1, 0), 70: (1, 0)})
+    assert (r.count, r.mean, r.p50, r.p90, r.p95, r.max) == (4, 45.0, 30, 70, 70, 70)
+    assert (r.on_time, r.on_time_rate, r.small_sample) == (2, 0.5, True)
+    assert summarize(dict.fromkeys(range(5), (1, 1))).small_sample is False
+    empty = summarize({})
+    assert (empty.count, empty.p50, empty.on_time_rate, empty.small_sample) == (0, None, None, True)
+
+
+entries = st.lists(
+    st.tuples(st.integers(0, 6), st.integers(0, 3000), st.integers(0, 9)), max_size=300
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(entries)
+def test_numpy_figures_equal_the_reference_per_group(rows: list[tuple[int, int, int]]) -> None:
+    groups = 7
+    e = hist.Entries.of(
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[2] // 2 for r in rows]
+    )
+    f = hist.figures(e, groups)
+    for g in range(groups):
+        ref: dict[int, tuple[int, int]] = {}
+        for k, m, n in rows:
+            if k == g:
+                a, b = ref.get(m, (0, 0))
+                ref[m] = (a + n, b + n // 2)
+        expect = summarize(ref)
+        assert int(f.count[g]) == expect.count
+        assert int(f.on_time[g]) == expect.on_time
+        if expect.count:
+            assert round(int(f.total[g]) / expect.count, 2) == expect.mean
+            assert int(f.max[g]) == expect.max
+            assert [int(f.percentiles[p][g]) for p in (50, 90, 95)] == [
+                expect.p50, expect.p90, expect.p95,
+            ]  # fmt: skip
+
+
+@given(entries)
+def test_packed_histograms_round_trip_and_merge(rows: list[tuple[int, int, int]]) -> None:
+    e = hist.Entries.of(
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [0] * len(rows)
+    )
+    blob = hist.encode(e)
+    back = hist.decode(blob)
+    merged = hist.compact(hist.concat([back, back]))
+    c = hist.compact(e)
+    assert np.array_equal(back.k, c.k) and np.array_equal(back.n, c.n)
+    assert np.array_equal(merged.n, 2 * c.n) and np.array_equal(merged.m, c.m)
+    assert len(blob) == 16 * len(c)
+
+
+# --- indicators ------------------------------------------------------------------------------
+
+
+def test_indicator_formulas_with_plain_values() -> None:
+    totals = {
+        "reported": 200.0, "voided": 10.0, "registered": 185.0, "public_registered": 9.0,
+        "dispatched": 188.0, "dispatched_on_time": 180.0, "redispatches": 12.0,
+        "handled": 170.0, "handled_on_time": 160.0, "reworks": 10.0, "closed": 168.0,
+        "closed_on_time": 150.0, "closed_level0": 140.0, "closed_le2": 160.0,
+        "patrolled_grid_days": 27.0, "grid_days": 30.0, "covered_area_km2": 16.18,
+        "jurisdiction_area_km2": 16.18, "staffed_grids": 43.0, "grids": 44.0,
+    }  # fmt: skip
+    value = {i.code: evaluate(i, totals) for i in INDICATORS}
+    expected = {
+        "coverage": (16.18, 16.18, 1.0),
+        "staffing": (43, 44, round(43 / 44, 6)),
+        "patrol_coverage": (27, 30, 0.9),
+        "valid_report": (190, 200, 0.95),
+        "on_time_dispatch": (180, 188, round(180 / 188, 6)),
+        "accurate_dispatch": (188, 200, 0.94),  # (dispatches − re-dispatches) / dispatches
+        "on_time_handling": (160, 170, round(160 / 170, 6)),
+        "closure_rate": (168, 190, round(168 / 190, 6)),
+        "on_time_closure": (150, 190, round(150 / 190, 6)),
+        "rework_rate": (10, 180, round(10 / 180, 6)),
+        "kept_in_grid": (140, 168, round(140 / 168, 6)),
+        "kept_in_subdistrict": (160, 168, round(160 / 168, 6)),
+        "missed_report": (9, 185, round(9 / 185, 6)),
+    }
+    assert set(expected) == set(value)
+    for code, (num, den, v) in expected.items():
+        got = value[code]
+        assert (got.numerator, got.denominator, got.value) == pytest.approx((num, den, v)), code
+
+
+def test_an_indicator_without_a_denominator_has_no_value() -> None:
+    got = evaluate(INDICATOR_BY_CODE["closure_rate"], {"reported": 3.0, "voided": 3.0})
+    assert (got.numerator, got.denominator, got.value) == (0, 0, None)
+
+
+def test_every_event_indicator_names_known_counters() -> None:
+    from dispatch.stats.models import COUNTER_COLUMNS
+
+    for indicator in INDICATORS:
+        if indicator.source is Source.events:
+            assert set(indicator.numerator) | set(indicator.denominator) <= set(COUNTER_COLUMNS)
+
+
+# --- scorecard -------------------------------------------------------------------------------
+
+
+def test_score_rule_points_are_linear_and_clamped_either_way() -> None:
+    higher = ScoreRule("closure_rate", 10, full_at=0.9, zero_at=0.6)
+    assert [higher.points(v) for v in (0.5, 0.6, 0.75, 0.9, 1.0)] == pytest.approx(
+        [0, 0, 5, 10, 10]
+    )
+    lower = ScoreRule("rework_rate", 8, full_at=0.02, zero_at=0.2)
+    assert [lower.points(v) for v in (0.0, 0.02, 0.11, 0.2, 0.5)] == pytest.approx([8, 8, 4, 0, 0])
+
+
+def _card() -> Scorecard:
+    return Scorecard(
+        rules=(
+            ScoreRule("closure_rate", 60, full_at=1.0, zero_at=0.0),
+            ScoreRule("rework_rate", 40, full_at=0.0, zero_at=1.0),
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("closure", "rework", "points", "grade"),
+    [
+        (1.0, 0.0, 100.0, "优"),
+        (0.9, 0.125, 89.0, "良"),  # 54 + 35
+        (0.8, 0.2, 80.0, "良"),
+        (0.7, 0.45, 64.0, "中"),  # 42 + 22
+        (0.5, 0.3, 58.0, "差"),  # 30 + 28
+    ],
+)
+def test_grades_follow_the_seed_scale(
+    closure: float, rework: float, points: float, grade: str
+) -> None:
+    result = score(_card(), {"closure_rate": closure, "rework_rate": rework})
+    assert result.score == pytest.approx(points)
+    assert result.grade == grade
+    assert [line.points for line in result.lines] == pytest.approx(
+        [60 * closure, 40 * (1 - rework)]
+    )
+
+
+def test_a_grade_boundary_belongs_to_the_better_grade() -> None:
+    card = _card()
+    assert card.grade(90.0) == "优" and card.grade(89.99) == "良"
+    assert card.grade(80.0) == "良" and card.grade(60.0) == "中" and card.grade(59.99) == "差"
+
+
+def test_indicators_without_data_are_left_out_and_the_rest_rescaled() -> None:
+    result = score(_card(), {"closure_rate": 0.5, "rework_rate": None})
+    assert result.score == pytest.approx(50.0)  # 30 of the 60 applicable points
+    assert result.weights_applied == 60
+    assert result.lines[1].applicable is False and result.notes
+    assert score(_card(), {}).score is None
+
+
+def test_scorecard_weights_must_add_up_to_100_and_name_indicators() -> None:
+    with pytest.raises(ValueError, match="100"):
+        Scorecard(rules=(ScoreRule("closure_rate", 50, 1.0, 0.0),))
+    with pytest.raises(ValueError, match="unknown"):
+        Scorecard(rules=(ScoreRule("nonsense", 100, 1.0, 0.0),))
+
+
+def test_the_scorecard_in_data_is_valid() -> None:
+    data = json.loads((ROOT / "data" / "scorecard.json").read_text(encoding="utf-8"))
+    card = Scorecard.from_data(data)
+    assert sum(r.weight for r in card.rules) == 100
+    assert [g for _, g in card.grades] == ["优", "良", "中", "差"]
+    assert card.grade(90) == "优" and card.grade(59.9) == "差"
