@@ -373,18 +373,19 @@ def _read_blocks(
 
 
 def _read_rows(session: Session, scope: Scope, group_by: GroupBy) -> hist.Entries:
-    """Entries keyed for ``group_by`` (grid id, community id, category id, level or day number)
-    straight from ``stats_resolution`` with the scope's filters."""
+    """Entries keyed for ``group_by`` (grid id — also for communities, whose groups map grids
+    —, category id, level or day number) straight from ``stats_resolution`` with the scope's
+    filters."""
     key = {
         GroupBy.grid: "r.grid_id",
-        GroupBy.community: "g.community_id",
+        GroupBy.community: "r.grid_id",
         GroupBy.category: "r.category_id",
         GroupBy.level: "r.level",
     }.get(group_by, "r.day - DATE '1970-01-01'")
     rows = session.execute(
         text(f"""
         SELECT {key}, r.minutes, sum(r.n), sum(r.ontime)
-          FROM stats_resolution r JOIN grid g ON g.id = r.grid_id
+          FROM stats_resolution r
          WHERE r.day BETWEEN :since AND :until
            AND (CAST(:grids AS integer[]) IS NULL OR r.grid_id = ANY(:grids))
            AND (CAST(:category AS integer) IS NULL OR r.category_id = :category)
