@@ -9,8 +9,8 @@ from pydantic import AwareDatetime
 
 from dispatch.domain import Status
 from dispatch.events import service
+from dispatch.events.kick import kick
 from dispatch.events.schemas import EventCreate, EventOut, EventPage, HistoryOut
-from dispatch.jobs import kick_relay
 from service.auth.models import Role
 from service.auth.service import Principal
 from service.deps import ALL_ROLES, Now, RolesAllowed, SessionDep
@@ -48,7 +48,7 @@ def report_event(
     if not result.created:
         response.status_code = 200
     else:  # after the response: hand the dispatch request to RQ now, not at the relay's tick
-        background.add_task(kick_relay, result.event.id)
+        background.add_task(kick)
     return result.event
 
 
