@@ -1,0 +1,310 @@
+"""The statistics API over HTTP: figures, small-sample flags, roles, exports, drill-downs.
+
+Events are made by the simulator's ``record_plan`` (the dispatch core and
+``dispatch.store.record``, so the triggers keep the statistics) inside the test's rolled-back
+transaction, with handling times chosen here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlmodel import Session
+
+from dispatch.simulate import Plan, World, load_world, record_plan, to_us
+from dispatch.stats import service
+from dispatch.stats.domain import INDICATORS, STATS_TZ, Source, summarize
+from dispatch.stats.exports import CSV_TYPE, XLSX_TYPE
+
+Headers = Callable[[str], dict[str, str]]
+
+DAY = date(2026, 1, 12)
+WINDOW = {"since": DAY.isoformat(), "until": DAY.isoformat()}
+ROUTES = [
+    "/api/v1/stats/resolution",
+    "/api/v1/stats/indicators",
+    "/api/v1/stats/indicators/closure_rate/events",
+    "/api/v1/stats/events",
+    "/api/v1/stats/scorecard",
+]
+# handling minutes (ack → resolve) of the events made in grid 0 and grid 1 (all before the
+# 30-minute breach of 暴露垃圾, which would escalate them and add a new handler's minute)
+WORK_A = [10, 20, 25]
+WORK_B = [5, 8, 12, 15, 27, 28]
+
+
+def _seconds(work: int) -> int:
+    return 2 + 60 + work * 60 + 60  # dispatch 2 s, ack 60 s, work, review 60 s
+
+
+def _minutes(work: int) -> int:
+    return _seconds(work) // 60
+
+
+def _plan(world: World, grid: int, category: int, hour: int, work_minutes: int) -> Plan:
+    start = to_us(datetime(DAY.year, DAY.month, DAY.day, hour, tzinfo=STATS_TZ))
+    return Plan(
+        t0=start,
+        grid=grid,
+        category=category,
+        point=0,
+        client_id=uuid.uuid4(),
+        accuracy_m=5.0,
+        public=False,
+        member=0,
+        dispatcher=0,
+        dispatch_after=2,
+        ack=[60],
+        work=[work_minutes * 60],
+        review=[60],
+        approved=[True],
+        extra=[60, 60, 60, 60],
+    )
+
+
+@pytest.fixture
+def made(db: Session) -> World:
+    world = load_world(db)
+    category = next(i for i, c in enumerate(world.categories) if c.code == "exposed_garbage")
+    cutoff = to_us(datetime(2026, 2, 1, tzinfo=STATS_TZ))
+    for i, work in enumerate(WORK_A):
+        record_plan(db, world, _plan(world, 0, category, 9 + i, work), cutoff=cutoff)
+    for i, work in enumerate(WORK_B):
+        record_plan(db, world, _plan(world, 1, category, 9 + i, work), cutoff=cutoff)
+    db.flush()
+    return world
+
+
+def test_resolution_figures_and_small_samples_flagged_not_hidden(
+    client: TestClient, token_for: Headers, made: World
+) -> None:
+    r = client.get(
+        "/api/v1/stats/resolution",
+        params={**WINDOW, "group_by": "grid"},
+        headers=token_for("evaluator"),
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    groups = {g["group"]: g for g in body["groups"]}
+    assert len(groups) == 44  # every grid, even without events
+    a, b = groups[made.grids[0].code], groups[made.grids[1].code]
+    for got, work in ((a, WORK_A), (b, WORK_B)):
+        hist: dict[int, tuple[int, int]] = {}
+        for w in work:  # on time: report → close within 30 minutes, to the second
+            n, ok = hist.get(_minutes(w), (0, 0))
+            hist[_minutes(w)] = (n + 1, ok + int(_seconds(w) <= 30 * 60))
+        expect = summarize(hist)
+        assert (got["count"], got["p50"], got["p90"], got["p95"], got["max"], got["mean"]) == (
+            expect.count, expect.p50, expect.p90, expect.p95, expect.max, expect.mean,
+        )  # fmt: skip
+        assert got["on_time"] == expect.on_time
+    assert a["small_sample"] is True and b["small_sample"] is False
+    empty = groups[made.grids[2].code]
+    assert (empty["count"], empty["p50"], empty["small_sample"]) == (0, None, True)
+    assert body["total"]["count"] == len(WORK_A) + len(WORK_B)
+    assert "percentile_disc" in body["definitions"]["percentiles"]
+
+
+def test_every_grouping_answers_and_sealing_changes_nothing(
+    db: Session, client: TestClient, token_for: Headers, made: World
+) -> None:
+    week = {"since": (DAY - timedelta(days=3)).isoformat(), "until": DAY.isoformat()}
+    before = {}
+    for group_by in ("grid", "community", "category", "level", "day", "week", "month"):
+        r = client.get(
+            "/api/v1/stats/resolution",
+            params={**week, "group_by": group_by},
+            headers=token_for("dispatch1"),
+        )
+        assert r.status_code == 200, (group_by, r.text)
+        before[group_by] = r.json()
+        assert r.json()["total"]["count"] == 9
+    assert [g["group"] for g in before["day"]["groups"]][-1] == DAY.isoformat()
+    assert service.seal(session=db, today=DAY + timedelta(days=40)) > 0
+    for group_by, body in before.items():
+        r = client.get(
+            "/api/v1/stats/resolution",
+            params={**week, "group_by": group_by},
+            headers=token_for("dispatch1"),
+        )
+        assert r.json() == body, group_by
+
+
+@pytest.mark.parametrize("username", ["g01m1", "g01h", "comm01", "dept_cg"])
+def test_only_evaluators_dispatchers_and_admins_read_statistics(
+    client: TestClient, token_for: Headers, username: str
+) -> None:
+    for path in ROUTES:
+        r = client.get(path, params=WINDOW, headers=token_for(username))
+        assert r.status_code == 403, (username, path)
+        assert "may not" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("username", ["evaluator", "dispatch1", "admin"])
+def test_readers_get_every_statistics_route(
+    client: TestClient, token_for: Headers, username: str
+) -> None:
+    for path in ROUTES:
+        r = client.get(path, params=WINDOW, headers=token_for(username))
+        assert r.status_code == 200, (username, path, r.text)
+
+
+def test_csv_export_with_chinese_headers_parses_back(
+    client: TestClient, token_for: Headers, made: World
+) -> None:
+    r = client.get(
+        "/api/v1/stats/resolution",
+        params={**WINDOW, "group_by": "grid", "format": "csv", "headers": "zh"},
+        headers=token_for("evaluator"),
+    )
+    assert r.status_code == 200
+    assert r.headers["content-type"] == CSV_TYPE
+    assert r.headers["content-disposition"].startswith(
+        f'attachment; filename="resolution_by_grid_{DAY}_{DAY}.csv"'
+    )
+    assert r.content.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs for UTF-8
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    header = rows[0]
+    assert header[:4] == ["分组", "名称", "所属社区", "结案数"]
+    assert "样本不足" in header and "中位数P50(分钟)" in header
+    by_code = {row[0]: dict(zip(header, row, strict=True)) for row in rows[1:]}
+    a = by_code[made.grids[0].code]
+    assert (a["结案数"], a["样本不足"]) == ("3", "是")
+    assert by_code["total"]["结案数"] == "9" and len(rows) == 1 + 44 + 1
+
+    events = client.get(
+        "/api/v1/stats/events",
+        params={**WINDOW, "format": "csv", "headers": "zh"},
+        headers=token_for("evaluator"),
+    )
+    table = list(csv.DictReader(io.StringIO(events.content.decode("utf-8-sig"))))
+    assert len(table) == 9
+    assert {"事件编号", "网格编码", "事件类别", "结案用时(分钟)", "按期结案"} <= set(table[0])
+    assert sorted(int(t["结案用时(分钟)"]) for t in table) == sorted(map(_minutes, WORK_A + WORK_B))
+
+
+def test_xlsx_export_parses_back(client: TestClient, token_for: Headers, made: World) -> None:
+    for params, first in (
+        ({"group_by": "category", "headers": "zh"}, "分组"),
+        ({"group_by": "level", "headers": "en"}, "group"),
+    ):
+        r = client.get(
+            "/api/v1/stats/resolution",
+            params={**WINDOW, **params, "format": "xlsx"},
+            headers=token_for("evaluator"),
+        )
+        assert r.status_code == 200
+        assert r.headers["content-type"] == XLSX_TYPE
+        assert r.headers["content-disposition"].startswith("attachment; filename=")
+        sheet = load_workbook(io.BytesIO(r.content)).active
+        assert sheet is not None
+        rows = list(sheet.iter_rows(values_only=True))
+        assert rows[0][0] == first
+        total = rows[-1]
+        assert total[0] == "total" and 9 in total
+    r = client.get(
+        "/api/v1/stats/scorecard",
+        params={**WINDOW, "format": "xlsx", "headers": "zh"},
+        headers=token_for("evaluator"),
+    )
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    assert sheet is not None
+    header = next(sheet.iter_rows(values_only=True))
+    assert {"得分", "等级", "结案率得分", "按期结案率"} <= set(header)
+    assert sheet.max_row == 1 + 44 + 6
+
+
+def test_indicators_link_to_their_events(
+    client: TestClient, token_for: Headers, made: World
+) -> None:
+    r = client.get("/api/v1/stats/indicators", params=WINDOW, headers=token_for("evaluator"))
+    assert r.status_code == 200, r.text
+    indicators = {i["code"]: i for i in r.json()["indicators"]}
+    assert set(indicators) == {i.code for i in INDICATORS}
+    closure = indicators["closure_rate"]
+    assert (closure["numerator"], closure["denominator"], closure["value"]) == (9, 9, 1.0)
+    for i in INDICATORS:
+        got = indicators[i.code]
+        assert (got["events"] is not None) == (i.source is Source.events)
+        assert got["drilldown"].startswith(f"/api/v1/stats/indicators/{i.code}/events?")
+    seen: list[int] = []
+    url: str | None = closure["events"] + "&limit=4"
+    pages = 0
+    while url:
+        page = client.get(url, headers=token_for("evaluator")).json()
+        seen += [item["id"] for item in page["items"]]
+        url = page["next_cursor"] and (closure["events"] + f"&limit=4&cursor={page['next_cursor']}")
+        pages += 1
+    assert len(seen) == len(set(seen)) == 9 and pages == 3
+    community = client.get(
+        "/api/v1/stats/indicators",
+        params={**WINDOW, "community": made.grids[0].code[:12]},
+        headers=token_for("evaluator"),
+    ).json()
+    assert community["filters"] == {"community": made.grids[0].code[:12]}
+
+
+def test_scorecard_shows_how_points_were_earned(
+    client: TestClient, token_for: Headers, made: World
+) -> None:
+    r = client.get("/api/v1/stats/scorecard", params=WINDOW, headers=token_for("admin"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["weights"] == "data/scorecard.json"
+    assert [g["grade"] for g in body["grades"]] == ["优", "良", "中", "差"]
+    assert len(body["grids"]) == 44 and len(body["communities"]) == 6
+    grid = next(g for g in body["grids"] if g["code"] == made.grids[1].code)
+    assert grid["grade"] in ("优", "良", "中", "差") and 0 <= grid["score"] <= 100
+    lines = {line["indicator"]: line for line in grid["lines"]}
+    assert lines["closure_rate"]["value"] == 1.0
+    assert lines["closure_rate"]["points"] == lines["closure_rate"]["weight"]
+    assert "linear" in lines["closure_rate"]["how"]
+    applicable = [line for line in grid["lines"] if line["applicable"]]
+    earned = sum(line["points"] for line in applicable)
+    assert grid["score"] == pytest.approx(
+        earned * 100 / sum(line["weight"] for line in applicable), abs=0.01
+    )
+    quiet = next(g for g in body["grids"] if g["code"] == made.grids[5].code)
+    assert any(not line["applicable"] for line in quiet["lines"])
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/api/v1/stats/resolution", {"since": "2026-01-10", "until": "2026-01-09"}, "until"),
+        ("/api/v1/stats/resolution", {**WINDOW, "grid": "999999999999999"}, "grid"),
+        ("/api/v1/stats/resolution", {**WINDOW, "group_by": "street"}, "group_by"),
+        ("/api/v1/stats/resolution", {**WINDOW, "category": "nope"}, "category"),
+        ("/api/v1/stats/resolution", {"since": "2026-13-01", "until": "2026-01-09"}, "since"),
+        (
+            "/api/v1/stats/indicators",
+            {**WINDOW, "grid": "130203001001001", "community": "新景楼社区"},
+            "community",
+        ),  # fmt: skip
+        ("/api/v1/stats/events", {**WINDOW, "limit": "0"}, "limit"),
+        ("/api/v1/stats/events", {**WINDOW, "cursor": "!!"}, "cursor"),
+        ("/api/v1/stats/events", {**WINDOW, "format": "pdf"}, "format"),
+        ("/api/v1/stats/scorecard", {"since": "2020-01-01", "until": "2026-01-01"}, "until"),
+    ],
+)
+def test_bad_input_is_a_422_naming_the_field(
+    client: TestClient, token_for: Headers, path: str, params: dict[str, str], field: str
+) -> None:
+    r = client.get(path, params=params, headers=token_for("evaluator"))
+    assert r.status_code == 422, r.text
+    assert field in str(r.json()["detail"])
+
+
+def test_unknown_indicator_is_a_404(client: TestClient, token_for: Headers) -> None:
+    r = client.get(
+        "/api/v1/stats/indicators/nonsense/events", params=WINDOW, headers=token_for("evaluator")
+    )
+    assert r.status_code == 404
+    assert "nonsense" in str(r.json()["detail"])
