@@ -223,6 +223,7 @@ def _stage(
             retry=JOB_RETRY,
             job_timeout=JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
+            at_front=True,  # assignment within a second: ahead of warnings and notices
             pipeline=pipe,
         )
     elif message.topic == outbox.NOTIFY:
@@ -335,7 +336,8 @@ def promote_due_timers(
     Each id is claimed with ZREM, so of several promoters (and RQ's scheduler, which reads
     before it removes) at most a duplicate run results, which the jobs' idempotency absorbs.
     Timers due together go to the queue as ``sla_batch_job``s of up to ``batch`` timers (their
-    own job hashes are dropped: the id says everything); other jobs (RQ's retries) as they are.
+    own job hashes are dropped: the id says everything), breaches at the queue's front; other
+    jobs (RQ's retries) as they are.
     Returns the number of timers and jobs moved.
     """
     queue = get_dispatch_queue(connection)
@@ -359,22 +361,28 @@ def promote_due_timers(
         else:
             timers.append((parsed[0], parsed[1].value, parsed[2]))
     jobs = [j for j in Job.fetch_many(others, connection=redis) if j is not None]
+    breaches = [t for t in timers if TimerKind(t[1]).is_breach]
+    warnings = [t for t in timers if not TimerKind(t[1]).is_breach]
     with redis.pipeline() as pipe:
         pipe.multi()
         for job in jobs:
             queue.enqueue_job(job, pipeline=pipe)
-        for start in range(0, len(timers), batch):
-            chunk = timers[start : start + batch]
-            digest = hashlib.sha1(repr(chunk).encode()).hexdigest()[:20]
-            queue.enqueue(
-                sla_batch_job,
-                chunk,
-                job_id=f"slabatch-{digest}",
-                retry=JOB_RETRY,
-                job_timeout=JOB_TIMEOUT,
-                result_ttl=RESULT_TTL,
-                pipeline=pipe,
-            )
+        # escalations go to the front of the queue: a burst of warnings (or of reports to
+        # dispatch) never holds up a breach
+        for group, urgent in ((warnings, False), (breaches, True)):
+            for start in range(0, len(group), batch):
+                chunk = group[start : start + batch]
+                digest = hashlib.sha1(repr(chunk).encode()).hexdigest()[:20]
+                queue.enqueue(
+                    sla_batch_job,
+                    chunk,
+                    job_id=f"slabatch-{digest}",
+                    retry=JOB_RETRY,
+                    job_timeout=JOB_TIMEOUT,
+                    result_ttl=RESULT_TTL,
+                    at_front=urgent,
+                    pipeline=pipe,
+                )
         for event_id, kind, version in timers:
             pipe.delete(Job.key_for(timer_job_id(str(event_id), TimerKind(kind), version)))
         pipe.execute()

@@ -260,9 +260,11 @@ def test_a_burst_of_due_timers_is_handled_in_batches(session: Session, redis: Re
     at = (now + timedelta(seconds=1.01)).timestamp()
     jobs.promote_due_timers(connection=redis, now=at)
     batches = [j for j in jobs.get_dispatch_queue(redis).job_ids if j.startswith("slabatch-")]
-    # 180 due ack timers (the warnings' are stale now) in batches of 50
-    sizes = [len(Job.fetch(b, connection=redis).args[0]) for b in batches]
-    assert sorted(sizes) == [30, 50, 50, 50]
+    # 180 due ack timers (the warnings' are stale now) in batches of 50, the breaches first
+    contents = [Job.fetch(b, connection=redis).args[0] for b in batches]
+    assert [len(c) for c in contents] == [10, 50, 50, 50, 20]
+    assert all(kind == "ack_breach" for c in contents[:2] for _, kind, _ in c)
+    assert jobs.get_dispatch_queue(redis).job_ids[:2] == batches[:2], "ahead of everything"
     time.sleep(max(0.0, at - time.time()))
     _work(redis)
     breaches = session.execute(
