@@ -11,14 +11,20 @@ define every counter); ``wangge stats rebuild`` recomputes them from the raw row
 - ``stats_block``: sealed roll-ups of ``stats_resolution`` over aligned blocks of 2^k days, one
   packed binary histogram per block and projection (by grid, by category, by level);
 - ``stats_patrol_walked``: patrols that walked (a track or at least one GPS point), by day/grid;
+- ``stats_counter_block`` / ``stats_counter_sealed``: the counters (and patrolled days) summed
+  per grid over the same aligned blocks of days, and which blocks are sealed;
+- ``stats_map_cache``: ``grids.service.coverage`` (the map and roster), kept with a fingerprint of
+  the grid, subdistrict and staff tables and recomputed when it changes;
 - ``stats_setting``: values the SQL definitions read (the dispatch time limit).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary, SmallInteger, Text
+from sqlalchemy import Column, DateTime, Index, LargeBinary, SmallInteger, Text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 #: The counters of ``stats_daily``, in column order (the SQL type ``stats_counts`` plus the
@@ -116,3 +122,49 @@ class StatsSetting(SQLModel, table=True):
 
     key: str = Field(sa_column=Column(Text, primary_key=True))
     value: float
+
+
+class StatsCounterBlock(SQLModel, table=True):
+    """The counters of ``stats_daily`` of one grid summed over days ``[start, start + 2^lvl)``,
+    with the number of those days on which the grid was patrolled."""
+
+    __tablename__ = "stats_counter_block"
+
+    lvl: int = Field(sa_column=Column(SmallInteger, primary_key=True))
+    start: int = Field(primary_key=True)
+    grid_id: int = Field(primary_key=True)
+    reported: int = 0
+    voided: int = 0
+    registered: int = 0
+    public_registered: int = 0
+    dispatched: int = 0
+    dispatched_on_time: int = 0
+    redispatches: int = 0
+    escalations: int = 0
+    handled: int = 0
+    handled_on_time: int = 0
+    reworks: int = 0
+    closed: int = 0
+    closed_on_time: int = 0
+    closed_level0: int = 0
+    closed_le2: int = 0
+    patrolled_days: int = 0
+
+
+class StatsCounterSealed(SQLModel, table=True):
+    """A counter block that is sealed (its rows, possibly none, are exact)."""
+
+    __tablename__ = "stats_counter_sealed"
+
+    lvl: int = Field(sa_column=Column(SmallInteger, primary_key=True))
+    start: int = Field(primary_key=True)
+
+
+class StatsMapCache(SQLModel, table=True):
+    """``grids.service.coverage`` for the map whose tables have this fingerprint."""
+
+    __tablename__ = "stats_map_cache"
+
+    fingerprint: str = Field(sa_column=Column(Text, primary_key=True))
+    figures: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    computed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
