@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,11 +47,13 @@ from dispatch.stats.domain import (
     score,
 )
 from dispatch.stats.models import COUNTER_COLUMNS
+from grids.service import Coverage as MapCoverage
 from grids.service import coverage as map_coverage
 from service.errors import Invalid, NotFound, TooLarge, field_error
 from service.settings import get_settings
 
 PROJ_GRID, PROJ_CATEGORY, PROJ_LEVEL = 1, 2, 3
+COUNTERS = 0  # the counter blocks (stats_counter_block), sealed beside the histograms
 _PROJ_KEY = {PROJ_GRID: "grid_id", PROJ_CATEGORY: "category_id", PROJ_LEVEL: "level"}
 #: The longest window a request may ask for.
 MAX_WINDOW_DAYS = 3 * 366
@@ -404,28 +406,41 @@ def _read_rows(session: Session, scope: Scope, group_by: GroupBy) -> hist.Entrie
     return hist.Entries.of(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3])
 
 
-def _row(key: str, name: str, extra: Mapping[str, Any], f: hist.Figures, i: int) -> ResolutionRow:
-    count = int(f.count[i])
-    if count == 0:
-        return ResolutionRow(key, name, 0, None, None, None, None, None, 0, None, extra)
-    p = {q: int(f.percentiles[q][i]) for q in PERCENTILES}
-    return ResolutionRow(
-        group=key,
-        name=name,
-        count=count,
-        mean=round(int(f.total[i]) / count, 2),
-        p50=p[50],
-        p90=p[90],
-        p95=p[95],
-        max=int(f.max[i]),
-        on_time=int(f.on_time[i]),
-        on_time_rate=round(int(f.on_time[i]) / count, 4),
-        extra=extra,
+def _rows(groups: _Groups, f: hist.Figures) -> list[ResolutionRow]:
+    """One row per group (plain Python numbers, converted once per column)."""
+    count, total, on_time, biggest = (
+        f.count.tolist(),
+        f.total.tolist(),
+        f.on_time.tolist(),
+        f.max.tolist(),
     )
+    p50, p90, p95 = (f.percentiles[p].tolist() for p in PERCENTILES)
+    rows: list[ResolutionRow] = []
+    for i, (key, name, extra) in enumerate(
+        zip(groups.keys, groups.names, groups.extra, strict=True)
+    ):
+        n = count[i]
+        if n == 0:
+            rows.append(ResolutionRow(key, name, 0, None, None, None, None, None, 0, None, extra))
+            continue
+        rows.append(
+            ResolutionRow(
+                group=key, name=name, count=n, mean=round(total[i] / n, 2), p50=p50[i],
+                p90=p90[i], p95=p95[i], max=biggest[i], on_time=on_time[i],
+                on_time_rate=round(on_time[i] / n, 4), extra=extra,
+            )
+        )  # fmt: skip
+    return rows
+
+
+def no_jit(session: Session) -> None:
+    """These reads are short: PostgreSQL's JIT compiling them costs more than it saves."""
+    session.execute(text("SET LOCAL jit = off"))
 
 
 def resolution(*, session: Session, scope: Scope, group_by: GroupBy) -> ResolutionTable:
     """Report → close minutes of the events reported in the window and closed, per group."""
+    no_jit(session)
     groups = _group_labels(session, scope, group_by)
     proj = _projection(scope, group_by)
     first, last = day_number(scope.since), day_number(scope.until)
@@ -443,11 +458,9 @@ def resolution(*, session: Session, scope: Scope, group_by: GroupBy) -> Resoluti
     else:
         (part,) = _read_blocks(session, proj, [(first, last)])
         entries = _regroup(_keep(scope, proj, part), groups.index)
-    n = len(groups.keys)
-    f = hist.figures(entries, n)
-    rows = [_row(groups.keys[i], groups.names[i], groups.extra[i], f, i) for i in range(n)]
+    rows = _rows(groups, hist.figures(entries, len(groups.keys)))
     overall = hist.figures(entries.with_keys(np.zeros(len(entries), dtype=np.int64)), 1)
-    total = _row("total", "合计", {}, overall, 0)
+    (total,) = _rows(_Groups(["total"], ["合计"], [{}], {}), overall)
     return ResolutionTable(scope, group_by, rows, total, "rows" if proj is None else "blocks")
 
 
@@ -463,39 +476,93 @@ def _keep(scope: Scope, proj: int, entries: hist.Entries) -> hist.Entries:
 # --- indicators ------------------------------------------------------------------------------
 
 
-def _totals(session: Session, scope: Scope) -> dict[str, float]:
-    sums = ", ".join(f"coalesce(sum({c}), 0)" for c in COUNTER_COLUMNS)
-    row = session.execute(
+_COUNTER_SUMS = ", ".join(f"sum({c})" for c in COUNTER_COLUMNS)
+_COUNTER_ZEROS = ", ".join("0" for _ in COUNTER_COLUMNS)
+
+
+def counter_sums(session: Session, scope: Scope, *, per_grid: bool) -> dict[int, dict[str, float]]:
+    """The counters (and patrolled days) of the window per grid (or, key 0, all grids in scope),
+    from sealed counter blocks and, for days not sealed, the day rows."""
+    first, last = day_number(scope.since), day_number(scope.until)
+    sealed = {
+        (int(r[0]), int(r[1]))
+        for r in session.execute(
+            text("SELECT lvl, start FROM stats_counter_sealed WHERE start BETWEEN :a AND :b"),
+            {"a": first - (1 << MAX_BLOCK_LEVEL), "b": last},
+        ).all()
+    }
+    use, leaves = cover(first, last, sealed)
+    key = "grid_id" if per_grid else "0"
+    rows = session.execute(
         text(f"""
-        SELECT {sums} FROM stats_daily
-         WHERE day BETWEEN :since AND :until
-           AND (CAST(:grids AS integer[]) IS NULL OR grid_id = ANY(:grids))
+        SELECT {key}, {_COUNTER_SUMS}, sum(patrolled_days) FROM (
+          SELECT b.grid_id, {", ".join(f"b.{c}" for c in COUNTER_COLUMNS)}, b.patrolled_days
+            FROM stats_counter_block b
+            JOIN unnest(CAST(:lvls AS smallint[]), CAST(:starts AS integer[])) AS u(lvl, start)
+              ON b.lvl = u.lvl AND b.start = u.start
+          UNION ALL
+          SELECT grid_id, {", ".join(COUNTER_COLUMNS)}, 0
+            FROM stats_daily WHERE day = ANY(:days)
+          UNION ALL
+          SELECT grid_id, {_COUNTER_ZEROS}, count(DISTINCT day)
+            FROM stats_patrol_walked WHERE day = ANY(:days) GROUP BY grid_id
+        ) x
+         WHERE CAST(:grids AS integer[]) IS NULL OR grid_id = ANY(:grids)
+         GROUP BY 1
         """),
         {
-            "since": scope.since,
-            "until": scope.until,
+            "lvls": [u[0] for u in use],
+            "starts": [u[1] for u in use],
+            "days": [day_of_number(d) for d in leaves],
             "grids": None if scope.grid_ids is None else list(scope.grid_ids),
         },
-    ).one()
-    totals: dict[str, float] = {c: float(v) for c, v in zip(COUNTER_COLUMNS, row, strict=True)}
-    grids = _grid_count(session, scope)
-    totals["grid_days"] = float(grids * scope.days)
-    totals["patrolled_grid_days"] = float(
-        session.execute(
-            text("""
-            SELECT count(*) FROM (
-              SELECT DISTINCT day, grid_id FROM stats_patrol_walked
-               WHERE day BETWEEN :since AND :until
-                 AND (CAST(:grids AS integer[]) IS NULL OR grid_id = ANY(:grids))) x
-            """),
-            {
-                "since": scope.since,
-                "until": scope.until,
-                "grids": None if scope.grid_ids is None else list(scope.grid_ids),
-            },
-        ).scalar_one()
+    ).all()
+    out: dict[int, dict[str, float]] = {}
+    for row in rows:
+        values = {c: float(v or 0) for c, v in zip(COUNTER_COLUMNS, row[1:-1], strict=True)}
+        values["patrolled_grid_days"] = float(row[-1] or 0)
+        out[int(row[0])] = values
+    return out
+
+
+_FINGERPRINT_SQL = """
+SELECT concat_ws(':',
+  (SELECT count(*) || '/' || coalesce(max(xmin::text::bigint), 0) || '/'
+          || coalesce(sum(area_m2), 0) FROM grid),
+  (SELECT count(*) || '/' || coalesce(max(xmin::text::bigint), 0) FROM subdistrict),
+  (SELECT count(*) || '/' || coalesce(max(xmin::text::bigint), 0) FROM staff))
+"""
+
+
+def map_figures(session: Session) -> MapCoverage:
+    """``grids.service.coverage`` (a union of every grid: ~0.5 s for a 1,000-grid map), kept in
+    ``stats_map_cache`` under a fingerprint of the grid, subdistrict and staff tables (row
+    counts, newest row versions, total area), so a changed map or roster is recomputed."""
+    fingerprint = str(session.execute(text(_FINGERPRINT_SQL)).scalar_one())
+    cached = session.execute(
+        text("SELECT figures FROM stats_map_cache WHERE fingerprint = :f"), {"f": fingerprint}
+    ).scalar_one_or_none()
+    if cached is not None:
+        return MapCoverage(**cached)
+    figures = map_coverage(session=session)
+    session.execute(text("DELETE FROM stats_map_cache WHERE fingerprint <> :f"), {"f": fingerprint})
+    session.execute(
+        text("""
+        INSERT INTO stats_map_cache (fingerprint, figures, computed_at)
+        VALUES (:f, CAST(:figures AS jsonb), now()) ON CONFLICT DO NOTHING
+        """),
+        {"f": fingerprint, "figures": json.dumps(asdict(figures))},
     )
-    cov = map_coverage(session=session)
+    session.commit()
+    return figures
+
+
+def _totals(session: Session, scope: Scope) -> dict[str, float]:
+    cov = map_figures(session)
+    no_jit(session)
+    sums = counter_sums(session, scope, per_grid=False)
+    totals = sums.get(0) or dict.fromkeys((*COUNTER_COLUMNS, "patrolled_grid_days"), 0.0)
+    totals["grid_days"] = float(_grid_count(session, scope) * scope.days)
     totals["covered_area_km2"] = cov.covered_area_km2
     totals["jurisdiction_area_km2"] = cov.jurisdiction_area_km2
     if scope.grid_ids is None:
@@ -824,33 +891,21 @@ class ScoredUnit:
 def scorecard(*, session: Session, scope: Scope) -> tuple[list[ScoredUnit], Scorecard]:
     """The 100-point score of every grid and community for the window."""
     card, _ = load_scorecard()
-    sums = ", ".join(f"coalesce(sum(d.{c}), 0)" for c in COUNTER_COLUMNS)
     grids = session.execute(
-        text(f"""
-        SELECT g.id, g.code, g.name, c.id, c.code, c.name, {sums}
-          FROM grid g JOIN community c ON c.id = g.community_id
-          LEFT JOIN stats_daily d ON d.grid_id = g.id AND d.day BETWEEN :since AND :until
-         GROUP BY g.id, c.id ORDER BY g.code
-        """),
-        {"since": scope.since, "until": scope.until},
+        text("""
+        SELECT g.id, g.code, g.name, c.id, c.code, c.name
+          FROM grid g JOIN community c ON c.id = g.community_id ORDER BY g.code
+        """)
     ).all()
-    walked = dict(
-        session.execute(
-            text("""
-            SELECT grid_id, count(DISTINCT day) FROM stats_patrol_walked
-             WHERE day BETWEEN :since AND :until GROUP BY grid_id
-            """),
-            {"since": scope.since, "until": scope.until},
-        ).all()
-    )
+    no_jit(session)
+    per_grid = counter_sums(session, scope, per_grid=True)
+    empty = dict.fromkeys((*COUNTER_COLUMNS, "patrolled_grid_days"), 0.0)
     staffed = set(session.execute(text(_STAFFED_SQL), {"grids": None}).scalars())
     units: list[ScoredUnit] = []
     by_community: dict[int, tuple[str, str, dict[str, float]]] = {}
-    for row in grids:
-        gid, gcode, gname, cid, ccode, cname = row[:6]
-        totals = {c: float(v) for c, v in zip(COUNTER_COLUMNS, row[6:], strict=True)}
+    for gid, gcode, gname, cid, ccode, cname in grids:
+        totals = dict(per_grid.get(gid, empty))
         totals["grid_days"] = float(scope.days)
-        totals["patrolled_grid_days"] = float(walked.get(gid, 0))
         totals["grids"] = 1.0
         totals["staffed_grids"] = 1.0 if gid in staffed else 0.0
         units.append(_scored(card, "grid", gcode, gname, cname, totals))
@@ -879,27 +934,94 @@ def today_local(now: datetime) -> date:
 
 
 def seal(*, session: Session, today: date) -> int:
-    """Build the missing sealed blocks of every day before ``today`` (whole blocks only).
-    Each level of each projection is one short transaction that holds writers of
-    ``stats_resolution`` off while it reads (so no close can slip between read and write).
+    """Build the missing sealed blocks (histograms and counters) of the days before ``today``
+    (whole blocks only). Each level of each kind is one short transaction that holds writers of
+    the day tables off while it reads (so no change can slip between read and write).
     Returns the number of blocks written."""
-    bounds = session.execute(text("SELECT min(day), max(day) FROM stats_resolution")).one()
+    bounds = session.execute(
+        text("""
+        SELECT least((SELECT min(day) FROM stats_resolution), (SELECT min(day) FROM stats_daily),
+                     (SELECT min(day) FROM stats_patrol_walked))
+        """)
+    ).scalar_one()
     session.commit()
-    if bounds[0] is None:
+    if bounds is None:
         return 0
-    lo = day_number(bounds[0])
+    lo = day_number(bounds)
     lo -= lo % (1 << MAX_BLOCK_LEVEL)
     hi = day_number(today) - 1
     written = 0
-    for proj in (PROJ_GRID, PROJ_CATEGORY, PROJ_LEVEL):
+    for kind in (PROJ_GRID, PROJ_CATEGORY, PROJ_LEVEL, COUNTERS):
         for lvl in range(MAX_BLOCK_LEVEL + 1):
             size = 1 << lvl
             first = lo + (-lo % size)
             starts = [s for s in range(first, hi + 1, size) if s + size - 1 <= hi]
             if not starts:
                 break
-            written += _seal_level(session, proj, lvl, starts)
+            if kind == COUNTERS:
+                written += _seal_counters(session, lvl, starts)
+            else:
+                written += _seal_level(session, kind, lvl, starts)
     return written
+
+
+def _seal_counters(session: Session, lvl: int, starts: Sequence[int]) -> int:
+    session.execute(text("LOCK TABLE stats_daily, stats_patrol_walked IN SHARE MODE"))
+    have = set(
+        session.execute(
+            text("SELECT start FROM stats_counter_sealed WHERE lvl = :l"), {"l": lvl}
+        ).scalars()
+    )
+    missing = [s for s in starts if s not in have]
+    if lvl > 0:
+        below = set(
+            session.execute(
+                text("SELECT start FROM stats_counter_sealed WHERE lvl = :l"), {"l": lvl - 1}
+            ).scalars()
+        )
+        missing = [s for s in missing if all(c[1] in below for c in children(lvl, s))]
+    if not missing:
+        session.commit()
+        return 0
+    columns = ", ".join(COUNTER_COLUMNS)
+    session.execute(
+        text("DELETE FROM stats_counter_block WHERE lvl = :l AND start = ANY(:s)"),
+        {"l": lvl, "s": missing},
+    )
+    if lvl == 0:
+        session.execute(
+            text(f"""
+            INSERT INTO stats_counter_block (lvl, start, grid_id, {columns}, patrolled_days)
+            SELECT 0, dn, grid_id, {_COUNTER_SUMS}, sum(p) FROM (
+              SELECT day - DATE '1970-01-01' AS dn, grid_id, {columns}, 0 AS p
+                FROM stats_daily WHERE day = ANY(:days)
+              UNION ALL
+              SELECT DISTINCT day - DATE '1970-01-01', grid_id, {_COUNTER_ZEROS}, 1
+                FROM stats_patrol_walked WHERE day = ANY(:days)
+            ) x GROUP BY dn, grid_id
+            """),
+            {"days": [day_of_number(d) for d in missing]},
+        )
+    else:
+        session.execute(
+            text(f"""
+            INSERT INTO stats_counter_block (lvl, start, grid_id, {columns}, patrolled_days)
+            SELECT :l, start - start % :size, grid_id, {_COUNTER_SUMS}, sum(patrolled_days)
+              FROM stats_counter_block
+             WHERE lvl = :l - 1 AND start - start % :size = ANY(:s)
+             GROUP BY 2, grid_id
+            """),
+            {"l": lvl, "size": 1 << lvl, "s": missing},
+        )
+    session.execute(
+        text("""
+        INSERT INTO stats_counter_sealed (lvl, start)
+        SELECT :l, unnest(CAST(:s AS integer[])) ON CONFLICT DO NOTHING
+        """),
+        {"l": lvl, "s": missing},
+    )
+    session.commit()
+    return len(missing)
 
 
 def _seal_level(session: Session, proj: int, lvl: int, starts: Sequence[int]) -> int:

@@ -164,6 +164,7 @@ def _disturb(rng: random.Random, session: Session) -> tuple[str, dict[str, int] 
     invalidates the blocks of its day); returns what to undo."""
     if rng.random() < 0.5:
         session.execute(text("DELETE FROM stats_block WHERE random() < 0.3"))
+        session.execute(text("DELETE FROM stats_counter_sealed WHERE random() < 0.3"))
         session.commit()
         return "some blocks dropped", None
     event_id = session.execute(
@@ -250,7 +251,11 @@ SELECT count(*) AS reported,
 def test_counters_equal_raw_sql(engine: Engine, history: History) -> None:
     rng = random.Random(7)
     with Session(engine) as session:
-        for _ in range(6):
+        service.seal(session=session, today=LAST + timedelta(days=1))
+        for case in range(8):
+            if case % 2:
+                session.execute(text("DELETE FROM stats_counter_sealed WHERE random() < 0.4"))
+                session.commit()
             scope = _random_scope(rng, session, history)
             scope = service.resolve_scope(
                 session, since=scope.since, until=scope.until, grid=scope.grid,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dispatch.stats import histogram as hist
@@ -127,9 +127,15 @@ entries = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
-@given(entries)
-def test_numpy_figures_equal_the_reference_per_group(rows: list[tuple[int, int, int]]) -> None:
+@pytest.mark.parametrize("cells", [hist.DENSE_CELLS, 1])  # dense table + tail, or all sorted
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=entries)
+def test_numpy_figures_equal_the_reference_per_group(
+    rows: list[tuple[int, int, int]], cells: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hist, "DENSE_CELLS", cells)
     groups = 7
     e = hist.Entries.of(
         [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[2] // 2 for r in rows]
