@@ -29,8 +29,9 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
-def get_now() -> datetime:
-    """The clock; tests override this dependency to control time."""
+async def get_now() -> datetime:
+    """The clock; tests override this dependency to control time. Async: a plain function
+    dependency would cost every request a thread-pool hop."""
     return datetime.now(UTC)
 
 

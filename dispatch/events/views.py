@@ -34,22 +34,25 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 def report_event(
     body: EventCreate,
-    response: Response,
     session: SessionDep,
     principal: Reporter,
     now: Now,
     background: BackgroundTasks,
-) -> EventOut:
+) -> Response:
     """Report a problem (上报). Registered at once; the dispatch engine then assigns it.
 
     Safe to resend: the same ``client_id`` and body answer 200 with the same event.
     """
     result = service.submit(session=session, principal=principal, data=body, now=now)
-    if not result.created:
-        response.status_code = 200
-    else:  # after the response: hand the dispatch request to RQ now, not at the relay's tick
+    if result.created:  # after the response: hand the dispatch request to RQ now
         background.add_task(kick)
-    return result.event
+    # Serialized here, once: FastAPI would validate the EventOut again (in another thread hop).
+    return Response(
+        result.event.model_dump_json(),
+        status_code=201 if result.created else 200,
+        media_type="application/json",
+        background=background,
+    )
 
 
 @router.get("", response_model=EventPage)
