@@ -110,7 +110,7 @@ class ApiServer:
             cwd=ROOT,
             start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # importing the app takes long on a busy machine
         while True:
             try:
                 httpx.get(self.base + "/openapi.json", timeout=1)

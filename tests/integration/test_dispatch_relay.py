@@ -174,10 +174,12 @@ def test_seconds_long_timers_fire_through_rq_and_escalate_once(
     session: Session, redis: Redis
 ) -> None:
     ensure_category(session, FAST, ack_seconds=1, resolve_seconds=3600)
-    now = datetime.now(UTC)
-    event_id = report(session, "g01m1", now=now, category=FAST)
+    event_id = report(session, "g01m1", now=datetime.now(UTC), category=FAST)
+    # dispatched "2 s from now" and relayed as of then, so every timer is scheduled (not yet
+    # due) however slow this machine is; the jobs themselves run on the real clock
+    now = datetime.now(UTC) + timedelta(seconds=2)
     assert service.auto_dispatch(session, event_id, now) is not None
-    jobs.relay(connection=redis)
+    jobs.relay_all(connection=redis, now=now)
     time.sleep(max(0.0, (now + timedelta(seconds=1.05) - datetime.now(UTC)).total_seconds()))
     assert jobs.promote_due_timers(connection=redis) == 3  # warn50, warn75, breach
     _work(redis)
