@@ -108,8 +108,9 @@ class Figures:
 
 
 #: Minutes below this go into a dense groups × minutes table (cumulative sums answer every
-#: rank at once); the long tail above it is sorted. The table is skipped beyond DENSE_CELLS.
-DENSE_WIDTH = 2048
+#: rank at once); the long tail above it is sorted. The table is used when it has no more
+#: cells than there are entries (else sorting every entry is cheaper), and at most DENSE_CELLS.
+DENSE_WIDTH = 512
 DENSE_CELLS = 4_000_000
 
 
@@ -121,7 +122,7 @@ def figures(entries: Entries, groups: int) -> Figures:
     on_time = np.bincount(e.k, weights=e.o, minlength=groups).astype(np.int64)
     ranks = {p: np.maximum(1, (p * count + 99) // 100) for p in PERCENTILES}
     width = min(DENSE_WIDTH, int(e.m.max()) + 1) if len(e) else 1
-    if groups * width > DENSE_CELLS:
+    if groups * width > min(DENSE_CELLS, max(len(e), 1)):
         return _sorted_figures(e, groups, count, total, on_time, ranks)
     dense = e.m < width
     table = np.bincount(
