@@ -176,3 +176,27 @@ def _sorted_figures(
             value[present] = minutes[where]
         result[p] = value
     return Figures(count=count, total=total, on_time=on_time, max=biggest, percentiles=result)
+
+
+def overall(entries: Entries) -> Figures:
+    """The figures of all entries as one group (a histogram over minutes alone)."""
+    e = entries.take(entries.n > 0) if bool((entries.n <= 0).any()) else entries
+    count = int(e.n.sum())
+    one = np.array([count], dtype=np.int64)
+    if count == 0:
+        none = np.array([-1], dtype=np.int64)
+        return Figures(one, one * 0, one * 0, none, dict.fromkeys(PERCENTILES, none))
+    by_minute = np.cumsum(np.bincount(e.m, weights=e.n))
+    return Figures(
+        count=one,
+        total=np.array([int((e.n * e.m).sum())], dtype=np.int64),
+        on_time=np.array([int(e.o.sum())], dtype=np.int64),
+        max=np.array([int(e.m.max())], dtype=np.int64),
+        percentiles={
+            p: np.array(
+                [np.searchsorted(by_minute, max(1, (p * count + 99) // 100), side="left")],
+                dtype=np.int64,
+            )
+            for p in PERCENTILES
+        },
+    )

@@ -37,11 +37,11 @@ from dispatch.stats.domain import (
     Score,
     Scorecard,
     Source,
-    block_end,
     children,
     cover,
     day_number,
     day_of_number,
+    decompose,
     evaluate,
     periods,
     score,
@@ -147,7 +147,7 @@ def _bounds(scope: Scope) -> tuple[datetime, datetime]:
 # --- resolution times ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ResolutionRow:
     group: str
     name: str
@@ -207,15 +207,19 @@ def _group_labels(session: Session, scope: Scope, group_by: GroupBy) -> _Groups:
     extra: list[dict[str, Any]] = []
     index: dict[int, int] = {}
     if group_by in (GroupBy.grid, GroupBy.community):
-        rows = session.execute(
-            text("""
-            SELECT g.id, g.code, g.name, c.id, c.code, c.name
-              FROM grid g JOIN community c ON c.id = g.community_id
-             WHERE CAST(:ids AS integer[]) IS NULL OR g.id = ANY(:ids)
-             ORDER BY g.code
-            """),
-            {"ids": None if scope.grid_ids is None else list(scope.grid_ids)},
-        ).all()
+        raw = session.connection().connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cursor:  # plain tuples: a thousand grids are read on every call
+            cursor.execute(
+                """
+                SELECT g.id, g.code, g.name, c.id, c.code, c.name
+                  FROM grid g JOIN community c ON c.id = g.community_id
+                 WHERE %(ids)s::integer[] IS NULL OR g.id = ANY(%(ids)s)
+                 ORDER BY g.code
+                """,
+                {"ids": None if scope.grid_ids is None else list(scope.grid_ids)},
+            )
+            rows = cursor.fetchall()
         if group_by is GroupBy.grid:
             for gid, code, name, _, _, cname in rows:
                 index[gid] = len(keys)
@@ -263,10 +267,9 @@ def _group_labels(session: Session, scope: Scope, group_by: GroupBy) -> _Groups:
 
 
 def _lookup(index: Mapping[int, int]) -> np.ndarray[Any, np.dtype[np.int64]]:
-    size = (max(index) + 1) if index else 1
-    table = np.full(size, -1, dtype=np.int64)
-    for key, group in index.items():
-        table[key] = group
+    keys = np.fromiter(index.keys(), dtype=np.int64, count=len(index))
+    table = np.full(int(keys.max()) + 1 if len(keys) else 1, -1, dtype=np.int64)
+    table[keys] = np.fromiter(index.values(), dtype=np.int64, count=len(index))
     return table
 
 
@@ -315,36 +318,46 @@ def _sealed(session: Session, proj: int, first: int, last: int) -> set[tuple[int
     return {(int(r[0]), int(r[1])) for r in rows}
 
 
+def _fetch_blocks(
+    session: Session, proj: int, blocks: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], hist.Entries]:
+    """The sealed blocks among ``blocks`` (the others are not sealed)."""
+    # Binary protocol: bytea as text is hex, twice the bytes and four times the time.
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor(binary=True) as cursor:
+        cursor.execute(
+            """
+            SELECT b.lvl, b.start, b.hist FROM stats_block b
+              JOIN unnest(%s::smallint[], %s::integer[]) AS u(lvl, start)
+                ON b.lvl = u.lvl AND b.start = u.start
+             WHERE b.proj = %s
+            """,
+            ([b[0] for b in blocks], [b[1] for b in blocks], proj),
+        )
+        return {(int(lvl), int(start)): hist.decode(blob) for lvl, start, blob in cursor}
+
+
 def _read_blocks(
     session: Session, proj: int, ranges: Sequence[tuple[int, int]]
 ) -> list[hist.Entries]:
-    """Entries (keys: the projection's) of each day range, from sealed blocks and base rows."""
-    if not ranges:
-        return []
-    lo = min(a for a, _ in ranges)
-    hi = max(b for _, b in ranges)
-    sealed = _sealed(session, proj, lo, hi)
-    plans = [cover(a, b, sealed) for a, b in ranges]
-    wanted = sorted({block for use, _ in plans for block in use})
-    blobs: dict[tuple[int, int], hist.Entries] = {}
-    if wanted:
-        # Binary protocol: bytea as text is hex, twice the bytes and four times the time.
-        raw = session.connection().connection.driver_connection
-        assert raw is not None
-        with raw.cursor(binary=True) as cursor:
-            cursor.execute(
-                """
-                SELECT b.lvl, b.start, b.hist FROM stats_block b
-                  JOIN unnest(%s::smallint[], %s::integer[]) AS u(lvl, start)
-                    ON b.lvl = u.lvl AND b.start = u.start
-                 WHERE b.proj = %s
-                """,
-                ([w[0] for w in wanted], [w[1] for w in wanted], proj),
-            )
-            for lvl, start, blob in cursor.fetchall():
-                blobs[(int(lvl), int(start))] = hist.decode(blob)
-    leaves = sorted({day for _, days in plans for day in days})
-    by_day: dict[int, hist.Entries] = {}
+    """Entries (keys: the projection's) of each day range: the range's aligned blocks where
+    they are sealed; where one is not, its two halves, down to single days, which are read from
+    ``stats_resolution``. Usually one round trip; one more per level of unsealed blocks."""
+    frontier = {block: i for i, (a, b) in enumerate(ranges) for block in decompose(a, b)}
+    found: list[list[hist.Entries]] = [[] for _ in ranges]
+    leaves: dict[int, int] = {}  # day number -> range
+    while frontier:
+        blobs = _fetch_blocks(session, proj, sorted(frontier))
+        below: dict[tuple[int, int], int] = {}
+        for block, i in frontier.items():
+            if block in blobs:
+                found[i].append(blobs[block])
+            elif block[0] == 0:
+                leaves[block[1]] = i
+            else:
+                below.update(dict.fromkeys(children(*block), i))
+        frontier = below
     if leaves:
         key = _PROJ_KEY[proj]
         rows = session.execute(
@@ -359,23 +372,10 @@ def _read_blocks(
             arr = np.array(rows, dtype=np.int64)
             for dn in np.unique(arr[:, 0]):
                 part = arr[arr[:, 0] == dn]
-                by_day[int(dn)] = hist.Entries.of(part[:, 1], part[:, 2], part[:, 3], part[:, 4])
-    out: list[hist.Entries] = []
-    for use, days in plans:
-        missing = [b for b in use if b not in blobs]
-        if missing:  # invalidated between the two reads: read those days from the base rows
-            extra_days = [d for lvl, s in missing for d in range(s, block_end(lvl, s) + 1)]
-            rest = [b for b in use if b in blobs]
-            out.append(
-                hist.concat(
-                    [blobs[b] for b in rest]
-                    + [by_day[d] for d in days if d in by_day]
-                    + _read_blocks(session, proj, [(d, d) for d in extra_days])
+                found[leaves[int(dn)]].append(
+                    hist.Entries.of(part[:, 1], part[:, 2], part[:, 3], part[:, 4])
                 )
-            )
-            continue
-        out.append(hist.concat([blobs[b] for b in use] + [by_day[d] for d in days if d in by_day]))
-    return out
+    return [hist.concat(parts) for parts in found]
 
 
 def _read_rows(session: Session, scope: Scope, group_by: GroupBy) -> hist.Entries:
@@ -463,8 +463,7 @@ def resolution(*, session: Session, scope: Scope, group_by: GroupBy) -> Resoluti
         (part,) = _read_blocks(session, proj, [(first, last)])
         entries = _regroup(_keep(scope, proj, part), groups.index)
     rows = _rows(groups, hist.figures(entries, len(groups.keys)))
-    overall = hist.figures(entries.with_keys(np.zeros(len(entries), dtype=np.int64)), 1)
-    (total,) = _rows(_Groups(["total"], ["合计"], [{}], {}), overall)
+    (total,) = _rows(_Groups(["total"], ["合计"], [{}], {}), hist.overall(entries))
     return ResolutionTable(scope, group_by, rows, total, "rows" if proj is None else "blocks")
 
 
