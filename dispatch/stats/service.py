@@ -55,8 +55,9 @@ from service.settings import get_settings
 PROJ_GRID, PROJ_CATEGORY, PROJ_LEVEL = 1, 2, 3
 COUNTERS = 0  # the counter blocks (stats_counter_block), sealed beside the histograms
 _PROJ_KEY = {PROJ_GRID: "grid_id", PROJ_CATEGORY: "category_id", PROJ_LEVEL: "level"}
-#: The longest window a request may ask for.
+#: The longest window a request may ask for, and the days a window may cover.
 MAX_WINDOW_DAYS = 3 * 366
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 #: Rows an export may hold.
 EXPORT_MAX_ROWS = 200_000
 
@@ -99,6 +100,11 @@ def resolve_scope(
     category: str | None = None,
 ) -> Scope:
     """Check the window and turn codes into ids; 422 naming the parameter at fault."""
+    for name, day in (("since", since), ("until", until)):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise Invalid(
+                field_error(("query", name), f"{name} must be between {FIRST_DAY} and {LAST_DAY}")
+            )
     if until < since:
         raise Invalid(field_error(("query", "until"), "until is before since"))
     if (until - since).days + 1 > MAX_WINDOW_DAYS:
@@ -710,7 +716,9 @@ def _event_page(
     first_dispatch: bool = False,
 ) -> Page:
     after = _decode_cursor(cursor)
-    if after is not None and not isinstance(after, int):
+    if after is not None and (
+        not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63
+    ):
         raise Invalid(field_error(("query", "cursor"), "not a cursor this API gave out"))
     rows = session.execute(
         text(f"""
@@ -784,8 +792,16 @@ def _patrol_days(
     session: Session, scope: Scope, cursor: str | None, limit: int, export: bool
 ) -> Page:
     after = _decode_cursor(cursor)
-    if after is not None and not (isinstance(after, list) and len(after) == 2):
-        raise Invalid(field_error(("query", "cursor"), "not a cursor this API gave out"))
+    after_day: date | None = None
+    if after is not None:
+        try:
+            after_day = date.fromisoformat(after[0])
+            if len(after) != 2 or not isinstance(after[1], str):
+                raise ValueError("not a pair")
+        except (TypeError, ValueError, KeyError, IndexError) as exc:
+            raise Invalid(
+                field_error(("query", "cursor"), "not a cursor this API gave out")
+            ) from exc
     rows = session.execute(
         text("""
         SELECT w.day, g.code, g.name, c.name, count(*) AS patrols, g.id
@@ -800,7 +816,7 @@ def _patrol_days(
             "since": scope.since,
             "until": scope.until,
             "grids": None if scope.grid_ids is None else list(scope.grid_ids),
-            "after_day": None if after is None else date.fromisoformat(after[0]),
+            "after_day": after_day,
             "after_code": None if after is None else after[1],
             "limit": limit + 1,
         },
