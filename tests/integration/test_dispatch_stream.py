@@ -47,6 +47,13 @@ class Listener:
         self.thread.start()
 
     def _run(self, url: str, headers: dict[str, str]) -> None:
+        try:
+            self._read(url, headers)
+        except httpx.HTTPError:
+            if not self.stop.is_set():
+                raise
+
+    def _read(self, url: str, headers: dict[str, str]) -> None:
         timeout = httpx.Timeout(TIMEOUT, read=30)
         with httpx.stream("GET", url, headers=headers, timeout=timeout) as r:
             self.status = r.status_code
