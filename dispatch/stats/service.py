@@ -365,6 +365,7 @@ def _read_blocks(
                 below.update(dict.fromkeys(children(*block), i))
         frontier = below
     if leaves:
+        no_jit(session)
         key = _PROJ_KEY[proj]
         rows = session.execute(
             text(f"""
@@ -388,6 +389,7 @@ def _read_rows(session: Session, scope: Scope, group_by: GroupBy) -> hist.Entrie
     """Entries keyed for ``group_by`` (grid id — also for communities, whose groups map grids
     —, category id, level or day number) straight from ``stats_resolution`` with the scope's
     filters."""
+    no_jit(session)
     key = {
         GroupBy.grid: "r.grid_id",
         GroupBy.community: "r.grid_id",
@@ -450,7 +452,6 @@ def no_jit(session: Session) -> None:
 
 def resolution(*, session: Session, scope: Scope, group_by: GroupBy) -> ResolutionTable:
     """Report → close minutes of the events reported in the window and closed, per group."""
-    no_jit(session)
     groups = _group_labels(session, scope, group_by)
     proj = _projection(scope, group_by)
     first, last = day_number(scope.since), day_number(scope.until)
