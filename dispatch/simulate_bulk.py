@@ -261,7 +261,6 @@ class Template:
     audit_lines: list[str]  # str.format_map templates
     state_line: str  # the state columns of the event row, tab-separated
     status: Status
-    forms: dict[tuple[int, tuple[int, ...]], int] = field(default_factory=dict)
 
 
 class NotAffine(AssertionError):
