@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import psycopg
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.client import Pipeline
@@ -35,14 +36,13 @@ from redis.exceptions import RedisError
 from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry
 from rq.job import Job
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from dispatch import outbox
 from dispatch.domain import TimerKind, timer_job_id
 from dispatch.lifecycle import service
 from dispatch.notify import NotificationMessage, configured_adapter
-from service.db import get_engine
+from service.db import get_engine, libpq_url
 from service.settings import get_settings
 from service.worker import periodic
 
@@ -300,14 +300,33 @@ def relay_all(
     return moved
 
 
-def kick_relay(event_id: int, *, connection: Redis | None = None) -> None:
-    """The post-commit fast path of the report flow: relay this event's rows now (its dispatch
-    request) instead of waiting for the worker's next relay tick. Never raises: when Redis or
-    the database fails, the worker's relay and the sweep pick the rows up later."""
-    try:
-        relay(event_id=event_id, batch=50, connection=connection)
-    except (RedisError, SQLAlchemyError, OSError) as exc:
-        log.warning("kick_relay(%s) failed: %s; the worker's relay will retry", event_id, exc)
+class OutboxWakeup:
+    """The relay's alarm clock: a LISTEN connection on ``outbox``, which a statement trigger
+    NOTIFYs when rows are added (delivered at commit, migration 0007). So a report's dispatch
+    request and an action's timers reach Redis right after their commit, from the worker,
+    without the API spending anything on it; the timeout keeps the relay polling when
+    notifications are lost (no connection: the relay just polls)."""
+
+    def __init__(self) -> None:
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def wait(self, timeout: float) -> None:
+        """Return when rows were added since the last call, or after ``timeout`` seconds."""
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(
+                    libpq_url(get_settings().database_url), autocommit=True, connect_timeout=5
+                )
+                self._conn.execute("LISTEN outbox")
+                return  # rows may have come while nobody listened: relay now
+            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                pass
+            for _ in self._conn.notifies(timeout=0.0):  # one relay run serves all of them
+                pass
+        except psycopg.Error as exc:
+            log.warning("outbox LISTEN failed (%s); the relay polls meanwhile", exc)
+            self._conn = None
+            time.sleep(timeout)
 
 
 # --- promoting due timers ---------------------------------------------------------------------
@@ -465,8 +484,12 @@ def mark_timers_synced(connection: Redis | None = None) -> None:
 _settings = get_settings()
 
 
-@periodic("dispatch.relay", _settings.relay_seconds)
+_wakeup = OutboxWakeup()
+
+
+@periodic("dispatch.relay", 0)
 def _relay_task() -> None:
+    _wakeup.wait(_settings.relay_seconds)
     relay_all()
 
 

@@ -152,6 +152,114 @@ def record_many(
     return written, sorted(set(final) - updated)
 
 
+# --- a new event in one statement (the report's hot path) ---------------------------
+
+#: Columns of a new event that the caller gives (what was reported and where it landed);
+#: the state columns come from the decision. ``community_id`` and ``geom`` are derived.
+REPORT_COLUMNS = (
+    "client_id", "request_hash", "category_id", "grid_id", "description", "coord", "orig_lon",
+    "orig_lat", "accuracy_m", "snapped", "distance_m", "source", "occurred_at", "received_at",
+)  # fmt: skip
+_AUDIT_COLUMNS = (
+    "version", "action", "from_status", "to_status", "from_level", "to_level", "actor", "at",
+    "note", "reason", "data",
+)  # fmt: skip
+
+
+@lru_cache
+def _open_event_sql() -> str:
+    """The new event, its audit row and every outbox row, in one statement: atomic on an
+    autocommit connection, one round trip. Typed parameters (casts) so it prepares once.
+
+    Nothing is written unless the reference data the caller used is current (the versions of
+    ``reference_version``, ADR 0005) and ``client_id`` is new (ON CONFLICT: of concurrent
+    identical reports exactly one inserts). Returns the new id (NULL when nothing was
+    inserted), whether the references were current, and the reporter's name."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+    def typed(table: Any, names: Sequence[str], prefix: str = "") -> str:
+        return ", ".join(
+            f"%({prefix}{n})s::{table.c[n].type.compile(dialect=dialect)}" for n in names
+        )
+
+    event = Event.__table__  # type: ignore[attr-defined]
+    audit = EventAudit.__table__  # type: ignore[attr-defined]
+    event_columns = ("id", *REPORT_COLUMNS, *_STATE_COLUMNS)
+    return f"""
+        WITH current_refs AS (
+            SELECT 1 FROM reference_version g JOIN reference_version c ON c.name = 'category'
+            WHERE g.name = 'grid' AND g.version = %(grid_version)s::bigint
+              AND c.version = %(category_version)s::bigint
+        ), e AS (
+            INSERT INTO event ({", ".join(event_columns)}, community_id, geom)
+            SELECT {typed(event, event_columns)}, g.community_id,
+                   ST_SetSRID(ST_MakePoint(%(lon)s::float8, %(lat)s::float8), 4326)
+            FROM grid g WHERE g.id = %(grid_id)s::integer AND EXISTS (SELECT 1 FROM current_refs)
+            ON CONFLICT (client_id) DO NOTHING
+            RETURNING id
+        ), a AS (
+            INSERT INTO event_audit (event_id, {", ".join(_AUDIT_COLUMNS)})
+            SELECT e.id, {typed(audit, _AUDIT_COLUMNS, "audit_")} FROM e
+            RETURNING id
+        ), o AS (
+            INSERT INTO outbox (event_id, topic, payload, created_at, available_at, attempts)
+            SELECT e.id, r.topic,
+                   CASE WHEN r.topic = '{STREAM_TOPIC}'
+                        THEN r.payload || jsonb_build_object('audit_id', a.id)
+                        ELSE r.payload END,
+                   r.at, r.at, 0
+            FROM e, a, jsonb_to_recordset(%(outbox)s::jsonb)
+                 AS r(topic text, payload jsonb, at timestamptz)
+        )
+        SELECT (SELECT id FROM e), EXISTS (SELECT 1 FROM current_refs),
+               (SELECT name FROM staff WHERE id = %(reporter_id)s::integer)
+    """
+
+
+def open_event(
+    decision: Decision,
+    report: dict[str, Any],
+    *,
+    lon: float,
+    lat: float,
+    versions: tuple[int, int],
+    outbox: Sequence[tuple[str, dict[str, Any]]] = (),
+) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters writing a just-opened event (``domain.open_event``):
+    ``report`` holds ``REPORT_COLUMNS``, ``versions`` the (grid map, categories) versions
+    the caller decided with, ``outbox`` extra ``(topic, payload)`` rows for the event (such
+    as the dispatch request). The caller runs it on an autocommit connection."""
+    audit = decision.audit
+    assert audit is not None
+    rows = [
+        {"topic": topic, "payload": payload, "at": at.isoformat()}
+        for _, topic, payload, at in outbox_values(decision, None)
+    ]
+    rows += [{"topic": t, "payload": p, "at": audit.at.isoformat()} for t, p in outbox]
+    params: dict[str, Any] = {
+        "id": int(decision.state.event_id),
+        **{name: report[name] for name in REPORT_COLUMNS},
+        **state_columns(decision.state),
+        "lon": lon,
+        "lat": lat,
+        "grid_version": versions[0],
+        "category_version": versions[1],
+        "outbox": json.dumps(rows, ensure_ascii=False),
+        "audit_version": audit.version,
+        "audit_action": audit.action.value,
+        "audit_from_status": audit.from_status.value if audit.from_status else None,
+        "audit_to_status": audit.to_status.value,
+        "audit_from_level": audit.from_level,
+        "audit_to_level": audit.to_level,
+        "audit_actor": audit.actor,
+        "audit_at": audit.at,
+        "audit_note": audit.note,
+        "audit_reason": audit.reason.value if audit.reason else None,
+        "audit_data": Jsonb(dict(audit.data)),
+    }
+    return _open_event_sql(), params
+
+
 def update_state(session: Session, state: EventState, *, previous_version: int) -> None:
     """``UPDATE event ... WHERE id = :id AND version = :seen``; ``Conflict`` (409, naming the
     current version) when another writer got there first."""
@@ -265,15 +373,16 @@ def _append(session: Session, decisions: Sequence[Decision]) -> None:
 OutboxValues = tuple[int, str, dict[str, Any], datetime]
 
 
-def outbox_values(decision: Decision, audit_id: int) -> list[OutboxValues]:
+def outbox_values(decision: Decision, audit_id: int | None) -> list[OutboxValues]:
     """What the relay must hand on after the decision commits, as ``(event_id, topic,
-    payload, at)``: the change (stream), the timer commands, the notifications."""
+    payload, at)``: the change (stream), the timer commands, the notifications.
+    ``audit_id`` None: the statement that inserts the audit row adds it (``open_event``)."""
     audit = decision.audit
     assert audit is not None
     event_id = int(decision.state.event_id)
     now = audit.at
-    change = {
-        "audit_id": audit_id,
+    change: dict[str, Any] = {} if audit_id is None else {"audit_id": audit_id}
+    change |= {
         "event_id": event_id,
         "version": audit.version,
         "action": audit.action.value,

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import shapely
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import text
 from sqlmodel import Session
 
 from grids.coords import CoordSystem, to_wgs84
+from grids.index import GridEntry, GridIndex
 from grids.validate import REQUIRED_PROPERTIES, errors, validate_map
 from service.errors import Invalid, NotFound, field_error
 
@@ -48,7 +51,6 @@ def read_map_file(path: Path) -> dict[str, Any]:
 
 def _read_ogr(path: Path) -> dict[str, Any]:
     import pyogrio.raw
-    import shapely
     from pyproj import CRS, Transformer
 
     meta, _, wkbs, columns = pyogrio.raw.read(path)
@@ -256,13 +258,14 @@ class Location:
     lat: float
 
 
-# Two statements (docs/decisions/0002-grid-lookup.md). Parameters use psycopg's
-# ``%(name)s`` style so both run as prepared statements on either driver path.
+# The boundary rule in PostGIS (docs/decisions/0002-grid-lookup.md); ``%(name)s`` parameters,
+# run as prepared statements on the async pool.
 #
-# COVERING_SQL, the hot path and the only round trip for a point inside the map: the
-# grids whose closed polygon covers the point (ST_Covers, so the boundary counts; the GiST
-# index finds the candidates). A point on a shared edge or vertex is covered by several
-# and belongs to the one with the lowest code.
+# COVERING_SQL: the grids whose closed polygon covers the point (ST_Covers, so the boundary
+# counts; the GiST index finds the candidates); a point on a shared edge or vertex is covered
+# by several and belongs to the one with the lowest code. Lookups answer this from memory
+# (grids.index, ADR 0005); the statement is the reference the index is tested against and
+# what bench/locate measures as "the PostGIS query alone".
 COVERING_SQL = """
 SELECT g.id, g.code, g.name, c.name
 FROM grid g JOIN community c ON c.id = g.community_id
@@ -288,7 +291,11 @@ LIMIT 1
 
 
 def locate_params(
-    lon: float, lat: float, coord: CoordSystem = CoordSystem.wgs84
+    lon: float,
+    lat: float,
+    coord: CoordSystem = CoordSystem.wgs84,
+    *,
+    loc: Sequence[str | int] = ("query",),
 ) -> dict[str, float]:
     """The WGS-84 parameters of the lookup statements for a point reported in ``coord``.
 
@@ -298,14 +305,9 @@ def locate_params(
     wlon, wlat = to_wgs84(lon, lat, coord)
     if not (-180.0 <= wlon <= 180.0 and -90.0 <= wlat <= 90.0):
         raise Invalid(
-            field_error(("query", "coord"), f"({lon}, {lat}) in {coord} is not a place on Earth")
+            field_error((*loc, "coord"), f"({lon}, {lat}) in {coord} is not a place on Earth")
         )
     return {"lon": wlon, "lat": wlat}
-
-
-def covered(row: Sequence[Any], params: dict[str, float]) -> Location:
-    """A ``COVERING_SQL`` row as a Location."""
-    return Location(int(row[0]), row[1], row[2], row[3], False, 0.0, params["lon"], params["lat"])
 
 
 def snapped(
@@ -341,45 +343,42 @@ def snapped(
     return Location(int(grid_id), code, name, community, True, distance, wlon, wlat)
 
 
-def locate(
-    *,
-    session: Session,
-    lon: float,
-    lat: float,
-    coord: CoordSystem = CoordSystem.wgs84,
-    accuracy_m: float = 0.0,
-    loc: Sequence[str | int] = ("body", "location"),
-) -> Location:
-    """The grid a point falls in, after converting it to WGS-84 (inside a transaction).
-
-    Outside every grid but within min(accuracy, 50 m): snapped to the nearest grid.
-    Farther: ``Invalid`` at ``loc`` saying how far outside the jurisdiction the point is.
-    """
-    params = locate_params(lon, lat, coord)
-    conn = session.connection()
-    row = conn.exec_driver_sql(COVERING_SQL, params).first()
-    if row is not None:
-        return covered(row, params)
-    near = conn.exec_driver_sql(NEAREST_SQL, params).first()
-    return snapped(near, params, accuracy_m=accuracy_m, loc=loc)
+async def load_index(conn: AsyncConnection[Any]) -> GridIndex:
+    """The stored map as an in-memory index (``service.reference`` keeps it per process)."""
+    cursor = await conn.execute(
+        "SELECT g.id, g.code, g.name, c.name, ST_AsBinary(g.geom)"
+        " FROM grid g JOIN community c ON c.id = g.community_id"
+    )
+    rows = await cursor.fetchall()
+    return GridIndex(
+        (GridEntry(int(gid), code, name, community), shapely.from_wkb(bytes(wkb)))
+        for gid, code, name, community, wkb in rows
+    )
 
 
-async def locate_read(
+async def locate(
     *,
     pool: AsyncConnectionPool,
+    index: GridIndex,
     lon: float,
     lat: float,
     coord: CoordSystem = CoordSystem.wgs84,
     accuracy_m: float = 0.0,
     loc: Sequence[str | int] = ("query",),
 ) -> Location:
-    """``locate`` for the read-only endpoint: the same statements and rules, run on the
-    app's async pool (prepared statements, no ORM session, no thread hop)."""
-    params = locate_params(lon, lat, coord)
+    """The grid a point falls in, after converting it to WGS-84.
+
+    Inside the map the in-memory index answers (no round trip); outside every grid the
+    geodesically nearest one is asked of PostGIS (``NEAREST_SQL``): within min(accuracy,
+    50 m) the point snaps to it, farther it is ``Invalid`` at ``loc`` saying how far out.
+    """
+    params = locate_params(lon, lat, coord, loc=loc)
+    hit = index.covering(params["lon"], params["lat"])
+    if hit is not None:
+        return Location(
+            hit.grid_id, hit.code, hit.name, hit.community, False, 0.0, params["lon"], params["lat"]
+        )
     async with pool.connection() as conn:
-        row = await (await conn.execute(COVERING_SQL, params)).fetchone()
-        if row is not None:
-            return covered(row, params)
         near = await (await conn.execute(NEAREST_SQL, params)).fetchone()
     return snapped(near, params, accuracy_m=accuracy_m, loc=loc)
 

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from grids import service
 from grids.coords import CoordSystem
 from service.auth.service import Principal
-from service.deps import ALL_ROLES, ReadPoolDep, RolesAllowed, SessionDep
+from service.deps import ALL_ROLES, GridMapDep, PoolDep, RolesAllowed, SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["grids"])
 AnyUser = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
@@ -66,7 +66,8 @@ def list_grids(session: SessionDep, _: AnyUser) -> GeoJSONResponse:
 
 @router.get("/grids/locate", response_model=LocateOut)
 async def locate(
-    pool: ReadPoolDep,
+    pool: PoolDep,
+    grid_map: GridMapDep,
     _: AnyUser,
     lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
     lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
@@ -75,8 +76,9 @@ async def locate(
 ) -> LocateOut:
     """The grid a point is in. Coordinates are converted to WGS-84 first; a point within
     min(accuracy_m, 50 m) outside the boundary snaps to the nearest grid; farther is a 422."""
-    loc = await service.locate_read(
-        pool=pool, lon=lon, lat=lat, coord=coord, accuracy_m=accuracy_m, loc=("query",)
+    index = (await grid_map.get(pool)).value
+    loc = await service.locate(
+        pool=pool, index=index, lon=lon, lat=lat, coord=coord, accuracy_m=accuracy_m
     )
     return LocateOut(
         grid=GridRef(code=loc.code, name=loc.name, community=loc.community),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
+import anyio.to_thread
 import jwt
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
@@ -14,19 +15,31 @@ from redis import Redis
 from sqlmodel import Session
 from starlette.requests import Request
 
+from dispatch.models import Category
+from grids.index import GridIndex
 from service.auth.models import Role
 from service.auth.security import decode_access_token
 from service.auth.service import Principal
 from service.db import get_engine
 from service.errors import Forbidden, Unauthorized
 from service.jobs import get_redis
+from service.reference import ReferenceCache
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_session() -> Iterator[Session]:
-    with Session(get_engine(), expire_on_commit=False) as session:
+async def get_session() -> AsyncIterator[Session]:
+    """A session per request. Async, so it costs no thread-pool hops: making a session takes
+    no connection (one is checked out when first used, in the route's thread); closing one
+    that holds a connection (a rollback round trip) runs in a worker thread."""
+    session = Session(get_engine(), expire_on_commit=False)
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await anyio.to_thread.run_sync(session.close)
+        else:
+            session.close()
 
 
 async def get_now() -> datetime:
@@ -44,13 +57,29 @@ RedisDep = Annotated[Redis, Depends(redis_connection)]
 Now = Annotated[datetime, Depends(get_now)]
 
 
-async def read_pool(request: Request) -> AsyncConnectionPool:
-    """The app's async read pool (service.db.read_pool_lifespan), for one-statement reads."""
-    pool: AsyncConnectionPool = request.state.read_pool
+async def async_pool(request: Request) -> AsyncConnectionPool:
+    """The app's async pool (service.db.async_pool), for the one-statement hot paths."""
+    pool: AsyncConnectionPool = request.state.pool
     return pool
 
 
-ReadPoolDep = Annotated[AsyncConnectionPool, Depends(read_pool)]
+PoolDep = Annotated[AsyncConnectionPool, Depends(async_pool)]
+
+
+async def grid_map(request: Request) -> ReferenceCache[GridIndex]:
+    """The process's copy of the grid map (service.reference)."""
+    cache: ReferenceCache[GridIndex] = request.state.grid_map
+    return cache
+
+
+async def categories(request: Request) -> ReferenceCache[dict[str, Category]]:
+    """The process's copy of the categories, by code (service.reference)."""
+    cache: ReferenceCache[dict[str, Category]] = request.state.categories
+    return cache
+
+
+GridMapDep = Annotated[ReferenceCache[GridIndex], Depends(grid_map)]
+CategoriesDep = Annotated[ReferenceCache[dict[str, Category]], Depends(categories)]
 
 
 async def get_principal(token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:

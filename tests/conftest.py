@@ -10,9 +10,11 @@ database number of their own, flushed around each test. Time is injected (``cloc
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -137,13 +139,48 @@ def clock() -> Clock:
     return Clock()
 
 
+class SessionPool:
+    """The async pool's interface (``connection()`` → ``execute`` → ``fetchone``/``fetchall``)
+    over the test session's connection: the hot paths' statements join the test's transaction
+    (rolled back afterwards) and see what the test wrote in it, like every other route."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[_SyncConnection]:
+        raw = self._session.connection().connection.driver_connection
+        assert isinstance(raw, psycopg.Connection)
+        yield _SyncConnection(raw)
+
+
+class _SyncConnection:
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+        self._raw = raw
+
+    async def execute(self, query: Any, params: Any = None) -> _SyncCursor:
+        return _SyncCursor(self._raw.execute(query, params))
+
+
+class _SyncCursor:
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+
+    async def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    async def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+
 @pytest.fixture
 def app(engine: Engine, db: Session, clock: Clock) -> FastAPI:
     from service.app import create_app
-    from service.deps import get_now, get_session
+    from service.deps import async_pool, get_now, get_session
 
     application = create_app()
     application.dependency_overrides[get_session] = lambda: db
+    application.dependency_overrides[async_pool] = lambda: SessionPool(db)
     application.dependency_overrides[get_now] = clock
     return application
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from psycopg import AsyncConnection
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -129,3 +130,24 @@ def load_categories(*, session: Session, path: Path) -> dict[str, int]:
         created += result.rowcount  # type: ignore[attr-defined]
     session.flush()
     return {"categories": len(seed), "created": created}
+
+
+async def load_all(conn: AsyncConnection[Any]) -> dict[str, Category]:
+    """Every category by code, retired ones too (a report says why a code is refused); the
+    API keeps this in memory (service.reference)."""
+    cursor = await conn.execute(
+        "SELECT id, code, name, ack_minutes, resolve_minutes, big, department, active FROM category"
+    )
+    return {
+        code: Category(
+            id=cid,
+            code=code,
+            name=name,
+            ack_minutes=ack,
+            resolve_minutes=resolve,
+            big=big,
+            department=department,
+            active=active,
+        )
+        for cid, code, name, ack, resolve, big, department, active in await cursor.fetchall()
+    }

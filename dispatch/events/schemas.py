@@ -9,12 +9,11 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from dispatch.domain import Status
-from dispatch.models import Event
 from grids.coords import CoordSystem
 
 DESCRIPTION_MAX = 2000
@@ -127,7 +126,40 @@ def _local(value: datetime | None, tz: tzinfo) -> datetime | None:
     return None if value is None else value.astimezone(tz)
 
 
-def build_event_out(event: Event, refs: EventRefs, *, tz: tzinfo) -> EventOut:
+class EventRow(Protocol):
+    """What ``build_event_out`` reads of an event: an ``Event`` row, or the values of one
+    just written (the report answers from what it wrote, without reading it back)."""
+
+    id: int | None
+    client_id: uuid.UUID
+    status: str
+    level: int
+    assignee_role: str | None
+    department: str | None
+    description: str
+    coord: str
+    orig_lon: float
+    orig_lat: float
+    accuracy_m: float | None
+    snapped: bool
+    distance_m: float
+    occurred_at: datetime | None
+    received_at: datetime
+    created_at: datetime
+    ack_due_at: datetime | None
+    due_at: datetime | None
+    dispatched_at: datetime | None
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    voided_at: datetime | None
+    suspended_at: datetime | None
+    rework_count: int
+    escalation_count: int
+    version: int
+
+
+def build_event_out(event: EventRow, refs: EventRefs, *, tz: tzinfo) -> EventOut:
     """The API representation of an event row; times shown in ``tz``."""
     assert event.id is not None
     return EventOut(

@@ -1,10 +1,10 @@
 """All SQL of events as the phone sees them: the idempotent report, lists, one event, history.
 
-A report is one transaction: the event row (state columns from the dispatch core's
-``open_event``), its audit row and outbox rows (``dispatch.store.record``), and an outbox row
-asking the dispatch engine to assign it. Idempotency rests on the unique ``client_id``:
-``INSERT ... ON CONFLICT (client_id) DO NOTHING`` lets exactly one of any number of concurrent
-identical submissions create the event; the others read it back.
+A report is one statement on the async pool (``dispatch.store.open_event``): the event row
+(state columns from the dispatch core's ``open_event``), its audit row and outbox rows, and an
+outbox row asking the dispatch engine to assign it. Idempotency rests on the unique
+``client_id``: ``INSERT ... ON CONFLICT (client_id) DO NOTHING`` lets exactly one of any number
+of concurrent identical submissions create the event; the others read it back.
 """
 
 from __future__ import annotations
@@ -12,12 +12,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Select, Table, and_, func, or_, select, text
+import anyio.to_thread
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select
 from sqlmodel import Session, col
 
 from dispatch import store
@@ -35,11 +41,13 @@ from dispatch.events.schemas import (
     build_event_out,
 )
 from dispatch.models import Category, Event
+from grids.index import GridIndex
 from grids.models import Grid
-from grids.service import COVERING_SQL, Location, covered, locate, locate_params
+from grids.service import locate
 from service.auth.models import Staff
 from service.auth.service import Principal
-from service.errors import Conflict, Invalid, field_error
+from service.errors import Conflict, Invalid, Unavailable, field_error
+from service.reference import ReferenceCache
 from service.settings import get_settings
 
 #: A device clock may run this far ahead of the server's.
@@ -57,136 +65,119 @@ class Submitted:
     created: bool
 
 
-def submit(
-    *, session: Session, principal: Principal, data: EventCreate, now: datetime
+#: Attempts when the reference data changed under a report (a map load, a category edit).
+_ATTEMPTS = 3
+
+
+async def submit(
+    *,
+    pool: AsyncConnectionPool,
+    session: Session,
+    grid_map: ReferenceCache[GridIndex],
+    categories: ReferenceCache[dict[str, Category]],
+    principal: Principal,
+    data: EventCreate,
+    now: datetime,
 ) -> Submitted:
     """Register a report, or return the event an earlier identical report created.
 
-    Validates everything before writing anything: category, occurred_at window, location.
-    The same ``client_id`` with a different body (or from someone else) is a 409.
-
-    The hot path is a handful of round trips: one read (an earlier report with this
-    ``client_id``, the category, the next event id, the reporter's name), the grid lookup,
-    one statement inserting the event and its dispatch request, the audit row and its
-    change-stream row (``store.record``), and the commit.
+    Everything is checked before anything is written (category, occurred_at window,
+    location), against the in-memory grid map and categories (ADR 0005); then one statement
+    writes the event, its audit row and its outbox rows (the change stream, the timers and
+    the dispatch request), and refuses to if either copy was stale or ``client_id`` is taken.
+    A stale copy is read again and the report decided again. The same ``client_id`` with the
+    same body answers the earlier event (also when the report would now be refused, say it
+    is older than 72 h by now); with a different body, or from someone else, it is a 409.
     """
     digest = data.request_hash()
-    params = _wgs84(data)
-    first = (
-        session.connection()
-        .exec_driver_sql(
-            _FIRST,
-            {
-                "cid": data.client_id,
-                "code": data.category,
-                "sid": principal.staff_id,
-                **params,
-            },
-        )
-        .one()
-    )
-    if first.earlier_id is not None:
-        earlier = _Earlier(first.earlier_id, first.earlier_hash, first.earlier_reporter)
-        return Submitted(_replayed(session, principal, earlier, digest), created=False)
-    category = _active_category(first, data.category)
-    _check_occurred_at(data.occurred_at, now)
-    if first.grid_id is not None:  # inside the map: the lookup came with the first read
-        where = covered((first.grid_id, first.grid_code, first.grid_name, first.community), params)
-    else:  # outside every grid: snap within the GPS accuracy, or say how far out it is
-        where = _locate(session, data)
+    loc = data.location
+    for _ in range(_ATTEMPTS):
+        maps, cats = await grid_map.get(pool), await categories.get(pool)
+        try:
+            category = _active_category(cats.value.get(data.category), data.category)
+            _check_occurred_at(data.occurred_at, now)
+            where = await locate(
+                pool=pool,
+                index=maps.value,
+                lon=loc.lon,
+                lat=loc.lat,
+                coord=loc.coord,
+                accuracy_m=loc.accuracy_m or 0.0,
+                loc=("body", "location"),
+            )
+        except Invalid:
+            earlier = await _by_client_id(pool, data.client_id)
+            if earlier is None:
+                raise
+            return await _replayed(session, principal, earlier, digest)
+        async with pool.connection() as conn:
+            cursor = await conn.execute(_NEXT_ID)
+            event_id = int((await cursor.fetchone() or (0,))[0])
+            decision = open_event(
+                event_id=str(event_id),
+                policy=store.policy_for(category),
+                now=now,
+                reporter_id=str(principal.staff_id),
+                trusted=True,
+                grid=where.code,
+            )
+            report: dict[str, Any] = {
+                "client_id": data.client_id,
+                "request_hash": digest,
+                "category_id": category.id,
+                "grid_id": where.grid_id,
+                "description": data.description,
+                "coord": loc.coord.value,
+                "orig_lon": loc.lon,
+                "orig_lat": loc.lat,
+                "accuracy_m": loc.accuracy_m,
+                "snapped": where.snapped,
+                "distance_m": where.distance_m,
+                "source": "staff",
+                "occurred_at": data.occurred_at,
+                "received_at": now,
+            }
+            sql, params = store.open_event(
+                decision,
+                report,
+                lon=where.lon,
+                lat=where.lat,
+                versions=(maps.version, cats.version),
+                outbox=[(DISPATCH_TOPIC, {"event_id": event_id})],
+            )
+            try:
+                cursor = await conn.execute(sql, params)
+            except psycopg.errors.ForeignKeyViolation:
+                # the grid was removed by a map load after this copy was read
+                grid_map.invalidate()
+                continue
+            inserted, current, reporter_name = await cursor.fetchone() or (None, False, None)
+        if inserted is not None:
+            row = {"id": event_id, **report, **store.state_columns(decision.state)}
+            out = build_event_out(
+                SimpleNamespace(**row),
+                EventRefs(
+                    grid_code=where.code,
+                    category=category.code,
+                    lon=where.lon,
+                    lat=where.lat,
+                    reporter=StaffRef(id=principal.staff_id, name=reporter_name or ""),
+                ),
+                tz=get_settings().tz,
+            )
+            return Submitted(out, created=True)
+        if not current:
+            grid_map.invalidate()
+            categories.invalidate()
+            continue
+        # client_id is taken: an earlier report, or a concurrent identical one that won
+        earlier = await _by_client_id(pool, data.client_id)
+        assert earlier is not None
+        return await _replayed(session, principal, earlier, digest)
+    raise Unavailable("the grid map or the categories keep changing; retry the report")
 
-    event_id = int(first.next_id)
-    decision = open_event(
-        event_id=str(event_id),
-        policy=store.policy_for(category),
-        now=now,
-        reporter_id=str(principal.staff_id),
-        trusted=True,
-        grid=where.code,
-    )
-    values: dict[str, Any] = {
-        "id": event_id,
-        "client_id": data.client_id,
-        "request_hash": digest,
-        "category_id": category.id,
-        "grid_id": where.grid_id,
-        "description": data.description,
-        "coord": data.location.coord.value,
-        "orig_lon": data.location.lon,
-        "orig_lat": data.location.lat,
-        "accuracy_m": data.location.accuracy_m,
-        "snapped": where.snapped,
-        "distance_m": where.distance_m,
-        "source": "staff",
-        "occurred_at": data.occurred_at,
-        "received_at": now,
-        **store.state_columns(decision.state),
-    }
-    inserted = session.execute(
-        _INSERT, {**values, "lon": where.lon, "lat": where.lat, "topic": DISPATCH_TOPIC}
-    ).scalar_one_or_none()
-    if inserted is None:
-        # A concurrent identical submission won (ON CONFLICT waited for its commit).
-        winner = _by_client_id(session, data)
-        assert winner is not None
-        return Submitted(_replayed(session, principal, winner, digest), created=False)
 
-    store.record(session, decision, previous_version=None)
-    session.commit()
-    # The response is built from what was written (no read-back).
-    out = build_event_out(
-        Event(**values),
-        EventRefs(
-            grid_code=where.code,
-            category=category.code,
-            lon=where.lon,
-            lat=where.lat,
-            reporter=StaffRef(id=principal.staff_id, name=first.reporter_name or ""),
-        ),
-        tz=get_settings().tz,
-    )
-    return Submitted(out, created=True)
-
-
-# An earlier report with this client_id, the category, a fresh event id, the reporter's name
-# and the grid covering the point: one round trip (psycopg parameters, prepared).
-_FIRST = f"""
-    SELECT nextval(pg_get_serial_sequence('event', 'id')) AS next_id,
-           (SELECT name FROM staff WHERE id = %(sid)s) AS reporter_name,
-           e.id AS earlier_id, e.request_hash AS earlier_hash, e.reporter_id AS earlier_reporter,
-           c.id AS category_id, c.code, c.name, c.ack_minutes, c.resolve_minutes, c.big,
-           c.department, c.active,
-           g.grid_id, g.grid_code, g.grid_name, g.community
-    FROM (SELECT 1) one
-    LEFT JOIN event e ON e.client_id = %(cid)s
-    LEFT JOIN category c ON c.code = %(code)s
-    LEFT JOIN LATERAL (SELECT * FROM ({COVERING_SQL}) x (grid_id, grid_code, grid_name, community)
-    ) g ON true
-"""
-
-_STATE_COLUMNS = [n for n in store.STATE_FIELDS if n not in ("event_id", "category", "grid")]
-_EVENT_COLUMNS = [
-    "id", "client_id", "request_hash", "category_id", "grid_id", "description", "coord",
-    "orig_lon", "orig_lat", "accuracy_m", "snapped", "distance_m", "source", "occurred_at",
-    "received_at", *_STATE_COLUMNS,
-]  # fmt: skip
-# The event row and the dispatch engine's request, in one statement. ON CONFLICT makes
-# exactly one of concurrent identical submissions insert; the others get no row back.
-_INSERT = text(f"""
-    WITH e AS (
-        INSERT INTO event ({", ".join(_EVENT_COLUMNS)}, community_id, geom)
-        SELECT {", ".join(":" + c for c in _EVENT_COLUMNS)}, g.community_id,
-               ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)
-        FROM grid g WHERE g.id = :grid_id
-        ON CONFLICT (client_id) DO NOTHING
-        RETURNING id
-    ), o AS (
-        INSERT INTO outbox (event_id, topic, payload, created_at, available_at, attempts)
-        SELECT e.id, :topic, jsonb_build_object('event_id', e.id), :received_at, :received_at, 0
-        FROM e
-    )
-    SELECT id FROM e
-""")
+_NEXT_ID = "SELECT nextval(pg_get_serial_sequence('event', 'id'))"
 
 
 @dataclass(frozen=True)
@@ -196,15 +187,19 @@ class _Earlier:
     reporter_id: int | None
 
 
-def _by_client_id(session: Session, data: EventCreate) -> _Earlier | None:
-    row = session.execute(
-        text("SELECT id, request_hash, reporter_id FROM event WHERE client_id = :cid"),
-        {"cid": data.client_id},
-    ).first()
+async def _by_client_id(pool: AsyncConnectionPool, client_id: uuid.UUID) -> _Earlier | None:
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT id, request_hash, reporter_id FROM event WHERE client_id = %(cid)s",
+            {"cid": client_id},
+        )
+        row = await cursor.fetchone()
     return None if row is None else _Earlier(int(row[0]), str(row[1]), row[2])
 
 
-def _replayed(session: Session, principal: Principal, earlier: _Earlier, digest: str) -> EventOut:
+async def _replayed(
+    session: Session, principal: Principal, earlier: _Earlier, digest: str
+) -> Submitted:
     if earlier.reporter_id != principal.staff_id or earlier.request_hash != digest:
         raise Conflict(
             field_error(
@@ -214,15 +209,15 @@ def _replayed(session: Session, principal: Principal, earlier: _Earlier, digest:
                 "idempotency_conflict",
             )
         )
-    out = event_out(session, event_id=earlier.id)
+
+    out = await anyio.to_thread.run_sync(partial(event_out, session, event_id=earlier.id))
     assert out is not None
-    session.commit()  # nothing was written; end the transaction, free the connection
-    return out
+    return Submitted(out, created=False)
 
 
-def _active_category(first: Row[Any], code: str) -> Category:
-    if first.category_id is None or not first.active:
-        state = "is retired" if first.category_id is not None else "does not exist"
+def _active_category(category: Category | None, code: str) -> Category:
+    if category is None or not category.active:
+        state = "is retired" if category is not None else "does not exist"
         raise Invalid(
             field_error(
                 ("body", "category"),
@@ -230,16 +225,7 @@ def _active_category(first: Row[Any], code: str) -> Category:
                 "unknown_category",
             )
         )
-    return Category(
-        id=first.category_id,
-        code=first.code,
-        name=first.name,
-        ack_minutes=first.ack_minutes,
-        resolve_minutes=first.resolve_minutes,
-        big=first.big,
-        department=first.department,
-        active=first.active,
-    )
+    return category
 
 
 def _check_occurred_at(occurred_at: datetime | None, now: datetime) -> None:
@@ -263,36 +249,6 @@ def _check_occurred_at(occurred_at: datetime | None, now: datetime) -> None:
                 "too_old",
             )
         )
-
-
-def _wgs84(data: EventCreate) -> dict[str, float]:
-    """The report's point in WGS-84 (the lookup's parameters)."""
-    loc = data.location
-    try:
-        return locate_params(loc.lon, loc.lat, loc.coord)
-    except Invalid as exc:
-        raise Invalid(_body_loc(exc.detail)) from exc
-
-
-def _body_loc(detail: Any) -> Any:
-    """The grid service names query parameters; here the location is in the body."""
-    if isinstance(detail, list):
-        return [{**d, "loc": ["body", "location"]} for d in detail]
-    return detail
-
-
-def _locate(session: Session, data: EventCreate) -> Location:
-    loc = data.location
-    try:
-        return locate(
-            session=session,
-            lon=loc.lon,
-            lat=loc.lat,
-            coord=loc.coord,
-            accuracy_m=loc.accuracy_m or 0.0,
-        )
-    except Invalid as exc:
-        raise Invalid(_body_loc(exc.detail)) from exc
 
 
 # --- reading -----------------------------------------------------------------------

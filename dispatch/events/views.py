@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AwareDatetime
 
 from dispatch.domain import Status
 from dispatch.events import service
-from dispatch.events.kick import kick
 from dispatch.events.schemas import EventCreate, EventOut, EventPage, HistoryOut
 from service.auth.models import Role
 from service.auth.service import Principal
-from service.deps import ALL_ROLES, Now, RolesAllowed, SessionDep
+from service.deps import (
+    ALL_ROLES,
+    CategoriesDep,
+    GridMapDep,
+    Now,
+    PoolDep,
+    RolesAllowed,
+    SessionDep,
+)
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 Reader = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
@@ -32,26 +39,33 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     status_code=201,
     responses=_RESPONSES,
 )
-def report_event(
+async def report_event(
     body: EventCreate,
+    pool: PoolDep,
     session: SessionDep,
+    grid_map: GridMapDep,
+    categories: CategoriesDep,
     principal: Reporter,
     now: Now,
-    background: BackgroundTasks,
 ) -> Response:
     """Report a problem (上报). Registered at once; the dispatch engine then assigns it.
 
     Safe to resend: the same ``client_id`` and body answer 200 with the same event.
     """
-    result = service.submit(session=session, principal=principal, data=body, now=now)
-    if result.created:  # after the response: hand the dispatch request to RQ now
-        background.add_task(kick)
-    # Serialized here, once: FastAPI would validate the EventOut again (in another thread hop).
+    result = await service.submit(
+        pool=pool,
+        session=session,
+        grid_map=grid_map,
+        categories=categories,
+        principal=principal,
+        data=body,
+        now=now,
+    )
+    # Serialized here, once: FastAPI would otherwise validate the EventOut again.
     return Response(
         result.event.model_dump_json(),
         status_code=201 if result.created else 200,
         media_type="application/json",
-        background=background,
     )
 
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Body, Depends, Path
+from fastapi import APIRouter, Body, Depends, Path
 
 from dispatch.domain import Action
 from dispatch.events.schemas import EventOut
 from dispatch.events.service import event_out
-from dispatch.jobs import kick_relay
 from dispatch.lifecycle import service
 from dispatch.lifecycle.schemas import ActionIn, DispatchIn, ReviewIn
 from service.auth.models import Role
@@ -45,7 +44,6 @@ def _run(
     action: Action,
     body: ActionIn | None,
     now: Now,
-    background: BackgroundTasks,
 ) -> EventOut:
     data = body or ActionIn()
     request = service.ActionRequest(
@@ -63,7 +61,6 @@ def _run(
         request=request,
         now=now,
     )
-    background.add_task(kick_relay, event_id)  # timers and the change stream, without waiting
     out = event_out(session, event_id=event_id)
     assert out is not None
     return out
@@ -75,11 +72,10 @@ def acknowledge(
     session: SessionDep,
     principal: Handler,
     now: Now,
-    background: BackgroundTasks,
     body: OptionalBody = None,
 ) -> EventOut:
     """签收: the assignee confirms; on a queued event the first of its level to do so claims it."""
-    return _run(session, principal, event_id, Action.ACKNOWLEDGE, body, now, background)
+    return _run(session, principal, event_id, Action.ACKNOWLEDGE, body, now)
 
 
 @router.post("/{event_id}/resolve", response_model=EventOut, responses=_RESPONSES)
@@ -88,12 +84,11 @@ def resolve(
     session: SessionDep,
     principal: Handler,
     now: Now,
-    background: BackgroundTasks,
     body: OptionalBody = None,
 ) -> EventOut:
     """处置反馈: the assignee reports the fix (with at least one photo at stage ``resolve``,
     uploaded first); review is requested one level up."""
-    return _run(session, principal, event_id, Action.RESOLVE, body, now, background)
+    return _run(session, principal, event_id, Action.RESOLVE, body, now)
 
 
 @router.post("/{event_id}/escalate", response_model=EventOut, responses=_RESPONSES)
@@ -102,11 +97,10 @@ def escalate(
     session: SessionDep,
     principal: Handler,
     now: Now,
-    background: BackgroundTasks,
     body: OptionalBody = None,
 ) -> EventOut:
     """上报升级: the assignee hands the event one level up (to that level's chosen handler)."""
-    return _run(session, principal, event_id, Action.ESCALATE, body, now, background)
+    return _run(session, principal, event_id, Action.ESCALATE, body, now)
 
 
 @router.post("/{event_id}/review", response_model=EventOut, responses=_RESPONSES)
@@ -116,11 +110,10 @@ def review(
     session: SessionDep,
     principal: Reviewer,
     now: Now,
-    background: BackgroundTasks,
 ) -> EventOut:
     """核查: the grid head (a member's fix) or the command centre (any other) accepts the fix
     (closed) or sends it back (rework: same handler, fresh deadlines)."""
-    return _run(session, principal, event_id, Action.REVIEW, body, now, background)
+    return _run(session, principal, event_id, Action.REVIEW, body, now)
 
 
 @router.post("/{event_id}/dispatch", response_model=EventOut, responses=_RESPONSES)
@@ -130,10 +123,9 @@ def dispatch(
     session: SessionDep,
     principal: CommandCentre,
     now: Now,
-    background: BackgroundTasks,
 ) -> EventOut:
     """派遣 / 改派 (command centre): to a person (``assignee_id``) or to a level (``level``)."""
-    return _run(session, principal, event_id, Action.DISPATCH, body, now, background)
+    return _run(session, principal, event_id, Action.DISPATCH, body, now)
 
 
 @router.post("/{event_id}/suspend", response_model=EventOut, responses=_RESPONSES)
@@ -142,11 +134,10 @@ def suspend(
     session: SessionDep,
     principal: CommandCentre,
     now: Now,
-    background: BackgroundTasks,
     body: OptionalBody = None,
 ) -> EventOut:
     """挂起 (command centre): the SLA clock stops; the remaining time is kept."""
-    return _run(session, principal, event_id, Action.SUSPEND, body, now, background)
+    return _run(session, principal, event_id, Action.SUSPEND, body, now)
 
 
 @router.post("/{event_id}/resume", response_model=EventOut, responses=_RESPONSES)
@@ -155,11 +146,10 @@ def resume(
     session: SessionDep,
     principal: CommandCentre,
     now: Now,
-    background: BackgroundTasks,
     body: OptionalBody = None,
 ) -> EventOut:
     """恢复 (command centre): the clock runs again; deadlines move by the suspended time."""
-    return _run(session, principal, event_id, Action.RESUME, body, now, background)
+    return _run(session, principal, event_id, Action.RESUME, body, now)
 
 
 @router.post("/{event_id}/void", response_model=EventOut, responses=_RESPONSES)
@@ -168,8 +158,7 @@ def void(
     session: SessionDep,
     principal: Voider,
     now: Now,
-    background: BackgroundTasks,
     body: OptionalBody = None,
 ) -> EventOut:
     """作废: invalid or duplicate (command centre; the grid head before dispatch)."""
-    return _run(session, principal, event_id, Action.VOID, body, now, background)
+    return _run(session, principal, event_id, Action.VOID, body, now)

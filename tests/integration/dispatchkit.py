@@ -3,18 +3,23 @@ report service, people by username."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from dispatch.categories.service import load_all
 from dispatch.events.schemas import EventCreate, LocationIn
 from dispatch.events.service import submit
 from dispatch.models import Category
 from grids.coords import CoordSystem
+from grids.service import load_index
 from service.auth.models import Staff, User
 from service.auth.service import Principal, principal_for
+from service.reference import References
+from tests.conftest import SessionPool
 from tests.integration.eventkit import GRID_01, interior_point
 
 
@@ -69,19 +74,27 @@ def report(
     category: str = "exposed_garbage",
     grid: str = GRID_01,
 ) -> int:
-    """Report an event through the real report service (registered + dispatch outbox row)."""
+    """Report an event through the real report service (registered + dispatch outbox row), in
+    the session's transaction (committed here, as the API's statement commits)."""
     lon, lat = interior_point(session, grid)
-    result = submit(
-        session=session,
-        principal=principal(session, username),
-        data=EventCreate(
-            client_id=uuid.uuid4(),
-            category=category,
-            description="测试事件",
-            location=LocationIn(lon=lon, lat=lat, coord=CoordSystem.wgs84, accuracy_m=5),
-        ),
-        now=now,
+    references = References()
+    result = asyncio.run(
+        submit(
+            pool=SessionPool(session),  # type: ignore[arg-type]
+            session=session,
+            grid_map=references.add("grid", load_index),
+            categories=references.add("category", load_all),
+            principal=principal(session, username),
+            data=EventCreate(
+                client_id=uuid.uuid4(),
+                category=category,
+                description="测试事件",
+                location=LocationIn(lon=lon, lat=lat, coord=CoordSystem.wgs84, accuracy_m=5),
+            ),
+            now=now,
+        )
     )
+    session.commit()
     return result.event.id
 
 

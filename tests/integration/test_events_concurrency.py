@@ -1,5 +1,5 @@
 """Twenty phones (or one phone retrying twenty times) send the same report at once, through the
-real app and the real connection pool (``get_session`` not overridden): exactly one event."""
+real app and the real connection pools (nothing overridden): exactly one event."""
 
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ def test_twenty_concurrent_identical_reports_make_one_event(
     barrier = threading.Barrier(N)
 
     def send(_: int) -> tuple[int, Any]:
-        client = TestClient(app)
         barrier.wait()
         r = client.post("/api/v1/events", json=body, headers=headers)
         return r.status_code, r.json()
 
-    with ThreadPoolExecutor(N) as pool:
+    # one app instance (its lifespan: the async pool), requests from twenty threads at once
+    with TestClient(app) as client, ThreadPoolExecutor(N) as pool:
         results = list(pool.map(send, range(N)))
 
     statuses = sorted(s for s, _ in results)
@@ -64,12 +64,11 @@ def test_concurrent_reports_with_one_client_id_but_different_bodies(
     barrier = threading.Barrier(8)
 
     def send(i: int) -> int:
-        client = TestClient(app)
         barrier.wait()
         body = {**base, "description": f"第 {i} 份"}
         return int(client.post("/api/v1/events", json=body, headers=headers).status_code)
 
-    with ThreadPoolExecutor(8) as pool:
+    with TestClient(app) as client, ThreadPoolExecutor(8) as pool:
         statuses = sorted(pool.map(send, range(8)))
     assert statuses == [201] + [409] * 7
     with committed.connect() as conn:

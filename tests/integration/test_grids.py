@@ -7,6 +7,7 @@ was loaded from; what the service answers is always checked against PostGIS itse
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import random
@@ -27,9 +28,11 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from grids import service
-from grids.coords import CoordSystem, wgs84_to_bd09, wgs84_to_gcj02
+from grids.coords import wgs84_to_bd09, wgs84_to_gcj02
+from grids.index import GridIndex
 from service.errors import Invalid
 from service.settings import ROOT
+from tests.conftest import SessionPool
 
 Headers = Callable[[str], dict[str, str]]
 Coord = tuple[float, float]
@@ -278,16 +281,40 @@ def test_locate_needs_a_signed_in_user(client: TestClient) -> None:
     assert r.status_code == 401
 
 
-def test_service_locate_in_a_session_gives_the_same_answers(db: Session) -> None:
-    """The in-transaction path (used when reporting events) follows the same rules."""
+def stored_index(db: Session) -> GridIndex:
+    """The in-memory index exactly as the API builds it from the stored map."""
+
+    async def load() -> GridIndex:
+        async with SessionPool(db).connection() as conn:
+            return await service.load_index(conn)  # type: ignore[arg-type]
+
+    return asyncio.run(load())
+
+
+def test_service_locate_names_the_callers_location_in_its_errors(db: Session) -> None:
+    """The report path calls the same lookup with the body's location as ``loc``."""
+    index, pool = stored_index(db), SessionPool(db)
+
+    def run(lon: float, lat: float, accuracy_m: float) -> service.Location:
+        return asyncio.run(
+            service.locate(
+                pool=pool,  # type: ignore[arg-type]
+                index=index,
+                lon=lon,
+                lat=lat,
+                accuracy_m=accuracy_m,
+                loc=("body", "location"),
+            )
+        )
+
     (lon, lat), owner = outer_edge_point(20.0)
-    loc = service.locate(session=db, lon=lon, lat=lat, accuracy_m=30)
+    loc = run(lon, lat, 30)
     assert (loc.code, loc.snapped, round(loc.distance_m)) == (owner, True, 20)
     with pytest.raises(Invalid) as exc:
-        service.locate(session=db, lon=lon, lat=lat, accuracy_m=5)
+        run(lon, lat, 5)
     assert exc.value.detail[0]["loc"] == ["body", "location"]
     (vlon, vlat), codes = next(v for v in shared_vertices() if len(v[1]) >= 3)
-    loc = service.locate(session=db, lon=vlon, lat=vlat, coord=CoordSystem.wgs84)
+    loc = run(vlon, vlat, 0)
     assert loc.code == min(codes) and not loc.snapped
 
 
@@ -332,8 +359,9 @@ def test_any_point_of_the_jurisdiction_lands_in_exactly_one_grid(
 
 
 def test_postgis_and_shapely_agree_on_10000_random_points(db: Session) -> None:
-    """One batched query for PostGIS; an STRtree over the GeoJSON for Shapely. Points are
-    drawn in the map's bounding box, so some fall outside every grid (None on both sides)."""
+    """One batched query for PostGIS; for Shapely, an STRtree over the GeoJSON and the API's
+    own in-memory index (grids.index, built from the stored map). Points are drawn in the
+    map's bounding box, so some fall outside every grid (None on every side)."""
     codes, polygons = grid_map()
     minx, miny, maxx, maxy = union().bounds
     rng = random.Random(20240601)
@@ -355,6 +383,12 @@ def test_postgis_and_shapely_agree_on_10000_random_points(db: Session) -> None:
         current = by_shapely[i]
         by_shapely[i] = codes[g] if current is None else min(current, codes[g])
     postgis = list(by_postgis)
+    index = stored_index(db)
+    by_index = [
+        None if (hit := index.covering(x, y)) is None else hit.code
+        for x, y in zip(xs, ys, strict=True)
+    ]
+    assert by_index == by_shapely
     assert len(postgis) == 10_000
     inside = sum(c is not None for c in postgis)
     assert 5_000 < inside < 10_000  # both cases are exercised
