@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -344,16 +345,30 @@ def snapped(
 
 
 async def load_index(conn: AsyncConnection[Any]) -> GridIndex:
-    """The stored map as an in-memory index (``service.reference`` keeps it per process)."""
+    """The stored map as an in-memory index (``service.reference`` keeps it per process).
+    The last index built is reused while the rows read are the same (building one takes a
+    fraction of a second; a process re-reads the map on every change notification)."""
+    global _last_index
     cursor = await conn.execute(
         "SELECT g.id, g.code, g.name, c.name, ST_AsBinary(g.geom)"
-        " FROM grid g JOIN community c ON c.id = g.community_id"
+        " FROM grid g JOIN community c ON c.id = g.community_id ORDER BY g.code"
     )
-    rows = await cursor.fetchall()
-    return GridIndex(
-        (GridEntry(int(gid), code, name, community), shapely.from_wkb(bytes(wkb)))
+    rows = [
+        (int(gid), code, name, community, bytes(wkb))
+        for gid, code, name, community, wkb in await cursor.fetchall()
+    ]
+    fingerprint = hashlib.sha256(repr(rows).encode()).digest()
+    if _last_index is not None and _last_index[0] == fingerprint:
+        return _last_index[1]
+    index = GridIndex(
+        (GridEntry(gid, code, name, community), shapely.from_wkb(wkb))
         for gid, code, name, community, wkb in rows
     )
+    _last_index = (fingerprint, index)
+    return index
+
+
+_last_index: tuple[bytes, GridIndex] | None = None
 
 
 async def locate(

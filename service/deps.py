@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated
 
 import anyio.to_thread
@@ -24,6 +26,7 @@ from service.db import get_engine
 from service.errors import Forbidden, Unauthorized
 from service.jobs import get_redis
 from service.reference import ReferenceCache
+from service.settings import get_settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -82,28 +85,40 @@ GridMapDep = Annotated[ReferenceCache[GridIndex], Depends(grid_map)]
 CategoriesDep = Annotated[ReferenceCache[dict[str, Category]], Depends(categories)]
 
 
-async def get_principal(token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
-    # async although it does no I/O: FastAPI runs sync dependencies in its thread pool,
-    # which costs more than decoding the token does.
+def principal_from_token(token: str | None) -> Principal:
+    """The caller of a bearer token, or ``Unauthorized``.
+
+    A token is immutable, so once its signature is checked the caller it names is
+    remembered per process (bounded LRU keyed by token and secret; nothing to agree on
+    across processes); only the expiry is checked again on every use."""
     if not token:
         raise Unauthorized("not authenticated: send 'Authorization: Bearer <access token>'")
     try:
-        return Principal.from_claims(decode_access_token(token))
+        principal, expires = _verified(token, get_settings().secret_key)
     except (jwt.PyJWTError, KeyError, ValueError) as exc:
         raise Unauthorized(f"invalid or expired access token ({exc})") from exc
+    if expires <= time.time():
+        raise Unauthorized("invalid or expired access token (Signature has expired)")
+    return principal
 
 
-CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+@lru_cache(maxsize=4096)
+def _verified(token: str, secret: str) -> tuple[Principal, float]:
+    claims = decode_access_token(token)  # checks the signature with the current secret
+    return Principal.from_claims(claims), float(claims["exp"])
 
 
 class RolesAllowed:
     """A route dependency naming the roles that may call it (kept on the route for the
-    authorization-matrix test, which reads ``route.dependant`` to find it)."""
+    authorization-matrix test, which reads ``route.dependant`` to find it). Async although
+    it does no I/O: FastAPI runs sync dependencies in its thread pool, which costs more than
+    the check does."""
 
     def __init__(self, *roles: Role) -> None:
         self.roles = frozenset(roles)
 
-    async def __call__(self, principal: CurrentPrincipal) -> Principal:
+    async def __call__(self, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+        principal = principal_from_token(token)
         if principal.role not in self.roles:
             allowed = ", ".join(sorted(self.roles))
             raise Forbidden(f"role {principal.role} may not do this (allowed: {allowed})")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import logging
 import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.responses import Response
@@ -69,6 +72,22 @@ def _route_template(scope: Scope) -> str:
 access_log = logging.getLogger("wangge.access")
 
 
+# Request ids made here: 32 hex digits, a random prefix per process and a counter (unique
+# without asking the OS for randomness on every request).
+_ID_PREFIX = uuid.uuid4().hex[:12]
+_id_counter = itertools.count(1)
+
+
+@lru_cache(maxsize=1024)
+def _request_counter(method: str, route: str, status: int) -> Any:
+    return REQUESTS.labels(method, route, str(status))
+
+
+@lru_cache(maxsize=512)
+def _latency(method: str, route: str) -> Any:
+    return LATENCY.labels(method, route)
+
+
 class ObservabilityMiddleware:
     """Pure ASGI middleware: request id in and out, one access-log line, metrics by route."""
 
@@ -79,9 +98,13 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        raw_rid = headers.get(b"x-request-id")
-        rid = raw_rid.decode("latin-1")[:128] if raw_rid else uuid.uuid4().hex
+        rid = (
+            next(
+                (v.decode("latin-1")[:128] for k, v in scope["headers"] if k == b"x-request-id"),
+                None,
+            )
+            or f"{_ID_PREFIX}{next(_id_counter):020x}"
+        )
         token = request_id_var.set(rid)
         start = time.perf_counter()
         status = 500
@@ -90,9 +113,8 @@ class ObservabilityMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
                 message["headers"] = [
-                    *message["headers"],
+                    *message.get("headers", ()),
                     (b"x-request-id", rid.encode("latin-1")),
                 ]
             await send(message)
@@ -103,8 +125,8 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - start
             route = _route_template(scope)
             method = scope["method"]
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(elapsed)
+            _request_counter(method, route, status).inc()
+            _latency(method, route).observe(elapsed)
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
                     "request",

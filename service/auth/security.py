@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -49,22 +48,13 @@ def create_access_token(
 
 
 def decode_access_token(token: str) -> dict[str, Any]:
-    """The token's claims; raises jwt.PyJWTError when invalid or expired.
-
-    A token is immutable, so its signature, once checked, stays checked: verified tokens
-    are remembered per process (bounded LRU; nothing to agree on across processes), and
-    only the expiry is checked again on every use, exactly as PyJWT checks it.
-    """
-    claims = _verified_claims(token, get_settings().secret_key)
-    if claims["exp"] <= time.time():
-        raise jwt.ExpiredSignatureError("Signature has expired")
-    return dict(claims)
-
-
-@lru_cache(maxsize=4096)
-def _verified_claims(token: str, secret: str) -> dict[str, Any]:
+    """The token's claims; raises jwt.PyJWTError when invalid, expired or not an access
+    token. (service.deps remembers verified tokens; see ``principal_from_token``.)"""
     claims: dict[str, Any] = jwt.decode(
-        token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
+        token,
+        get_settings().secret_key,
+        algorithms=[ALGORITHM],
+        options={"require": ["exp", "sub"]},
     )
     if claims.get("typ") != "access":
         raise jwt.InvalidTokenError("not an access token")
