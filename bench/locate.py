@@ -9,9 +9,9 @@ PostGIS covering query alone.
   the same run. The runs alternate (lookup, bare, lookup, bare...) so that load from other
   processes on the machine hits both alike; each round and the medians are printed, with
   the ratio (goal: lookup >= 0.5x bare).
-* SQL: the statement the endpoint runs for a point inside the map
-  (grids.service.COVERING_SQL), prepared, on one psycopg connection, over the same points:
-  queries/s, p50/p99.
+* SQL: the PostGIS covering query alone (grids.service.COVERING_SQL, the boundary rule's
+  reference statement; the endpoint itself answers from its in-memory index, ADR 0005),
+  prepared, on one psycopg connection, over the same points: queries/s, p50/p99.
 
 Uses a bench database of its own (``wangge_bench_locate``, re-created), never the test one.
 """

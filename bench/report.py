@@ -7,7 +7,8 @@
   jurisdiction, half of them sent in GCJ-02, a random ordinary category), signed in as a grid
   member through ``POST /api/v1/auth/token``.
 * The bare baseline (bench/bare.py ``POST /bare/insert``: a sync FastAPI endpoint inserting one
-  row through SQLAlchemy + psycopg into the same database), the same way, in the same run.
+  row through SQLAlchemy + psycopg into the same database), the same way, in the same run. (The
+  app reports through psycopg's async pool, one statement per report: ADR 0005.)
 * The two alternate (api, bare, api, bare...) and the medians are printed, so a noisy
   neighbour on the machine hits both sides alike.
 * Prints req/s and p50/p90/p99 of both, the ratio, and whether the goals hold

@@ -84,7 +84,7 @@ def _scheduled_key(queue: Queue) -> str:
 
 @lru_cache
 def relay_redis() -> Redis:
-    """A connection that fails fast: the relay and the post-commit kick must not stall for
+    """A connection that fails fast: the relay must not stall for
     redis-py's default retries when Redis is down (the next relay tick is the retry)."""
     return Redis.from_url(
         get_settings().redis_url,
@@ -247,7 +247,6 @@ def relay(
     *,
     batch: int = 500,
     connection: Redis | None = None,
-    event_id: int | None = None,
     now: datetime | None = None,
 ) -> int:
     """Move one batch of pending outbox rows to Redis; returns how many were moved.
@@ -261,7 +260,7 @@ def relay(
     queue = get_dispatch_queue(connection)
     notify = configured_adapter() is not None
     with _session() as session:
-        messages = outbox.claim_pending(session, now=now, batch=batch, event_id=event_id)
+        messages = outbox.claim_pending(session, now=now, batch=batch)
         if not messages:
             session.rollback()
             return 0

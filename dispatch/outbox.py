@@ -2,7 +2,7 @@
 
 Rows are written by ``dispatch.store.record`` (and the report service) in the same transaction
 as the state change they announce. The relay claims a batch with ``FOR UPDATE SKIP LOCKED``, so
-several relays (two workers, the API's post-commit kick) never hand the same row to Redis at
+several relays (one per worker) never hand the same row to Redis at
 the same time, and marks the batch processed in the same transaction once Redis has it.
 """
 
@@ -36,19 +36,16 @@ class Message:
     attempts: int
 
 
-def claim_pending(
-    session: Session, *, now: datetime, batch: int, event_id: int | None = None
-) -> list[Message]:
+def claim_pending(session: Session, *, now: datetime, batch: int) -> list[Message]:
     """Lock up to ``batch`` pending rows that are due, oldest first, skipping rows another relay
-    holds. ``event_id`` narrows to one event's rows (the post-commit fast path)."""
-    only_event = "AND event_id = :event_id" if event_id is not None else ""
+    holds."""
     rows = session.execute(
         text(
             "SELECT id, event_id, topic, payload, attempts FROM outbox"
-            f" WHERE processed_at IS NULL AND available_at <= :now {only_event}"
+            " WHERE processed_at IS NULL AND available_at <= :now"
             " ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED"
         ),
-        {"now": now, "batch": batch, "event_id": event_id},
+        {"now": now, "batch": batch},
     ).all()
     return [Message(int(i), e, str(t), dict(p), int(a)) for i, e, t, p, a in rows]
 
