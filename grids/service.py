@@ -19,6 +19,7 @@ from grids.coords import CoordSystem, to_wgs84
 from grids.index import GridEntry, GridIndex
 from grids.validate import REQUIRED_PROPERTIES, errors, validate_map
 from service.errors import Invalid, NotFound, field_error
+from service.reference import ReferenceCache
 
 SNAP_CAP_M = 50.0
 SUBDISTRICT_CODE_LEN = 9
@@ -396,6 +397,23 @@ async def locate(
     async with pool.connection() as conn:
         near = await (await conn.execute(NEAREST_SQL, params)).fetchone()
     return snapped(near, params, accuracy_m=accuracy_m, loc=loc)
+
+
+@dataclass(frozen=True)
+class GridLocator:
+    """The lookup as a request makes it: the process's copy of the map, and the pool for
+    points outside every grid (one dependency for the route instead of two)."""
+
+    pool: AsyncConnectionPool
+    grid_map: ReferenceCache[GridIndex]
+
+    async def locate(
+        self, lon: float, lat: float, coord: CoordSystem, accuracy_m: float
+    ) -> Location:
+        index = (await self.grid_map.get(self.pool)).value
+        return await locate(
+            pool=self.pool, index=index, lon=lon, lat=lat, coord=coord, accuracy_m=accuracy_m
+        )
 
 
 # --- reads (GeoJSON built by PostGIS) ------------------------------------------------

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, Field
+from starlette.requests import Request
 from starlette.responses import Response
 
 from grids import service
 from grids.coords import CoordSystem
 from service.auth.service import Principal
-from service.deps import ALL_ROLES, GridMapDep, PoolDep, RolesAllowed, SessionDep
+from service.deps import ALL_ROLES, RolesAllowed, SessionDep, grid_locator
+from service.query import parse_query, query_parameters
 
 router = APIRouter(prefix="/api/v1", tags=["grids"])
 AnyUser = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
@@ -58,34 +60,38 @@ class CoverageOut(BaseModel):
 _GEOJSON: dict[int | str, dict[str, Any]] = {200: {"content": {"application/geo+json": {}}}}
 
 
-@router.get("/grids", response_class=GeoJSONResponse, responses=_GEOJSON)
-def list_grids(session: SessionDep, _: AnyUser) -> GeoJSONResponse:
-    """All grids as a FeatureCollection (properties: code, name, community, area_km2, staff)."""
-    return GeoJSONResponse(service.feature_collection(session=session))
+class LocateQuery(BaseModel):
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="longitude, degrees")
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="latitude, degrees")
+    coord: CoordSystem = Field(
+        CoordSystem.wgs84, description="wgs84 (GPS), gcj02 (Amap/Tencent), bd09 (Baidu)"
+    )
+    accuracy_m: float = Field(
+        0.0, ge=0, le=10_000, allow_inf_nan=False, description="GPS accuracy radius, metres"
+    )
 
 
-@router.get("/grids/locate", response_model=LocateOut)
-async def locate(
-    pool: PoolDep,
-    grid_map: GridMapDep,
-    _: AnyUser,
-    lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
-    lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
-    coord: CoordSystem = CoordSystem.wgs84,
-    accuracy_m: Annotated[float, Query(ge=0, le=10_000, allow_inf_nan=False)] = 0.0,
-) -> LocateOut:
+@router.get("/grids/locate", response_model=LocateOut, openapi_extra=query_parameters(LocateQuery))
+async def locate(request: Request, _: AnyUser) -> Response:
     """The grid a point is in. Coordinates are converted to WGS-84 first; a point within
     min(accuracy_m, 50 m) outside the boundary snaps to the nearest grid; farther is a 422."""
-    index = (await grid_map.get(pool)).value
-    loc = await service.locate(
-        pool=pool, index=index, lon=lon, lat=lat, coord=coord, accuracy_m=accuracy_m
-    )
-    return LocateOut(
+    query = parse_query(LocateQuery, request)  # one validation (service.query)
+    locator = grid_locator(request)
+    loc = await locator.locate(query.lon, query.lat, query.coord, query.accuracy_m)
+    out = LocateOut(
         grid=GridRef(code=loc.code, name=loc.name, community=loc.community),
         snapped=loc.snapped,
         distance_m=round(loc.distance_m, 2),
         wgs84=(loc.lon, loc.lat),
     )
+    # Serialized here, once: FastAPI would otherwise validate the LocateOut again.
+    return Response(out.model_dump_json(), media_type="application/json")
+
+
+@router.get("/grids", response_class=GeoJSONResponse, responses=_GEOJSON)
+def list_grids(session: SessionDep, _: AnyUser) -> GeoJSONResponse:
+    """All grids as a FeatureCollection (properties: code, name, community, area_km2, staff)."""
+    return GeoJSONResponse(service.feature_collection(session=session))
 
 
 @router.get("/grids/{code}", response_class=GeoJSONResponse, responses=_GEOJSON)

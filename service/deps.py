@@ -12,6 +12,7 @@ import anyio.to_thread
 import jwt
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from psycopg_pool import AsyncConnectionPool
 from redis import Redis
 from sqlmodel import Session
@@ -19,6 +20,7 @@ from starlette.requests import Request
 
 from dispatch.models import Category
 from grids.index import GridIndex
+from grids.service import GridLocator
 from service.auth.models import Role
 from service.auth.security import decode_access_token
 from service.auth.service import Principal
@@ -28,7 +30,7 @@ from service.jobs import get_redis
 from service.reference import ReferenceCache
 from service.settings import get_settings
 
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+TOKEN_URL = "/api/v1/auth/token"
 
 
 async def get_session() -> AsyncIterator[Session]:
@@ -60,29 +62,33 @@ RedisDep = Annotated[Redis, Depends(redis_connection)]
 Now = Annotated[datetime, Depends(get_now)]
 
 
-async def async_pool(request: Request) -> AsyncConnectionPool:
+# The hot paths' per-process objects (the app lifespan's state). Plain functions, not
+# dependencies: the lookup and report routes call them themselves, which spares FastAPI
+# solving a dependency per object on every request (ADR 0005). Tests put a ``SessionPool``
+# in the state instead of the pool.
+
+
+def pool_of(request: Request) -> AsyncConnectionPool:
     """The app's async pool (service.db.async_pool), for the one-statement hot paths."""
     pool: AsyncConnectionPool = request.state.pool
     return pool
 
 
-PoolDep = Annotated[AsyncConnectionPool, Depends(async_pool)]
-
-
-async def grid_map(request: Request) -> ReferenceCache[GridIndex]:
+def grid_map_of(request: Request) -> ReferenceCache[GridIndex]:
     """The process's copy of the grid map (service.reference)."""
     cache: ReferenceCache[GridIndex] = request.state.grid_map
     return cache
 
 
-async def categories(request: Request) -> ReferenceCache[dict[str, Category]]:
+def categories_of(request: Request) -> ReferenceCache[dict[str, Category]]:
     """The process's copy of the categories, by code (service.reference)."""
     cache: ReferenceCache[dict[str, Category]] = request.state.categories
     return cache
 
 
-GridMapDep = Annotated[ReferenceCache[GridIndex], Depends(grid_map)]
-CategoriesDep = Annotated[ReferenceCache[dict[str, Category]], Depends(categories)]
+def grid_locator(request: Request) -> GridLocator:
+    """The grid lookup of this process: its map copy and its pool."""
+    return GridLocator(pool_of(request), grid_map_of(request))
 
 
 def principal_from_token(token: str | None) -> Principal:
@@ -108,17 +114,22 @@ def _verified(token: str, secret: str) -> tuple[Principal, float]:
     return Principal.from_claims(claims), float(claims["exp"])
 
 
-class RolesAllowed:
+class RolesAllowed(OAuth2PasswordBearer):
     """A route dependency naming the roles that may call it (kept on the route for the
-    authorization-matrix test, which reads ``route.dependant`` to find it). Async although
-    it does no I/O: FastAPI runs sync dependencies in its thread pool, which costs more than
-    the check does."""
+    authorization-matrix test, which reads ``route.dependant`` to find it).
+
+    It is the OAuth2 password-bearer scheme itself (so OpenAPI shows the scheme and /docs can
+    sign in) and reads the header in the same call: one dependency per request instead of a
+    scheme, a principal and a role check. Async although it does no I/O: FastAPI runs sync
+    dependencies in its thread pool, which costs more than the check does."""
 
     def __init__(self, *roles: Role) -> None:
+        super().__init__(tokenUrl=TOKEN_URL, scheme_name="OAuth2PasswordBearer", auto_error=False)
         self.roles = frozenset(roles)
 
-    async def __call__(self, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
-        principal = principal_from_token(token)
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+        principal = principal_from_token(token if scheme.lower() == "bearer" else None)
         if principal.role not in self.roles:
             allowed = ", ".join(sorted(self.roles))
             raise Forbidden(f"role {principal.role} may not do this (allowed: {allowed})")

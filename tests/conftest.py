@@ -175,12 +175,21 @@ class _SyncCursor:
 
 @pytest.fixture
 def app(engine: Engine, db: Session, clock: Clock) -> FastAPI:
+    """The app on the test's transaction: sessions are ``db``, and the hot paths' pool (the
+    lifespan's ``pool``) is ``SessionPool(db)``; the clock is injected."""
     from service.app import create_app
-    from service.deps import async_pool, get_now, get_session
+    from service.deps import get_now, get_session
 
     application = create_app()
+    real_lifespan = application.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with real_lifespan(app) as state:
+            yield {**(state or {}), "pool": SessionPool(db)}
+
+    application.router.lifespan_context = lifespan
     application.dependency_overrides[get_session] = lambda: db
-    application.dependency_overrides[async_pool] = lambda: SessionPool(db)
     application.dependency_overrides[get_now] = clock
     return application
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime
 
 from dispatch.domain import Status
@@ -14,12 +14,12 @@ from service.auth.models import Role
 from service.auth.service import Principal
 from service.deps import (
     ALL_ROLES,
-    CategoriesDep,
-    GridMapDep,
     Now,
-    PoolDep,
     RolesAllowed,
     SessionDep,
+    categories_of,
+    grid_map_of,
+    pool_of,
 )
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
@@ -40,11 +40,9 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_RESPONSES,
 )
 async def report_event(
+    request: Request,
     body: EventCreate,
-    pool: PoolDep,
     session: SessionDep,
-    grid_map: GridMapDep,
-    categories: CategoriesDep,
     principal: Reporter,
     now: Now,
 ) -> Response:
@@ -53,10 +51,10 @@ async def report_event(
     Safe to resend: the same ``client_id`` and body answer 200 with the same event.
     """
     result = await service.submit(
-        pool=pool,
+        pool=pool_of(request),
         session=session,
-        grid_map=grid_map,
-        categories=categories,
+        grid_map=grid_map_of(request),
+        categories=categories_of(request),
         principal=principal,
         data=body,
         now=now,
