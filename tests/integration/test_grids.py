@@ -508,3 +508,17 @@ def test_coverage_sees_a_gap_an_overlap_and_an_unstaffed_grid(db: Session) -> No
         {"c": grown},
     )
     assert service.coverage(session=db).overlap_area_m2 > 1000  # a ~20 m band into neighbours
+
+
+def test_the_lookup_documents_its_query_and_security_in_openapi(client: TestClient) -> None:
+    """The lookup validates its query string as one model (service.query); the OpenAPI
+    document still lists each parameter, and the bearer scheme."""
+    operation = client.get("/openapi.json").json()["paths"]["/api/v1/grids/locate"]["get"]
+    params = {p["name"]: p for p in operation["parameters"]}
+    assert set(params) == {"lon", "lat", "coord", "accuracy_m"}
+    assert all(p["in"] == "query" for p in params.values())
+    assert params["lon"]["required"] and params["lat"]["required"]
+    assert not params["coord"]["required"]
+    assert params["coord"]["schema"]["enum"] == ["wgs84", "gcj02", "bd09"]
+    assert params["lat"]["schema"]["maximum"] == 90
+    assert operation["security"] == [{"OAuth2PasswordBearer": []}]
