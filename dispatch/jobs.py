@@ -322,8 +322,10 @@ class OutboxWakeup:
                 pass
             for _ in self._conn.notifies(timeout=0.0):  # one relay run serves all of them
                 pass
-        except psycopg.Error as exc:
+        except (psycopg.Error, OSError) as exc:
             log.warning("outbox LISTEN failed (%s); the relay polls meanwhile", exc)
+            if self._conn is not None:
+                self._conn.close()
             self._conn = None
             time.sleep(timeout)
 
@@ -484,9 +486,12 @@ _settings = get_settings()
 
 
 _wakeup = OutboxWakeup()
+#: At most one relay run per this many seconds: under a flood of commits (a burst of breaches)
+#: each run then moves many rows, instead of one transaction per notification.
+RELAY_COALESCE_SECONDS = 0.05
 
 
-@periodic("dispatch.relay", 0)
+@periodic("dispatch.relay", RELAY_COALESCE_SECONDS)
 def _relay_task() -> None:
     _wakeup.wait(_settings.relay_seconds)
     relay_all()

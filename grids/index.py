@@ -51,9 +51,6 @@ class GridIndex:
         if len(ordered):
             self._build_cells()
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     def _build_cells(self) -> None:
         minx, miny, maxx, maxy = shapely.total_bounds(self._geoms)
         self._x0, self._y0 = float(minx), float(miny)

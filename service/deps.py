@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated
@@ -110,7 +110,7 @@ def principal_from_token(token: str | None) -> Principal:
 
 @lru_cache(maxsize=4096)
 def _verified(token: str, secret: str) -> tuple[Principal, float]:
-    claims = decode_access_token(token)  # checks the signature with the current secret
+    claims = decode_access_token(token, secret)
     return Principal.from_claims(claims), float(claims["exp"])
 
 
@@ -124,7 +124,7 @@ class RolesAllowed(OAuth2PasswordBearer):
     dependencies in its thread pool, which costs more than the check does."""
 
     def __init__(self, *roles: Role) -> None:
-        super().__init__(tokenUrl=TOKEN_URL, scheme_name="OAuth2PasswordBearer", auto_error=False)
+        super().__init__(tokenUrl=TOKEN_URL, scheme_name="OAuth2PasswordBearer")
         self.roles = frozenset(roles)
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
@@ -138,7 +138,3 @@ class RolesAllowed(OAuth2PasswordBearer):
 
 ALL_ROLES = tuple(Role)
 STAFF_WRITERS = tuple(r for r in Role if r is not Role.evaluator)
-
-
-def allow(*roles: Role) -> Callable[..., Awaitable[Principal]]:
-    return RolesAllowed(*roles)

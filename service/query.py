@@ -26,8 +26,16 @@ def parse_query(model: type[M], request: Request) -> M:
         return model.model_validate(dict(request.query_params))
     except ValidationError as exc:
         raise RequestValidationError(
-            [{**error, "loc": ("query", *error["loc"])} for error in exc.errors()]
+            [_as_fastapi(e) for e in exc.errors(include_url=False)]
         ) from None
+
+
+def _as_fastapi(error: Any) -> dict[str, Any]:
+    """A model error as FastAPI reports a query parameter's (a missing one has no input)."""
+    shaped: dict[str, Any] = {**error, "loc": ("query", *error["loc"])}
+    if error["type"] == "missing":
+        shaped["input"] = None
+    return shaped
 
 
 def query_parameters(model: type[BaseModel]) -> dict[str, Any]:

@@ -27,6 +27,15 @@ from sqlmodel import Field, SQLModel
 log = logging.getLogger("wangge.reference")
 
 CHANNEL = "reference_changed"
+#: The listener pings its connection this often when nothing arrives, and TCP keepalives
+#: are on, so a connection lost without an error is noticed (and copies version-checked).
+PING_SECONDS = 15.0
+_KEEPALIVE = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 T = TypeVar("T")
 Loader = Callable[[AsyncConnection[Any]], Awaitable[T]]
 
@@ -51,7 +60,7 @@ _VERSION_SQL = "SELECT version FROM reference_version WHERE name = %(name)s"
 
 class ReferenceCache(Generic[T]):
     """One kind of reference data (a ``reference_version`` name), read on first use and again
-    after each change. No lock: two requests missing at once both read, harmlessly."""
+    after each change. Per event loop (one app lifespan): the read lock is an asyncio lock."""
 
     def __init__(self, name: str, load: Loader[T], owner: References) -> None:
         self.name = name
@@ -60,6 +69,7 @@ class ReferenceCache(Generic[T]):
         self._snapshot: Snapshot[T] | None = None
         # Bumped by invalidate(): a read that started before a change must not be kept.
         self._generation = 0
+        self._lock = asyncio.Lock()
 
     def invalidate(self) -> None:
         self._generation += 1
@@ -71,14 +81,17 @@ class ReferenceCache(Generic[T]):
         snapshot = self._snapshot
         if snapshot is not None and self._owner.listening:
             return snapshot
-        generation = self._generation
-        async with pool.connection() as conn:
-            if snapshot is not None and await _version(conn, self.name) == snapshot.version:
-                return snapshot
-            snapshot = await self._read(conn)
-        if generation == self._generation:
-            self._snapshot = snapshot
-        return snapshot
+        async with self._lock:  # one read at a time: after a change, one request reads
+            if self._snapshot is not None and self._owner.listening:
+                return self._snapshot  # read by the request this one waited for
+            generation = self._generation
+            async with pool.connection() as conn:
+                if snapshot is not None and await _version(conn, self.name) == snapshot.version:
+                    return snapshot
+                snapshot = await self._read(conn)
+            if generation == self._generation:
+                self._snapshot = snapshot
+            return snapshot
 
     async def _read(self, conn: AsyncConnection[Any]) -> Snapshot[T]:
         """The data and the version it is at: the version read before and after the data
@@ -121,13 +134,23 @@ class References:
         Everything is dropped on (re)connecting: changes may have been missed meanwhile."""
         while True:
             try:
-                conn = await AsyncConnection.connect(conninfo, autocommit=True, connect_timeout=5)
+                conn = await AsyncConnection.connect(
+                    conninfo,
+                    autocommit=True,
+                    connect_timeout=5,
+                    keepalives=1,
+                    keepalives_idle=10,
+                    keepalives_interval=5,
+                    keepalives_count=3,
+                )
                 async with conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self.invalidate()
                     self.listening = True
-                    async for note in conn.notifies():
-                        self.invalidate(note.payload)
+                    while True:
+                        async for note in conn.notifies(timeout=PING_SECONDS):
+                            self.invalidate(note.payload)
+                        await conn.execute("SELECT 1")  # a silently dead link raises here
             except (psycopg.Error, OSError) as exc:
                 log.warning("reference listener lost its connection (%s); retrying", exc)
             finally:

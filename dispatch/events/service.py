@@ -46,7 +46,7 @@ from grids.models import Grid
 from grids.service import locate
 from service.auth.models import Staff
 from service.auth.service import Principal
-from service.errors import Conflict, Invalid, Unavailable, field_error
+from service.errors import Conflict, Forbidden, Invalid, Unavailable, field_error
 from service.reference import ReferenceCache
 from service.settings import get_settings
 
@@ -91,10 +91,17 @@ async def submit(
     """
     digest = data.request_hash()
     loc = data.location
+    rechecked = False
     for _ in range(_ATTEMPTS):
         maps, cats = await grid_map.get(pool), await categories.get(pool)
+        known = cats.value.get(data.category)
+        if (known is None or not known.active) and not rechecked:
+            # refused only on a copy known to be current (a notification may be on its way)
+            rechecked = True
+            categories.invalidate()
+            continue
         try:
-            category = _active_category(cats.value.get(data.category), data.category)
+            category = _active_category(known, data.category)
             _check_occurred_at(data.occurred_at, now)
             where = await locate(
                 pool=pool,
@@ -147,9 +154,8 @@ async def submit(
             )
             try:
                 cursor = await conn.execute(sql, params)
-            except psycopg.errors.ForeignKeyViolation:
-                # the grid was removed by a map load after this copy was read
-                grid_map.invalidate()
+            except psycopg.errors.ForeignKeyViolation as exc:
+                _removed_meanwhile(exc, grid_map, categories)
                 continue
             inserted, current, reporter_name = await cursor.fetchone() or (None, False, None)
         if inserted is not None:
@@ -166,15 +172,31 @@ async def submit(
                 tz=get_settings().tz,
             )
             return Submitted(out, created=True)
-        if not current:
+        earlier = None if not current else await _by_client_id(pool, data.client_id)
+        if earlier is None:  # stale copies (or the grid vanished with them): decide again
             grid_map.invalidate()
             categories.invalidate()
             continue
         # client_id is taken: an earlier report, or a concurrent identical one that won
-        earlier = await _by_client_id(pool, data.client_id)
-        assert earlier is not None
         return await _replayed(session, principal, earlier, digest)
     raise Unavailable("the grid map or the categories keep changing; retry the report")
+
+
+def _removed_meanwhile(
+    exc: psycopg.errors.ForeignKeyViolation,
+    grid_map: ReferenceCache[GridIndex],
+    categories: ReferenceCache[dict[str, Category]],
+) -> None:
+    """A row the report refers to was deleted after the copies were read: a grid or a
+    community (a map load) or a category means reading them again; the reporter's own staff
+    record gone means the caller can no longer report."""
+    constraint = exc.diag.constraint_name or ""
+    if "reporter" in constraint:
+        raise Forbidden("your staff record no longer exists; sign in again") from exc
+    if "category" in constraint:
+        categories.invalidate()
+    else:
+        grid_map.invalidate()
 
 
 _NEXT_ID = "SELECT nextval(pg_get_serial_sequence('event', 'id'))"

@@ -47,14 +47,12 @@ def create_access_token(
     return jwt.encode(claims, get_settings().secret_key, algorithm=ALGORITHM)
 
 
-def decode_access_token(token: str) -> dict[str, Any]:
-    """The token's claims; raises jwt.PyJWTError when invalid, expired or not an access
-    token. (service.deps remembers verified tokens; see ``principal_from_token``.)"""
+def decode_access_token(token: str, secret: str) -> dict[str, Any]:
+    """The token's claims, checked with ``secret``; raises jwt.PyJWTError when invalid,
+    expired or not an access token. (service.deps remembers verified tokens, keyed by token
+    and secret: see ``principal_from_token``.)"""
     claims: dict[str, Any] = jwt.decode(
-        token,
-        get_settings().secret_key,
-        algorithms=[ALGORITHM],
-        options={"require": ["exp", "sub"]},
+        token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
     )
     if claims.get("typ") != "access":
         raise jwt.InvalidTokenError("not an access token")

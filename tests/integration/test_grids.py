@@ -266,6 +266,10 @@ def test_bad_coordinates_are_422_naming_the_field(
     r = locate(client, token_for("g01m1"), **params)
     assert r.status_code == 422, r.text
     assert [e["loc"] for e in r.json()["detail"]] == [["query", field]]
+    error = r.json()["detail"][0]
+    assert set(error) <= {"type", "loc", "msg", "input", "ctx"}, error  # FastAPI's shape
+    if error["type"] == "missing":
+        assert error["input"] is None
 
 
 def test_bd09_at_the_edge_of_the_globe_is_422_not_500(

@@ -167,3 +167,39 @@ def test_the_relay_wakes_when_outbox_rows_commit(committed: Engine) -> None:
     started = time.monotonic()
     wakeup.wait(0.3)  # nothing new: the timeout
     assert time.monotonic() - started >= 0.25
+
+
+def test_a_category_missing_from_the_copy_is_looked_up_again_before_refusing(
+    db: Session,
+) -> None:
+    """A category added after the copy was read (its notification not yet handled): the
+    report is not refused on the copy's word; the copy is read again and the report goes in."""
+    refs = References()
+    refs.listening = True
+    grid_map, categories = refs.add("grid", load_index), refs.add("category", load_all)
+    pool = SessionPool(db)
+    asyncio.run(categories.get(pool))  # type: ignore[arg-type]
+    db.execute(
+        text(
+            "INSERT INTO category (code, name, ack_minutes, resolve_minutes, big, active)"
+            " VALUES ('zz_new_kind', '新增类别', 10, 30, false, true)"
+        )
+    )
+    lon, lat = interior_point(db, GRID_01)
+    result = asyncio.run(
+        submit(
+            pool=pool,  # type: ignore[arg-type]
+            session=db,
+            grid_map=grid_map,
+            categories=categories,
+            principal=principal(db, "g01m1"),
+            data=EventCreate(
+                client_id=uuid.uuid4(),
+                category="zz_new_kind",
+                description="刚增加的类别",
+                location=LocationIn(lon=lon, lat=lat, coord=CoordSystem.wgs84, accuracy_m=5),
+            ),
+            now=datetime.now(UTC),
+        )
+    )
+    assert result.created and result.event.category == "zz_new_kind"
