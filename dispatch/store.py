@@ -21,8 +21,8 @@ from sqlalchemy import text, update
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
-from dispatch.domain import Category as CategoryValues
 from dispatch.domain import (
+    AuditEntry,
     Decision,
     EscalationReason,
     EventState,
@@ -33,6 +33,7 @@ from dispatch.domain import (
     TimerCommand,
     TimerKind,
 )
+from dispatch.domain import Category as CategoryValues
 from dispatch.models import Category, Event, EventAudit, Outbox
 from service.errors import Conflict
 from service.settings import get_settings
@@ -166,6 +167,24 @@ _AUDIT_COLUMNS = (
 )  # fmt: skip
 
 
+def audit_values(audit: AuditEntry) -> dict[str, Any]:
+    """An audit entry as the values of its row (``_AUDIT_COLUMNS``, enums as their values):
+    what the COPY of a batch, the report statement and the change-stream message write."""
+    return {
+        "version": audit.version,
+        "action": audit.action.value,
+        "from_status": audit.from_status.value if audit.from_status else None,
+        "to_status": audit.to_status.value,
+        "from_level": audit.from_level,
+        "to_level": audit.to_level,
+        "actor": audit.actor,
+        "at": audit.at,
+        "note": audit.note,
+        "reason": audit.reason.value if audit.reason else None,
+        "data": dict(audit.data),
+    }
+
+
 @lru_cache
 def _open_event_sql() -> str:
     """The new event, its audit row and every outbox row, in one statement: atomic on an
@@ -247,22 +266,9 @@ def open_event(
         **{name: report[name] for name in REPORT_COLUMNS},
         **state_columns(decision.state),
     }
-    audit_row = {
-        "version": audit.version,
-        "action": audit.action.value,
-        "from_status": audit.from_status.value if audit.from_status else None,
-        "to_status": audit.to_status.value,
-        "from_level": audit.from_level,
-        "to_level": audit.to_level,
-        "actor": audit.actor,
-        "at": audit.at,
-        "note": audit.note,
-        "reason": audit.reason.value if audit.reason else None,
-        "data": dict(audit.data),
-    }
     params: dict[str, Any] = {
         "event": _json(event),
-        "audit": _json(audit_row),
+        "audit": _json(audit_values(audit)),
         "outbox": json.dumps(rows, ensure_ascii=False),
         "lon": lon,
         "lat": lat,
@@ -344,10 +350,7 @@ def update_states(session: Session, items: Sequence[tuple[EventState, int]]) -> 
     return {int(i) for i in result.scalars()}
 
 
-_AUDIT_COPY = (
-    "COPY event_audit (id, event_id, version, action, from_status, to_status, from_level,"
-    " to_level, actor, at, note, reason, data) FROM STDIN"
-)
+_AUDIT_COPY = f"COPY event_audit (id, event_id, {', '.join(_AUDIT_COLUMNS)}) FROM STDIN"
 _OUTBOX_COPY = (
     "COPY outbox (event_id, topic, payload, created_at, available_at, attempts) FROM STDIN"
 )
@@ -374,12 +377,8 @@ def _append(session: Session, decisions: Sequence[Decision]) -> None:
             for decision, audit_id in zip(decisions, audit_ids, strict=True):
                 a = decision.audit
                 assert a is not None
-                copy.write_row(
-                    (audit_id, int(a.event_id), a.version, a.action.value,
-                     a.from_status.value if a.from_status else None, a.to_status.value,
-                     a.from_level, a.to_level, a.actor, a.at, a.note,
-                     a.reason.value if a.reason else None, Jsonb(dict(a.data)))
-                )  # fmt: skip
+                row = audit_values(a) | {"data": Jsonb(dict(a.data))}
+                copy.write_row((audit_id, int(a.event_id), *(row[c] for c in _AUDIT_COLUMNS)))
         with cursor.copy(_OUTBOX_COPY) as copy:
             for decision, audit_id in zip(decisions, audit_ids, strict=True):
                 for event_id, topic, payload, at in outbox_values(decision, audit_id):
@@ -387,6 +386,17 @@ def _append(session: Session, decisions: Sequence[Decision]) -> None:
 
 
 OutboxValues = tuple[int, str, dict[str, Any], datetime]
+# What a change-stream message carries of its audit row (besides ids and the time).
+_STREAM_FIELDS = (
+    "version",
+    "action",
+    "from_status",
+    "to_status",
+    "from_level",
+    "to_level",
+    "actor",
+    "reason",
+)
 
 
 def outbox_values(decision: Decision, audit_id: int | None) -> list[OutboxValues]:
@@ -398,16 +408,10 @@ def outbox_values(decision: Decision, audit_id: int | None) -> list[OutboxValues
     event_id = int(decision.state.event_id)
     now = audit.at
     change: dict[str, Any] = {} if audit_id is None else {"audit_id": audit_id}
+    values = audit_values(audit)
     change |= {
         "event_id": event_id,
-        "version": audit.version,
-        "action": audit.action.value,
-        "from_status": audit.from_status.value if audit.from_status else None,
-        "to_status": audit.to_status.value,
-        "from_level": audit.from_level,
-        "to_level": audit.to_level,
-        "actor": audit.actor,
-        "reason": audit.reason.value if audit.reason else None,
+        **{k: values[k] for k in _STREAM_FIELDS},
         "at": now.isoformat(),
     }
     rows: list[OutboxValues] = [(event_id, STREAM_TOPIC, change, now)]

@@ -27,36 +27,12 @@ from sqlalchemy import Column, DateTime, Index, LargeBinary, SmallInteger, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-#: The counters of ``stats_daily``, in column order (the SQL type ``stats_counts`` plus the
-#: act-based ``dispatched_on_time``). Their definitions live in SQL (``stats_counts_of``).
-COUNTER_COLUMNS: tuple[str, ...] = (
-    "reported",
-    "voided",
-    "registered",
-    "public_registered",
-    "dispatched",
-    "dispatched_on_time",
-    "redispatches",
-    "escalations",
-    "handled",
-    "handled_on_time",
-    "reworks",
-    "closed",
-    "closed_on_time",
-    "closed_level0",
-    "closed_le2",
-)
 
+class StatsCounters(SQLModel):
+    """The counters of ``stats_daily`` and ``stats_counter_block``, in column order (the SQL type
+    ``stats_counts`` plus the act-based ``dispatched_on_time``). Their definitions live in SQL
+    (``stats_counts_of``)."""
 
-class StatsDaily(SQLModel, table=True):
-    """Counters of the events reported on ``day`` (Asia/Shanghai) in a grid and category."""
-
-    __tablename__ = "stats_daily"
-    __table_args__ = (Index("ix_stats_daily_grid_day", "grid_id", "day"),)
-
-    day: date = Field(primary_key=True)
-    grid_id: int = Field(primary_key=True)
-    category_id: int = Field(primary_key=True)
     reported: int = 0
     voided: int = 0
     registered: int = 0
@@ -72,6 +48,20 @@ class StatsDaily(SQLModel, table=True):
     closed_on_time: int = 0
     closed_level0: int = 0
     closed_le2: int = 0
+
+
+COUNTER_COLUMNS: tuple[str, ...] = tuple(StatsCounters.model_fields)
+
+
+class StatsDaily(StatsCounters, table=True):
+    """Counters of the events reported on ``day`` (Asia/Shanghai) in a grid and category."""
+
+    __tablename__ = "stats_daily"
+    __table_args__ = (Index("ix_stats_daily_grid_day", "grid_id", "day"),)
+
+    day: date = Field(primary_key=True)
+    grid_id: int = Field(primary_key=True)
+    category_id: int = Field(primary_key=True)
 
 
 class StatsResolution(SQLModel, table=True):
@@ -124,7 +114,7 @@ class StatsSetting(SQLModel, table=True):
     value: float
 
 
-class StatsCounterBlock(SQLModel, table=True):
+class StatsCounterBlock(StatsCounters, table=True):
     """The counters of ``stats_daily`` of one grid summed over days ``[start, start + 2^lvl)``,
     with the number of those days on which the grid was patrolled."""
 
@@ -133,21 +123,6 @@ class StatsCounterBlock(SQLModel, table=True):
     lvl: int = Field(sa_column=Column(SmallInteger, primary_key=True))
     start: int = Field(primary_key=True)
     grid_id: int = Field(primary_key=True)
-    reported: int = 0
-    voided: int = 0
-    registered: int = 0
-    public_registered: int = 0
-    dispatched: int = 0
-    dispatched_on_time: int = 0
-    redispatches: int = 0
-    escalations: int = 0
-    handled: int = 0
-    handled_on_time: int = 0
-    reworks: int = 0
-    closed: int = 0
-    closed_on_time: int = 0
-    closed_level0: int = 0
-    closed_le2: int = 0
     patrolled_days: int = 0
 
 
