@@ -8,8 +8,8 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
 from alembic import context
-from service.models import metadata
-from service.settings import get_settings
+from kernel.settings import get_settings
+from service.tables import metadata
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

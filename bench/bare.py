@@ -37,7 +37,7 @@ class BareIn(BaseModel):
 
 @lru_cache
 def _engine() -> Engine:
-    """Built like ``service.db.get_engine`` (same pool size and overflow, pre-ping)."""
+    """Built like ``kernel.db.get_engine`` (same pool size and overflow, pre-ping)."""
     url = os.environ.get("WANGGE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1/wangge")
     size = int(os.environ.get("WANGGE_DB_POOL_SIZE", "10"))
     return create_engine(url, pool_size=size, max_overflow=size, pool_pre_ping=True)

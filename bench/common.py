@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from service.db import libpq_url
+from kernel.db import libpq_url
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "wangge_bench"

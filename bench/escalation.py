@@ -43,7 +43,9 @@ from psycopg.types.json import Jsonb
 from redis import Redis
 
 from bench.common import ROOT, bench_database, free_port, percentile, serve
-from dispatch.domain import (
+from dispatch.engine.jobs import TIMERS_SYNCED_KEY
+from dispatch.store import state_columns, timer_values
+from domain.lifecycle import (
     Action,
     Assignment,
     Command,
@@ -52,10 +54,8 @@ from dispatch.domain import (
     apply,
     open_event,
 )
-from dispatch.domain import Category as CategoryValues
-from dispatch.jobs import TIMERS_SYNCED_KEY
-from dispatch.store import state_columns, timer_values
-from service.db import libpq_url
+from domain.lifecycle import Category as CategoryValues
+from kernel.db import libpq_url
 
 DB_NAME = "wangge_bench_escalation"
 CATEGORY = "bench_escalation"
@@ -361,7 +361,7 @@ def main() -> None:
 
             with (
                 workers(env, args.workers),
-                serve("service.app:app_factory", env=env, workers=2, start_timeout=120) as base,
+                serve("service.api.app:app_factory", env=env, workers=2, start_timeout=120) as base,
             ):
                 relayed_at = None
                 while datetime.now(UTC) < t0:

@@ -29,7 +29,7 @@ import shapely
 from shapely.geometry import shape
 
 from bench.common import ROOT, LoadResult, bench_database, percentile, serve, wrk
-from service.db import libpq_url
+from kernel.db import libpq_url
 
 BENCH_DB = "wangge_bench_locate"  # its own database: other benches re-create wangge_bench
 POINTS = 2000
@@ -85,11 +85,11 @@ def bearer_for(env: dict[str, str], username: str = "g01m1") -> str:
     )
     from sqlmodel import Session, col, select
 
-    from service.auth.models import User
-    from service.auth.security import create_access_token
-    from service.auth.service import principal_for
-    from service.db import get_engine
-    from service.settings import get_settings
+    from kernel.db import get_engine
+    from kernel.settings import get_settings
+    from staff.models import User
+    from staff.security import create_access_token
+    from staff.service import principal_for
 
     get_settings.cache_clear()
     get_engine.cache_clear()
@@ -104,7 +104,7 @@ def sql_alone(
     env: dict[str, str], points: list[tuple[float, float]], seconds: float
 ) -> tuple[float, float, float, int]:
     """The lookup statement, prepared, on one connection: (queries/s, p50 ms, p99 ms, n)."""
-    from grids.service import COVERING_SQL
+    from grids.lookup import COVERING_SQL
 
     lat_ms: list[float] = []
     with psycopg.connect(libpq_url(env["WANGGE_DATABASE_URL"]), autocommit=True) as conn:
@@ -148,7 +148,7 @@ def main() -> None:
     bares: list[LoadResult] = []
     with (
         serve(
-            "service.app:app_factory", env=env, workers=args.workers, start_timeout=180
+            "service.api.app:app_factory", env=env, workers=args.workers, start_timeout=180
         ) as app_url,
         serve(
             "bench.bare:create_app",

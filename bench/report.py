@@ -31,8 +31,8 @@ from sqlalchemy import create_engine
 
 from bench.bare import create_table
 from bench.common import ROOT, LoadResult, bench_database, serve, wrk
-from grids.coords import wgs84_to_gcj02
-from service.db import libpq_url
+from domain.coords import wgs84_to_gcj02
+from kernel.db import libpq_url
 
 POINTS = 1000
 SEED = 11
@@ -106,7 +106,7 @@ end
 
 def sign_in(base: str, username: str = "g01m1") -> str:
     """A real access token from the running service (OAuth2 password flow)."""
-    from service.settings import get_settings
+    from kernel.settings import get_settings
 
     r = httpx.post(
         base + "/api/v1/auth/token",
@@ -177,7 +177,9 @@ def main() -> None:
     )
     results: dict[int, tuple[LoadResult, LoadResult]] = {}
     with (
-        serve("service.app:app_factory", env=env, workers=args.workers, start_timeout=180) as api,
+        serve(
+            "service.api.app:app_factory", env=env, workers=args.workers, start_timeout=180
+        ) as api,
         serve("bench.bare:create_app", env=env, workers=args.workers, start_timeout=180) as bare,
     ):
         token = sign_in(api)

@@ -7,7 +7,7 @@ and reuses it on later runs when it holds the same history (``--reload`` forces 
 Then, in the same run and on the same data, times p50 over ``--runs`` calls of:
 
 - resolution by grid over the last 30 days and over the whole year: the service
-  (``dispatch.stats.service.resolution``: sealed histogram blocks merged with NumPy) beside
+  (``evaluation.service.resolution``: sealed histogram blocks merged with NumPy) beside
   the naive SQL (``percentile_cont`` over the event table, grouped by grid);
 - the indicators for the last full calendar month: the service (``stats_daily`` counters,
   patrol grid-days, the map's coverage) beside the same figures computed from the event,
@@ -35,9 +35,9 @@ from sqlalchemy import create_engine
 from sqlmodel import Session
 
 from bench.common import ROOT, bench_database, serve
-from dispatch.stats import service
-from dispatch.stats.domain import STATS_TZ, GroupBy
-from service.db import libpq_url
+from domain.evaluation import STATS_TZ, GroupBy
+from evaluation import service
+from kernel.db import libpq_url
 
 DB = "wangge_bench_stats"
 SEED = 20_240_101
@@ -157,7 +157,7 @@ def ensure_loaded(args: argparse.Namespace) -> tuple[dict[str, str], date]:
                 conn.execute("VACUUM ANALYZE")
         return env, last
     env = bench_database(fresh=True, name=DB)
-    from dispatch import simulate_bulk
+    from tools.simulate import bulk as simulate_bulk
 
     engine = create_engine(env["WANGGE_DATABASE_URL"])
     weekday_mean = (5 + 2 * 0.85) / 7
@@ -268,9 +268,9 @@ def http_figures(
     """The same reads through the API (one uvicorn worker), token for the evaluator."""
     from sqlmodel import col, select
 
-    from service.auth.models import User
-    from service.auth.security import create_access_token
-    from service.auth.service import principal_for
+    from staff.models import User
+    from staff.security import create_access_token
+    from staff.service import principal_for
 
     engine = create_engine(env["WANGGE_DATABASE_URL"])
     with Session(engine) as session:
@@ -281,7 +281,7 @@ def http_figures(
         user_id=principal.user_id, role=principal.role.value, extra=principal.claims()
     )
     out: list[tuple[str, float]] = []
-    with serve("service.app:app_factory", env=env, workers=1, start_timeout=180) as base:
+    with serve("service.api.app:app_factory", env=env, workers=1, start_timeout=180) as base:
         client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"})
         for label, path, (first, until) in (
             ("HTTP resolution by grid, 30 days", "/api/v1/stats/resolution", month30),

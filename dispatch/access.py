@@ -12,9 +12,9 @@ from sqlalchemy import ColumnElement, false, or_, true
 from sqlmodel import col
 
 from dispatch.models import Event
-from service.auth.models import Role
-from service.auth.service import Principal
-from service.errors import NotFound
+from kernel.errors import NotFound
+from staff.models import Role
+from staff.service import Principal
 
 SEE_ALL = frozenset({Role.dispatcher, Role.evaluator, Role.admin})
 
@@ -53,5 +53,5 @@ def can_see(principal: Principal, event: Event) -> bool:
 def check_visible(principal: Principal, event: Event | None, event_id: int) -> Event:
     """The event when ``principal`` may see it; otherwise 404 (not 403: no existence leak)."""
     if event is None or not can_see(principal, event):
-        raise NotFound({"loc": ["path", "event_id"], "msg": f"no event {event_id}"})
+        raise NotFound({"loc": ["event_id"], "msg": f"no event {event_id}"})
     return event

@@ -49,7 +49,7 @@ class Category(SQLModel, table=True):
 
 
 class Event(SQLModel, table=True):
-    """事件: one reported problem. The lifecycle columns mirror ``dispatch.domain.EventState``."""
+    """事件: one reported problem. The lifecycle columns mirror ``domain.lifecycle.EventState``."""
 
     __table_args__ = (
         Index("ix_event_open_due", "status", "due_at"),

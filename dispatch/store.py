@@ -21,7 +21,8 @@ from sqlalchemy import text, update
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
-from dispatch.domain import (
+from dispatch.models import Category, Event, EventAudit, Outbox
+from domain.lifecycle import (
     AuditEntry,
     Decision,
     EscalationReason,
@@ -33,10 +34,9 @@ from dispatch.domain import (
     TimerCommand,
     TimerKind,
 )
-from dispatch.domain import Category as CategoryValues
-from dispatch.models import Category, Event, EventAudit, Outbox
-from service.errors import Conflict
-from service.settings import get_settings
+from domain.lifecycle import Category as CategoryValues
+from kernel.errors import Conflict
+from kernel.settings import get_settings
 
 STATE_FIELDS = tuple(f.name for f in fields(EventState))
 # Fields whose row value differs in type from the state's (ids and enums).

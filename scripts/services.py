@@ -26,7 +26,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
-from service.db import libpq_url
+from kernel.db import libpq_url
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from alembic.config import Config
 
-from service.settings import get_settings
+from kernel.settings import get_settings
 
 app = typer.Typer(help="Wangge 网格化管理: operator commands.", no_args_is_help=True)
 
@@ -45,12 +45,12 @@ def load_data(
 
     A bad map file changes nothing and exits with status 2, listing each bad feature and why.
     """
-    from service.errors import DomainError
+    from kernel.errors import WanggeError
     from service.loading import load_all
 
     try:
         summary = load_all(grids_path=grids)
-    except DomainError as exc:
+    except WanggeError as exc:
         detail = exc.detail if isinstance(exc.detail, dict) else {"msg": exc.detail}
         typer.echo(f"error: {detail.get('msg', detail)}", err=True)
         for line in detail.get("problems") or detail.get("grids") or []:
@@ -74,10 +74,10 @@ def create_user(
     ] = "",
 ) -> None:
     """Create a login (and its staff record)."""
-    from service.auth.models import Role
-    from service.auth.service import create_user as create
-    from service.db import session_scope
-    from service.errors import DomainError
+    from kernel.db import session_scope
+    from kernel.errors import WanggeError
+    from staff.models import Role
+    from staff.service import create_user as create
 
     try:
         with session_scope() as session:
@@ -92,7 +92,7 @@ def create_user(
                 department=department,
             )
             typer.echo(f"created user {user.username} (id {user.id}, role {role})")
-    except (DomainError, ValueError) as exc:
+    except (WanggeError, ValueError) as exc:
         typer.echo(f"error: {getattr(exc, 'detail', exc)}", err=True)
         raise typer.Exit(2) from exc
 
@@ -107,7 +107,7 @@ def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
             sys.executable,
             "-m",
             "uvicorn",
-            "service.app:app_factory",
+            "service.api.app:app_factory",
             "--factory",
             "--host",
             host,
@@ -123,7 +123,7 @@ def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 @app.command()
 def worker(burst: bool = False) -> None:
     """Run the RQ worker (scheduler on) with the heartbeat and periodic tasks."""
-    from service.observability import configure_logging
+    from kernel.observability import configure_logging
     from service.worker import run_worker
 
     get_settings()
@@ -169,7 +169,7 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 
 
 # Statistics and the simulator (their modules import lazily).
-from dispatch.stats.cli import simulate_command, stats_app  # noqa: E402
+from service.cli_stats import simulate_command, stats_app  # noqa: E402
 
 app.command("simulate")(simulate_command)
 app.add_typer(stats_app, name="stats")

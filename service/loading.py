@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from dispatch.categories.service import load_categories
-from grids.service import load_map, read_map_file
-from service.auth.service import load_roster
-from service.db import session_scope
-from service.settings import get_settings
+from grids.loading import load_map, read_map_file
+from kernel.db import session_scope
+from kernel.settings import get_settings
+from staff.service import load_roster
 
 
 def load_all(*, grids_path: Path | None = None) -> str:

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from redis.exceptions import RedisError
 from rq import SimpleWorker
 
-from service.jobs import get_queue, get_redis, worker_redis, write_heartbeat
-from service.settings import get_settings
+from kernel.redis import get_queue, get_redis, worker_redis, write_heartbeat
+from kernel.settings import get_settings
 
 log = logging.getLogger("wangge.worker")
 
@@ -38,7 +38,7 @@ def periodic(name: str, every_seconds: float) -> Callable[[PeriodicTask], Period
 
 
 # Modules that register periodic tasks (with @periodic) when imported.
-PERIODIC_MODULES: tuple[str, ...] = ("dispatch.jobs", "dispatch.stats.jobs")
+PERIODIC_MODULES: tuple[str, ...] = ("dispatch.engine.jobs", "evaluation.tasks")
 
 
 def _load_periodic_tasks() -> None:

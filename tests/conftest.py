@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from service.db import libpq_url
+from kernel.db import libpq_url
 
 START_HINT = "run `make test` (it bootstraps the servers), or start them: see README.md"
 
@@ -177,8 +177,8 @@ class _SyncCursor:
 def app(engine: Engine, db: Session, clock: Clock) -> FastAPI:
     """The app on the test's transaction: sessions are ``db``, and the hot paths' pool (the
     lifespan's ``pool``) is ``SessionPool(db)``; the clock is injected."""
-    from service.app import create_app
-    from service.deps import get_now, get_session
+    from service.api.app import create_app
+    from service.api.deps import get_now, get_session
 
     application = create_app()
     real_lifespan = application.router.lifespan_context
@@ -205,9 +205,9 @@ def token_for(engine: Engine) -> Callable[[str], dict[str, str]]:
     """``token_for("g01m1")`` → Authorization headers for a roster account (no argon2 cost)."""
     from sqlmodel import col, select
 
-    from service.auth.models import User
-    from service.auth.security import create_access_token
-    from service.auth.service import principal_for
+    from staff.models import User
+    from staff.security import create_access_token
+    from staff.service import principal_for
 
     cache: dict[str, dict[str, str]] = {}
 

@@ -13,8 +13,8 @@ from sqlmodel import Session, col, select
 
 from dispatch.categories.schemas import CategoryCreate
 from dispatch.models import Category
-from service.auth.models import Staff
-from service.errors import Conflict, Invalid, NotFound, field_error
+from kernel.errors import Conflict, Invalid, NotFound, field_error
+from staff.models import Staff
 
 
 def list_categories(*, session: Session, include_inactive: bool = False) -> list[Category]:
@@ -44,7 +44,7 @@ def _check_department(session: Session, department: str | None) -> None:
     if department not in known:
         raise Invalid(
             field_error(
-                ("body", "department"),
+                "department",
                 f"no staff belong to department {department!r}; known: {', '.join(known)}",
             )
         )
@@ -60,9 +60,7 @@ def _taken(session: Session, *, code: str | None, name: str | None, skip: int | 
             {"v": value, "skip": skip},
         ).first()
         if other is not None:
-            raise Conflict(
-                field_error(("body", field), f"a category with {field} {value!r} exists")
-            )
+            raise Conflict(field_error(field, f"a category with {field} {value!r} exists"))
 
 
 def create(*, session: Session, data: CategoryCreate) -> Category:
@@ -75,7 +73,7 @@ def create(*, session: Session, data: CategoryCreate) -> Category:
             session.add(category)
     except IntegrityError as exc:  # lost a race with another admin
         raise Conflict(
-            field_error(("body", "code"), f"category {data.code!r} or its name already exists")
+            field_error("code", f"category {data.code!r} or its name already exists")
         ) from exc
     session.commit()
     return category
@@ -87,7 +85,7 @@ def update(*, session: Session, code: str, changes: dict[str, Any]) -> Category:
         select(Category).where(col(Category.code) == code).with_for_update()
     ).one_or_none()
     if category is None:
-        raise NotFound({"loc": ["path", "code"], "msg": f"no category {code!r}"})
+        raise NotFound({"loc": ["code"], "msg": f"no category {code!r}"})
     if "department" in changes:
         _check_department(session, changes["department"])
     if "name" in changes:
@@ -97,7 +95,7 @@ def update(*, session: Session, code: str, changes: dict[str, Any]) -> Category:
     if ack > resolve:
         raise Invalid(
             field_error(
-                ("body", "ack_minutes"),
+                "ack_minutes",
                 f"ack_minutes ({ack}) must not exceed resolve_minutes ({resolve})",
             )
         )
@@ -107,7 +105,7 @@ def update(*, session: Session, code: str, changes: dict[str, Any]) -> Category:
         with session.begin_nested():
             session.add(category)
     except IntegrityError as exc:
-        raise Conflict(field_error(("body", "name"), "another category has this name")) from exc
+        raise Conflict(field_error("name", "another category has this name")) from exc
     session.commit()
     return category
 

@@ -13,8 +13,8 @@ from typing import Annotated, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from dispatch.domain import Status
-from grids.coords import CoordSystem
+from domain.coords import CoordSystem
+from domain.lifecycle import Status
 
 DESCRIPTION_MAX = 2000
 

@@ -28,8 +28,6 @@ from sqlmodel import Session, col
 
 from dispatch import store
 from dispatch.access import check_visible, visible
-from dispatch.domain import Status, open_event
-from dispatch.domain.model import CLOCKED_STATUSES
 from dispatch.events.schemas import (
     ActorOut,
     EventCreate,
@@ -41,14 +39,16 @@ from dispatch.events.schemas import (
     build_event_out,
 )
 from dispatch.models import Category, Event
+from domain.lifecycle import Status, open_event
+from domain.lifecycle.model import CLOCKED_STATUSES
 from grids.index import GridIndex
+from grids.lookup import locate
 from grids.models import Grid
-from grids.service import locate
-from service.auth.models import Staff
-from service.auth.service import Principal
-from service.errors import Conflict, Forbidden, Invalid, Unavailable, field_error
-from service.reference import ReferenceCache
-from service.settings import get_settings
+from kernel.errors import Conflict, Forbidden, Invalid, Unavailable, field_error
+from kernel.reference import ReferenceCache
+from kernel.settings import get_settings
+from staff.models import Staff
+from staff.service import Principal
 
 #: A device clock may run this far ahead of the server's.
 FUTURE_SKEW = timedelta(minutes=5)
@@ -110,7 +110,7 @@ async def submit(
                 lat=loc.lat,
                 coord=loc.coord,
                 accuracy_m=loc.accuracy_m or 0.0,
-                loc=("body", "location"),
+                loc=("location",),
             )
         except Invalid:
             earlier = await _by_client_id(pool, data.client_id)
@@ -225,7 +225,7 @@ async def _replayed(
     if earlier.reporter_id != principal.staff_id or earlier.request_hash != digest:
         raise Conflict(
             field_error(
-                ("body", "client_id"),
+                "client_id",
                 "this client_id was already used for a different report; "
                 "generate a new UUID for a new report",
                 "idempotency_conflict",
@@ -242,7 +242,7 @@ def _active_category(category: Category | None, code: str) -> Category:
         state = "is retired" if category is not None else "does not exist"
         raise Invalid(
             field_error(
-                ("body", "category"),
+                "category",
                 f"category {code!r} {state}; see GET /api/v1/categories",
                 "unknown_category",
             )
@@ -256,7 +256,7 @@ def _check_occurred_at(occurred_at: datetime | None, now: datetime) -> None:
     if occurred_at > now + FUTURE_SKEW:
         raise Invalid(
             field_error(
-                ("body", "occurred_at"),
+                "occurred_at",
                 f"occurred_at {occurred_at.isoformat()} is in the future (server time "
                 f"{now.isoformat()}; at most {FUTURE_SKEW.seconds // 60} min of clock skew)",
                 "in_future",
@@ -265,7 +265,7 @@ def _check_occurred_at(occurred_at: datetime | None, now: datetime) -> None:
     if occurred_at < now - MAX_AGE:
         raise Invalid(
             field_error(
-                ("body", "occurred_at"),
+                "occurred_at",
                 f"occurred_at {occurred_at.isoformat()} is more than "
                 f"{int(MAX_AGE.total_seconds() // 3600)} h ago; report it to the command centre",
                 "too_old",
@@ -370,7 +370,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime | None, int]:
         return when, event_id
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
         raise Invalid(
-            field_error(("query", "cursor"), "not a cursor this service issued", "bad_cursor")
+            field_error("cursor", "not a cursor this service issued", "bad_cursor")
         ) from exc
 
 
@@ -397,7 +397,7 @@ def _scope(principal: Principal, scope: str) -> ColumnElement[bool]:
         return col(Event.community_id) == principal.community_id
     raise Invalid(
         field_error(
-            ("query", "scope"),
+            "scope",
             f"scope=grid needs a grid or community; role {principal.role} has neither",
         )
     )
@@ -414,7 +414,7 @@ def list_events(
 ) -> Page:
     """ "My tasks": visible events, filtered, by due time (no deadline last), then id."""
     if filters.since and filters.until and filters.since > filters.until:
-        raise Invalid(field_error(("query", "since"), "since is after until"))
+        raise Invalid(field_error("since", "since is after until"))
     query = _view().where(visible(principal))
     if filters.scope:
         query = query.where(_scope(principal, filters.scope))

@@ -1,7 +1,7 @@
 """All SQL of the event lifecycle: load an event with what the dispatch core needs, choose a
 handler, apply a command, persist the decision (version-checked), commit.
 
-Every change goes through ``dispatch.domain.apply`` and ``dispatch.store.record``, so each is one
+Every change goes through ``domain.lifecycle.apply`` and ``dispatch.store.record``, so each is one
 transaction with one audit row and its outbox rows. Nothing here locks the event row while
 deciding: the ``UPDATE ... WHERE version = :seen`` in ``record`` makes the second of two racing
 writers fail with a 409 that carries the current version (optimistic locking).
@@ -22,7 +22,10 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from dispatch.access import check_visible
-from dispatch.domain import (
+from dispatch.models import Category, Event
+from dispatch.photos.service import Stage, count_photos
+from dispatch.store import policy_for, record, record_many, timer_rows, to_state
+from domain.lifecycle import (
     Action,
     Assignment,
     Candidate,
@@ -41,16 +44,13 @@ from dispatch.domain import (
     reviewer_role,
     set_timers,
 )
-from dispatch.domain.sla import timer_due_at
-from dispatch.models import Category, Event
-from dispatch.photos.service import Stage, count_photos
-from dispatch.store import policy_for, record, record_many, timer_rows, to_state
+from domain.lifecycle.sla import timer_due_at
 from grids.models import Grid
-from service.auth.models import Role as StaffRole
-from service.auth.models import Staff
-from service.auth.service import Principal
-from service.errors import Conflict, Forbidden, Invalid, field_error
-from service.settings import get_settings
+from kernel.errors import Conflict, Forbidden, Invalid, field_error
+from kernel.settings import get_settings
+from staff.models import Role as StaffRole
+from staff.models import Staff
+from staff.service import Principal
 
 log = logging.getLogger("wangge.dispatch")
 
@@ -444,10 +444,10 @@ def _manual_assignment(
     (the assignment rules pick the person there)."""
     if request.assignee_id is None:
         if request.level is None:
-            raise Invalid(field_error(("body",), "dispatch needs assignee_id or level"))
+            raise Invalid(field_error(("assignee_id",), "dispatch needs assignee_id or level"))
         return choose(session, loaded, level=request.level, now=now)
     staff = session.get(Staff, request.assignee_id)
-    where = ("body", "assignee_id")
+    where = "assignee_id"
     if staff is None or staff.role not in STAFF_LEVEL:
         raise Invalid(field_error(where, f"no staff member {request.assignee_id} handles events"))
     level = STAFF_LEVEL[staff.role]

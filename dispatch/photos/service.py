@@ -30,12 +30,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
 from dispatch.access import check_visible, visible
-from dispatch.domain.model import TERMINAL_STATUSES, Status
 from dispatch.models import Event, EventPhoto, Photo
-from service.auth.models import Role
-from service.auth.service import Principal
-from service.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedMedia
-from service.settings import get_settings
+from domain.lifecycle.model import TERMINAL_STATUSES, Status
+from kernel.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedMedia
+from kernel.settings import get_settings
+from staff.models import Role
+from staff.service import Principal
 
 CHUNK = 64 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -106,7 +106,7 @@ def stage_upload(source: IO[bytes], *, max_bytes: int | None = None) -> StagedFi
                     raise TooLarge(
                         [
                             {
-                                "loc": ["body", "file"],
+                                "loc": ["file"],
                                 "msg": f"the photo is larger than {limit} bytes "
                                 f"({limit / 1024 / 1024:.0f} MB)",
                                 "type": "too_large",
@@ -154,7 +154,7 @@ def _undecodable(media_type: str, reason: str) -> Invalid:
     return Invalid(
         [
             {
-                "loc": ["body", "file"],
+                "loc": ["file"],
                 "msg": f"the file starts like a {kind} image but cannot be decoded ({reason})",
                 "type": "invalid_image",
             }
@@ -173,7 +173,7 @@ def inspect_image(path: Path, media_type: str) -> ImageInfo:
                 raise Invalid(
                     [
                         {
-                            "loc": ["body", "file"],
+                            "loc": ["file"],
                             "msg": f"the image is {width}×{height} pixels; "
                             f"at most {max_pixels} pixels are accepted",
                             "type": "too_many_pixels",
@@ -354,7 +354,7 @@ def attach_photo(
             raise UnsupportedMedia(
                 [
                     {
-                        "loc": ["body", "file"],
+                        "loc": ["file"],
                         "msg": "not a JPEG, PNG or WebP image (recognised by the file's "
                         "content, not its name or declared type)",
                         "type": "unsupported_media",
@@ -383,7 +383,7 @@ def attach_photo(
             raise Invalid(
                 [
                     {
-                        "loc": ["body", "file"],
+                        "loc": ["file"],
                         "msg": f"event {event_id} already has {limit} {stage.value} photos, "
                         f"the most allowed per stage",
                         "type": "too_many_photos",
@@ -453,7 +453,7 @@ def photo_file(*, session: Session, principal: Principal, photo_id: int) -> Phot
     photo = session.exec(
         select(Photo).where(col(Photo.id) == photo_id, attached_visible)
     ).one_or_none()
-    missing = NotFound({"loc": ["path", "photo_id"], "msg": f"no photo {photo_id}"})
+    missing = NotFound({"loc": ["photo_id"], "msg": f"no photo {photo_id}"})
     if photo is None:
         raise missing
     path = media_path(photo.sha256)

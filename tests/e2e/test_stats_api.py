@@ -18,10 +18,10 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlmodel import Session
 
-from dispatch.simulate import Plan, World, load_world, record_plan, to_us
-from dispatch.stats import service
-from dispatch.stats.domain import INDICATORS, STATS_TZ, Source, summarize
-from dispatch.stats.exports import CSV_TYPE, XLSX_TYPE
+from domain.evaluation import INDICATORS, STATS_TZ, Source, summarize
+from evaluation import service
+from evaluation.exports import CSV_TYPE, XLSX_TYPE
+from tools.simulate.events import Plan, World, load_world, record_plan, to_us
 
 Headers = Callable[[str], dict[str, str]]
 

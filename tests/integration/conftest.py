@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from dispatch.domain import Action, Assignment, Command, Role, apply, open_event
 from dispatch.models import Category, Event
 from dispatch.store import next_event_id, policy_for, record, state_columns, to_state
+from domain.lifecycle import Action, Assignment, Command, Role, apply, open_event
 from grids.models import Grid
-from service.auth.models import Staff, User
+from staff.models import Staff, User
 from tests.conftest import Clock
 
 FIXTURE_CATEGORY = "zz_fixture"

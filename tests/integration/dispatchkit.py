@@ -14,11 +14,11 @@ from dispatch.categories.service import load_all
 from dispatch.events.schemas import EventCreate, LocationIn
 from dispatch.events.service import submit
 from dispatch.models import Category
-from grids.coords import CoordSystem
-from grids.service import load_index
-from service.auth.models import Staff, User
-from service.auth.service import Principal, principal_for
-from service.reference import References
+from domain.coords import CoordSystem
+from grids.lookup import load_index
+from kernel.reference import References
+from staff.models import Staff, User
+from staff.service import Principal, principal_for
 from tests.conftest import SessionPool
 from tests.integration.eventkit import GRID_01, interior_point
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from grids.coords import wgs84_to_bd09, wgs84_to_gcj02
+from domain.coords import wgs84_to_bd09, wgs84_to_gcj02
 
 GRID_01 = "130203001001001"
 GRID_02 = "130203001001002"

@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from service.auth.models import Role
-from service.deps import RolesAllowed
+from service.api.deps import RolesAllowed
+from staff.models import Role
 
 PUBLIC = {"/api/v1/health", "/api/v1/auth/token", "/api/v1/auth/refresh"}
 USER_OF_ROLE = {

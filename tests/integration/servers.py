@@ -97,13 +97,13 @@ def server_env(redis_url: str, **extra: str) -> dict[str, str]:
 
 
 class ApiServer:
-    """``uvicorn service.app:app_factory`` on a free port."""
+    """``uvicorn service.api.app:app_factory`` on a free port."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "service.app:app_factory", "--factory",
+            [sys.executable, "-m", "uvicorn", "service.api.app:app_factory", "--factory",
              "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
              "--log-level", "warning", "--timeout-graceful-shutdown", "1"],
             env=env,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from service.settings import get_settings
+from kernel.settings import get_settings
 from tests.conftest import Clock
 
 PW = get_settings().dev_password

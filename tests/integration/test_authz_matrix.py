@@ -27,9 +27,9 @@ from PIL import Image
 from starlette.responses import StreamingResponse
 from starlette.types import Message
 
-from service.app import create_app
-from service.auth.models import Role
-from service.settings import get_settings
+from kernel.settings import get_settings
+from service.api.app import create_app
+from staff.models import Role
 from tests.integration.conftest import MakeEvent
 from tests.integration.eventkit import GRID_01
 from tests.integration.routekit import (

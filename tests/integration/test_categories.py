@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from dispatch.categories.service import load_categories
-from service.settings import get_settings
+from kernel.settings import get_settings
 
 Headers = Callable[[str], dict[str, str]]
 SEED = json.loads((get_settings().data_dir / "categories.json").read_text(encoding="utf-8"))[

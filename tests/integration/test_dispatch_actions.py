@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
 
-from dispatch.domain import TimerKind
 from dispatch.lifecycle import service
 from dispatch.models import Event
+from domain.lifecycle import TimerKind
 from tests.conftest import Clock
 from tests.integration.dispatchkit import (
     audit_actions,

@@ -26,9 +26,9 @@ from rq.registry import StartedJobRegistry
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from dispatch import jobs
+from dispatch.engine import jobs
 from dispatch.lifecycle import service
-from service.settings import get_settings
+from kernel.settings import get_settings
 from tests.conftest import Clock
 from tests.integration.dispatchkit import audit_actions, ensure_category, report
 from tests.integration.eventkit import interior_point

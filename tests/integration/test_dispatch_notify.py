@@ -17,10 +17,10 @@ from rq import SimpleWorker
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from dispatch import jobs
+from dispatch.engine import jobs
 from dispatch.lifecycle import service
 from dispatch.notify import DeliveryFailed, NotificationMessage, WebhookAdapter
-from service.settings import get_settings
+from kernel.settings import get_settings
 from tests.integration.dispatchkit import report
 
 

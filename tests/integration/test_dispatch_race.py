@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from dispatch.domain import Action, Command, StaleVersion, apply
 from dispatch.lifecycle import service
 from dispatch.store import record
-from service.errors import Conflict
+from domain.lifecycle import Action, Command, StaleVersion, apply
+from kernel.errors import Conflict
 from tests.integration.dispatchkit import principal, report
 
 ROUNDS = 5

@@ -18,10 +18,10 @@ from rq.job import Job
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from dispatch import jobs
-from dispatch.domain import Action, TimerKind
+from dispatch.engine import jobs
 from dispatch.lifecycle import service
-from service.settings import get_settings
+from domain.lifecycle import Action, TimerKind
+from kernel.settings import get_settings
 from tests.integration.dispatchkit import audit_actions, ensure_category, principal, report
 
 FAST = "zz_fast_ack"  # acknowledgement allowance 1 s, resolution 1 h

@@ -17,9 +17,9 @@ from redis import Redis
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from dispatch import jobs
-from dispatch.domain import Action
+from dispatch.engine import jobs
 from dispatch.lifecycle import service
+from domain.lifecycle import Action
 from tests.integration.dispatchkit import principal, report, username_of
 from tests.integration.servers import ApiServer, server_env
 

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from service.app import create_app
+from service.api.app import create_app
 from tests.integration.eventkit import GRID_01, interior_point, report_body
 
 Headers = Callable[[str], dict[str, str]]

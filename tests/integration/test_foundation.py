@@ -11,9 +11,9 @@ from redis import Redis
 from sqlalchemy import text
 from sqlmodel import Session
 
-from service.deps import redis_connection
-from service.jobs import write_heartbeat
-from service.settings import DEV_SECRET, InsecureSettings, Settings
+from kernel.redis import write_heartbeat
+from kernel.settings import DEV_SECRET, InsecureSettings, Settings
+from service.api.deps import redis_connection
 
 
 def test_postgis_extension_exists(db: Session) -> None:

@@ -27,11 +27,11 @@ from shapely.strtree import STRtree
 from sqlalchemy import text
 from sqlmodel import Session
 
-from grids import service
-from grids.coords import wgs84_to_bd09, wgs84_to_gcj02
+from domain.coords import wgs84_to_bd09, wgs84_to_gcj02
+from grids import lookup, service
 from grids.index import GridIndex
-from service.errors import Invalid
-from service.settings import ROOT
+from kernel.errors import Invalid
+from kernel.settings import ROOT
 from tests.conftest import SessionPool
 
 Headers = Callable[[str], dict[str, str]]
@@ -290,7 +290,7 @@ def stored_index(db: Session) -> GridIndex:
 
     async def load() -> GridIndex:
         async with SessionPool(db).connection() as conn:
-            return await service.load_index(conn)  # type: ignore[arg-type]
+            return await lookup.load_index(conn)  # type: ignore[arg-type]
 
     return asyncio.run(load())
 
@@ -299,9 +299,9 @@ def test_service_locate_names_the_callers_location_in_its_errors(db: Session) ->
     """The report path calls the same lookup with the body's location as ``loc``."""
     index, pool = stored_index(db), SessionPool(db)
 
-    def run(lon: float, lat: float, accuracy_m: float) -> service.Location:
+    def run(lon: float, lat: float, accuracy_m: float) -> lookup.Location:
         return asyncio.run(
-            service.locate(
+            lookup.locate(
                 pool=pool,  # type: ignore[arg-type]
                 index=index,
                 lon=lon,

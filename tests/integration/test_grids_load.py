@@ -19,11 +19,12 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from grids.service import coverage, load_map, read_map_file
+from grids.loading import load_map, read_map_file
+from grids.service import coverage
 from grids.validate import errors, validate_map
+from kernel.errors import Invalid
+from kernel.settings import ROOT
 from service.cli import app as cli
-from service.errors import Invalid
-from service.settings import ROOT
 
 MAP = ROOT / "data" / "grids.geojson"
 FIELDS = ["code", "name", "community", "community_code"]

@@ -6,8 +6,8 @@ import psycopg
 from sqlalchemy import Engine, create_engine, inspect, text
 
 from alembic import command
+from kernel.db import libpq_url
 from service.cli import alembic_config
-from service.db import libpq_url
 
 SCRATCH = "wangge_migrations_test"
 

@@ -18,8 +18,8 @@ from shapely.geometry import LineString, shape
 from sqlalchemy import text
 from sqlmodel import Session
 
-from dispatch.patrols.service import patrol_coverage
-from grids.coords import CoordSystem, to_wgs84, wgs84_to_gcj02
+from domain.coords import CoordSystem, to_wgs84, wgs84_to_gcj02
+from patrols.service import patrol_coverage
 from tests.conftest import Clock
 
 Headers = Callable[[str], dict[str, str]]

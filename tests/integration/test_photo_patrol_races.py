@@ -21,8 +21,8 @@ from PIL import Image
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from service.app import create_app
-from service.settings import get_settings
+from kernel.settings import get_settings
+from service.api.app import create_app
 from tests.integration.conftest import register_event
 
 Headers = Callable[[str], dict[str, str]]

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from dispatch.photos.service import Stage, count_photos, media_path
 from grids.models import Grid
-from service.settings import get_settings
+from kernel.settings import get_settings
 from tests.integration.conftest import MakeEvent, staff_of
 from tests.integration.eventkit import interior_point, report_body
 

@@ -18,14 +18,14 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from dispatch.categories.service import load_all
+from dispatch.engine.jobs import OutboxWakeup
 from dispatch.events.schemas import EventCreate, LocationIn
 from dispatch.events.service import submit
-from dispatch.jobs import OutboxWakeup
-from grids.coords import CoordSystem
-from grids.service import load_index
-from service.db import libpq_url
-from service.reference import References
-from service.settings import get_settings
+from domain.coords import CoordSystem
+from grids.lookup import load_index
+from kernel.db import libpq_url
+from kernel.reference import References
+from kernel.settings import get_settings
 from tests.conftest import SessionPool
 from tests.integration.dispatchkit import principal
 from tests.integration.eventkit import GRID_01, interior_point

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.auth.models import Role
+from staff.models import Role
 from tests.integration.conftest import MakeEvent
 from tests.integration.routekit import USER_OF_ROLE, api_routes, declared_roles
 

@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from dispatch import simulate_bulk
-from dispatch.simulate import (
+from tests.conftest import MUTABLE_TABLES
+from tools.simulate import bulk as simulate_bulk
+from tools.simulate.events import (
     MiniEngine,
     default_window,
     load_world,
@@ -26,7 +27,6 @@ from dispatch.simulate import (
     simulate,
     to_us,
 )
-from tests.conftest import MUTABLE_TABLES
 
 NOW = datetime(2026, 4, 1, 15, 20, tzinfo=UTC)  # 23:20 in Shanghai: the last events stay open
 UNTIL = date(2026, 4, 1)

@@ -3,7 +3,7 @@
 One simulated history (bulk simulator, about 3,000 events over 24 days on the real map) is
 loaded for the module. Then, on seeded random windows, groupings and filters, with sealed
 blocks partly dropped and closed events moved (the triggers keep up), every figure of
-``dispatch.stats.service.resolution`` must equal plain SQL over the ``event`` table that does
+``evaluation.service.resolution`` must equal plain SQL over the ``event`` table that does
 not use the statistics' own SQL functions; the counters must equal ``count(*) FILTER``; each
 drill-down must list exactly the numerator's events; and every simulated event must satisfy
 the dispatch core's invariants and replay from its audit rows.
@@ -21,8 +21,10 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
-from dispatch import simulate_bulk
-from dispatch.domain import (
+from dispatch.models import Category, Event, EventAudit
+from dispatch.store import to_state
+from domain.evaluation import INDICATORS, STATS_TZ, GroupBy, Source
+from domain.lifecycle import (
     Action,
     AuditEntry,
     EscalationReason,
@@ -30,12 +32,10 @@ from dispatch.domain import (
     invariant_violations,
     replay,
 )
-from dispatch.models import Category, Event, EventAudit
-from dispatch.stats import service
-from dispatch.stats.domain import INDICATORS, STATS_TZ, GroupBy, Source
-from dispatch.store import to_state
+from evaluation import service
 from grids.models import Grid
 from tests.conftest import MUTABLE_TABLES
+from tools.simulate import bulk as simulate_bulk
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 LAST = date(2026, 2, 28)
@@ -311,7 +311,7 @@ def test_drilldowns_list_the_numerators(engine: Engine, history: History) -> Non
 
 
 def test_patrol_coverage_equals_the_patrol_service(engine: Engine, history: History) -> None:
-    from dispatch.patrols.service import patrol_coverage
+    from patrols.service import patrol_coverage
 
     with Session(engine) as session:
         since, until = FIRST + timedelta(days=2), FIRST + timedelta(days=4)

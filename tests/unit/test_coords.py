@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grids.coords import (
+from domain.coords import (
     CoordSystem,
     bd09_to_gcj02,
     bd09_to_wgs84,

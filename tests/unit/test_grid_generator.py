@@ -16,7 +16,8 @@ from pyproj import Transformer
 from shapely.geometry import Polygon, shape
 from shapely.validation import explain_validity
 
-from grids.generate import (
+from grids.validate import ValidationProblem, errors, validate_map
+from tools.gridgen import (
     COMMUNITIES,
     DEFAULT_SEED,
     DEPARTMENTS,
@@ -28,7 +29,6 @@ from grids.generate import (
     geodesic_area_m2,
     main,
 )
-from grids.validate import ValidationProblem, errors, validate_map
 
 ROOT = Path(__file__).resolve().parents[2]
 MAP_PATH = ROOT / "data" / "grids.geojson"
@@ -92,7 +92,7 @@ def test_metadata_says_synthetic(committed: dict[str, Any]) -> None:
     meta = committed["metadata"]
     assert committed["type"] == "FeatureCollection"
     assert meta["synthetic"] is True
-    assert meta["generator"] == "grids.generate"
+    assert meta["generator"] == "tools.gridgen"
     assert meta["seed"] == DEFAULT_SEED
     assert "EPSG:4326" in meta["crs"]
     assert meta["total_area_km2"] == pytest.approx(TARGET_AREA_KM2, abs=0.001)

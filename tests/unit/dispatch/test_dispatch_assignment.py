@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dispatch.domain import Candidate, Category, NaiveDatetime, Role, choose_assignee
+from domain.lifecycle import Candidate, Category, NaiveDatetime, Role, choose_assignee
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 SMALL = Category("litter", 10, 60, department="chengguan")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from dispatch.domain import (
+from domain.lifecycle import (
     Action,
     Assignment,
     Category,
@@ -30,7 +30,7 @@ from dispatch.domain import (
     open_event,
     replay,
 )
-from dispatch.domain.model import AuditEntry
+from domain.lifecycle.model import AuditEntry
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 LITTER = Category(code="litter", ack_minutes=10, resolve_minutes=60)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatch.domain import (
+from domain.lifecycle import (
     Action,
     Assignment,
     Category,
@@ -29,8 +29,8 @@ from dispatch.domain import (
     open_event,
     replay,
 )
-from dispatch.domain.model import CREATION_ACTIONS, SYSTEM_ACTIONS, AuditEntry
-from dispatch.domain.sla import pending_timers, timer_due_at
+from domain.lifecycle.model import CREATION_ACTIONS, SYSTEM_ACTIONS, AuditEntry
+from domain.lifecycle.sla import pending_timers, timer_due_at
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 LEVEL_ROLE = {0: Role.MEMBER, 1: Role.COMMUNITY, 2: Role.DISPATCHER, 3: Role.DEPARTMENT}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.domain import (
+from domain.lifecycle import (
     RULES,
     TRANSITIONS,
     Action,
@@ -28,11 +28,11 @@ from dispatch.domain import (
     render_markdown,
     replay,
 )
-from dispatch.domain import transitions as transitions_module
-from dispatch.domain.audit import STATE_FIELDS, decode_field, encode_field
-from dispatch.domain.errors import ReplayError
-from dispatch.domain.model import CREATION_ACTIONS, TERMINAL_STATUSES
-from dispatch.domain.transitions import Target
+from domain.lifecycle import transitions as transitions_module
+from domain.lifecycle.audit import STATE_FIELDS, decode_field, encode_field
+from domain.lifecycle.errors import ReplayError
+from domain.lifecycle.model import CREATION_ACTIONS, TERMINAL_STATUSES
+from domain.lifecycle.transitions import Target
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 POLICY = SlaPolicy(category=Category(code="litter", ack_minutes=10, resolve_minutes=60))
@@ -148,5 +148,5 @@ def test_domain_imports_only_the_standard_library() -> None:
                 names = [node.module]
             for name in names:
                 top = name.split(".")[0]
-                ok = top in sys.stdlib_module_names or name.startswith("dispatch.domain")
+                ok = top in sys.stdlib_module_names or name.startswith("domain.lifecycle")
                 assert ok, f"{path.name} imports {name}"

@@ -13,8 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.stats import histogram as hist
-from dispatch.stats.domain import (
+from domain.evaluation import (
     INDICATOR_BY_CODE,
     INDICATORS,
     MAX_BLOCK_LEVEL,
@@ -32,6 +31,7 @@ from dispatch.stats.domain import (
     score,
     summarize,
 )
+from evaluation import histogram as hist
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -212,7 +212,7 @@ def test_an_indicator_without_a_denominator_has_no_value() -> None:
 
 
 def test_every_event_indicator_names_known_counters() -> None:
-    from dispatch.stats.models import COUNTER_COLUMNS
+    from evaluation.models import COUNTER_COLUMNS
 
     for indicator in INDICATORS:
         if indicator.source is Source.events:

@@ -1,1 +1,0 @@
-"""Patrols (巡查): start, GPS point batches, stop, per-grid daily coverage."""

@@ -1,0 +1,458 @@
+"""Applying commands: ``open_event`` creates an event, ``apply`` moves it along the table.
+
+Both return a ``Decision``: the new state, its audit entry, the timers to set or cancel and the
+notifications to send. The service persists all of it in one transaction (state row, audit row,
+outbox rows). A stale or early timer command yields a no-op decision and no error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from domain.lifecycle.audit import encode_delta
+from domain.lifecycle.errors import IllegalTransition, InvalidCommand, StaleVersion
+from domain.lifecycle.invariants import invariant_violations
+from domain.lifecycle.model import (
+    ACK_TIMERS,
+    LEVEL_QUEUE_ROLE,
+    MAX_LEVEL,
+    RESOLVE_TIMERS,
+    SYSTEM_ACTIONS,
+    Action,
+    Assignment,
+    AuditEntry,
+    Command,
+    Decision,
+    EscalationReason,
+    EventState,
+    Notification,
+    NotificationKind,
+    Role,
+    Status,
+    TimerCommand,
+    TimerKind,
+    ensure_utc,
+)
+from domain.lifecycle.sla import (
+    SlaPolicy,
+    add_allowance,
+    cancel_timers,
+    pending_timers,
+    remaining,
+    set_timers,
+    timer_due_at,
+)
+from domain.lifecycle.transitions import allowed_actions, find_rule, resolve_target
+
+#: Level where big categories start (the subdistrict command centre).
+COMMAND_CENTRE_LEVEL = 2
+
+
+def start_level(policy: SlaPolicy) -> int:
+    """The level a new event starts at: the grid (0), or the command centre for big categories."""
+    return COMMAND_CENTRE_LEVEL if policy.category.big else 0
+
+
+def escalation_target(state: EventState) -> int | None:
+    """The level an escalation of ``state`` would reach, or None at the top of the ladder."""
+    return state.level + 1 if state.level < MAX_LEVEL else None
+
+
+def reviewer_role(state: EventState) -> Role:
+    """Who reviews the handler's fix: the grid head a member's, the command centre all others'."""
+    return Role.HEAD if state.assignee_role == Role.MEMBER else Role.DISPATCHER
+
+
+def open_event(
+    *,
+    event_id: str,
+    policy: SlaPolicy,
+    now: datetime,
+    reporter_id: str | None,
+    trusted: bool = True,
+    grid: str | None = None,
+    note: str = "",
+) -> Decision:
+    """Create an event: a trusted (staff) report is registered at once; a public one waits for
+    verification. The event starts at level 0, or 2 for big categories; nobody is assigned yet."""
+    now = ensure_utc(now, "now")
+    status = Status.REGISTERED if trusted else Status.PENDING_VERIFICATION
+    state = EventState(
+        event_id=event_id,
+        status=status,
+        level=start_level(policy),
+        created_at=now,
+        version=1,
+        category=policy.category.code,
+        grid=grid,
+        reporter_id=reporter_id,
+    )
+    _check(state)
+    audit = AuditEntry(
+        event_id=event_id,
+        action=Action.REGISTER if trusted else Action.REPORT,
+        from_status=None,
+        to_status=status,
+        from_level=None,
+        to_level=state.level,
+        actor=reporter_id or "public",
+        at=now,
+        version=state.version,
+        note=note,
+        data=encode_delta(None, state),
+    )
+    notes: tuple[Notification, ...] = ()
+    if not trusted:
+        notes = (_to_queue(state, NotificationKind.VERIFY_REQUESTED, level=0, role=Role.HEAD),)
+    return Decision(state=state, audit=audit, notifications=notes)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    state: EventState
+    timers: tuple[TimerCommand, ...] = ()
+    notifications: tuple[Notification, ...] = ()
+    reason: EscalationReason | None = None
+
+
+_Handler = Callable[[EventState, Command, datetime, SlaPolicy], _Outcome]
+
+
+def apply(state: EventState, command: Command, *, now: datetime, policy: SlaPolicy) -> Decision:
+    """Apply ``command`` to ``state`` at ``now`` (aware UTC) under ``policy``.
+
+    Raises ``IllegalTransition`` for an action the table does not allow, ``StaleVersion`` when
+    ``command.expected_version`` is not the state's version, ``InvalidCommand`` when a field the
+    action needs is missing or contradicts the state, ``NaiveDatetime`` for a naive ``now``.
+    Timer actions (``warn``, ``breach``) never raise for staleness: they return a no-op.
+    """
+    now = ensure_utc(now, "now")
+    if command.action in SYSTEM_ACTIONS:
+        if not _timer_is_current(state, command, now):
+            return Decision(state=state)
+    elif command.expected_version is not None and command.expected_version != state.version:
+        raise StaleVersion(command.expected_version, state.version)
+
+    rule = find_rule(state, command)
+    if rule is None:
+        review = command.action is Action.REVIEW and state.status == Status.RESOLVED
+        if review and command.approved is None:
+            raise InvalidCommand("review needs approved: true or false")
+        raise IllegalTransition(state, command.action, allowed_actions(state))
+    target = resolve_target(rule, state)
+
+    outcome = _HANDLERS[command.action](state, command, now, policy)
+    new_state = replace(outcome.state, version=state.version + 1)
+    if new_state.status != target:
+        raise AssertionError(f"{command.action} led to {new_state.status}, the table says {target}")
+    _check(new_state)
+    audit = AuditEntry(
+        event_id=state.event_id,
+        action=command.action,
+        from_status=state.status,
+        to_status=new_state.status,
+        from_level=state.level,
+        to_level=new_state.level,
+        actor=command.actor,
+        at=now,
+        version=new_state.version,
+        note=command.note,
+        reason=outcome.reason,
+        data=encode_delta(state, new_state),
+    )
+    return Decision(
+        state=new_state,
+        audit=audit,
+        timers=outcome.timers,
+        notifications=outcome.notifications,
+    )
+
+
+def _check(state: EventState) -> None:
+    problems = invariant_violations(state)
+    if problems:
+        raise AssertionError(f"event {state.event_id} would break invariants: {problems}")
+
+
+def _timer_is_current(state: EventState, command: Command, now: datetime) -> bool:
+    kind, version = command.timer, command.deadline_version
+    if kind is None or version is None:
+        raise InvalidCommand(f"{command.action} needs timer and deadline_version")
+    if kind.is_breach != (command.action is Action.BREACH):
+        raise InvalidCommand(f"timer {kind} cannot be sent as {command.action}")
+    if version != state.deadline_version or kind not in pending_timers(state):
+        return False
+    due = timer_due_at(state, kind)
+    return due is not None and now >= due
+
+
+# --- notifications -------------------------------------------------------------------------
+
+
+def _to_queue(
+    state: EventState, kind: NotificationKind, *, level: int, role: Role, detail: str = ""
+) -> Notification:
+    return Notification(
+        kind=kind,
+        event_id=state.event_id,
+        level=level,
+        audience=role,
+        department=state.department if level == MAX_LEVEL else None,
+        detail=detail,
+    )
+
+
+def _to_handler(state: EventState, kind: NotificationKind, detail: str = "") -> Notification:
+    """To the assignee, or to the level's queue when nobody is assigned."""
+    if state.assignee_id is None:
+        return _to_queue(
+            state, kind, level=state.level, role=LEVEL_QUEUE_ROLE[state.level], detail=detail
+        )
+    return Notification(
+        kind=kind,
+        event_id=state.event_id,
+        level=state.level,
+        recipients=(state.assignee_id,),
+        department=state.department,
+        detail=detail,
+    )
+
+
+def _to_people(
+    state: EventState, kind: NotificationKind, people: Iterable[str | None], detail: str = ""
+) -> tuple[Notification, ...]:
+    recipients = tuple(dict.fromkeys(p for p in people if p is not None))
+    if not recipients:
+        return ()
+    return (
+        Notification(
+            kind=kind,
+            event_id=state.event_id,
+            level=state.level,
+            recipients=recipients,
+            detail=detail,
+        ),
+    )
+
+
+# --- deadline periods ----------------------------------------------------------------------
+
+
+def _start_period(
+    state: EventState, assignment: Assignment, now: datetime, policy: SlaPolicy
+) -> EventState:
+    """Dispatch to ``assignment``: fresh deadlines for its level, a new deadline version."""
+    ack_allowance = policy.ack_allowance(assignment.level)
+    resolve_allowance = policy.resolve_allowance(assignment.level)
+    return replace(
+        state,
+        status=Status.DISPATCHED,
+        level=assignment.level,
+        assignee_id=assignment.assignee_id,
+        assignee_role=assignment.role,
+        department=assignment.department,
+        ack_allowance=ack_allowance,
+        resolve_allowance=resolve_allowance,
+        ack_due_at=add_allowance(now, ack_allowance),
+        due_at=add_allowance(now, resolve_allowance),
+        ack_remaining=None,
+        resolve_remaining=None,
+        deadline_version=state.deadline_version + 1,
+        warnings_sent=frozenset(),
+        dispatched_at=now,
+        acknowledged_at=None,
+        resolved_at=None,
+    )
+
+
+def _redeploy(
+    state: EventState, assignment: Assignment, now: datetime, policy: SlaPolicy
+) -> tuple[EventState, tuple[TimerCommand, ...]]:
+    new = _start_period(state, assignment, now, policy)
+    return new, cancel_timers(state) + set_timers(new, now)
+
+
+def _assigned(
+    old: EventState, new: EventState, detail: str, former: NotificationKind
+) -> tuple[Notification, ...]:
+    """ASSIGNED to the new handler; ``former`` (reassigned / escalated) to the one it left."""
+    notes = [_to_handler(new, NotificationKind.ASSIGNED, detail)]
+    if old.assignee_id is not None and old.assignee_id != new.assignee_id:
+        notes.extend(_to_people(old, former, [old.assignee_id], detail))
+    return tuple(notes)
+
+
+# --- handlers ------------------------------------------------------------------------------
+
+
+def _verify(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    return _Outcome(replace(state, status=Status.REGISTERED))
+
+
+def _dispatch(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    if command.assignment is None:
+        raise InvalidCommand("dispatch needs an assignment (assignee or a level's queue)")
+    new, timers = _redeploy(state, command.assignment, now, policy)
+    if state.status in (Status.DISPATCHED, Status.ACKNOWLEDGED):
+        new = replace(new, redispatch_count=state.redispatch_count + 1)
+    return _Outcome(new, timers, _assigned(state, new, "dispatch", NotificationKind.REASSIGNED))
+
+
+def _acknowledge(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    new = replace(state, status=Status.ACKNOWLEDGED, acknowledged_at=now)
+    if state.assignee_id is None:  # claimed from the level's queue
+        new = replace(new, assignee_id=command.actor, assignee_role=command.actor_role)
+    return _Outcome(new, cancel_timers(state, ACK_TIMERS))
+
+
+def _resolve(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    new = replace(state, status=Status.RESOLVED, resolved_at=now)
+    role = reviewer_role(state)
+    level = 0 if role is Role.HEAD else COMMAND_CENTRE_LEVEL
+    notes = (_to_queue(new, NotificationKind.REVIEW_REQUESTED, level=level, role=role),)
+    return _Outcome(new, cancel_timers(state, RESOLVE_TIMERS), notes)
+
+
+def _review(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    if command.approved:
+        new = replace(state, status=Status.CLOSED, closed_at=now)
+        notes = _to_people(new, NotificationKind.CLOSED, [state.reporter_id, state.assignee_id])
+        return _Outcome(new, (), notes)
+    same_handler = Assignment(
+        level=state.level,
+        assignee_id=state.assignee_id,
+        role=state.assignee_role,
+        department=state.department,
+        reason="rework",
+    )
+    new, timers = _redeploy(state, same_handler, now, policy)
+    new = replace(new, rework_count=state.rework_count + 1)
+    return _Outcome(new, timers, (_to_handler(new, NotificationKind.REVIEW_FAILED, command.note),))
+
+
+def _escalate_to(
+    state: EventState,
+    command: Command,
+    now: datetime,
+    policy: SlaPolicy,
+    reason: EscalationReason,
+) -> _Outcome:
+    target = escalation_target(state)
+    if target is None:  # the table's guard keeps this from happening
+        raise AssertionError("escalation above the top level")
+    assignment = command.assignment
+    if assignment is None:
+        department = policy.category.department if target == MAX_LEVEL else None
+        assignment = Assignment(level=target, department=department, reason="queue")
+    if assignment.level != target:
+        raise InvalidCommand(
+            f"escalation goes to level {target}, the assignment is for level {assignment.level}"
+        )
+    new, timers = _redeploy(state, assignment, now, policy)
+    new = replace(
+        new,
+        escalation_count=state.escalation_count + 1,
+        last_escalation_reason=reason,
+    )
+    return _Outcome(
+        new, timers, _assigned(state, new, reason.value, NotificationKind.ESCALATED), reason
+    )
+
+
+def _escalate(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    return _escalate_to(state, command, now, policy, EscalationReason.HANDLER_REQUEST)
+
+
+def _suspend(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    if state.due_at is None:
+        raise AssertionError("a clocked status without a resolve deadline")
+    ack_left = None
+    if state.status == Status.DISPATCHED and state.ack_due_at is not None:
+        ack_left = remaining(state.ack_due_at, now)
+    new = replace(
+        state,
+        status=Status.SUSPENDED,
+        resume_status=state.status,
+        suspended_at=now,
+        ack_remaining=ack_left,
+        resolve_remaining=remaining(state.due_at, now),
+    )
+    notes = (_to_handler(new, NotificationKind.SUSPENDED, command.note),)
+    return _Outcome(new, cancel_timers(state), notes)
+
+
+def _resume(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    if state.resume_status is None or state.resolve_remaining is None:
+        raise AssertionError("a suspended event without its resume status or remaining time")
+    ack_due = state.ack_due_at
+    if state.ack_remaining is not None:
+        ack_due = add_allowance(now, state.ack_remaining)
+    new = replace(
+        state,
+        status=state.resume_status,
+        resume_status=None,
+        suspended_at=None,
+        ack_due_at=ack_due,
+        due_at=add_allowance(now, state.resolve_remaining),
+        ack_remaining=None,
+        resolve_remaining=None,
+        deadline_version=state.deadline_version + 1,
+    )
+    notes = (_to_handler(new, NotificationKind.RESUMED, command.note),)
+    return _Outcome(new, set_timers(new, now), notes)
+
+
+def _void(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    new = replace(
+        state,
+        status=Status.VOIDED,
+        voided_at=now,
+        resume_status=None,
+        suspended_at=None,
+        ack_remaining=None,
+        resolve_remaining=None,
+    )
+    notes = _to_people(new, NotificationKind.VOIDED, [state.reporter_id, state.assignee_id])
+    return _Outcome(new, cancel_timers(state), notes)
+
+
+def _fired(state: EventState, command: Command) -> tuple[EventState, TimerKind]:
+    if command.timer is None:
+        raise AssertionError("timer checked before")
+    return replace(state, warnings_sent=state.warnings_sent | {command.timer}), command.timer
+
+
+def _warn(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    new, kind = _fired(state, command)
+    return _Outcome(new, (), (_to_handler(new, NotificationKind.WARNING, kind.value),))
+
+
+def _breach(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    marked, kind = _fired(state, command)
+    alarm = _to_queue(
+        marked, NotificationKind.BREACH, level=COMMAND_CENTRE_LEVEL, role=Role.DISPATCHER,
+        detail=kind.value,
+    )  # fmt: skip
+    if escalation_target(state) is None:
+        own = _to_handler(marked, NotificationKind.BREACH, kind.value)
+        return _Outcome(marked, (), (alarm, own))
+    reason = EscalationReason.ACK_OVERDUE if kind.is_ack else EscalationReason.DEADLINE_PASSED
+    outcome = _escalate_to(marked, command, now, policy, reason)
+    return replace(outcome, notifications=(alarm, *outcome.notifications))
+
+
+_HANDLERS: dict[Action, _Handler] = {
+    Action.VERIFY: _verify,
+    Action.DISPATCH: _dispatch,
+    Action.ACKNOWLEDGE: _acknowledge,
+    Action.RESOLVE: _resolve,
+    Action.REVIEW: _review,
+    Action.ESCALATE: _escalate,
+    Action.SUSPEND: _suspend,
+    Action.RESUME: _resume,
+    Action.VOID: _void,
+    Action.WARN: _warn,
+    Action.BREACH: _breach,
+}

@@ -1,0 +1,336 @@
+"""Value types of the dispatch core: statuses, actions, the event state and what a decision yields.
+
+Everything here is immutable and free of I/O. Instants are aware UTC datetimes; durations are
+``timedelta``. The service layer persists ``EventState`` fields on the event row, ``AuditEntry``
+as the append-only audit row, and ``TimerCommand`` / ``Notification`` as outbox rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from domain.lifecycle.errors import NaiveDatetime
+
+MIN_LEVEL = 0
+MAX_LEVEL = 3
+
+#: A JSON-friendly value as stored in ``AuditEntry.data`` (a JSONB column fits it).
+JsonValue = str | int | float | bool | None | list[str]
+
+
+class Status(StrEnum):
+    """Where an event stands; ``suspended`` is a status (see ``EventState.resume_status``)."""
+
+    PENDING_VERIFICATION = "pending_verification"
+    REGISTERED = "registered"
+    DISPATCHED = "dispatched"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+    VOIDED = "voided"
+
+
+TERMINAL_STATUSES: frozenset[Status] = frozenset({Status.CLOSED, Status.VOIDED})
+#: Statuses in which the SLA clock runs.
+CLOCKED_STATUSES: frozenset[Status] = frozenset({Status.DISPATCHED, Status.ACKNOWLEDGED})
+
+
+class Action(StrEnum):
+    """What can happen to an event. ``warn`` and ``breach`` are the timers' (system) actions."""
+
+    REPORT = "report"
+    REGISTER = "register"
+    VERIFY = "verify"
+    DISPATCH = "dispatch"
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+    REVIEW = "review"
+    ESCALATE = "escalate"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    VOID = "void"
+    WARN = "warn"
+    BREACH = "breach"
+
+
+#: Actions that only ``open_event`` performs (they create the event).
+CREATION_ACTIONS: frozenset[Action] = frozenset({Action.REPORT, Action.REGISTER})
+#: Actions that only timer jobs (and the reconciliation sweep) send; they never raise.
+SYSTEM_ACTIONS: frozenset[Action] = frozenset({Action.WARN, Action.BREACH})
+
+
+class Role(StrEnum):
+    """Who a person is in the ladder."""
+
+    MEMBER = "member"
+    HEAD = "head"
+    COMMUNITY = "community"
+    DISPATCHER = "dispatcher"
+    DEPARTMENT = "department"
+
+
+#: The role that stands for a level when an event sits in that level's queue.
+LEVEL_QUEUE_ROLE: Mapping[int, Role] = {
+    0: Role.HEAD,
+    1: Role.COMMUNITY,
+    2: Role.DISPATCHER,
+    3: Role.DEPARTMENT,
+}
+
+#: The level each role works at.
+ROLE_LEVEL: Mapping[Role, int] = {
+    Role.MEMBER: 0,
+    Role.HEAD: 0,
+    Role.COMMUNITY: 1,
+    Role.DISPATCHER: 2,
+    Role.DEPARTMENT: 3,
+}
+
+
+class EscalationReason(StrEnum):
+    """Why an event moved up the ladder (DESIGN §2: a, b, c)."""
+
+    HANDLER_REQUEST = "handler_request"
+    ACK_OVERDUE = "ack_overdue"
+    DEADLINE_PASSED = "deadline_passed"
+
+
+class TimerKind(StrEnum):
+    """The six SLA timers of one deadline period."""
+
+    ACK_WARN50 = "ack_warn50"
+    ACK_WARN75 = "ack_warn75"
+    ACK_BREACH = "ack_breach"
+    RESOLVE_WARN50 = "resolve_warn50"
+    RESOLVE_WARN75 = "resolve_warn75"
+    RESOLVE_BREACH = "resolve_breach"
+
+    @property
+    def is_ack(self) -> bool:
+        return self in ACK_TIMERS
+
+    @property
+    def is_breach(self) -> bool:
+        return self in (TimerKind.ACK_BREACH, TimerKind.RESOLVE_BREACH)
+
+    @property
+    def fraction(self) -> float:
+        """The share of the allowance after which the timer fires."""
+        return TIMER_FRACTIONS[self]
+
+
+ACK_TIMERS: tuple[TimerKind, ...] = (
+    TimerKind.ACK_WARN50,
+    TimerKind.ACK_WARN75,
+    TimerKind.ACK_BREACH,
+)
+RESOLVE_TIMERS: tuple[TimerKind, ...] = (
+    TimerKind.RESOLVE_WARN50,
+    TimerKind.RESOLVE_WARN75,
+    TimerKind.RESOLVE_BREACH,
+)
+TIMER_FRACTIONS: Mapping[TimerKind, float] = {
+    TimerKind.ACK_WARN50: 0.5,
+    TimerKind.ACK_WARN75: 0.75,
+    TimerKind.ACK_BREACH: 1.0,
+    TimerKind.RESOLVE_WARN50: 0.5,
+    TimerKind.RESOLVE_WARN75: 0.75,
+    TimerKind.RESOLVE_BREACH: 1.0,
+}
+
+
+class TimerOp(StrEnum):
+    SET = "set"
+    CANCEL = "cancel"
+
+
+class NotificationKind(StrEnum):
+    ASSIGNED = "assigned"
+    WARNING = "warning"
+    BREACH = "breach"
+    ESCALATED = "escalated"
+    REASSIGNED = "reassigned"
+    REVIEW_REQUESTED = "review_requested"
+    REVIEW_FAILED = "review_failed"
+    CLOSED = "closed"
+    VOIDED = "voided"
+    SUSPENDED = "suspended"
+    RESUMED = "resumed"
+    VERIFY_REQUESTED = "verify_requested"
+
+
+def ensure_utc(value: datetime, name: str = "datetime") -> datetime:
+    """Return ``value`` in UTC; raise ``NaiveDatetime`` when it has no time zone."""
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise NaiveDatetime(f"{name} must be timezone-aware (UTC), got naive {value.isoformat()}")
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Category:
+    """A category's SLA and routing values (DESIGN §3); minutes may be fractional."""
+
+    code: str
+    ack_minutes: float
+    resolve_minutes: float
+    big: bool = False
+    department: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.ack_minutes > 0 or not self.resolve_minutes > 0:
+            raise ValueError(
+                f"category {self.code!r}: ack_minutes and resolve_minutes must be positive"
+            )
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Who handles an event, at which level. ``assignee_id`` None means the level's queue."""
+
+    level: int
+    assignee_id: str | None = None
+    role: Role | None = None
+    department: str | None = None
+    reason: str = "manual"
+
+    def __post_init__(self) -> None:
+        if not MIN_LEVEL <= self.level <= MAX_LEVEL:
+            raise ValueError(f"level must be in {MIN_LEVEL}..{MAX_LEVEL}, got {self.level}")
+        if self.assignee_id is None and self.role is not None:
+            raise ValueError("a queue assignment (assignee_id None) carries no role")
+
+
+@dataclass(frozen=True)
+class EventState:
+    """The dispatch-relevant state of one event. Timestamps describe the current cycle
+    (the latest dispatch, acknowledgement and resolution); the audit log keeps the history."""
+
+    event_id: str
+    status: Status
+    level: int
+    created_at: datetime
+    version: int = 1
+    category: str = ""
+    grid: str | None = None
+    reporter_id: str | None = None
+    assignee_id: str | None = None
+    assignee_role: Role | None = None
+    department: str | None = None
+    ack_due_at: datetime | None = None
+    due_at: datetime | None = None
+    ack_allowance: timedelta | None = None
+    resolve_allowance: timedelta | None = None
+    ack_remaining: timedelta | None = None
+    resolve_remaining: timedelta | None = None
+    deadline_version: int = 0
+    warnings_sent: frozenset[TimerKind] = frozenset()
+    rework_count: int = 0
+    redispatch_count: int = 0
+    escalation_count: int = 0
+    last_escalation_reason: EscalationReason | None = None
+    suspended_at: datetime | None = None
+    resume_status: Status | None = None
+    dispatched_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    voided_at: datetime | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class Command:
+    """A request to change an event. Which fields matter depends on ``action``:
+
+    - ``review``: ``approved`` is required.
+    - ``dispatch``: ``assignment`` is required (its level becomes the event's level).
+    - ``escalate`` / ``breach``: ``assignment`` is optional and must be at ``level + 1``;
+      None puts the event in that level's queue.
+    - ``acknowledge`` on a queued event: the actor claims it (``actor_role`` becomes the role).
+    - ``warn`` / ``breach``: ``timer`` and ``deadline_version`` are required.
+    - ``expected_version``: when given and different from the state's, ``StaleVersion``.
+    """
+
+    action: Action
+    actor: str
+    note: str = ""
+    actor_role: Role | None = None
+    approved: bool | None = None
+    assignment: Assignment | None = None
+    timer: TimerKind | None = None
+    deadline_version: int | None = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One append-only audit row. ``data`` holds every state field the transition changed
+    (JSON-friendly, see ``domain.lifecycle.audit``), so ``replay`` can rebuild the state."""
+
+    event_id: str
+    action: Action
+    from_status: Status | None
+    to_status: Status
+    from_level: int | None
+    to_level: int
+    actor: str
+    at: datetime
+    version: int
+    note: str = ""
+    reason: EscalationReason | None = None
+    data: Mapping[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TimerCommand:
+    """Set or cancel one SLA timer; ``job_id`` is ``sla-{event_id}-{kind}-{deadline_version}``."""
+
+    op: TimerOp
+    event_id: str
+    kind: TimerKind
+    deadline_version: int
+    fire_at: datetime | None = None
+
+    @property
+    def job_id(self) -> str:
+        return timer_job_id(self.event_id, self.kind, self.deadline_version)
+
+
+def timer_job_id(event_id: str, kind: TimerKind, deadline_version: int) -> str:
+    """The deterministic RQ job id of one timer (RQ allows only letters, digits, ``_``, ``-``)."""
+    return f"sla-{event_id}-{kind.value}-{deadline_version}"
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A message for the outbox. ``recipients`` are person ids; when it is empty the message goes
+    to everyone holding ``audience`` at ``level`` (and ``department`` / the event's grid)."""
+
+    kind: NotificationKind
+    event_id: str
+    level: int
+    recipients: tuple[str, ...] = ()
+    audience: Role | None = None
+    department: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What applying a command yields. A no-op (stale timer) has ``audit`` None and nothing else."""
+
+    state: EventState
+    audit: AuditEntry | None = None
+    timers: tuple[TimerCommand, ...] = ()
+    notifications: tuple[Notification, ...] = ()
+
+    @property
+    def noop(self) -> bool:
+        return self.audit is None

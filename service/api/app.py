@@ -1,0 +1,84 @@
+"""The FastAPI application: routers, error table, observability."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.responses import Response
+
+from dispatch.categories import service as category_service
+from grids import lookup as grid_lookup
+from kernel import db
+from kernel.observability import ObservabilityMiddleware, configure_logging, metrics_response
+from kernel.reference import References
+from kernel.settings import get_settings
+from service.api import errors
+from service.api.routes import (
+    auth,
+    board,
+    categories,
+    events,
+    grids,
+    health,
+    lifecycle,
+    patrols,
+    photos,
+    stats,
+)
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    """Per process: the async pool of the hot paths, and the in-memory reference data (grid
+    map, categories) with the listener that drops a copy when it changes. Requests reach
+    them as ``request.state.<key>`` (dependencies in service.api.deps and the domain views)."""
+    references = References()
+    state = {
+        "grid_map": references.add("grid", grid_lookup.load_index),
+        "categories": references.add("category", category_service.load_all),
+    }
+    conninfo = db.libpq_url(get_settings().database_url)
+    async with db.async_pool() as pool, references.listening_task(conninfo):
+        yield {"pool": pool, **state}
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="Wangge 网格化管理",
+        version="0.1.0",
+        description="Urban grid management: report, dispatch, escalate, review, measure.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(ObservabilityMiddleware)
+    # Routes are matched in order: the phone's hot paths (lookup, reporting) come first.
+    for module in (
+        grids,
+        events,
+        health,
+        auth,
+        categories,
+        photos,
+        patrols,
+        lifecycle,
+        board,
+        stats,
+    ):
+        app.include_router(module.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return metrics_response()
+
+    app.state.settings = settings
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for uvicorn (``--factory``): logging first, then the app."""
+    configure_logging(get_settings().log_level)
+    return create_app()

@@ -1,0 +1,50 @@
+"""The command centre: ``GET /api/v1/dispatch/board`` and the live change stream
+``GET /api/v1/dispatch/stream`` (Server-Sent Events, resumable with ``Last-Event-ID``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import StreamingResponse
+
+from dispatch.board import service
+from dispatch.board.schemas import BoardOut
+from service.api.deps import Now, RolesAllowed, SessionDep
+from service.api.routes.stream import open_stream
+from staff.models import Role
+from staff.service import Principal
+
+router = APIRouter(prefix="/api/v1/dispatch", tags=["command centre"])
+Watcher = Annotated[Principal, Depends(RolesAllowed(Role.dispatcher, Role.admin, Role.evaluator))]
+
+
+@router.get("/board", response_model=BoardOut)
+def board(session: SessionDep, principal: Watcher, now: Now) -> BoardOut:
+    """Open events by level and SLA state (ok / warning / breached), and per grid and
+    community."""
+    return BoardOut.model_validate(service.board(session, now=now))
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE"}},
+)
+async def stream(
+    request: Request,
+    principal: Watcher,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            max_length=20,
+            pattern=r"^\d+$",
+            description="resume after this audit id (replayed from the database)",
+        ),
+    ] = None,
+) -> StreamingResponse:
+    """Every change (one audit row each) as an SSE message: ``id`` is the audit id, ``event``
+    is ``change``, ``data`` the JSON change. Reconnect with ``Last-Event-ID`` to receive what
+    was missed, then the live feed."""
+    after = int(last_event_id) if last_event_id is not None else None
+    return await open_stream(request, after)

@@ -1,0 +1,48 @@
+"""Routes of the categories. Thin: parse, call the service, shape the response."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from dispatch.categories import service
+from dispatch.categories.schemas import CategoryCreate, CategoryOut, CategoryUpdate
+from dispatch.models import Category
+from service.api.deps import ALL_ROLES, RolesAllowed, SessionDep
+from staff.models import Role
+from staff.service import Principal
+
+router = APIRouter(prefix="/api/v1/categories", tags=["categories"])
+AnyUser = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
+Admin = Annotated[Principal, Depends(RolesAllowed(Role.admin))]
+CodePath = Annotated[str, Path(max_length=32)]
+
+
+def _out(c: Category) -> CategoryOut:
+    return CategoryOut.model_validate(c, from_attributes=True)
+
+
+@router.get("", response_model=list[CategoryOut])
+def list_categories(
+    session: SessionDep, _: AnyUser, include_inactive: bool = False
+) -> list[CategoryOut]:
+    """The categories a report can name (add ``include_inactive=true`` for retired ones)."""
+    return [
+        _out(c) for c in service.list_categories(session=session, include_inactive=include_inactive)
+    ]
+
+
+@router.post("", response_model=CategoryOut, status_code=201)
+def create_category(body: CategoryCreate, session: SessionDep, _: Admin) -> CategoryOut:
+    """Add a category (admin). Minutes may be fractional; a taken code or name is a 409."""
+    return _out(service.create(session=session, data=body))
+
+
+@router.patch("/{code}", response_model=CategoryOut)
+def update_category(
+    code: CodePath, body: CategoryUpdate, session: SessionDep, _: Admin
+) -> CategoryOut:
+    """Change a category's name, minutes, big flag, department or active flag (admin).
+    New minutes apply to deadlines set from now on."""
+    return _out(service.update(session=session, code=code, changes=body.changes()))

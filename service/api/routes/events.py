@@ -1,0 +1,116 @@
+"""Routes of events for the phone and the console. Thin: parse, call the service, shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import AwareDatetime
+
+from dispatch.events import service
+from dispatch.events.schemas import EventCreate, EventOut, EventPage, HistoryOut
+from domain.lifecycle import Status
+from service.api.deps import (
+    ALL_ROLES,
+    Now,
+    RolesAllowed,
+    SessionDep,
+    categories_of,
+    grid_map_of,
+    pool_of,
+)
+from staff.models import Role
+from staff.service import Principal
+
+router = APIRouter(prefix="/api/v1/events", tags=["events"])
+Reader = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
+Reporter = Annotated[Principal, Depends(RolesAllowed(Role.member, Role.head))]
+EventId = Annotated[int, Path(ge=1, le=2**63 - 1, description="event id")]
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": EventOut, "description": "a retry: the event made earlier"},
+    409: {"description": "client_id already used for a different report"},
+}
+
+
+@router.post(
+    "",
+    response_model=EventOut,
+    status_code=201,
+    responses=_RESPONSES,
+)
+async def report_event(
+    request: Request,
+    body: EventCreate,
+    session: SessionDep,
+    principal: Reporter,
+    now: Now,
+) -> Response:
+    """Report a problem (上报). Registered at once; the dispatch engine then assigns it.
+
+    Safe to resend: the same ``client_id`` and body answer 200 with the same event.
+    """
+    result = await service.submit(
+        pool=pool_of(request),
+        session=session,
+        grid_map=grid_map_of(request),
+        categories=categories_of(request),
+        principal=principal,
+        data=body,
+        now=now,
+    )
+    # Serialized here, once: FastAPI would otherwise validate the EventOut again.
+    return Response(
+        result.event.model_dump_json(),
+        status_code=201 if result.created else 200,
+        media_type="application/json",
+    )
+
+
+@router.get("", response_model=EventPage)
+def list_events(
+    session: SessionDep,
+    principal: Reader,
+    now: Now,
+    scope: Annotated[
+        Literal["mine", "reported", "grid"] | None,
+        Query(description="mine: assigned to me; reported: by me; grid: my grid/community"),
+    ] = None,
+    status: Annotated[list[Status] | None, Query(description="repeatable")] = None,
+    overdue: Annotated[bool | None, Query(description="past due and still open")] = None,
+    grid: Annotated[str | None, Query(pattern=r"^\d{15}$")] = None,
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    since: Annotated[AwareDatetime | None, Query(description="created at or after")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="created before")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> EventPage:
+    """My tasks: the events I may see, soonest deadline first (none last), then by id."""
+    page = service.list_events(
+        session,
+        principal=principal,
+        filters=service.EventFilter(
+            scope=scope,
+            statuses=tuple(status or ()),
+            overdue=overdue,
+            grid=grid,
+            category=category,
+            since=since,
+            until=until,
+        ),
+        now=now,
+        limit=limit,
+        cursor=cursor,
+    )
+    return EventPage(items=page.items, next_cursor=page.next_cursor)
+
+
+@router.get("/{event_id}", response_model=EventOut)
+def get_event(event_id: EventId, session: SessionDep, principal: Reader) -> EventOut:
+    return service.get_visible(session, principal=principal, event_id=event_id)
+
+
+@router.get("/{event_id}/history", response_model=HistoryOut)
+def event_history(event_id: EventId, session: SessionDep, principal: Reader) -> HistoryOut:
+    """The audit trail: every transition with from → to status and level, actor, time, note."""
+    return service.history(session, principal=principal, event_id=event_id)

@@ -1,0 +1,114 @@
+"""Routes of the grid map. Thin: parse, call grids.service, shape the response."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from domain.coords import CoordSystem
+from grids import service
+from service.api.deps import ALL_ROLES, RolesAllowed, SessionDep, grid_locator
+from service.api.query import parse_query, query_parameters
+from staff.service import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["grids"])
+AnyUser = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
+
+
+class GeoJSONResponse(Response):
+    """GeoJSON text produced by PostGIS, served as RFC 7946 media type."""
+
+    media_type = "application/geo+json"
+
+
+class GridRef(BaseModel):
+    code: str
+    name: str
+    community: str
+
+
+class LocateOut(BaseModel):
+    grid: GridRef
+    snapped: bool
+    distance_m: float
+    wgs84: tuple[float, float]
+
+
+class CommunityOut(BaseModel):
+    code: str
+    name: str
+    grid_count: int
+    area_km2: float
+    grids: list[str]
+
+
+class CoverageOut(BaseModel):
+    grid_count: int
+    jurisdiction_area_km2: float
+    covered_area_km2: float
+    coverage_ratio: float
+    overlap_area_m2: float
+    gap_area_m2: float
+    fully_staffed_grids: int
+    staffing_ratio: float
+
+
+_GEOJSON: dict[int | str, dict[str, Any]] = {200: {"content": {"application/geo+json": {}}}}
+
+
+class LocateQuery(BaseModel):
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="longitude, degrees")
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="latitude, degrees")
+    coord: CoordSystem = Field(
+        CoordSystem.wgs84, description="wgs84 (GPS), gcj02 (Amap/Tencent), bd09 (Baidu)"
+    )
+    accuracy_m: float = Field(
+        0.0, ge=0, le=10_000, allow_inf_nan=False, description="GPS accuracy radius, metres"
+    )
+
+
+@router.get("/grids/locate", response_model=LocateOut, openapi_extra=query_parameters(LocateQuery))
+async def locate(request: Request, _: AnyUser) -> Response:
+    """The grid a point is in. Coordinates are converted to WGS-84 first; a point within
+    min(accuracy_m, 50 m) outside the boundary snaps to the nearest grid; farther is a 422."""
+    query = parse_query(LocateQuery, request)  # one validation (service.query)
+    locator = grid_locator(request)
+    # the point is the whole query string: an error names it, or its ``coord``
+    loc = await locator.locate(query.lon, query.lat, query.coord, query.accuracy_m, loc=("query",))
+    out = LocateOut(
+        grid=GridRef(code=loc.code, name=loc.name, community=loc.community),
+        snapped=loc.snapped,
+        distance_m=round(loc.distance_m, 2),
+        wgs84=(loc.lon, loc.lat),
+    )
+    # Serialized here, once: FastAPI would otherwise validate the LocateOut again.
+    return Response(out.model_dump_json(), media_type="application/json")
+
+
+@router.get("/grids", response_class=GeoJSONResponse, responses=_GEOJSON)
+def list_grids(session: SessionDep, _: AnyUser) -> GeoJSONResponse:
+    """All grids as a FeatureCollection (properties: code, name, community, area_km2, staff)."""
+    return GeoJSONResponse(service.feature_collection(session=session))
+
+
+@router.get("/grids/{code}", response_class=GeoJSONResponse, responses=_GEOJSON)
+def get_grid(
+    session: SessionDep, _: AnyUser, code: Annotated[str, Path(pattern=r"^\d{15}$")]
+) -> GeoJSONResponse:
+    return GeoJSONResponse(service.grid_feature(session=session, code=code))
+
+
+@router.get("/communities", response_model=list[CommunityOut])
+def list_communities(session: SessionDep, _: AnyUser) -> list[CommunityOut]:
+    return [CommunityOut(**c) for c in service.communities(session=session)]
+
+
+@router.get("/coverage", response_model=CoverageOut)
+def coverage(session: SessionDep, _: AnyUser) -> CoverageOut:
+    """网格化管理覆盖率 and 一长两员配备率, measured on the stored map."""
+    c = service.coverage(session=session)
+    return CoverageOut(**c.__dict__)

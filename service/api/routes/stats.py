@@ -1,0 +1,406 @@
+"""Routes of the evaluation statistics (evaluators, the command centre, admins). Thin: parse,
+call ``dispatch.stats.service``, shape JSON or hand the table to ``exports``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+
+from domain.evaluation import INDICATORS, SMALL_SAMPLE, GroupBy, IndicatorValue, Source
+from domain.lifecycle import Status
+from evaluation import exports, service
+from service.api.deps import RolesAllowed, SessionDep
+from staff.models import Role
+from staff.service import Principal
+
+router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
+Reader = Annotated[Principal, Depends(RolesAllowed(Role.evaluator, Role.dispatcher, Role.admin))]
+Since = Annotated[date, Query(description="first report day (Asia/Shanghai), inclusive")]
+Until = Annotated[date, Query(description="last report day (Asia/Shanghai), inclusive")]
+GridCode = Annotated[str | None, Query(max_length=15, description="grid code")]
+Community = Annotated[str | None, Query(max_length=64, description="community code or name")]
+CategoryCode = Annotated[str | None, Query(max_length=32, description="category code")]
+Format = Annotated[
+    Literal["json", "csv", "xlsx"], Query(description="json, or a csv / xlsx attachment")
+]
+Headers = Annotated[
+    Literal["en", "zh"], Query(description="column headers of csv / xlsx: en or zh (中文)")
+]
+Cursor = Annotated[str | None, Query(max_length=200)]
+Limit = Annotated[int | None, Query(ge=1, le=500)]
+
+DEFINITIONS: dict[str, str] = {
+    "window": "events reported on the Asia/Shanghai calendar days since..until (inclusive), "
+    "as they stand now",
+    "minutes": "whole minutes from report (created_at) to close (closed_at), rounded down",
+    "percentiles": "nearest rank: the value at rank ceil(p*N/100) of the sorted minutes "
+    "(= PostgreSQL percentile_disc(p/100))",
+    "on_time": "closed within the category's resolve_minutes of the report",
+    "small_sample": f"fewer than {SMALL_SAMPLE} closed events: shown, but flagged",
+}
+
+
+class ResolutionGroup(BaseModel):
+    group: str
+    name: str
+    community: str | None = None
+    first_day: date | None = None
+    last_day: date | None = None
+    count: int
+    mean: float | None
+    p50: int | None
+    p90: int | None
+    p95: int | None
+    max: int | None
+    on_time: int
+    on_time_rate: float | None
+    small_sample: bool
+
+
+class ResolutionOut(BaseModel):
+    since: date
+    until: date
+    group_by: GroupBy
+    filters: dict[str, str]
+    definitions: dict[str, str]
+    total: ResolutionGroup
+    groups: list[ResolutionGroup]
+
+
+class IndicatorOut(BaseModel):
+    code: str
+    name: str
+    name_en: str
+    formula: str
+    numerator: float
+    denominator: float
+    value: float | None = Field(description="numerator / denominator; null when it is 0")
+    higher_is_better: bool
+    scope: Literal["window", "map"]
+    events: str | None = Field(description="drill-down into the events behind the numerator")
+    drilldown: str = Field(description="drill-down (events, grid-days or grids)")
+
+
+class IndicatorsOut(BaseModel):
+    since: date
+    until: date
+    filters: dict[str, str]
+    definitions: dict[str, str]
+    indicators: list[IndicatorOut]
+
+
+class PageOut(BaseModel):
+    columns: list[str]
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class ScoreLineOut(BaseModel):
+    indicator: str
+    name: str
+    value: float | None
+    weight: float
+    full_at: float
+    zero_at: float
+    points: float | None
+    applicable: bool
+    how: str
+
+
+class ScoredOut(BaseModel):
+    kind: Literal["grid", "community"]
+    code: str
+    name: str
+    community: str | None
+    score: float | None
+    grade: str | None
+    notes: list[str]
+    lines: list[ScoreLineOut]
+
+
+class ScorecardOut(BaseModel):
+    since: date
+    until: date
+    weights: str
+    grades: list[dict[str, Any]]
+    grids: list[ScoredOut]
+    communities: list[ScoredOut]
+
+
+def _basename(kind: str, scope: service.Scope) -> str:
+    return f"{kind}_{scope.since.isoformat()}_{scope.until.isoformat()}"
+
+
+@router.get("/resolution", response_model=ResolutionOut)
+def resolution(
+    session: SessionDep,
+    _: Reader,
+    since: Since,
+    until: Until,
+    group_by: GroupBy = GroupBy.grid,
+    grid: GridCode = None,
+    community: Community = None,
+    category: CategoryCode = None,
+    format: Format = "json",
+    headers: Headers = "en",
+) -> Any:
+    """Report → close minutes per group: count, mean, p50, p90, p95, max, on-time rate."""
+    scope = service.resolve_scope(
+        session, since=since, until=until, grid=grid, community=community, category=category
+    )
+    table = service.resolution(session=session, scope=scope, group_by=group_by)
+    rows = [r.as_dict() for r in table.rows]
+    if format != "json":
+        columns = ["group", "name"]
+        if group_by is GroupBy.grid:
+            columns.append("community")
+        if group_by.is_time:
+            columns += ["first_day", "last_day"]
+        columns += [
+            "count", "mean", "p50", "p90", "p95", "max", "on_time", "on_time_rate",
+            "small_sample",
+        ]  # fmt: skip
+        return exports.export(
+            columns,
+            [*rows, table.total.as_dict()],
+            fmt=format,
+            zh=headers == "zh",
+            basename=_basename(f"resolution_by_{group_by.value}", scope),
+            title=f"resolution by {group_by.value}",
+        )
+    return ResolutionOut(
+        since=since,
+        until=until,
+        group_by=group_by,
+        filters=scope.filters(),
+        definitions=DEFINITIONS,
+        total=ResolutionGroup(**table.total.as_dict()),
+        groups=[ResolutionGroup(**r) for r in rows],
+    )
+
+
+def _indicator_out(v: IndicatorValue, scope: service.Scope) -> IndicatorOut:
+    query = {"since": scope.since.isoformat(), "until": scope.until.isoformat(), **scope.filters()}
+    link = f"/api/v1/stats/indicators/{v.indicator.code}/events?{urlencode(query)}"
+    return IndicatorOut(
+        code=v.indicator.code,
+        name=v.indicator.name,
+        name_en=v.indicator.name_en,
+        formula=v.indicator.formula,
+        numerator=v.numerator,
+        denominator=v.denominator,
+        value=v.value,
+        higher_is_better=v.indicator.higher_is_better,
+        scope="window" if v.indicator.source is not Source.map else "map",
+        events=link if v.indicator.source is Source.events else None,
+        drilldown=link,
+    )
+
+
+@router.get("/indicators", response_model=IndicatorsOut)
+def indicators(
+    session: SessionDep,
+    _: Reader,
+    since: Since,
+    until: Until,
+    grid: GridCode = None,
+    community: Community = None,
+    format: Format = "json",
+    headers: Headers = "en",
+) -> Any:
+    """Every DESIGN §7 indicator with numerator, denominator, value and its drill-down."""
+    scope = service.resolve_scope(session, since=since, until=until, grid=grid, community=community)
+    report = service.indicators(session=session, scope=scope)
+    out = [_indicator_out(v, scope) for v in report.values]
+    if format != "json":
+        columns = ["code", "name", "numerator", "denominator", "value", "formula"]
+        return exports.export(
+            columns,
+            [o.model_dump() for o in out],
+            fmt=format,
+            zh=headers == "zh",
+            basename=_basename("indicators", scope),
+            title="indicators",
+        )
+    return IndicatorsOut(
+        since=since,
+        until=until,
+        filters=scope.filters(),
+        definitions={
+            "window": DEFINITIONS["window"],
+            "on_time_dispatch": "first dispatch within stats_setting.dispatch_limit_minutes "
+            "of the report",
+            "coverage": "coverage and staffing describe the map and the roster now",
+        },
+        indicators=out,
+    )
+
+
+IndicatorCode = Annotated[
+    str,
+    Path(
+        description="indicator code: " + ", ".join(i.code for i in INDICATORS),
+        max_length=32,
+    ),
+]
+
+
+@router.get("/indicators/{code}/events", response_model=PageOut)
+def indicator_events(
+    session: SessionDep,
+    _: Reader,
+    code: IndicatorCode,
+    since: Since,
+    until: Until,
+    grid: GridCode = None,
+    community: Community = None,
+    cursor: Cursor = None,
+    limit: Limit = None,
+    format: Format = "json",
+    headers: Headers = "en",
+) -> Any:
+    """What stands behind an indicator's numerator: events (or grid-days for patrol coverage,
+    grids for coverage and staffing), by id, paginated; csv/xlsx export all of them."""
+    scope = service.resolve_scope(session, since=since, until=until, grid=grid, community=community)
+    export = format != "json"
+    page = service.drilldown(
+        session=session, code=code, scope=scope, cursor=cursor, limit=limit, export=export
+    )
+    if export:
+        return exports.export(
+            page.columns,
+            page.items,
+            fmt=format,
+            zh=headers == "zh",
+            basename=_basename(f"{code}_numerator", scope),
+            title=code,
+        )
+    return PageOut(columns=list(page.columns), items=page.items, next_cursor=page.next_cursor)
+
+
+@router.get("/events", response_model=PageOut)
+def events(
+    session: SessionDep,
+    _: Reader,
+    since: Since,
+    until: Until,
+    grid: GridCode = None,
+    community: Community = None,
+    category: CategoryCode = None,
+    status: Status | None = None,
+    cursor: Cursor = None,
+    limit: Limit = None,
+    format: Format = "json",
+    headers: Headers = "en",
+) -> Any:
+    """The event list of a window (reported since..until), by id; csv/xlsx export all of it."""
+    scope = service.resolve_scope(
+        session, since=since, until=until, grid=grid, community=community, category=category
+    )
+    export = format != "json"
+    page = service.event_list(
+        session=session,
+        scope=scope,
+        status=None if status is None else status.value,
+        cursor=cursor,
+        limit=limit,
+        export=export,
+    )
+    if export:
+        return exports.export(
+            page.columns,
+            page.items,
+            fmt=format,
+            zh=headers == "zh",
+            basename=_basename("events", scope),
+            title="events",
+        )
+    return PageOut(columns=list(page.columns), items=page.items, next_cursor=page.next_cursor)
+
+
+def _how(value: float | None, weight: float, full: float, zero: float, points: float | None) -> str:
+    if value is None or points is None:
+        return "no data in the window: left out, the rest rescaled to 100"
+    direction = "≥" if full > zero else "≤"
+    return (
+        f"{value:.4f}: full {weight:g} points at {direction} {full:g}, none at {zero:g}, "
+        f"linear between → {points:g}"
+    )
+
+
+def _scored_out(unit: service.ScoredUnit) -> ScoredOut:
+    names = {i.code: i.name for i in INDICATORS}
+    return ScoredOut(
+        kind="grid" if unit.kind == "grid" else "community",
+        code=unit.code,
+        name=unit.name,
+        community=unit.community,
+        score=unit.result.score,
+        grade=unit.result.grade,
+        notes=list(unit.result.notes),
+        lines=[
+            ScoreLineOut(
+                indicator=line.rule.indicator,
+                name=names[line.rule.indicator],
+                value=line.value,
+                weight=line.rule.weight,
+                full_at=line.rule.full_at,
+                zero_at=line.rule.zero_at,
+                points=line.points,
+                applicable=line.applicable,
+                how=_how(
+                    line.value, line.rule.weight, line.rule.full_at, line.rule.zero_at, line.points
+                ),
+            )
+            for line in unit.result.lines
+        ],
+    )
+
+
+@router.get("/scorecard", response_model=ScorecardOut)
+def scorecard(
+    session: SessionDep,
+    _: Reader,
+    since: Since,
+    until: Until,
+    format: Format = "json",
+    headers: Headers = "en",
+) -> Any:
+    """Each grid's and community's 100-point score (weights: data/scorecard.json), graded
+    优 ≥ 90, 良 80–90, 中 60–80, 差 < 60, with how each point was earned."""
+    scope = service.resolve_scope(session, since=since, until=until)
+    units, card = service.scorecard(session=session, scope=scope)
+    if format != "json":
+        codes = [r.indicator for r in card.rules]
+        columns = ["kind", "code", "name", "community", "score", "grade"]
+        columns += [f"value_{c}" for c in codes] + [f"points_{c}" for c in codes]
+        rows = []
+        for u in units:
+            row: dict[str, Any] = {
+                "kind": u.kind, "code": u.code, "name": u.name, "community": u.community,
+                "score": u.result.score, "grade": u.result.grade,
+            }  # fmt: skip
+            for line in u.result.lines:
+                row[f"value_{line.rule.indicator}"] = line.value
+                row[f"points_{line.rule.indicator}"] = line.points
+            rows.append(row)
+        return exports.export(
+            columns,
+            rows,
+            fmt=format,
+            zh=headers == "zh",
+            basename=_basename("scorecard", scope),
+            title="scorecard",
+        )
+    return ScorecardOut(
+        since=since,
+        until=until,
+        weights="data/scorecard.json",
+        grades=[{"grade": g, "min": m} for m, g in card.grades],
+        grids=[_scored_out(u) for u in units if u.kind == "grid"],
+        communities=[_scored_out(u) for u in units if u.kind == "community"],
+    )
