@@ -175,9 +175,11 @@ def main(mode: str) -> None:
         say(f"no Redis answers at {redis_url}")
         redis_url = start_private_redis()
     if mode == "test":
-        # A separate database, and a Redis database number of its own that tests may flush.
+        # A separate database, and a Redis database number of its own that tests may flush
+        # (WANGGE_TEST_DATABASE_URL / WANGGE_TEST_REDIS_DB choose others: a second checkout).
         db_url = os.environ.get("WANGGE_TEST_DATABASE_URL") or with_database(db_url, "wangge_test")
-        redis_url = urlsplit(redis_url)._replace(path="/15").geturl()
+        test_db = os.environ.get("WANGGE_TEST_REDIS_DB", "15")
+        redis_url = urlsplit(redis_url)._replace(path=f"/{test_db}").geturl()
     env_file = LOCAL / f"{mode}.env"
     env_file.write_text(
         f"WANGGE_DATABASE_URL={db_url}\nWANGGE_REDIS_URL={redis_url}\n"
