@@ -43,18 +43,11 @@ from psycopg.types.json import Jsonb
 from redis import Redis
 
 from bench.common import ROOT, bench_database, free_port, percentile, serve
-from dispatch.engine.jobs import TIMERS_SYNCED_KEY
+from dispatch.engine.sweep import TIMERS_SYNCED_KEY
 from dispatch.store import state_columns, timer_values
-from domain.lifecycle import (
-    Action,
-    Assignment,
-    Command,
-    Role,
-    SlaPolicy,
-    apply,
-    open_event,
-)
+from domain.lifecycle import Action, Assignment, Command, SlaPolicy, apply, open_event
 from domain.lifecycle import Category as CategoryValues
+from domain.roles import Role
 from kernel.db import libpq_url
 
 DB_NAME = "wangge_bench_escalation"

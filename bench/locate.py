@@ -87,9 +87,9 @@ def bearer_for(env: dict[str, str], username: str = "g01m1") -> str:
 
     from kernel.db import get_engine
     from kernel.settings import get_settings
+    from staff.auth import claims_of, principal_for
     from staff.models import User
     from staff.security import create_access_token
-    from staff.service import principal_for
 
     get_settings.cache_clear()
     get_engine.cache_clear()
@@ -97,7 +97,7 @@ def bearer_for(env: dict[str, str], username: str = "g01m1") -> str:
         user = session.exec(select(User).where(col(User.username) == username)).one()
         p = principal_for(session, user)
     get_engine().dispose()
-    return create_access_token(user_id=p.user_id, role=p.role.value, extra=p.claims())
+    return create_access_token(user_id=p.user_id, role=p.role.value, extra=claims_of(p))
 
 
 def sql_alone(

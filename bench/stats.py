@@ -35,9 +35,14 @@ from sqlalchemy import create_engine
 from sqlmodel import Session
 
 from bench.common import ROOT, bench_database, serve
-from domain.evaluation import STATS_TZ, GroupBy
-from evaluation import service
+from domain.evaluation.days import GroupBy
+from evaluation.indicators import indicator_report
+from evaluation.resolution import ResolutionTable, resolution_table
+from evaluation.scope import Scope, resolve_scope
+from evaluation.sealing import seal, today_local
 from kernel.db import libpq_url
+from kernel.settings import get_settings
+from kernel.uow import UnitOfWork
 
 DB = "wangge_bench_stats"
 SEED = 20_240_101
@@ -123,8 +128,8 @@ def p50(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
 
 
 def bounds(first: date, last: date) -> dict[str, datetime]:
-    start = datetime(first.year, first.month, first.day, tzinfo=STATS_TZ)
-    end = datetime(last.year, last.month, last.day, tzinfo=STATS_TZ) + timedelta(days=1)
+    start = datetime(first.year, first.month, first.day, tzinfo=get_settings().tz)
+    end = datetime(last.year, last.month, last.day, tzinfo=get_settings().tz) + timedelta(days=1)
     return {"start": start, "end": end}
 
 
@@ -142,14 +147,14 @@ def ensure_loaded(args: argparse.Namespace) -> tuple[dict[str, str], date]:
             "SELECT key FROM stats_setting WHERE key = %s", (f"bench:{marker}",)
         ).fetchone()
     if loaded and row and not args.reload:
-        last = row[1].astimezone(STATS_TZ).date()
+        last = row[1].astimezone(get_settings().tz).date()
         print(f"reusing the loaded history in {DB} ({marker}); --reload to load again")
         wangge = str(ROOT / ".venv" / "bin" / "wangge")
         subprocess.run([wangge, "migrate"], check=True, env=env, capture_output=True)
         started = time.perf_counter()
         engine = create_engine(env["WANGGE_DATABASE_URL"])
         with Session(engine) as session:
-            sealed = service.seal(session=session, today=service.today_local(datetime.now(UTC)))
+            sealed = seal(uow=UnitOfWork(session), today=today_local(datetime.now(UTC)))
         engine.dispose()
         if sealed:
             print(f"sealed {sealed} new blocks in {time.perf_counter() - started:.1f} s")
@@ -162,7 +167,7 @@ def ensure_loaded(args: argparse.Namespace) -> tuple[dict[str, str], date]:
     engine = create_engine(env["WANGGE_DATABASE_URL"])
     weekday_mean = (5 + 2 * 0.85) / 7
     per_day = args.events / DAYS / weekday_mean
-    until = datetime.now(UTC).astimezone(STATS_TZ).date() - timedelta(days=1)
+    until = datetime.now(UTC).astimezone(get_settings().tz).date() - timedelta(days=1)
     print(f"loading ~{args.events:,} events over {DAYS} days on {args.grids} grids "
           f"(bulk simulator, COPY) into {DB}…", flush=True)  # fmt: skip
     summary = simulate_bulk.run(
@@ -211,11 +216,11 @@ def main() -> None:
         rows: list[tuple[str, float, float]] = []
         for label, (first, until) in (("resolution by grid, 30 days", month30),
                                       ("resolution by grid, 365 days", year)):  # fmt: skip
-            scope = service.resolve_scope(session, since=first, until=until)
+            scope = resolve_scope(session, since=first, until=until)
             params = bounds(first, until)
 
-            def fast(s: service.Scope = scope) -> service.ResolutionTable:
-                return service.resolution(session=session, scope=s, group_by=GroupBy.grid)
+            def fast(s: Scope = scope) -> ResolutionTable:
+                return resolution_table(session=session, scope=s, group_by=GroupBy.grid)
 
             def naive(p: dict[str, datetime] = params) -> list[Any]:
                 return conn.execute(NAIVE_RESOLUTION, p).fetchall()
@@ -232,8 +237,8 @@ def main() -> None:
             print(f"{label}: {counted:,} closed events in {len(table.rows)} grids; fast path == "
                   f"percentile_disc over raw events for every grid: "
                   f"{'yes' if not mismatches else 'NO ' + str(mismatches[:5])}")  # fmt: skip
-        scope = service.resolve_scope(session, since=month[0], until=month[1])
-        fast_ms, report = p50(lambda: service.indicators(session=session, scope=scope), args.runs)
+        scope = resolve_scope(session, since=month[0], until=month[1])
+        fast_ms, report = p50(lambda: indicator_report(session=session, scope=scope), args.runs)
         params = bounds(*month)
         naive_ms, naive_row = p50(
             lambda: conn.execute(NAIVE_INDICATORS, params).fetchone(), args.runs
@@ -268,9 +273,9 @@ def http_figures(
     """The same reads through the API (one uvicorn worker), token for the evaluator."""
     from sqlmodel import col, select
 
+    from staff.auth import claims_of, principal_for
     from staff.models import User
     from staff.security import create_access_token
-    from staff.service import principal_for
 
     engine = create_engine(env["WANGGE_DATABASE_URL"])
     with Session(engine) as session:
@@ -278,7 +283,7 @@ def http_figures(
         principal = principal_for(session, user)
     engine.dispose()
     token = create_access_token(
-        user_id=principal.user_id, role=principal.role.value, extra=principal.claims()
+        user_id=principal.user_id, role=principal.role.value, extra=claims_of(principal)
     )
     out: list[tuple[str, float]] = []
     with serve("service.api.app:app_factory", env=env, workers=1, start_timeout=180) as base:

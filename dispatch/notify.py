@@ -2,7 +2,8 @@
 
 The dispatch core decides *that* someone should hear (assigned, warning, breach, review failed,
 ...); ``dispatch.store`` writes each as an outbox row of topic ``notify`` whose payload carries
-its ``type``. The relay hands each row to ``dispatch.engine.jobs.notify_job`` (an RQ job with retries),
+its ``type``. The relay hands each row to ``dispatch.engine.jobs.notify_job`` (an RQ job with
+retries),
 which builds a ``NotificationMessage`` and gives it to the configured ``Adapter``. A new channel
 (SMS, app push, WeCom) is one more class with ``deliver``; the domain does not change.
 

@@ -1,4 +1,5 @@
-"""All SQL of the outbox: claim pending rows for the relay, mark them done or failed.
+"""The outbox: its table, and all its SQL (claim pending rows for the relay, mark them done or
+failed).
 
 Rows are written by ``dispatch.store.record`` (and the report service) in the same transaction
 as the state change they announce. The relay claims a batch with ``FOR UPDATE SKIP LOCKED``, so
@@ -12,8 +13,35 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
-from sqlmodel import Session
+from sqlalchemy import BigInteger, Column, Identity, Index, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, Session, SQLModel
+
+from kernel.db import timestamp_field as _ts
+
+
+class Outbox(SQLModel, table=True):
+    """Messages written in the same transaction as a state change; the relay hands them to
+    RQ (timers, dispatch jobs) and to the notification adapters, then marks them done."""
+
+    __table_args__ = (
+        Index(
+            "ix_outbox_pending",
+            "available_at",
+            postgresql_where=text("processed_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    event_id: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))
+    topic: str = Field(max_length=32, description="timer.set | timer.cancel | notify | dispatch")
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = _ts(nullable=False)
+    available_at: datetime = _ts(nullable=False)
+    processed_at: datetime | None = _ts()
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+
 
 TIMER_SET = "timer.set"
 TIMER_CANCEL = "timer.cancel"

@@ -21,20 +21,22 @@ from sqlalchemy import text, update
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
-from dispatch.models import Category, Event, EventAudit, Outbox
+from dispatch.categories.models import Category
+from dispatch.events.models import Event, EventAudit
+from dispatch.outbox import Outbox
 from domain.lifecycle import (
     AuditEntry,
     Decision,
     EscalationReason,
     EventState,
     LevelAllowance,
-    Role,
     SlaPolicy,
     Status,
     TimerCommand,
     TimerKind,
 )
 from domain.lifecycle import Category as CategoryValues
+from domain.roles import Role
 from kernel.errors import Conflict
 from kernel.settings import get_settings
 
@@ -450,12 +452,15 @@ def timer_values(
     ]
 
 
-def timer_rows(event_id: int, timers: Iterable[TimerCommand], *, now: datetime) -> list[Outbox]:
-    """``timer_values`` as outbox rows to add to a session."""
-    return [
+def write_timers(
+    session: Session, event_id: int, timers: Iterable[TimerCommand], *, now: datetime
+) -> None:
+    """Outbox rows setting or cancelling timers of an event whose state does not change
+    (re-arming after Redis lost its schedule)."""
+    session.add_all(
         Outbox(event_id=e, topic=t, payload=p, created_at=at, available_at=at)
         for e, t, p, at in timer_values(event_id, timers, now=now)
-    ]
+    )
 
 
 def change_message(audit: EventAudit) -> dict[str, Any]:

@@ -1,8 +1,7 @@
 """CSV and XLSX of any statistics table or event list, with English or Chinese headers.
 
 CSV is UTF-8 with a byte-order mark (Excel then reads the Chinese right); XLSX is written by
-openpyxl in write-only mode. Both come as attachments with an ASCII file name and its
-RFC 5987 twin.
+openpyxl in write-only mode. The API serves both as attachments.
 """
 
 from __future__ import annotations
@@ -10,13 +9,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from openpyxl import Workbook
-from starlette.responses import Response
 
-from domain.evaluation import INDICATORS
+from domain.evaluation.indicators import INDICATORS
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -116,9 +114,13 @@ def to_xlsx(
     return out.getvalue()
 
 
-def attachment(filename: str) -> str:
-    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+@dataclass(frozen=True)
+class Export:
+    """A table written as a file: its bytes, media type and file name."""
+
+    body: bytes
+    media_type: str
+    filename: str
 
 
 def export(
@@ -129,16 +131,10 @@ def export(
     zh: bool,
     basename: str,
     title: str,
-) -> Response:
-    """The table as a CSV or XLSX attachment (``fmt`` is ``csv`` or ``xlsx``)."""
+) -> Export:
+    """The table as CSV or XLSX (``fmt`` is ``csv`` or ``xlsx``)."""
     if fmt == "csv":
-        body, media, ext = to_csv(columns, rows, zh=zh), CSV_TYPE, "csv"
-    elif fmt == "xlsx":
-        body, media, ext = to_xlsx(columns, rows, zh=zh, title=title), XLSX_TYPE, "xlsx"
-    else:
-        raise ValueError(f"unknown export format {fmt!r}")
-    return Response(
-        content=body,
-        media_type=media,
-        headers={"Content-Disposition": attachment(f"{basename}.{ext}")},
-    )
+        return Export(to_csv(columns, rows, zh=zh), CSV_TYPE, f"{basename}.csv")
+    if fmt == "xlsx":
+        return Export(to_xlsx(columns, rows, zh=zh, title=title), XLSX_TYPE, f"{basename}.xlsx")
+    raise ValueError(f"unknown export format {fmt!r}")

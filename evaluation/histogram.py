@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from domain.evaluation import PERCENTILES
+from domain.evaluation.resolution import PERCENTILES
 
 RECORD = np.dtype([("k", ">u4"), ("m", ">u4"), ("n", ">u4"), ("o", ">u4")])
 

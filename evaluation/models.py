@@ -80,6 +80,13 @@ class StatsResolution(SQLModel, table=True):
     ontime: int
 
 
+#: ``stats_block.proj``: the key a sealed histogram is projected on, and its column in
+#: ``stats_resolution``; ``COUNTERS`` stands for the counter blocks, sealed beside them.
+PROJ_GRID, PROJ_CATEGORY, PROJ_LEVEL = 1, 2, 3
+COUNTERS = 0
+PROJECTION_KEYS = {PROJ_GRID: "grid_id", PROJ_CATEGORY: "category_id", PROJ_LEVEL: "level"}
+
+
 class StatsBlock(SQLModel, table=True):
     """A sealed histogram of ``stats_resolution`` over days ``[start, start + 2^lvl)`` (day
     numbers since 1970-01-01), projected on one key (``proj``: 1 grid, 2 category, 3 level).

@@ -1,26 +1,41 @@
-"""The worker's periodic task of the statistics: seal the blocks of finished days.
+"""The statistics' periodic work, run by the worker: seal the blocks of finished days, and
+refresh the map's coverage figures when the map or the roster changed.
 
-Reads stay exact without it (unsealed days are read from the base rows), but a window then
-touches more rows; sealing every few minutes keeps long windows fast. Idempotent.
+Reads stay exact without it (unsealed days are read from the base rows, uncached map figures
+are computed on the spot), but slower; this keeps long windows fast. Idempotent.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
-from evaluation.service import seal, today_local
-from kernel.db import session_scope
-from service.worker import periodic
+from evaluation.mapfigures import refresh_map_figures
+from evaluation.sealing import seal, today_local
+from kernel.clock import utc_now
+from kernel.tasks import PeriodicTask
+from kernel.uow import unit_of_work
 
 log = logging.getLogger("wangge.stats")
 
 SEAL_SECONDS = 300.0
+MAP_SECONDS = 60.0
 
 
-@periodic("stats.seal", SEAL_SECONDS)
 def seal_blocks() -> None:
-    with session_scope() as session:
-        written = seal(session=session, today=today_local(datetime.now(UTC)))
+    with unit_of_work() as uow:
+        written = seal(uow=uow, today=today_local(utc_now()))
     if written:
         log.info("sealed %d statistics blocks", written)
+
+
+def refresh_map() -> None:
+    with unit_of_work() as uow:
+        if refresh_map_figures(uow):
+            log.info("map coverage figures recomputed")
+
+
+def tasks() -> list[PeriodicTask]:
+    return [
+        PeriodicTask("stats.seal", SEAL_SECONDS, seal_blocks),
+        PeriodicTask("stats.map", MAP_SECONDS, refresh_map),
+    ]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import lru_cache
+from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import Engine, text
+from sqlalchemy import Column, DateTime, Engine, text
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, create_engine
+from sqlmodel import Field, Session, create_engine
 
 from kernel.settings import get_settings
 
@@ -24,18 +25,6 @@ def get_engine(url: str | None = None) -> Engine:
         pool_pre_ping=True,
         connect_args={"connect_timeout": 5},
     )
-
-
-@contextmanager
-def session_scope() -> Iterator[Session]:
-    """A session for jobs and the CLI; commits on success, rolls back on error."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
 
 
 @asynccontextmanager
@@ -80,3 +69,11 @@ def libpq_url(url: str, database: str | None = None) -> str:
     if database is not None:
         u = u.set(database=database)
     return u.render_as_string(hide_password=False)
+
+
+def timestamp_field(nullable: bool = True, index: bool = False) -> Any:
+    """A ``timestamptz`` column (instants are stored in UTC, shown in the service's zone)."""
+    return Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index),
+    )

@@ -24,19 +24,20 @@ from sqlalchemy import ColumnElement, false, or_, text, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, func, select
 
-from dispatch.models import Patrol, PatrolPoint
 from domain.coords import CoordSystem, to_wgs84
+from domain.jurisdiction import Principal
+from domain.roles import Role
 from grids.models import Grid
 from kernel.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from kernel.settings import get_settings
-from staff.models import Role, Staff
-from staff.service import Principal
+from patrols.models import Patrol, PatrolPoint
+from staff.models import Staff
 
 MAX_BATCH_POINTS = 500
 CLOCK_SKEW = timedelta(minutes=5)  # tolerated difference between phone and server clocks
 MAX_START_AGE = timedelta(hours=72)  # a patrol started offline may be synced this late
 COVERAGE_BUFFER_M = 50.0
-SEE_ALL = frozenset({Role.dispatcher, Role.evaluator, Role.admin})
+SEE_ALL = frozenset({Role.DISPATCHER, Role.EVALUATOR, Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,9 @@ def visible(principal: Principal) -> ColumnElement[bool]:
     if principal.role in SEE_ALL:
         return true()
     own = col(Patrol.staff_id) == principal.staff_id
-    if principal.role in (Role.member, Role.head) and principal.grid_id is not None:
+    if principal.role in (Role.MEMBER, Role.HEAD) and principal.grid_id is not None:
         return or_(own, col(Patrol.grid_id) == principal.grid_id)
-    if principal.role == Role.community and principal.community_id is not None:
+    if principal.role == Role.COMMUNITY and principal.community_id is not None:
         return or_(own, col(Grid.community_id) == principal.community_id)
     return or_(own, false())
 
@@ -92,9 +93,9 @@ def visible_grids(principal: Principal) -> ColumnElement[bool]:
     """Grids whose patrol coverage ``principal`` may read (same rule as for patrols)."""
     if principal.role in SEE_ALL:
         return true()
-    if principal.role in (Role.member, Role.head) and principal.grid_id is not None:
+    if principal.role in (Role.MEMBER, Role.HEAD) and principal.grid_id is not None:
         return col(Grid.id) == principal.grid_id
-    if principal.role == Role.community and principal.community_id is not None:
+    if principal.role == Role.COMMUNITY and principal.community_id is not None:
         return col(Grid.community_id) == principal.community_id
     return false()
 

@@ -1,4 +1,6 @@
-"""The operators' command line: ``wangge migrate|load-data|create-user|api|worker|run``."""
+"""The operators' command line: ``wangge migrate | load-data | create-user | api | worker |
+run | simulate | stats rebuild|seal``. Commands import what they need when they run, so the
+CLI starts fast."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -74,15 +77,15 @@ def create_user(
     ] = "",
 ) -> None:
     """Create a login (and its staff record)."""
-    from kernel.db import session_scope
+    from domain.roles import Role
     from kernel.errors import WanggeError
-    from staff.models import Role
-    from staff.service import create_user as create
+    from kernel.uow import unit_of_work
+    from staff.roster import create_user as create
 
     try:
-        with session_scope() as session:
+        with unit_of_work() as uow:
             user = create(
-                session=session,
+                uow=uow,
                 username=username,
                 password=password,
                 role=Role(role),
@@ -123,7 +126,7 @@ def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 @app.command()
 def worker(burst: bool = False) -> None:
     """Run the RQ worker (scheduler on) with the heartbeat and periodic tasks."""
-    from kernel.observability import configure_logging
+    from kernel.logging import configure_logging
     from service.worker import run_worker
 
     get_settings()
@@ -168,11 +171,82 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     raise typer.Exit(0 if all(c in (0, -signal.SIGINT, 130) for c in codes) else 1)
 
 
-# Statistics and the simulator (their modules import lazily).
-from service.cli_stats import simulate_command, stats_app  # noqa: E402
-
-app.command("simulate")(simulate_command)
+stats_app = typer.Typer(help="Evaluation statistics: rebuild and seal the fast path.")
 app.add_typer(stats_app, name="stats")
+
+
+@stats_app.command("rebuild")
+def stats_rebuild() -> None:
+    """Recompute every counter and histogram from the events and patrols, then seal the
+    blocks (writers wait meanwhile). Needed after a bulk load or editing rows by hand."""
+    from evaluation.sealing import rebuild, today_local
+    from kernel.clock import utc_now
+    from kernel.uow import unit_of_work
+
+    started = utc_now()
+    with unit_of_work() as uow:
+        blocks = rebuild(uow=uow, today=today_local(started))
+    seconds = (utc_now() - started).total_seconds()
+    typer.echo(f"statistics rebuilt; {blocks} blocks sealed in {seconds:.1f} s")
+
+
+@stats_app.command("seal")
+def stats_seal() -> None:
+    """Seal the blocks of past days that are missing (the worker does this every few minutes)."""
+    from evaluation.sealing import seal, today_local
+    from kernel.clock import utc_now
+    from kernel.uow import unit_of_work
+
+    with unit_of_work() as uow:
+        blocks = seal(uow=uow, today=today_local(utc_now()))
+    typer.echo(f"{blocks} blocks sealed")
+
+
+@app.command()
+def simulate(
+    days: Annotated[int, typer.Option(min=1, max=3660, help="days of history")] = 30,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same history)")] = 1,
+    bulk: Annotated[
+        bool, typer.Option("--bulk", help="write rows with COPY (millions of events)")
+    ] = False,
+    grids: Annotated[
+        int | None,
+        typer.Option(min=1, help="grids to use; above the map's count adds synthetic grids"),
+    ] = None,
+    per_day: Annotated[
+        float | None, typer.Option(min=0, help="mean reports per day (default 1.5 per grid)")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="last simulated day YYYY-MM-DD (default yesterday)")
+    ] = None,
+) -> None:
+    """Simulate a realistic history for the loaded map (events and patrols).
+
+    Small runs go through the dispatch core and dispatch.store with a simulated clock; --bulk
+    writes the same kind of rows with COPY, then rebuilds the statistics.
+    """
+    from evaluation.sealing import seal, today_local
+    from kernel.clock import utc_now
+    from kernel.db import get_engine
+    from kernel.uow import unit_of_work
+
+    last = date.fromisoformat(until) if until else None
+    if bulk:
+        from tools.simulate import bulk as simulate_bulk
+
+        summary = simulate_bulk.run(
+            get_engine(), days=days, seed=seed, per_day=per_day, grids=grids, until=last
+        )
+    else:
+        from tools.simulate import events as simulation
+
+        with unit_of_work() as uow:
+            summary = simulation.simulate(
+                uow, days=days, seed=seed, per_day=per_day, grids=grids, until=last
+            )
+            seal(uow=uow, today=today_local(utc_now()))
+    typer.echo(summary.line())
+
 
 if __name__ == "__main__":
     app()

@@ -1,19 +1,22 @@
-"""Loading the reference data: grid map, roster, categories. Idempotent."""
+"""``wangge load-data``: the grid map, the demo roster (dev and test only) and the categories
+in one transaction, then the map's coverage figures. Idempotent."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from dispatch.categories.service import load_categories
+from evaluation.mapfigures import refresh_map_figures
 from grids.loading import load_map, read_map_file
-from kernel.db import session_scope
 from kernel.settings import get_settings
-from staff.service import load_roster
+from kernel.uow import unit_of_work
+from staff.roster import load_roster
 
 
 def load_all(*, grids_path: Path | None = None) -> str:
     settings = get_settings()
-    with session_scope() as session:
+    with unit_of_work() as uow:
+        session = uow.session
         grids = load_map(
             session=session, fc=read_map_file(grids_path or settings.data_dir / "grids.geojson")
         )
@@ -31,4 +34,6 @@ def load_all(*, grids_path: Path | None = None) -> str:
             summary += f"; demo roster: {roster['created']} of {roster['people']} people created"
         cats = load_categories(session=session, path=settings.data_dir / "categories.json")
         summary += f"; categories: {cats['created']} of {cats['categories']} created"
+        uow.commit()
+        refresh_map_figures(uow)
     return summary

@@ -1,26 +1,14 @@
-"""People (staff) and their logins (users)."""
+"""Tables of people on the roster (staff) and their logins (users, refresh tokens)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Column, DateTime
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
-
-class Role(StrEnum):
-    member = "member"  # 网格员
-    head = "head"  # 网格长
-    community = "community"  # 社区工作人员
-    dispatcher = "dispatcher"  # 街道指挥中心
-    department = "department"  # 职能部门
-    evaluator = "evaluator"  # 考核评估
-    admin = "admin"
-
-
-GRID_ROLES = frozenset({Role.member, Role.head})
+from domain.roles import Role
 
 
 class Staff(SQLModel, table=True):
@@ -29,7 +17,13 @@ class Staff(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64)
     phone: str | None = Field(default=None, max_length=32)
-    role: Role = Field(sa_column=Column(SAEnum(Role, name="role"), nullable=False, index=True))
+    role: Role = Field(
+        sa_column=Column(
+            SAEnum(Role, name="role", values_callable=lambda roles: [r.value for r in roles]),
+            nullable=False,
+            index=True,
+        )
+    )
     grid_id: int | None = Field(default=None, foreign_key="grid.id", index=True)
     community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
     department: str | None = Field(default=None, max_length=32, index=True)

@@ -205,9 +205,9 @@ def token_for(engine: Engine) -> Callable[[str], dict[str, str]]:
     """``token_for("g01m1")`` → Authorization headers for a roster account (no argon2 cost)."""
     from sqlmodel import col, select
 
+    from staff.auth import claims_of, principal_for
     from staff.models import User
     from staff.security import create_access_token
-    from staff.service import principal_for
 
     cache: dict[str, dict[str, str]] = {}
 
@@ -216,7 +216,7 @@ def token_for(engine: Engine) -> Callable[[str], dict[str, str]]:
             with Session(engine) as session:
                 user = session.exec(select(User).where(col(User.username) == username)).one()
                 p = principal_for(session, user)
-            token = create_access_token(user_id=p.user_id, role=p.role.value, extra=p.claims())
+            token = create_access_token(user_id=p.user_id, role=p.role.value, extra=claims_of(p))
             cache[username] = {"Authorization": f"Bearer {token}"}
         return cache[username]
 

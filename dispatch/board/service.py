@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from dispatch.models import EventAudit
+from dispatch.events.models import EventAudit
 from dispatch.store import change_message
 
 SLA_STATES = ("ok", "warning", "breached")

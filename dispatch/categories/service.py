@@ -11,8 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from dispatch.categories.models import Category
 from dispatch.categories.schemas import CategoryCreate
-from dispatch.models import Category
 from kernel.errors import Conflict, Invalid, NotFound, field_error
 from staff.models import Staff
 

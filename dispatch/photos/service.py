@@ -30,12 +30,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
 from dispatch.access import check_visible, visible
-from dispatch.models import Event, EventPhoto, Photo
+from dispatch.events.models import Event
+from dispatch.photos.models import EventPhoto, Photo
+from domain.jurisdiction import Principal
 from domain.lifecycle.model import TERMINAL_STATUSES, Status
+from domain.roles import Role
 from kernel.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedMedia
 from kernel.settings import get_settings
-from staff.models import Role
-from staff.service import Principal
 
 CHUNK = 64 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -287,11 +288,11 @@ def _link(photo: Photo, link: EventPhoto) -> PhotoLink:
 
 def may_attach(principal: Principal, event: Event) -> bool:
     """The reporter, the current assignee, the grid's head and the command centre."""
-    if principal.role == Role.dispatcher:
+    if principal.role == Role.DISPATCHER:
         return True
     if principal.staff_id in (event.reporter_id, event.assignee_id):
         return True
-    return principal.role == Role.head and principal.grid_id == event.grid_id
+    return principal.role == Role.HEAD and principal.grid_id == event.grid_id
 
 
 def count_photos(session: Session, event_id: int, stage: Stage | str) -> int:

@@ -1,4 +1,5 @@
-"""The pure domain core of the dispatch engine (stdlib only: no database, web, Redis or RQ).
+"""The event lifecycle's rules: the state machine, SLA clocks, escalation and the assignment
+choice (standard library only: no database, web, Redis or RQ).
 
 Public API
 ----------
@@ -17,14 +18,16 @@ as is ``StaleVersion`` (``Command.expected_version``); ``InvalidCommand`` is a 4
 
 Choosing a handler::
 
-    choose_assignee(candidates, *, category, grid, load_cap, now, level=None, community=None)
-        -> Assignment
+    choose_assignee(candidates, *, category, place, load_cap, now, level=None) -> Assignment
     escalation_target(state) -> int | None      # the level an escalation/breach would go to
     reviewer_role(state) -> Role
 
 SLA values: ``SlaPolicy(category, levels={level: LevelAllowance(multiplier, ack_minutes,
 resolve_minutes)})``; ``pending_timers(state)`` and ``set_timers(state, now)`` rebuild the timer
-plan (for the reconciliation sweep); ``invariant_violations(state)`` lists broken invariants.
+plan (for the reconciliation sweep); ``current_timer_due(state, kind, deadline_version)`` says
+when a timer is due if it still belongs to the plan; ``sla_state(state, now)`` /
+``clock_state(state, clock, now)`` say whether the event is ok, in warning or breached;
+``invariant_violations(state)`` lists broken invariants.
 
 The transition table is data (``RULES`` / ``TRANSITIONS`` in ``transitions``);
 ``render_markdown()`` prints it, and the ``transitions`` module docstring shows it.
@@ -50,14 +53,7 @@ Decisions the service layer follows
 
 from domain.lifecycle.assignment import Candidate, choose_assignee
 from domain.lifecycle.audit import encode_delta, replay
-from domain.lifecycle.engine import (
-    COMMAND_CENTRE_LEVEL,
-    apply,
-    escalation_target,
-    open_event,
-    reviewer_role,
-    start_level,
-)
+from domain.lifecycle.engine import apply, escalation_target, open_event, reviewer_role
 from domain.lifecycle.errors import (
     DomainError,
     IllegalTransition,
@@ -68,32 +64,36 @@ from domain.lifecycle.errors import (
 )
 from domain.lifecycle.invariants import invariant_violations
 from domain.lifecycle.model import (
-    MAX_LEVEL,
-    MIN_LEVEL,
     Action,
     Assignment,
     AuditEntry,
     Category,
+    Clock,
     Command,
     Decision,
     EscalationReason,
     EventState,
     Notification,
     NotificationKind,
-    Role,
     Status,
     TimerCommand,
     TimerKind,
     TimerOp,
     timer_job_id,
 )
-from domain.lifecycle.sla import LevelAllowance, SlaPolicy, pending_timers, set_timers
+from domain.lifecycle.sla import (
+    LevelAllowance,
+    SlaPolicy,
+    SlaState,
+    clock_state,
+    current_timer_due,
+    pending_timers,
+    set_timers,
+    sla_state,
+)
 from domain.lifecycle.transitions import RULES, TRANSITIONS, Rule, allowed_actions, render_markdown
 
 __all__ = [
-    "COMMAND_CENTRE_LEVEL",
-    "MAX_LEVEL",
-    "MIN_LEVEL",
     "RULES",
     "TRANSITIONS",
     "Action",
@@ -101,6 +101,7 @@ __all__ = [
     "AuditEntry",
     "Candidate",
     "Category",
+    "Clock",
     "Command",
     "Decision",
     "DomainError",
@@ -113,9 +114,9 @@ __all__ = [
     "Notification",
     "NotificationKind",
     "ReplayError",
-    "Role",
     "Rule",
     "SlaPolicy",
+    "SlaState",
     "StaleVersion",
     "Status",
     "TimerCommand",
@@ -124,6 +125,8 @@ __all__ = [
     "allowed_actions",
     "apply",
     "choose_assignee",
+    "clock_state",
+    "current_timer_due",
     "encode_delta",
     "escalation_target",
     "invariant_violations",
@@ -133,6 +136,6 @@ __all__ = [
     "replay",
     "reviewer_role",
     "set_timers",
-    "start_level",
+    "sla_state",
     "timer_job_id",
 ]

@@ -2,13 +2,14 @@
 
 Rules, level by level:
 
-- level 0 (grid): the grid's members who are on duty and under the load cap; least open work
-  first, then longest idle (never assigned counts as idle the longest), then lowest id. When no
-  member qualifies, the grid's head if on duty (the head is the fallback, so the cap does not
-  apply to them).
-- level 1 (community): community staff of the grid's community, same ordering.
-- level 2 (command centre): dispatchers, same ordering. Big categories start here.
-- level 3 (department): staff of the category's department, same ordering.
+Who may be chosen at a level is who *serves* it where the event is (``domain.jurisdiction``):
+the grid's members and head at level 0, the community's staff at level 1, the command centre at
+level 2, the category's department at level 3. Among them:
+
+- level 0 (grid): the members who are on duty and under the load cap; least open work first,
+  then longest idle (never assigned counts as idle the longest), then lowest id. When no member
+  qualifies, the head if on duty (the head is the fallback, so the cap does not apply to them).
+- levels 1-3: the same ordering over everyone who serves the level. Big categories start at 2.
 
 Nobody qualifying is not an error: the result is the level's queue (``assignee_id`` None), which
 the people holding that level's role see and claim by acknowledging.
@@ -17,17 +18,16 @@ the people holding that level's role see and claim by acknowledging.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from domain.jurisdiction import Place, serves
 from domain.lifecycle.model import (
-    MAX_LEVEL,
-    MIN_LEVEL,
     Assignment,
     Category,
-    Role,
     ensure_utc,
 )
+from domain.roles import DEPARTMENT_LEVEL, GRID_LEVEL, MAX_LEVEL, MIN_LEVEL, Role, start_level
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,7 @@ class Candidate:
     on_duty: bool = True
     open_count: int = 0
     last_assigned_at: datetime | None = None
-    grid: str | None = None
-    community: str | None = None
-    department: str | None = None
+    workplace: Place = Place(None, None)
 
 
 def _idle_rank(candidate: Candidate, now: datetime) -> tuple[int, datetime]:
@@ -61,65 +59,56 @@ def _best(pool: Iterable[Candidate], *, load_cap: int | None, now: datetime) -> 
     return min(eligible, key=lambda c: (c.open_count, _idle_rank(c, now), c.id))
 
 
-def _chosen(candidate: Candidate, level: int, reason: str) -> Assignment:
-    return Assignment(
-        level=level,
-        assignee_id=candidate.id,
-        role=candidate.role,
-        department=candidate.department if level == MAX_LEVEL else None,
-        reason=reason,
-    )
+def target_place(place: Place, level: int, category: Category) -> Place:
+    """Where an event of ``category`` at ``place`` is handled at ``level``: at the department
+    level it is routed to the category's department."""
+    if level == DEPARTMENT_LEVEL:
+        return replace(place, department=category.department)
+    return place
 
 
 def choose_assignee(
     candidates: Iterable[Candidate],
     *,
     category: Category,
-    grid: str | None,
+    place: Place,
     load_cap: int | None,
     now: datetime,
     level: int | None = None,
-    community: str | None = None,
 ) -> Assignment:
-    """Choose who handles an event of ``category`` in ``grid`` at ``level``.
+    """Choose who handles an event of ``category`` at ``place`` (its grid and community) at
+    ``level``: among the candidates who serve that level there (``domain.jurisdiction``).
 
     ``level`` None means the event's starting level (0, or 2 for a big category); pass the target
-    level when escalating. ``community`` narrows level-1 staff to the grid's community (None: any).
-    ``load_cap`` None means no cap. Returns the level's queue when nobody qualifies.
+    level when escalating. ``load_cap`` None means no cap. Returns the level's queue when nobody
+    qualifies.
     """
     now = ensure_utc(now, "now")
     if level is None:
-        level = 2 if category.big else 0
+        level = start_level(category.big)
     if not MIN_LEVEL <= level <= MAX_LEVEL:
         raise ValueError(f"level must be in {MIN_LEVEL}..{MAX_LEVEL}, got {level}")
-    people = list(candidates)
-
-    if level == 0:
-        members = [c for c in people if c.role is Role.MEMBER and c.grid == grid]
-        member = _best(members, load_cap=load_cap, now=now)
+    where = target_place(place, level, category)
+    able = [c for c in candidates if serves(c.role, c.workplace, level, where)]
+    if level == GRID_LEVEL:
+        member = _best([c for c in able if c.role is Role.MEMBER], load_cap=load_cap, now=now)
         if member is not None:
-            return _chosen(member, 0, "least_loaded_member")
-        heads = [c for c in people if c.role is Role.HEAD and c.grid == grid]
-        head = _best(heads, load_cap=None, now=now)
+            return _chosen(member, level, "least_loaded_member")
+        head = _best([c for c in able if c.role is Role.HEAD], load_cap=None, now=now)
         if head is not None:
-            return _chosen(head, 0, "head_fallback")
-        return Assignment(level=0, reason="queue")
-
-    if level == 1:
-        pool = [
-            c for c in people
-            if c.role is Role.COMMUNITY and (community is None or c.community == community)
-        ]  # fmt: skip
-    elif level == 2:
-        pool = [c for c in people if c.role is Role.DISPATCHER]
-    else:
-        pool = [
-            c for c in people
-            if c.role is Role.DEPARTMENT and category.department is not None
-            and c.department == category.department
-        ]  # fmt: skip
-    best = _best(pool, load_cap=load_cap, now=now)
+            return _chosen(head, level, "head_fallback")
+        return Assignment(level=level, reason="queue")
+    best = _best(able, load_cap=load_cap, now=now)
     if best is not None:
         return _chosen(best, level, "least_loaded")
-    department = category.department if level == MAX_LEVEL else None
-    return Assignment(level=level, department=department, reason="queue")
+    return Assignment(level=level, department=where.department, reason="queue")
+
+
+def _chosen(candidate: Candidate, level: int, reason: str) -> Assignment:
+    return Assignment(
+        level=level,
+        assignee_id=candidate.id,
+        role=candidate.role,
+        department=candidate.workplace.department if level == DEPARTMENT_LEVEL else None,
+        reason=reason,
+    )

@@ -21,11 +21,11 @@ from domain.lifecycle.model import (
     EscalationReason,
     EventState,
     JsonValue,
-    Role,
     Status,
     TimerKind,
     ensure_utc,
 )
+from domain.roles import Role
 
 _INSTANTS = frozenset({
     "created_at", "ack_due_at", "due_at", "suspended_at", "dispatched_at", "acknowledged_at",

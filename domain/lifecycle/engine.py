@@ -16,8 +16,6 @@ from domain.lifecycle.errors import IllegalTransition, InvalidCommand, StaleVers
 from domain.lifecycle.invariants import invariant_violations
 from domain.lifecycle.model import (
     ACK_TIMERS,
-    LEVEL_QUEUE_ROLE,
-    MAX_LEVEL,
     RESOLVE_TIMERS,
     SYSTEM_ACTIONS,
     Action,
@@ -29,7 +27,6 @@ from domain.lifecycle.model import (
     EventState,
     Notification,
     NotificationKind,
-    Role,
     Status,
     TimerCommand,
     TimerKind,
@@ -39,20 +36,19 @@ from domain.lifecycle.sla import (
     SlaPolicy,
     add_allowance,
     cancel_timers,
-    pending_timers,
+    current_timer_due,
     remaining,
     set_timers,
-    timer_due_at,
 )
 from domain.lifecycle.transitions import allowed_actions, find_rule, resolve_target
-
-#: Level where big categories start (the subdistrict command centre).
-COMMAND_CENTRE_LEVEL = 2
-
-
-def start_level(policy: SlaPolicy) -> int:
-    """The level a new event starts at: the grid (0), or the command centre for big categories."""
-    return COMMAND_CENTRE_LEVEL if policy.category.big else 0
+from domain.roles import (
+    COMMAND_CENTRE_LEVEL,
+    LEVEL_QUEUE_ROLE,
+    MAX_LEVEL,
+    ROLE_LEVEL,
+    Role,
+    start_level,
+)
 
 
 def escalation_target(state: EventState) -> int | None:
@@ -82,7 +78,7 @@ def open_event(
     state = EventState(
         event_id=event_id,
         status=status,
-        level=start_level(policy),
+        level=start_level(policy.category.big),
         created_at=now,
         version=1,
         category=policy.category.code,
@@ -182,9 +178,7 @@ def _timer_is_current(state: EventState, command: Command, now: datetime) -> boo
         raise InvalidCommand(f"{command.action} needs timer and deadline_version")
     if kind.is_breach != (command.action is Action.BREACH):
         raise InvalidCommand(f"timer {kind} cannot be sent as {command.action}")
-    if version != state.deadline_version or kind not in pending_timers(state):
-        return False
-    due = timer_due_at(state, kind)
+    due = current_timer_due(state, kind, version)
     return due is not None and now >= due
 
 
@@ -310,7 +304,7 @@ def _acknowledge(state: EventState, command: Command, now: datetime, policy: Sla
 def _resolve(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
     new = replace(state, status=Status.RESOLVED, resolved_at=now)
     role = reviewer_role(state)
-    level = 0 if role is Role.HEAD else COMMAND_CENTRE_LEVEL
+    level = ROLE_LEVEL[role]
     notes = (_to_queue(new, NotificationKind.REVIEW_REQUESTED, level=level, role=role),)
     return _Outcome(new, cancel_timers(state, RESOLVE_TIMERS), notes)
 

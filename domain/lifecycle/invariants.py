@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from domain.lifecycle.model import (
     CLOCKED_STATUSES,
-    MAX_LEVEL,
-    MIN_LEVEL,
     EventState,
     Status,
 )
+from domain.roles import MAX_LEVEL, MIN_LEVEL
 
 
 def invariant_violations(state: EventState) -> list[str]:

@@ -13,9 +13,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from domain.lifecycle.errors import NaiveDatetime
-
-MIN_LEVEL = 0
-MAX_LEVEL = 3
+from domain.roles import MAX_LEVEL, MIN_LEVEL, Role
 
 #: A JSON-friendly value as stored in ``AuditEntry.data`` (a JSONB column fits it).
 JsonValue = str | int | float | bool | None | list[str]
@@ -35,8 +33,26 @@ class Status(StrEnum):
 
 
 TERMINAL_STATUSES: frozenset[Status] = frozenset({Status.CLOSED, Status.VOIDED})
-#: Statuses in which the SLA clock runs.
-CLOCKED_STATUSES: frozenset[Status] = frozenset({Status.DISPATCHED, Status.ACKNOWLEDGED})
+#: Statuses that count as the holder's open work (load balancing, the load cap).
+OPEN_WORK_STATUSES: frozenset[Status] = frozenset(
+    {Status.DISPATCHED, Status.ACKNOWLEDGED, Status.SUSPENDED}
+)
+
+
+class Clock(StrEnum):
+    """An event's two SLA clocks: acknowledgement (签收) and resolution (处置)."""
+
+    ACK = "ack"
+    RESOLVE = "resolve"
+
+
+#: The clocks that run in each status (none while registered, resolved, suspended, ...).
+RUNNING_CLOCKS: Mapping[Status, tuple[Clock, ...]] = {
+    Status.DISPATCHED: (Clock.ACK, Clock.RESOLVE),
+    Status.ACKNOWLEDGED: (Clock.RESOLVE,),
+}
+#: Statuses in which an SLA clock runs.
+CLOCKED_STATUSES: frozenset[Status] = frozenset(RUNNING_CLOCKS)
 
 
 class Action(StrEnum):
@@ -61,34 +77,6 @@ class Action(StrEnum):
 CREATION_ACTIONS: frozenset[Action] = frozenset({Action.REPORT, Action.REGISTER})
 #: Actions that only timer jobs (and the reconciliation sweep) send; they never raise.
 SYSTEM_ACTIONS: frozenset[Action] = frozenset({Action.WARN, Action.BREACH})
-
-
-class Role(StrEnum):
-    """Who a person is in the ladder."""
-
-    MEMBER = "member"
-    HEAD = "head"
-    COMMUNITY = "community"
-    DISPATCHER = "dispatcher"
-    DEPARTMENT = "department"
-
-
-#: The role that stands for a level when an event sits in that level's queue.
-LEVEL_QUEUE_ROLE: Mapping[int, Role] = {
-    0: Role.HEAD,
-    1: Role.COMMUNITY,
-    2: Role.DISPATCHER,
-    3: Role.DEPARTMENT,
-}
-
-#: The level each role works at.
-ROLE_LEVEL: Mapping[Role, int] = {
-    Role.MEMBER: 0,
-    Role.HEAD: 0,
-    Role.COMMUNITY: 1,
-    Role.DISPATCHER: 2,
-    Role.DEPARTMENT: 3,
-}
 
 
 class EscalationReason(StrEnum):

@@ -1,4 +1,11 @@
-"""SLA arithmetic: allowances per level, deadlines on the event's own clock, timer plans.
+"""SLA arithmetic: allowances per level, deadlines on the event's own clock, timer plans, and
+the SLA state of an event (ok / warning / breached) — the one definition the lists, the board
+and the sweep derive their SQL from (``dispatch.sla``).
+
+An event has two clocks: acknowledgement (runs while dispatched) and resolution (runs while
+dispatched or acknowledged). A clock is ``breached`` from its deadline on, in ``warning`` from
+its first warning mark (50 % of the allowance) on, ``ok`` before; the event's state is the worse
+of its running clocks (``ok`` when none runs: registered, resolved, suspended, closed...).
 
 A deadline period starts when the event is dispatched at a level (first dispatch, re-dispatch,
 escalation, rework). Its allowances come from the category, adjusted per level by configuration.
@@ -13,19 +20,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from domain.lifecycle.model import (
     ACK_TIMERS,
-    MAX_LEVEL,
-    MIN_LEVEL,
     RESOLVE_TIMERS,
+    RUNNING_CLOCKS,
     Category,
+    Clock,
     EventState,
-    Status,
     TimerCommand,
     TimerKind,
     TimerOp,
 )
+from domain.roles import MAX_LEVEL, MIN_LEVEL
 
 
 @dataclass(frozen=True)
@@ -86,15 +94,63 @@ def timer_fire_at(deadline: datetime, allowance: timedelta, kind: TimerKind) -> 
     return deadline - allowance * (1.0 - kind.fraction)
 
 
+class SlaState(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    BREACHED = "breached"
+
+
+CLOCK_TIMERS: Mapping[Clock, tuple[TimerKind, ...]] = {
+    Clock.ACK: ACK_TIMERS,
+    Clock.RESOLVE: RESOLVE_TIMERS,
+}
+#: The timer whose mark starts a clock's warning state, and the one that breaches it.
+WARNING_TIMER: Mapping[Clock, TimerKind] = {
+    Clock.ACK: TimerKind.ACK_WARN50,
+    Clock.RESOLVE: TimerKind.RESOLVE_WARN50,
+}
+BREACH_TIMER: Mapping[Clock, TimerKind] = {
+    Clock.ACK: TimerKind.ACK_BREACH,
+    Clock.RESOLVE: TimerKind.RESOLVE_BREACH,
+}
+_SEVERITY = (SlaState.OK, SlaState.WARNING, SlaState.BREACHED)
+
+
 def pending_timers(state: EventState) -> tuple[TimerKind, ...]:
     """The timers that are (or should be) scheduled for the state's current deadline version."""
-    if state.status == Status.DISPATCHED:
-        kinds = ACK_TIMERS + RESOLVE_TIMERS
-    elif state.status == Status.ACKNOWLEDGED:
-        kinds = RESOLVE_TIMERS
-    else:
-        return ()
-    return tuple(k for k in kinds if k not in state.warnings_sent)
+    return tuple(
+        kind
+        for clock in RUNNING_CLOCKS.get(state.status, ())
+        for kind in CLOCK_TIMERS[clock]
+        if kind not in state.warnings_sent
+    )
+
+
+def clock_state(state: EventState, clock: Clock, now: datetime) -> SlaState:
+    """Where one clock of the state stands at ``now`` (``ok`` when it is not running)."""
+    if clock not in RUNNING_CLOCKS.get(state.status, ()):
+        return SlaState.OK
+    breach = timer_due_at(state, BREACH_TIMER[clock])
+    warning = timer_due_at(state, WARNING_TIMER[clock])
+    if breach is not None and now >= breach:
+        return SlaState.BREACHED
+    if warning is not None and now >= warning:
+        return SlaState.WARNING
+    return SlaState.OK
+
+
+def sla_state(state: EventState, now: datetime) -> SlaState:
+    """The event's SLA state at ``now``: the worse of its running clocks."""
+    states = [clock_state(state, clock, now) for clock in RUNNING_CLOCKS.get(state.status, ())]
+    return max(states, key=_SEVERITY.index, default=SlaState.OK)
+
+
+def current_timer_due(state: EventState, kind: TimerKind, deadline_version: int) -> datetime | None:
+    """When a timer is due, or None when it does not belong to the state's current plan (its
+    deadline version is gone, or it already fired, or its clock stopped)."""
+    if deadline_version != state.deadline_version or kind not in pending_timers(state):
+        return None
+    return timer_due_at(state, kind)
 
 
 def timer_deadline(state: EventState, kind: TimerKind) -> tuple[datetime, timedelta] | None:

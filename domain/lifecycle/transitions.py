@@ -42,13 +42,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.lifecycle.model import (
-    MAX_LEVEL,
     SYSTEM_ACTIONS,
     Action,
     Command,
     EventState,
     Status,
 )
+from domain.roles import MAX_LEVEL
 
 
 class Target(StrEnum):

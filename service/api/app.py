@@ -12,10 +12,11 @@ from starlette.responses import Response
 from dispatch.categories import service as category_service
 from grids import lookup as grid_lookup
 from kernel import db
-from kernel.observability import ObservabilityMiddleware, configure_logging, metrics_response
+from kernel.logging import configure_logging
 from kernel.reference import References
 from kernel.settings import get_settings
 from service.api import errors
+from service.api.middleware import ObservabilityMiddleware, metrics_response
 from service.api.routes import (
     auth,
     board,

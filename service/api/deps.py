@@ -1,10 +1,11 @@
-"""Dependencies named once: the session, the clock, the caller, and role checks."""
+"""Dependencies named once: the session and the unit of work, the clock, the caller, and role
+checks."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Annotated
 
@@ -18,17 +19,20 @@ from redis import Redis
 from sqlmodel import Session
 from starlette.requests import Request
 
-from dispatch.models import Category
+from dispatch.categories.models import Category
+from domain.jurisdiction import Principal
+from domain.roles import Role
 from grids.index import GridIndex
 from grids.lookup import GridLocator
+from kernel.clock import utc_now
 from kernel.db import get_engine
 from kernel.errors import Forbidden, Unauthorized
 from kernel.redis import get_redis
 from kernel.reference import ReferenceCache
 from kernel.settings import get_settings
-from staff.models import Role
+from kernel.uow import UnitOfWork
+from staff.auth import principal_from_claims
 from staff.security import decode_access_token
-from staff.service import Principal
 
 TOKEN_URL = "/api/v1/auth/token"
 
@@ -47,10 +51,16 @@ async def get_session() -> AsyncIterator[Session]:
             session.close()
 
 
+async def get_uow(session: Annotated[Session, Depends(get_session)]) -> UnitOfWork:
+    """The request's unit of work, on its session: what a route does not commit is rolled
+    back when the session closes."""
+    return UnitOfWork(session)
+
+
 async def get_now() -> datetime:
     """The clock; tests override this dependency to control time. Async: a plain function
     dependency would cost every request a thread-pool hop."""
-    return datetime.now(UTC)
+    return utc_now()
 
 
 def redis_connection() -> Redis:
@@ -58,6 +68,7 @@ def redis_connection() -> Redis:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 RedisDep = Annotated[Redis, Depends(redis_connection)]
 Now = Annotated[datetime, Depends(get_now)]
 
@@ -111,7 +122,7 @@ def principal_from_token(token: str | None) -> Principal:
 @lru_cache(maxsize=4096)
 def _verified(token: str, secret: str) -> tuple[Principal, float]:
     claims = decode_access_token(token, secret)
-    return Principal.from_claims(claims), float(claims["exp"])
+    return principal_from_claims(claims), float(claims["exp"])
 
 
 class RolesAllowed(OAuth2PasswordBearer):
@@ -137,4 +148,4 @@ class RolesAllowed(OAuth2PasswordBearer):
 
 
 ALL_ROLES = tuple(Role)
-STAFF_WRITERS = tuple(r for r in Role if r is not Role.evaluator)
+STAFF_WRITERS = tuple(r for r in Role if r is not Role.EVALUATOR)

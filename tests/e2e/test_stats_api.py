@@ -18,9 +18,12 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlmodel import Session
 
-from domain.evaluation import INDICATORS, STATS_TZ, Source, summarize
-from evaluation import service
+from domain.evaluation.indicators import INDICATORS, Source
+from domain.evaluation.resolution import summarize
 from evaluation.exports import CSV_TYPE, XLSX_TYPE
+from evaluation.sealing import seal
+from kernel.settings import get_settings
+from kernel.uow import UnitOfWork
 from tools.simulate.events import Plan, World, load_world, record_plan, to_us
 
 Headers = Callable[[str], dict[str, str]]
@@ -49,7 +52,7 @@ def _minutes(work: int) -> int:
 
 
 def _plan(world: World, grid: int, category: int, hour: int, work_minutes: int) -> Plan:
-    start = to_us(datetime(DAY.year, DAY.month, DAY.day, hour, tzinfo=STATS_TZ))
+    start = to_us(datetime(DAY.year, DAY.month, DAY.day, hour, tzinfo=get_settings().tz))
     return Plan(
         t0=start,
         grid=grid,
@@ -73,7 +76,7 @@ def _plan(world: World, grid: int, category: int, hour: int, work_minutes: int) 
 def made(db: Session) -> World:
     world = load_world(db)
     category = next(i for i, c in enumerate(world.categories) if c.code == "exposed_garbage")
-    cutoff = to_us(datetime(2026, 2, 1, tzinfo=STATS_TZ))
+    cutoff = to_us(datetime(2026, 2, 1, tzinfo=get_settings().tz))
     for i, work in enumerate(WORK_A):
         record_plan(db, world, _plan(world, 0, category, 9 + i, work), cutoff=cutoff)
     for i, work in enumerate(WORK_B):
@@ -127,7 +130,7 @@ def test_every_grouping_answers_and_sealing_changes_nothing(
         before[group_by] = r.json()
         assert r.json()["total"]["count"] == 9
     assert [g["group"] for g in before["day"]["groups"]][-1] == DAY.isoformat()
-    assert service.seal(session=db, today=DAY + timedelta(days=40)) > 0
+    assert seal(uow=UnitOfWork(db), today=DAY + timedelta(days=40)) > 0
     for group_by, body in before.items():
         r = client.get(
             "/api/v1/stats/resolution",

@@ -16,9 +16,11 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from dispatch.models import Category, Event
+from dispatch.categories.models import Category
+from dispatch.events.models import Event
 from dispatch.store import next_event_id, policy_for, record, state_columns, to_state
-from domain.lifecycle import Action, Assignment, Command, Role, apply, open_event
+from domain.lifecycle import Action, Assignment, Command, apply, open_event
+from domain.roles import Role
 from grids.models import Grid
 from staff.models import Staff, User
 from tests.conftest import Clock

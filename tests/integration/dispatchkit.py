@@ -10,15 +10,16 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from dispatch.categories.models import Category
 from dispatch.categories.service import load_all
+from dispatch.events.intake import submit
 from dispatch.events.schemas import EventCreate, LocationIn
-from dispatch.events.service import submit
-from dispatch.models import Category
 from domain.coords import CoordSystem
+from domain.jurisdiction import Principal
 from grids.lookup import load_index
 from kernel.reference import References
+from staff.auth import principal_for
 from staff.models import Staff, User
-from staff.service import Principal, principal_for
 from tests.conftest import SessionPool
 from tests.integration.eventkit import GRID_01, interior_point
 

@@ -10,18 +10,18 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from domain.roles import Role
 from service.api.deps import RolesAllowed
-from staff.models import Role
 
 PUBLIC = {"/api/v1/health", "/api/v1/auth/token", "/api/v1/auth/refresh"}
 USER_OF_ROLE = {
-    Role.member: "g01m1",
-    Role.head: "g01h",
-    Role.community: "comm01",
-    Role.dispatcher: "dispatch1",
-    Role.department: "dept_cg",
-    Role.evaluator: "evaluator",
-    Role.admin: "admin",
+    Role.MEMBER: "g01m1",
+    Role.HEAD: "g01h",
+    Role.COMMUNITY: "comm01",
+    Role.DISPATCHER: "dispatch1",
+    Role.DEPARTMENT: "dept_cg",
+    Role.EVALUATOR: "evaluator",
+    Role.ADMIN: "admin",
 }
 
 

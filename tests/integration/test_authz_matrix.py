@@ -27,9 +27,9 @@ from PIL import Image
 from starlette.responses import StreamingResponse
 from starlette.types import Message
 
+from domain.roles import Role
 from kernel.settings import get_settings
 from service.api.app import create_app
-from staff.models import Role
 from tests.integration.conftest import MakeEvent
 from tests.integration.eventkit import GRID_01
 from tests.integration.routekit import (
@@ -276,7 +276,7 @@ def _member_event_routes(app: FastAPI) -> Iterator[tuple[str, ApiRoute]]:
     for method, path in _EVENT_ROUTES:
         route = _route(app, method, path)
         roles = declared_roles(route.dependant) or frozenset()
-        if Role.member in roles:
+        if Role.MEMBER in roles:
             yield method, route
 
 

@@ -15,9 +15,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
 
-from dispatch.lifecycle import service
-from dispatch.models import Event
+from dispatch.events.models import Event
+from dispatch.lifecycle import system
 from domain.lifecycle import TimerKind
+from kernel.uow import UnitOfWork
 from tests.conftest import Clock
 from tests.integration.dispatchkit import (
     audit_actions,
@@ -39,7 +40,7 @@ def url(event_id: int, action: str) -> str:
 def dispatched(db: Session, clock: Clock, reporter: str = "g01m1", **kw: str) -> Event:
     """A reported event, auto-dispatched by the engine."""
     event_id = report(db, reporter, now=clock.now, **kw)
-    assert service.auto_dispatch(db, event_id, clock.now) is not None
+    assert system.auto_dispatch(UnitOfWork(db), event_id, clock.now) is not None
     event = db.get(Event, event_id)
     assert event is not None
     db.refresh(event)
@@ -90,7 +91,7 @@ def test_auto_dispatch_picks_the_least_loaded_member_and_writes_timers(
 
 def test_auto_dispatch_is_idempotent(db: Session, clock: Clock) -> None:
     event = dispatched(db, clock)
-    assert service.auto_dispatch(db, event.id or 0, clock.now) is None
+    assert system.auto_dispatch(UnitOfWork(db), event.id or 0, clock.now) is None
     assert audit_actions(db, event.id or 0) == ["register", "dispatch"]
 
 
@@ -357,13 +358,13 @@ def test_breach_timer_escalates_once_and_a_stale_timer_does_nothing(
 ) -> None:
     event = dispatched(db, clock)
     assert event.id is not None
-    early = service.handle_timer(db, event.id, TimerKind.ACK_BREACH, 1, clock.now)
+    early = system.handle_timer(UnitOfWork(db), event.id, TimerKind.ACK_BREACH, 1, clock.now)
     assert early is None, "not due yet"
     clock.advance(minutes=10)
-    decision = service.handle_timer(db, event.id, TimerKind.ACK_BREACH, 1, clock.now)
+    decision = system.handle_timer(UnitOfWork(db), event.id, TimerKind.ACK_BREACH, 1, clock.now)
     assert decision is not None and decision.state.level == 1
     assert decision.state.assignee_id == str(staff_id(db, "comm01"))
-    again = service.handle_timer(db, event.id, TimerKind.ACK_BREACH, 1, clock.now)
+    again = system.handle_timer(UnitOfWork(db), event.id, TimerKind.ACK_BREACH, 1, clock.now)
     assert again is None, "deadline_version moved on: the second run is a no-op"
     rows = db.execute(
         text("SELECT action, reason, actor FROM event_audit WHERE event_id = :e AND version = 3"),
@@ -376,10 +377,10 @@ def test_warning_timer_is_an_audit_row_and_a_notification(db: Session, clock: Cl
     event = dispatched(db, clock)
     assert event.id is not None
     clock.advance(minutes=5)
-    decision = service.handle_timer(db, event.id, TimerKind.ACK_WARN50, 1, clock.now)
+    decision = system.handle_timer(UnitOfWork(db), event.id, TimerKind.ACK_WARN50, 1, clock.now)
     assert decision is not None and decision.audit is not None
     assert audit_actions(db, event.id)[-1] == "warn"
-    assert service.handle_timer(db, event.id, TimerKind.ACK_WARN50, 1, clock.now) is None
+    assert system.handle_timer(UnitOfWork(db), event.id, TimerKind.ACK_WARN50, 1, clock.now) is None
 
 
 # --- the board -------------------------------------------------------------------------------

@@ -26,9 +26,13 @@ from rq.registry import StartedJobRegistry
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from dispatch.engine import jobs
-from dispatch.lifecycle import service
+from dispatch.engine import jobs, promoter
+from dispatch.engine import relay as relayer
+from dispatch.engine import sweep as sweeper
+from dispatch.engine.queue import get_dispatch_queue
+from dispatch.lifecycle import system
 from kernel.settings import get_settings
+from kernel.uow import UnitOfWork
 from tests.conftest import Clock
 from tests.integration.dispatchkit import audit_actions, ensure_category, report
 from tests.integration.eventkit import interior_point
@@ -79,7 +83,7 @@ def session(committed: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sess
 
 
 def _work(redis: Redis) -> None:
-    SimpleWorker([jobs.get_dispatch_queue(redis)], connection=redis).work(
+    SimpleWorker([get_dispatch_queue(redis)], connection=redis).work(
         burst=True, with_scheduler=True, logging_level="WARNING"
     )
 
@@ -104,7 +108,7 @@ def _members(session: Session, n: int) -> list[tuple[str, str]]:
 
 def _timers_of(redis: Redis, job_id: str) -> list[tuple[int, str, int]]:
     """The timers a job handles: a batch job's list, or the single timer of a timer job."""
-    parsed = jobs.parse_timer_job_id(job_id)
+    parsed = promoter.parse_timer_job_id(job_id)
     if parsed is not None:
         return [(parsed[0], parsed[1].value, parsed[2])]
     return [tuple(t) for t in Job.fetch(job_id, connection=redis).args[0]]
@@ -113,7 +117,7 @@ def _timers_of(redis: Redis, job_id: str) -> list[tuple[int, str, int]]:
 def _queued_timers(redis: Redis) -> int:
     """Timers waiting on the queue: single timer jobs and those inside batch jobs."""
     count = 0
-    for job_id in jobs.get_dispatch_queue(redis).job_ids:
+    for job_id in get_dispatch_queue(redis).job_ids:
         if job_id.startswith("sla-"):
             count += 1
         elif job_id.startswith("slabatch-"):
@@ -158,7 +162,7 @@ def test_a_redis_down_while_reporting_nothing_is_lost(
     pending = "SELECT count(*) FROM outbox WHERE topic = :t AND processed_at IS NULL"
     assert _count(session, pending, t="dispatch") == N, "every dispatch request kept"
     assert _count(session, pending, t="stream") == N
-    jobs.relay_all(connection=private_redis.client())  # the worker's relay, Redis still down
+    relayer.relay_all(connection=private_redis.client())  # the worker's relay, Redis still down
     assert _count(session, "SELECT count(*) FROM outbox WHERE attempts > 0") >= N, (
         "the relay tried Redis and left the rows pending"
     )
@@ -166,19 +170,19 @@ def test_a_redis_down_while_reporting_nothing_is_lost(
     private_redis.start()
     deadline = time.monotonic() + 20
     while _count(session, pending, t="dispatch") and time.monotonic() < deadline:
-        jobs.relay_all(connection=redis)
+        relayer.relay_all(connection=redis)
         time.sleep(0.2)
     assert _count(session, pending, t="dispatch") == 0
     _work(redis)
     assert _count(session, "SELECT count(*) FROM event WHERE status = 'dispatched'") == N
     dispatched_at = datetime.now(UTC)
 
-    jobs.relay_all(connection=redis, budget=10)
+    relayer.relay_all(connection=redis, budget=10)
     assert _count(session, "SELECT count(*) FROM outbox WHERE processed_at IS NULL") == 0
     latest = session.execute(text("SELECT max(ack_due_at) FROM event")).scalar_one()
     assert latest <= dispatched_at + timedelta(seconds=2)
     _wait_until(latest + timedelta(milliseconds=100))
-    jobs.promote_due_timers(connection=redis)  # what the relay did not already find due
+    promoter.promote_due_timers(connection=redis)  # what the relay did not already find due
     assert _queued_timers(redis) == 3 * N, "two warnings and the breach of each event"
     _work(redis)
     assert _count(session, "SELECT count(*) FROM event_audit WHERE action = 'breach'") == N
@@ -194,15 +198,15 @@ def test_b_worker_killed_mid_job_the_escalation_happens_once(
 ) -> None:
     now = datetime.now(UTC)
     event_id = report(session, "g01m1", now=now, category=ACK_2S)
-    assert service.auto_dispatch(session, event_id, now) is not None
+    assert system.auto_dispatch(UnitOfWork(session), event_id, now) is not None
     # only the breach should touch the row: the warnings count as sent already
     session.execute(
         text("UPDATE event SET warnings_sent = '{ack_warn50,ack_warn75}' WHERE id = :e"),
         {"e": event_id},
     )
     session.commit()
-    jobs.relay_all(connection=redis)
-    queue = jobs.get_dispatch_queue(redis)
+    relayer.relay_all(connection=redis)
+    queue = get_dispatch_queue(redis)
     started = StartedJobRegistry(queue=queue)
 
     blocker = committed.connect()
@@ -240,7 +244,7 @@ def test_b_worker_killed_mid_job_the_escalation_happens_once(
     # racing) may also still wait there. Then the sweep runs, as the pulse would, after grace.
     started.cleanup(timestamp=time.time() + 3600)
     time.sleep(1.1)
-    jobs.promote_due_timers(connection=redis)
+    promoter.promote_due_timers(connection=redis)
     _work(redis)
     ack_due = session.execute(
         text("SELECT (data->>'ack_due_at')::timestamptz FROM event_audit"
@@ -248,10 +252,10 @@ def test_b_worker_killed_mid_job_the_escalation_happens_once(
         {"e": event_id},
     ).scalar_one()  # fmt: skip
     after_grace = ack_due + timedelta(seconds=get_settings().sweep_grace_seconds + 0.5)
-    jobs.sweep(after_grace, connection=redis)
+    sweeper.sweep(after_grace, connection=redis)
     assert audit_actions(session, event_id) == ["register", "dispatch", "breach"], "exactly once"
     # whoever did it, the other path found nothing left; a duplicate delivery is stale
-    assert jobs.sweep(after_grace, connection=redis).breaches == []
+    assert sweeper.sweep(after_grace, connection=redis).breaches == []
     assert jobs.sla_timer_job(event_id, "ack_breach", 1) == "stale"
     assert audit_actions(session, event_id).count("breach") == 1
     level = session.execute(text("SELECT level FROM event WHERE id = :e"), {"e": event_id})
@@ -268,11 +272,11 @@ def test_c_flushall_with_100_open_timers_the_sweep_restores_every_escalation(
     for i in range(N):
         username, code = reporters[i % len(reporters)]
         event_id = report(session, username, now=now, category=ACK_2S, grid=code)
-        assert service.auto_dispatch(session, event_id, now) is not None
+        assert system.auto_dispatch(UnitOfWork(session), event_id, now) is not None
         ids.append(event_id)
-    jobs.relay_all(connection=redis, budget=10)
-    jobs.mark_timers_synced(redis)
-    queue = jobs.get_dispatch_queue(redis)
+    relayer.relay_all(connection=redis, budget=10)
+    sweeper.mark_timers_synced(redis)
+    queue = get_dispatch_queue(redis)
     members: list[bytes] = redis.zrange(queue.scheduled_job_registry.key, 0, -1)  # type: ignore[assignment]
     scheduled = {k.decode() for k in members}
     due_already = {j for j in queue.job_ids if j.startswith("sla-")}  # fire time passed
@@ -280,7 +284,7 @@ def test_c_flushall_with_100_open_timers_the_sweep_restores_every_escalation(
 
     redis.flushall()
     _wait_until(now + timedelta(seconds=2.6))
-    result = jobs.sweep(connection=redis)
+    result = sweeper.sweep(connection=redis)
     assert sorted(result.breaches) == sorted(ids), "every escalation restored"
     assert result.timers_rescheduled == 6 * N, "and the new level's timers re-scheduled"
     breaches = "SELECT count(*) FROM event_audit WHERE action = 'breach'"
@@ -289,10 +293,10 @@ def test_c_flushall_with_100_open_timers_the_sweep_restores_every_escalation(
     # the lost timers firing after all (a replica kept them, say) change nothing
     for event_id in ids:
         assert jobs.sla_timer_job(event_id, "ack_breach", 1) == "stale"
-    jobs.relay_all(connection=redis, budget=10)
-    jobs.promote_due_timers(connection=redis)
+    relayer.relay_all(connection=redis, budget=10)
+    promoter.promote_due_timers(connection=redis)
     _work(redis)
     assert _count(session, breaches) == N
-    assert jobs.sweep(connection=redis).breaches == []
+    assert sweeper.sweep(connection=redis).breaches == []
     escalated = "SELECT count(*) FROM event WHERE level = 1 AND escalation_count = 1"
     assert _count(session, escalated) == N

@@ -18,9 +18,12 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from dispatch.engine import jobs
-from dispatch.lifecycle import service
+from dispatch.engine import relay as relayer
+from dispatch.engine.queue import get_dispatch_queue
+from dispatch.lifecycle import system
 from dispatch.notify import DeliveryFailed, NotificationMessage, WebhookAdapter
 from kernel.settings import get_settings
+from kernel.uow import UnitOfWork
 from tests.integration.dispatchkit import report
 
 
@@ -65,7 +68,7 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
 
 
 def _work(redis: Redis) -> None:
-    SimpleWorker([jobs.get_dispatch_queue(redis)], connection=redis).work(
+    SimpleWorker([get_dispatch_queue(redis)], connection=redis).work(
         burst=True, with_scheduler=True, logging_level="WARNING"
     )
 
@@ -76,14 +79,14 @@ def test_assignment_notice_reaches_the_webhook_after_a_retry(
     now = datetime.now(UTC)
     with Session(committed, expire_on_commit=False) as session:
         event_id = report(session, "g01m1", now=now)
-        decision = service.auto_dispatch(session, event_id, now)
+        decision = system.auto_dispatch(UnitOfWork(session), event_id, now)
         assert decision is not None
         notify_id = session.execute(
             text("SELECT id FROM outbox WHERE event_id = :e AND topic = 'notify'"),
             {"e": event_id},
         ).scalar_one()
-    jobs.relay_all(connection=redis)
-    assert f"notify-{notify_id}" in jobs.get_dispatch_queue(redis).job_ids
+    relayer.relay_all(connection=redis)
+    assert f"notify-{notify_id}" in get_dispatch_queue(redis).job_ids
 
     _work(redis)  # first attempt: 500 → failed, retry scheduled in 1 s
     assert len(receiver.received) == 1
@@ -104,9 +107,9 @@ def test_without_an_adapter_notifications_are_not_queued(committed: Engine, redi
     now = datetime.now(UTC)
     with Session(committed, expire_on_commit=False) as session:
         event_id = report(session, "g01m1", now=now)
-        assert service.auto_dispatch(session, event_id, now) is not None
-    jobs.relay_all(connection=redis)
-    queued = jobs.get_dispatch_queue(redis).job_ids
+        assert system.auto_dispatch(UnitOfWork(session), event_id, now) is not None
+    relayer.relay_all(connection=redis)
+    queued = get_dispatch_queue(redis).job_ids
     assert not [j for j in queued if j.startswith("notify-")]
     assert jobs.notify_job(1) == "no adapter configured"
 

@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from dispatch.lifecycle import service
+from dispatch.lifecycle import actions, assignment, loading, system
 from dispatch.store import record
 from domain.lifecycle import Action, Command, StaleVersion, apply
 from kernel.errors import Conflict
+from kernel.uow import UnitOfWork
 from tests.integration.dispatchkit import principal, report
 
 ROUNDS = 5
@@ -29,12 +30,12 @@ def _race(engine: Engine, event_id: int, version: int, people: list[str]) -> lis
             session.rollback()
             barrier.wait()
             try:
-                service.act(
-                    session=session,
+                actions.act(
+                    uow=UnitOfWork(session),
                     principal=who,
                     event_id=event_id,
                     action=Action.DISPATCH,
-                    request=service.ActionRequest(level=i + 1, version=version),
+                    request=actions.ActionRequest(level=i + 1, version=version),
                     now=datetime.now(UTC),
                 )
                 outcomes[i] = "won"
@@ -52,7 +53,7 @@ def _race(engine: Engine, event_id: int, version: int, people: list[str]) -> lis
 def test_two_dispatchers_racing_exactly_one_wins(committed: Engine) -> None:
     with Session(committed, expire_on_commit=False) as session:
         event_id = report(session, "g01m1", now=datetime.now(UTC))
-        assert service.auto_dispatch(session, event_id, datetime.now(UTC)) is not None
+        assert system.auto_dispatch(UnitOfWork(session), event_id, datetime.now(UTC)) is not None
 
     for _ in range(ROUNDS):
         with committed.connect() as conn:
@@ -85,17 +86,17 @@ def test_racing_without_versions_the_update_check_still_serialises(committed: En
     lets one through and answers the other with a 409 carrying the current version."""
     with Session(committed, expire_on_commit=False) as session:
         event_id = report(session, "g01m1", now=datetime.now(UTC))
-        assert service.auto_dispatch(session, event_id, datetime.now(UTC)) is not None
+        assert system.auto_dispatch(UnitOfWork(session), event_id, datetime.now(UTC)) is not None
     now = datetime.now(UTC)
     sessions = [Session(committed, expire_on_commit=False) for _ in range(2)]
     try:
-        loaded = [service.load(s, event_id) for s in sessions]
+        loaded = [loading.load(s, event_id) for s in sessions]
         assert all(x is not None and x.state.version == 2 for x in loaded)
         decisions = []
         for s, x in zip(sessions, loaded, strict=True):
             assert x is not None
-            assignment = service.choose(s, x, level=1, now=now)
-            command = Command(action=Action.DISPATCH, actor="race", assignment=assignment)
+            chosen = assignment.choose(s, x, level=1, now=now)
+            command = Command(action=Action.DISPATCH, actor="race", assignment=chosen)
             decisions.append(apply(x.state, command, now=now, policy=x.policy))
         first, second = sessions
         record(first, decisions[0], previous_version=2)

@@ -18,10 +18,15 @@ from rq.job import Job
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from dispatch.engine import jobs
-from dispatch.lifecycle import service
+from dispatch import changes
+from dispatch.engine import jobs, promoter
+from dispatch.engine import relay as relayer
+from dispatch.engine import sweep as sweeper
+from dispatch.engine.queue import get_dispatch_queue
+from dispatch.lifecycle import actions, loading, system
 from domain.lifecycle import Action, TimerKind
 from kernel.settings import get_settings
+from kernel.uow import UnitOfWork
 from tests.integration.dispatchkit import audit_actions, ensure_category, principal, report
 
 FAST = "zz_fast_ack"  # acknowledgement allowance 1 s, resolution 1 h
@@ -47,13 +52,13 @@ def _outbox(session: Session, event_id: int) -> list[tuple[str, bool, int]]:
 
 def _work(redis: Redis) -> None:
     """Run every queued job (and RQ's due scheduled ones) in this process, then return."""
-    SimpleWorker([jobs.get_dispatch_queue(redis)], connection=redis).work(
+    SimpleWorker([get_dispatch_queue(redis)], connection=redis).work(
         burst=True, with_scheduler=True, logging_level="WARNING"
     )
 
 
 def _scheduled(redis: Redis) -> dict[str, float]:
-    key = jobs.get_dispatch_queue(redis).scheduled_job_registry.key
+    key = get_dispatch_queue(redis).scheduled_job_registry.key
     pairs: list[tuple[bytes, float]] = redis.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
     return {k.decode(): float(v) for k, v in pairs}
 
@@ -64,17 +69,17 @@ def test_report_relay_worker_dispatches_and_schedules_exact_timers(
     now = datetime.now(UTC)
     event_id = report(session, "g01m1", now=now)
     pubsub = redis.pubsub()  # type: ignore[no-untyped-call]
-    pubsub.subscribe(jobs.stream_channel(jobs.redis_db(redis)))
-    assert jobs.relay(connection=redis) == 2  # the dispatch request and the register change
+    pubsub.subscribe(changes.stream_channel(changes.redis_db(redis)))
+    assert relayer.relay(connection=redis) == 2  # the dispatch request and the register change
     assert [t for t, done, _ in _outbox(session, event_id) if not done] == []
-    queued = jobs.get_dispatch_queue(redis).job_ids
+    queued = get_dispatch_queue(redis).job_ids
     assert queued == [f"dispatch-{event_id}"]
 
     _work(redis)
     session.rollback()
     assert audit_actions(session, event_id) == ["register", "dispatch"]
-    assert jobs.relay(connection=redis) >= 8  # 6 timers, the notification, the change
-    loaded = service.load(session, event_id)
+    assert relayer.relay(connection=redis) >= 8  # 6 timers, the notification, the change
+    loaded = loading.load(session, event_id)
     assert loaded is not None
     scheduled = _scheduled(redis)
     state = loaded.state
@@ -99,22 +104,22 @@ def test_report_relay_worker_dispatches_and_schedules_exact_timers(
 def test_acknowledging_cancels_the_acknowledgement_timers(session: Session, redis: Redis) -> None:
     now = datetime.now(UTC)
     event_id = report(session, "g01m1", now=now)
-    decision = service.auto_dispatch(session, event_id, now)
+    decision = system.auto_dispatch(UnitOfWork(session), event_id, now)
     assert decision is not None and decision.state.assignee_id is not None
-    jobs.relay(connection=redis)
+    relayer.relay(connection=redis)
     handler = session.execute(
         text("SELECT username FROM users WHERE staff_id = :s"),
         {"s": int(decision.state.assignee_id)},
     ).scalar_one()
-    service.act(
-        session=session,
+    actions.act(
+        uow=UnitOfWork(session),
         principal=principal(session, handler),
         event_id=event_id,
         action=Action.ACKNOWLEDGE,
-        request=service.ActionRequest(),
+        request=actions.ActionRequest(),
         now=now,
     )
-    jobs.relay(connection=redis)
+    relayer.relay(connection=redis)
     scheduled = _scheduled(redis)
     assert set(scheduled) == {f"sla-{event_id}-{k}-1" for k in ("resolve_warn50",
                                                                  "resolve_warn75",
@@ -128,7 +133,7 @@ def test_relay_keeps_rows_pending_while_redis_is_down(session: Session, redis: R
     down = Redis(
         host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=RedisRetry(NoBackoff(), 0)
     )
-    assert jobs.relay(connection=down, now=now) == 0
+    assert relayer.relay(connection=down, now=now) == 0
     rows = _outbox(session, event_id)
     assert rows and all(not done and attempts == 1 for _, done, attempts in rows)
     error = session.execute(
@@ -137,30 +142,30 @@ def test_relay_keeps_rows_pending_while_redis_is_down(session: Session, redis: R
     assert "Connection" in error
     # after the backoff (0.2 s) the next relay meets the same failure and swallows it
     time.sleep(0.3)
-    assert jobs.relay(connection=down) == 0
+    assert relayer.relay(connection=down) == 0
     assert all(attempts == 2 for _, _, attempts in _outbox(session, event_id))
     # Redis back: after the short backoff everything goes through, nothing twice
-    assert jobs.relay(connection=redis, now=datetime.now(UTC) + timedelta(seconds=6)) == 2
+    assert relayer.relay(connection=redis, now=datetime.now(UTC) + timedelta(seconds=6)) == 2
     assert all(done for _, done, _ in _outbox(session, event_id))
-    assert jobs.get_dispatch_queue(redis).job_ids == [f"dispatch-{event_id}"]
+    assert get_dispatch_queue(redis).job_ids == [f"dispatch-{event_id}"]
 
 
 def test_promoter_moves_a_timer_at_its_exact_time(redis: Redis) -> None:
-    queue = jobs.get_dispatch_queue(redis)
+    queue = get_dispatch_queue(redis)
     fire_at = datetime.now(UTC) + timedelta(seconds=30)
     with redis.pipeline() as pipe:
         pipe.multi()
         jobs.schedule_timer(queue, pipe, 424242, TimerKind.ACK_BREACH, 3, fire_at)
         pipe.execute()
     job_id = "sla-424242-ack_breach-3"
-    assert jobs.promote_due_timers(connection=redis, now=fire_at.timestamp() - 0.05) == 0
+    assert promoter.promote_due_timers(connection=redis, now=fire_at.timestamp() - 0.05) == 0
     assert queue.job_ids == []
-    assert jobs.promote_due_timers(connection=redis, now=fire_at.timestamp() + 0.01) == 1
+    assert promoter.promote_due_timers(connection=redis, now=fire_at.timestamp() + 0.01) == 1
     (batch_id,) = queue.job_ids
     assert batch_id.startswith("slabatch-")
     assert Job.fetch(batch_id, connection=redis).args == ([(424242, "ack_breach", 3)],)
     assert not redis.exists(Job.key_for(job_id)), "the timer's own job is replaced by the batch"
-    assert jobs.promote_due_timers(connection=redis, now=fire_at.timestamp() + 1) == 0
+    assert promoter.promote_due_timers(connection=redis, now=fire_at.timestamp() + 1) == 0
     # setting the same timer again moves it (last write wins), it does not duplicate it
     later = fire_at + timedelta(seconds=60)
     with redis.pipeline() as pipe:
@@ -178,10 +183,10 @@ def test_seconds_long_timers_fire_through_rq_and_escalate_once(
     # dispatched "2 s from now" and relayed as of then, so every timer is scheduled (not yet
     # due) however slow this machine is; the jobs themselves run on the real clock
     now = datetime.now(UTC) + timedelta(seconds=2)
-    assert service.auto_dispatch(session, event_id, now) is not None
-    jobs.relay_all(connection=redis, now=now)
+    assert system.auto_dispatch(UnitOfWork(session), event_id, now) is not None
+    relayer.relay_all(connection=redis, now=now)
     time.sleep(max(0.0, (now + timedelta(seconds=1.05) - datetime.now(UTC)).total_seconds()))
-    assert jobs.promote_due_timers(connection=redis) == 3  # warn50, warn75, breach
+    assert promoter.promote_due_timers(connection=redis) == 3  # warn50, warn75, breach
     _work(redis)
     session.rollback()
     # the breach goes first (breaches are queued at the front); the two warnings due with it
@@ -199,7 +204,7 @@ def test_seconds_long_timers_fire_through_rq_and_escalate_once(
 def test_an_early_timer_is_put_back_for_its_due_time(session: Session, redis: Redis) -> None:
     now = datetime.now(UTC)
     event_id = report(session, "g01m1", now=now)
-    decision = service.auto_dispatch(session, event_id, now)
+    decision = system.auto_dispatch(UnitOfWork(session), event_id, now)
     assert decision is not None and decision.state.ack_due_at is not None
     assert jobs.sla_timer_job(event_id, "ack_breach", 1) == "early: rescheduled"
     key = f"sla-{event_id}-ack_breach-1"
@@ -208,14 +213,14 @@ def test_an_early_timer_is_put_back_for_its_due_time(session: Session, redis: Re
 
 
 def test_sweep_does_what_redis_did_not(session: Session, redis: Redis) -> None:
-    jobs.mark_timers_synced(redis)
+    sweeper.mark_timers_synced(redis)
     now = datetime.now(UTC)
     late = report(session, "g01m1", now=now)
-    assert service.auto_dispatch(session, late, now) is not None
+    assert system.auto_dispatch(UnitOfWork(session), late, now) is not None
     never_dispatched = report(session, "g02m1", now=now, grid="130203001001002")
     fresh = report(session, "g03m1", now=now, grid="130203001001003")
     # nothing is overdue yet: the sweep leaves the timers to RQ
-    result = jobs.sweep(now + timedelta(seconds=1), connection=redis)
+    result = sweeper.sweep(now + timedelta(seconds=1), connection=redis)
     assert (result.breaches, result.dispatched) == ([], [])
     # 10 min 6 s later: the ack deadline passed > the grace period ago; reports waited too
     later = now + timedelta(minutes=10, seconds=6)
@@ -223,12 +228,12 @@ def test_sweep_does_what_redis_did_not(session: Session, redis: Redis) -> None:
         "t": now + timedelta(minutes=20), "e": fresh,
     })  # fmt: skip
     session.commit()
-    result = jobs.sweep(later, connection=redis)
+    result = sweeper.sweep(later, connection=redis)
     assert result.breaches == [late] and result.dispatched == [never_dispatched]
     assert result.timers_rescheduled is None, "Redis still holds its timers"
     assert audit_actions(session, late)[-1] == "breach"
     assert audit_actions(session, never_dispatched) == ["register", "dispatch"]
-    again = jobs.sweep(later, connection=redis)
+    again = sweeper.sweep(later, connection=redis)
     assert (again.breaches, again.dispatched) == ([], []), "idempotent"
 
 
@@ -238,15 +243,15 @@ def test_sweep_reschedules_every_open_timer_when_redis_lost_them(
     now = datetime.now(UTC)
     ids = [report(session, "g01m1", now=now) for _ in range(3)]
     for event_id in ids:
-        assert service.auto_dispatch(session, event_id, now) is not None
-    jobs.relay_all(connection=redis)
+        assert system.auto_dispatch(UnitOfWork(session), event_id, now) is not None
+    relayer.relay_all(connection=redis)
     assert len(_scheduled(redis)) == 18
     redis.flushdb()
-    result = jobs.sweep(datetime.now(UTC), connection=redis)
+    result = sweeper.sweep(datetime.now(UTC), connection=redis)
     assert result.timers_rescheduled == 18
-    jobs.relay_all(connection=redis)
+    relayer.relay_all(connection=redis)
     assert len(_scheduled(redis)) == 18
-    assert jobs.sweep(datetime.now(UTC), connection=redis).timers_rescheduled is None
+    assert sweeper.sweep(datetime.now(UTC), connection=redis).timers_rescheduled is None
 
 
 def test_a_burst_of_due_timers_is_handled_in_batches(session: Session, redis: Redis) -> None:
@@ -254,21 +259,21 @@ def test_a_burst_of_due_timers_is_handled_in_batches(session: Session, redis: Re
     ids = [report(session, "g01m1", now=datetime.now(UTC), category=FAST) for _ in range(60)]
     now = datetime.now(UTC) + timedelta(seconds=3)  # dispatched "in 3 s": relayed before due
     for event_id in ids:
-        assert service.auto_dispatch(session, event_id, now) is not None
+        assert system.auto_dispatch(UnitOfWork(session), event_id, now) is not None
     session.execute(
         text("UPDATE event SET warnings_sent = '{ack_warn50,ack_warn75}' WHERE id = ANY(:ids)"),
         {"ids": ids},
     )
     session.commit()
-    jobs.relay_all(connection=redis, budget=10, now=now)
+    relayer.relay_all(connection=redis, budget=10, now=now)
     at = (now + timedelta(seconds=1.01)).timestamp()
-    jobs.promote_due_timers(connection=redis, now=at)
-    batches = [j for j in jobs.get_dispatch_queue(redis).job_ids if j.startswith("slabatch-")]
+    promoter.promote_due_timers(connection=redis, now=at)
+    batches = [j for j in get_dispatch_queue(redis).job_ids if j.startswith("slabatch-")]
     # 180 due ack timers (the warnings' are stale now) in batches of 50, the breaches first
     contents = [Job.fetch(b, connection=redis).args[0] for b in batches]
     assert [len(c) for c in contents] == [10, 50, 50, 50, 20]
     assert all(kind == "ack_breach" for c in contents[:2] for _, kind, _ in c)
-    assert jobs.get_dispatch_queue(redis).job_ids[:2] == batches[:2], "ahead of everything"
+    assert get_dispatch_queue(redis).job_ids[:2] == batches[:2], "ahead of everything"
     time.sleep(max(0.0, at - time.time()))
     _work(redis)
     breaches = session.execute(

@@ -17,9 +17,10 @@ from redis import Redis
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from dispatch.engine import jobs
-from dispatch.lifecycle import service
+from dispatch.engine import relay as relayer
+from dispatch.lifecycle import actions, system
 from domain.lifecycle import Action
+from kernel.uow import UnitOfWork
 from tests.integration.dispatchkit import principal, report, username_of
 from tests.integration.servers import ApiServer, server_env
 
@@ -105,10 +106,10 @@ def test_stream_is_live_and_resumes_with_last_event_id(
     now = datetime.now(UTC)
     with Session(committed, expire_on_commit=False) as session:
         event_id = report(session, "g01m1", now=now)
-        decision = service.auto_dispatch(session, event_id, now)
+        decision = system.auto_dispatch(UnitOfWork(session), event_id, now)
         assert decision is not None and decision.state.assignee_id is not None
         handler = username_of(session, int(decision.state.assignee_id))
-        jobs.relay_all(connection=redis)
+        relayer.relay_all(connection=redis)
         got = live.messages(2)
         live.close()
         assert [m["event"] for m in got] == ["change", "change"]
@@ -120,15 +121,15 @@ def test_stream_is_live_and_resumes_with_last_event_id(
         first_id = int(got[0]["id"])
 
         # while nobody listens: the handler acknowledges
-        service.act(
-            session=session,
+        actions.act(
+            uow=UnitOfWork(session),
             principal=principal(session, handler),
             event_id=event_id,
             action=Action.ACKNOWLEDGE,
-            request=service.ActionRequest(),
+            request=actions.ActionRequest(),
             now=datetime.now(UTC),
         )
-        jobs.relay_all(connection=redis)
+        relayer.relay_all(connection=redis)
 
     resumed = Listener(url, {**token_for("evaluator"), "Last-Event-ID": str(first_id)})
     replayed = resumed.wait_live()
@@ -138,15 +139,15 @@ def test_stream_is_live_and_resumes_with_last_event_id(
 
     # then live again: a void by the command centre arrives once
     with Session(committed, expire_on_commit=False) as session:
-        service.act(
-            session=session,
+        actions.act(
+            uow=UnitOfWork(session),
             principal=principal(session, "dispatch2"),
             event_id=event_id,
             action=Action.VOID,
-            request=service.ActionRequest(note="重复"),
+            request=actions.ActionRequest(note="重复"),
             now=datetime.now(UTC),
         )
-    jobs.relay_all(connection=redis)
+    relayer.relay_all(connection=redis)
     (voided,) = resumed.messages(1)
     resumed.close()
     assert voided["data"]["action"] == "void" and voided["data"]["to_status"] == "voided"

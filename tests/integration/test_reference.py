@@ -18,9 +18,9 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from dispatch.categories.service import load_all
-from dispatch.engine.jobs import OutboxWakeup
+from dispatch.engine.relay import OutboxWakeup
+from dispatch.events.intake import submit
 from dispatch.events.schemas import EventCreate, LocationIn
-from dispatch.events.service import submit
 from domain.coords import CoordSystem
 from grids.lookup import load_index
 from kernel.db import libpq_url

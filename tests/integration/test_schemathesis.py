@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from staff.models import Role
+from domain.roles import Role
 from tests.integration.conftest import MakeEvent
 from tests.integration.routekit import USER_OF_ROLE, api_routes, declared_roles
 
@@ -21,13 +21,13 @@ EXAMPLES = 15
 # Who calls an operation: the first of these roles it declares (grid staff first, so reports
 # and patrols get past the role check and into validation).
 PREFERENCE = [
-    Role.member,
-    Role.head,
-    Role.dispatcher,
-    Role.admin,
-    Role.community,
-    Role.department,
-    Role.evaluator,
+    Role.MEMBER,
+    Role.HEAD,
+    Role.DISPATCHER,
+    Role.ADMIN,
+    Role.COMMUNITY,
+    Role.DEPARTMENT,
+    Role.EVALUATOR,
 ]
 SKIP = {
     ("POST", "/api/v1/auth/token"),  # argon2 on purpose: slow by design, covered by test_auth

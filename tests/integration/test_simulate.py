@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
+from kernel.uow import UnitOfWork
 from tests.conftest import MUTABLE_TABLES
 from tools.simulate import bulk as simulate_bulk
 from tools.simulate.events import (
@@ -67,7 +68,7 @@ def clean(engine: Engine) -> Iterator[Engine]:
 
 def test_small_and_bulk_runs_write_the_same_rows(clean: Engine) -> None:
     with Session(clean) as session:
-        small = simulate(session, **ARGS)
+        small = simulate(UnitOfWork(session), **ARGS)
     by_services = _dump(clean)
     assert small.events > 60 and small.closed and small.voided and small.open
     assert len(by_services["event_audit"]) == small.audit_rows

@@ -21,9 +21,11 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
-from dispatch.models import Category, Event, EventAudit
+from dispatch.categories.models import Category
+from dispatch.events.models import Event, EventAudit
 from dispatch.store import to_state
-from domain.evaluation import INDICATORS, STATS_TZ, GroupBy, Source
+from domain.evaluation.days import GroupBy
+from domain.evaluation.indicators import INDICATORS, Source
 from domain.lifecycle import (
     Action,
     AuditEntry,
@@ -32,8 +34,14 @@ from domain.lifecycle import (
     invariant_violations,
     replay,
 )
-from evaluation import service
+from evaluation.drilldown import drilldown
+from evaluation.indicators import indicator_report
+from evaluation.resolution import ResolutionRow, resolution_table
+from evaluation.scope import Scope, resolve_scope
+from evaluation.sealing import seal
 from grids.models import Grid
+from kernel.settings import get_settings
+from kernel.uow import UnitOfWork
 from tests.conftest import MUTABLE_TABLES
 from tools.simulate import bulk as simulate_bulk
 
@@ -93,11 +101,11 @@ _KEY = {
 }
 
 
-def raw_resolution(
-    session: Session, scope: service.Scope, group_by: GroupBy
-) -> dict[str, tuple[Any, ...]]:
-    start = datetime.combine(scope.since, datetime.min.time(), tzinfo=STATS_TZ)
-    end = datetime.combine(scope.until + timedelta(days=1), datetime.min.time(), tzinfo=STATS_TZ)
+def raw_resolution(session: Session, scope: Scope, group_by: GroupBy) -> dict[str, tuple[Any, ...]]:
+    start = datetime.combine(scope.since, datetime.min.time(), tzinfo=get_settings().tz)
+    end = datetime.combine(
+        scope.until + timedelta(days=1), datetime.min.time(), tzinfo=get_settings().tz
+    )
     rows = session.execute(
         text(f"""
         WITH x AS (
@@ -128,7 +136,7 @@ def raw_resolution(
     return {("total" if r[0] is None else str(r[0])): tuple(r[1:]) for r in rows}
 
 
-def _same(row: service.ResolutionRow, raw: tuple[Any, ...] | None) -> bool:
+def _same(row: ResolutionRow, raw: tuple[Any, ...] | None) -> bool:
     if raw is None or raw[0] == 0:
         return row.count == 0 and row.p50 is None and row.small_sample
     count, mean, p50, p90, p95, biggest, on_time = raw
@@ -140,7 +148,7 @@ def _same(row: service.ResolutionRow, raw: tuple[Any, ...] | None) -> bool:
     )
 
 
-def _random_scope(rng: random.Random, session: Session, h: History) -> service.Scope:
+def _random_scope(rng: random.Random, session: Session, h: History) -> Scope:
     since = FIRST + timedelta(days=rng.randint(-3, DAYS - 1))
     until = min(since + timedelta(days=rng.choice([0, 1, 6, 13, 29, 40])), LAST + timedelta(days=2))
     pick = rng.random()
@@ -151,7 +159,7 @@ def _random_scope(rng: random.Random, session: Session, h: History) -> service.S
         community = rng.choice(h.communities)
     if rng.random() < 0.3:
         category = rng.choice(h.categories)[1]
-    return service.resolve_scope(
+    return resolve_scope(
         session, since=since, until=until, grid=grid, community=community, category=category
     )
 
@@ -182,10 +190,10 @@ def test_resolution_equals_raw_recomputation(engine: Engine, history: History) -
         for case in range(22):
             note, undo = _disturb(rng, session) if case % 2 else ("all sealed", None)
             if case % 5 == 4:
-                service.seal(session=session, today=LAST + timedelta(days=1))
+                seal(uow=UnitOfWork(session), today=LAST + timedelta(days=1))
             scope = _random_scope(rng, session, history)
             group_by = rng.choice(list(GroupBy))
-            table = service.resolution(session=session, scope=scope, group_by=group_by)
+            table = resolution_table(session=session, scope=scope, group_by=group_by)
             raw = raw_resolution(session, scope, group_by)
             where = (
                 f"case {case} ({note}): {group_by} {scope.since}..{scope.until} {scope.filters()}"
@@ -202,13 +210,13 @@ def test_resolution_equals_raw_recomputation(engine: Engine, history: History) -
 def test_both_read_paths_agree_with_raw(engine: Engine, history: History) -> None:
     """Blocks (grid grouping) and base rows (grid grouping with a category filter)."""
     with Session(engine) as session:
-        scope = service.resolve_scope(session, since=FIRST, until=LAST)
-        blocks = service.resolution(session=session, scope=scope, group_by=GroupBy.grid)
+        scope = resolve_scope(session, since=FIRST, until=LAST)
+        blocks = resolution_table(session=session, scope=scope, group_by=GroupBy.grid)
         assert blocks.path == "blocks"
-        cat_scope = service.resolve_scope(
+        cat_scope = resolve_scope(
             session, since=FIRST, until=LAST, category=history.categories[0][1]
         )
-        rows = service.resolution(session=session, scope=cat_scope, group_by=GroupBy.grid)
+        rows = resolution_table(session=session, scope=cat_scope, group_by=GroupBy.grid)
         assert rows.path == "rows"
         for table, s in ((blocks, scope), (rows, cat_scope)):
             raw = raw_resolution(session, s, GroupBy.grid)
@@ -251,19 +259,19 @@ SELECT count(*) AS reported,
 def test_counters_equal_raw_sql(engine: Engine, history: History) -> None:
     rng = random.Random(7)
     with Session(engine) as session:
-        service.seal(session=session, today=LAST + timedelta(days=1))
+        seal(uow=UnitOfWork(session), today=LAST + timedelta(days=1))
         for case in range(8):
             if case % 2:
                 session.execute(text("DELETE FROM stats_counter_sealed WHERE random() < 0.4"))
                 session.commit()
             scope = _random_scope(rng, session, history)
-            scope = service.resolve_scope(
+            scope = resolve_scope(
                 session, since=scope.since, until=scope.until, grid=scope.grid,
                 community=scope.community,
             )  # fmt: skip
-            start = datetime.combine(scope.since, datetime.min.time(), tzinfo=STATS_TZ)
+            start = datetime.combine(scope.since, datetime.min.time(), tzinfo=get_settings().tz)
             end = datetime.combine(
-                scope.until + timedelta(days=1), datetime.min.time(), tzinfo=STATS_TZ
+                scope.until + timedelta(days=1), datetime.min.time(), tzinfo=get_settings().tz
             )
             raw = session.execute(
                 text(RAW_COUNTERS),
@@ -273,25 +281,23 @@ def test_counters_equal_raw_sql(engine: Engine, history: History) -> None:
                     "grids": None if scope.grid_ids is None else list(scope.grid_ids),
                 },
             ).one()
-            report = service.indicators(session=session, scope=scope)
+            report = indicator_report(session=session, scope=scope)
             for name, value in raw._mapping.items():
                 assert report.totals[name] == float(value), (name, scope)
 
 
 def test_drilldowns_list_the_numerators(engine: Engine, history: History) -> None:
     with Session(engine) as session:
-        scope = service.resolve_scope(
+        scope = resolve_scope(
             session, since=FIRST + timedelta(days=5), until=FIRST + timedelta(days=9)
         )
-        report = service.indicators(session=session, scope=scope)
+        report = indicator_report(session=session, scope=scope)
         for value in report.values:
             code = value.indicator.code
             items: list[dict[str, Any]] = []
             cursor: str | None = None
             while True:
-                page = service.drilldown(
-                    session=session, code=code, scope=scope, cursor=cursor, limit=97
-                )
+                page = drilldown(session=session, code=code, scope=scope, cursor=cursor, limit=97)
                 items += page.items
                 if page.next_cursor is None:
                     break
@@ -316,9 +322,9 @@ def test_patrol_coverage_equals_the_patrol_service(engine: Engine, history: Hist
     with Session(engine) as session:
         since, until = FIRST + timedelta(days=2), FIRST + timedelta(days=4)
         days = patrol_coverage(session, since, until)
-        scope = service.resolve_scope(session, since=since, until=until)
+        scope = resolve_scope(session, since=since, until=until)
         value = next(
-            v for v in service.indicators(session=session, scope=scope).values
+            v for v in indicator_report(session=session, scope=scope).values
             if v.indicator.code == "patrol_coverage"
         )  # fmt: skip
         assert (value.numerator, value.denominator) == (

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dispatch import store
@@ -43,13 +43,15 @@ from domain.lifecycle import (
     Category,
     Decision,
     LevelAllowance,
-    Role,
     SlaPolicy,
     Status,
     TimerKind,
 )
 from domain.lifecycle.model import ACK_TIMERS, RESOLVE_TIMERS
-from evaluation.service import seal, today_local
+from domain.roles import Role
+from evaluation.sealing import rebuild as rebuild_stats
+from evaluation.sealing import seal, today_local
+from kernel.uow import UnitOfWork
 from tools.simulate.events import (
     OCCURRED_BEFORE,
     SYSTEM,
@@ -742,10 +744,12 @@ def run(
     if rebuild:
         with Session(engine) as session:
             started = time.perf_counter()
-            if triggers_off:  # the rows went in without the statistics triggers
-                session.execute(text("SELECT stats_rebuild()"))
-                session.commit()
-            total.extra["blocks"] = seal(session=session, today=today_local(now))
+            uow, today = UnitOfWork(session), today_local(now)
+            # without the statistics triggers the rows need the whole rebuild, else sealing
+            blocks = (
+                rebuild_stats(uow=uow, today=today) if triggers_off else seal(uow=uow, today=today)
+            )
+            total.extra["blocks"] = blocks
             total.extra["rebuild_seconds"] = round(time.perf_counter() - started, 1)
     total.seconds = time.perf_counter() - began
     return total

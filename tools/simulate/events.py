@@ -46,15 +46,13 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from dispatch import store
-from dispatch.models import Category
-from domain.evaluation import STATS_TZ
+from dispatch.categories.models import Category
 from domain.lifecycle import (
     Action,
     Assignment,
     Command,
     Decision,
     EventState,
-    Role,
     SlaPolicy,
     Status,
     TimerKind,
@@ -64,6 +62,9 @@ from domain.lifecycle import (
 )
 from domain.lifecycle.model import ACK_TIMERS, RESOLVE_TIMERS
 from domain.lifecycle.sla import timer_due_at
+from domain.roles import Role
+from kernel.settings import get_settings
+from kernel.uow import UnitOfWork
 
 EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 US = 1_000_000  # microseconds per second
@@ -380,7 +381,7 @@ class Window:
 
 
 def day_start_us(day: date) -> int:
-    return to_us(datetime(day.year, day.month, day.day, tzinfo=STATS_TZ))
+    return to_us(datetime(day.year, day.month, day.day, tzinfo=get_settings().tz))
 
 
 def plans(world: World, window: Window, *, seed: int, per_day: float) -> Iterator[list[Plan]]:
@@ -1046,12 +1047,12 @@ def record_plan(session: Session, world: World, plan: Plan, *, cutoff: int) -> l
 
 
 def default_window(days: int, until: date | None, now: datetime) -> Window:
-    last = until or (now.astimezone(STATS_TZ).date() - timedelta(days=1))
+    last = until or (now.astimezone(get_settings().tz).date() - timedelta(days=1))
     return Window(first=last - timedelta(days=days - 1), last=last)
 
 
 def simulate(
-    session: Session,
+    uow: UnitOfWork,
     *,
     days: int,
     seed: int,
@@ -1066,9 +1067,9 @@ def simulate(
     now = now or datetime.now(UTC)
     summary = Summary()
     if grids:
-        summary.added_grids = ensure_synthetic_grids(session, grids)
-        session.commit()
-    world = load_world(session, grids=grids, seed=seed)
+        summary.added_grids = ensure_synthetic_grids(uow.session, grids)
+        uow.commit()
+    world = load_world(uow.session, grids=grids, seed=seed)
     window = default_window(days, until, now)
     cutoff = to_us(now)
     rate = per_day if per_day is not None else 1.5 * len(world.grids)
@@ -1077,7 +1078,7 @@ def simulate(
         for plan in batch:
             if plan.t0 > cutoff:
                 continue
-            decisions = record_plan(session, world, plan, cutoff=cutoff)
+            decisions = record_plan(uow.session, world, plan, cutoff=cutoff)
             event_ids.append(int(decisions[0].state.event_id))
             summary.events += 1
             summary.audit_rows += len(decisions)
@@ -1085,17 +1086,17 @@ def simulate(
             summary.closed += status is Status.CLOSED
             summary.voided += status is Status.VOIDED
             summary.open += status not in (Status.CLOSED, Status.VOIDED)
-        session.commit()
+        uow.commit()
     if patrols:
         rows = [
             _patrol_row(p) for p in patrol_plans(world, window, seed=seed) if p.stopped_at <= cutoff
         ]
         for chunk in range(0, len(rows), 2000):
-            session.execute(_INSERT_PATROL, rows[chunk : chunk + 2000])
+            uow.session.execute(_INSERT_PATROL, rows[chunk : chunk + 2000])
         summary.patrols = len(rows)
     if event_ids:
-        _retire_outbox(session, event_ids, now)
-    session.commit()
+        _retire_outbox(uow.session, event_ids, now)
+    uow.commit()
     summary.seconds = time.perf_counter() - began
     return summary
 

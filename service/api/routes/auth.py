@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
-from service.api.deps import ALL_ROLES, Now, RolesAllowed, SessionDep
-from staff import service
-from staff.models import Role
-from staff.service import Principal
+from domain.jurisdiction import Principal
+from domain.roles import Role
+from service.api.deps import ALL_ROLES, Now, RolesAllowed, SessionDep, UowDep
+from staff import auth
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -35,44 +35,40 @@ class MeOut(BaseModel):
     department: str | None
 
 
-def _out(t: service.TokenPair) -> TokenOut:
+def _out(t: auth.TokenPair) -> TokenOut:
     return TokenOut(
         access_token=t.access_token, refresh_token=t.refresh_token, expires_in=t.expires_in
     )
 
 
 @router.post("/token", response_model=TokenOut)
-def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, now: Now
-) -> TokenOut:
+def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], uow: UowDep, now: Now) -> TokenOut:
     """OAuth2 password flow. Five failures in a row lock the account for 15 minutes (429)."""
-    return _out(
-        service.sign_in(session=session, username=form.username, password=form.password, now=now)
-    )
+    return _out(auth.sign_in(uow=uow, username=form.username, password=form.password, now=now))
 
 
 @router.post("/refresh", response_model=TokenOut)
-def refresh(body: RefreshIn, session: SessionDep, now: Now) -> TokenOut:
+def refresh(body: RefreshIn, uow: UowDep, now: Now) -> TokenOut:
     """Exchange a refresh token for a new pair; the old refresh token stops working."""
-    return _out(service.refresh(session=session, token=body.refresh_token, now=now))
+    return _out(auth.refresh(uow=uow, token=body.refresh_token, now=now))
 
 
 @router.post("/logout", status_code=204)
 def logout(
     body: RefreshIn,
-    session: SessionDep,
+    uow: UowDep,
     now: Now,
     principal: Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))],
 ) -> None:
     """Revoke the refresh token (access tokens expire on their own, within minutes)."""
-    service.revoke(session=session, token=body.refresh_token, user_id=principal.user_id, now=now)
+    auth.revoke(uow=uow, token=body.refresh_token, user_id=principal.user_id, now=now)
 
 
 @router.get("/me", response_model=MeOut)
 def me(
     session: SessionDep, principal: Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
 ) -> MeOut:
-    grid_code, community = service.workplace(session=session, principal=principal)
+    grid_code, community = auth.workplace(session=session, principal=principal)
     return MeOut(
         username=principal.username,
         role=principal.role,

@@ -10,13 +10,13 @@ from fastapi.responses import StreamingResponse
 
 from dispatch.board import service
 from dispatch.board.schemas import BoardOut
+from domain.jurisdiction import Principal
+from domain.roles import Role
 from service.api.deps import Now, RolesAllowed, SessionDep
 from service.api.routes.stream import open_stream
-from staff.models import Role
-from staff.service import Principal
 
 router = APIRouter(prefix="/api/v1/dispatch", tags=["command centre"])
-Watcher = Annotated[Principal, Depends(RolesAllowed(Role.dispatcher, Role.admin, Role.evaluator))]
+Watcher = Annotated[Principal, Depends(RolesAllowed(Role.DISPATCHER, Role.ADMIN, Role.EVALUATOR))]
 
 
 @router.get("/board", response_model=BoardOut)

@@ -7,15 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from dispatch.categories import service
+from dispatch.categories.models import Category
 from dispatch.categories.schemas import CategoryCreate, CategoryOut, CategoryUpdate
-from dispatch.models import Category
+from domain.jurisdiction import Principal
+from domain.roles import Role
 from service.api.deps import ALL_ROLES, RolesAllowed, SessionDep
-from staff.models import Role
-from staff.service import Principal
 
 router = APIRouter(prefix="/api/v1/categories", tags=["categories"])
 AnyUser = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
-Admin = Annotated[Principal, Depends(RolesAllowed(Role.admin))]
+Admin = Annotated[Principal, Depends(RolesAllowed(Role.ADMIN))]
 CodePath = Annotated[str, Path(max_length=32)]
 
 

@@ -7,9 +7,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime
 
-from dispatch.events import service
+from dispatch.events import intake, reads
 from dispatch.events.schemas import EventCreate, EventOut, EventPage, HistoryOut
+from domain.jurisdiction import Principal
 from domain.lifecycle import Status
+from domain.roles import Role
 from service.api.deps import (
     ALL_ROLES,
     Now,
@@ -19,12 +21,10 @@ from service.api.deps import (
     grid_map_of,
     pool_of,
 )
-from staff.models import Role
-from staff.service import Principal
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 Reader = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
-Reporter = Annotated[Principal, Depends(RolesAllowed(Role.member, Role.head))]
+Reporter = Annotated[Principal, Depends(RolesAllowed(Role.MEMBER, Role.HEAD))]
 EventId = Annotated[int, Path(ge=1, le=2**63 - 1, description="event id")]
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -50,7 +50,7 @@ async def report_event(
 
     Safe to resend: the same ``client_id`` and body answer 200 with the same event.
     """
-    result = await service.submit(
+    result = await intake.submit(
         pool=pool_of(request),
         session=session,
         grid_map=grid_map_of(request),
@@ -86,10 +86,10 @@ def list_events(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> EventPage:
     """My tasks: the events I may see, soonest deadline first (none last), then by id."""
-    page = service.list_events(
+    page = reads.list_events(
         session,
         principal=principal,
-        filters=service.EventFilter(
+        filters=reads.EventFilter(
             scope=scope,
             statuses=tuple(status or ()),
             overdue=overdue,
@@ -107,10 +107,10 @@ def list_events(
 
 @router.get("/{event_id}", response_model=EventOut)
 def get_event(event_id: EventId, session: SessionDep, principal: Reader) -> EventOut:
-    return service.get_visible(session, principal=principal, event_id=event_id)
+    return reads.get_visible(session, principal=principal, event_id=event_id)
 
 
 @router.get("/{event_id}/history", response_model=HistoryOut)
 def event_history(event_id: EventId, session: SessionDep, principal: Reader) -> HistoryOut:
     """The audit trail: every transition with from → to status and level, actor, time, note."""
-    return service.history(session, principal=principal, event_id=event_id)
+    return reads.history(session, principal=principal, event_id=event_id)

@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.coords import CoordSystem
+from domain.jurisdiction import Principal
 from grids import service
 from service.api.deps import ALL_ROLES, RolesAllowed, SessionDep, grid_locator
 from service.api.query import parse_query, query_parameters
-from staff.service import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["grids"])
 AnyUser = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]

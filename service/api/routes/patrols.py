@@ -11,17 +11,17 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from domain.coords import CoordSystem
+from domain.jurisdiction import Principal
+from domain.roles import Role
 from kernel.settings import get_settings
 from patrols import service
 from patrols.service import MAX_BATCH_POINTS, GridDayCoverage, PatrolView, TrackPoint
 from service.api.deps import ALL_ROLES, Now, RolesAllowed, SessionDep
-from staff.models import Role
-from staff.service import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["patrols"])
 
 Reader = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
-Walker = Annotated[Principal, Depends(RolesAllowed(Role.member, Role.head))]
+Walker = Annotated[Principal, Depends(RolesAllowed(Role.MEMBER, Role.HEAD))]
 PatrolId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 GridCode = Annotated[str, Query(pattern=r"^\d{15}$", description="15-digit grid code")]
 

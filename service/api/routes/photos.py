@@ -16,18 +16,18 @@ from starlette.responses import FileResponse, Response
 
 from dispatch.photos import service
 from dispatch.photos.service import PhotoLink, Stage
+from domain.jurisdiction import Principal
+from domain.roles import Role
 from kernel.errors import Invalid, TooLarge, UnsupportedMedia, field_error
 from kernel.settings import get_settings
 from service.api.deps import ALL_ROLES, Now, RolesAllowed, SessionDep
-from staff.models import Role
-from staff.service import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["photos"])
 
 Reader = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
 Uploader = Annotated[
     Principal,
-    Depends(RolesAllowed(Role.member, Role.head, Role.community, Role.dispatcher, Role.department)),
+    Depends(RolesAllowed(Role.MEMBER, Role.HEAD, Role.COMMUNITY, Role.DISPATCHER, Role.DEPARTMENT)),
 ]
 EventId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 PhotoId = Annotated[int, Path(ge=1, le=2**31 - 1)]

@@ -1,24 +1,33 @@
 """Routes of the evaluation statistics (evaluators, the command centre, admins). Thin: parse,
-call ``dispatch.stats.service``, shape JSON or hand the table to ``exports``."""
+call ``evaluation``, shape JSON or serve the table ``evaluation.exports`` wrote."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
-from domain.evaluation import INDICATORS, SMALL_SAMPLE, GroupBy, IndicatorValue, Source
+from domain.evaluation.days import GroupBy
+from domain.evaluation.indicators import INDICATORS, IndicatorValue, Source
+from domain.evaluation.resolution import SMALL_SAMPLE
+from domain.jurisdiction import Principal
 from domain.lifecycle import Status
-from evaluation import exports, service
+from domain.roles import Role
+from evaluation import exports
+from evaluation.drilldown import drilldown, event_list
+from evaluation.indicators import indicator_report
+from evaluation.resolution import resolution_table
+from evaluation.scope import Scope, resolve_scope
+from evaluation.scorecard import ScoredUnit, scorecard_units
+from kernel.paging import DEFAULT_LIMIT, MAX_LIMIT
 from service.api.deps import RolesAllowed, SessionDep
-from staff.models import Role
-from staff.service import Principal
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
-Reader = Annotated[Principal, Depends(RolesAllowed(Role.evaluator, Role.dispatcher, Role.admin))]
+Reader = Annotated[Principal, Depends(RolesAllowed(Role.EVALUATOR, Role.DISPATCHER, Role.ADMIN))]
 Since = Annotated[date, Query(description="first report day (Asia/Shanghai), inclusive")]
 Until = Annotated[date, Query(description="last report day (Asia/Shanghai), inclusive")]
 GridCode = Annotated[str | None, Query(max_length=15, description="grid code")]
@@ -31,7 +40,7 @@ Headers = Annotated[
     Literal["en", "zh"], Query(description="column headers of csv / xlsx: en or zh (中文)")
 ]
 Cursor = Annotated[str | None, Query(max_length=200)]
-Limit = Annotated[int | None, Query(ge=1, le=500)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="rows per page")]
 
 DEFINITIONS: dict[str, str] = {
     "window": "events reported on the Asia/Shanghai calendar days since..until (inclusive), "
@@ -131,7 +140,18 @@ class ScorecardOut(BaseModel):
     communities: list[ScoredOut]
 
 
-def _basename(kind: str, scope: service.Scope) -> str:
+def _served(table: exports.Export) -> Response:
+    """An export as an attachment, with an ASCII file name and its RFC 5987 twin."""
+    ascii_name = table.filename.encode("ascii", "replace").decode().replace('"', "")
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(table.filename)}"
+    return Response(
+        content=table.body,
+        media_type=table.media_type,
+        headers={"Content-Disposition": disposition},
+    )
+
+
+def _basename(kind: str, scope: Scope) -> str:
     return f"{kind}_{scope.since.isoformat()}_{scope.until.isoformat()}"
 
 
@@ -149,10 +169,10 @@ def resolution(
     headers: Headers = "en",
 ) -> Any:
     """Report → close minutes per group: count, mean, p50, p90, p95, max, on-time rate."""
-    scope = service.resolve_scope(
+    scope = resolve_scope(
         session, since=since, until=until, grid=grid, community=community, category=category
     )
-    table = service.resolution(session=session, scope=scope, group_by=group_by)
+    table = resolution_table(session=session, scope=scope, group_by=group_by)
     rows = [r.as_dict() for r in table.rows]
     if format != "json":
         columns = ["group", "name"]
@@ -164,13 +184,15 @@ def resolution(
             "count", "mean", "p50", "p90", "p95", "max", "on_time", "on_time_rate",
             "small_sample",
         ]  # fmt: skip
-        return exports.export(
-            columns,
-            [*rows, table.total.as_dict()],
-            fmt=format,
-            zh=headers == "zh",
-            basename=_basename(f"resolution_by_{group_by.value}", scope),
-            title=f"resolution by {group_by.value}",
+        return _served(
+            exports.export(
+                columns,
+                [*rows, table.total.as_dict()],
+                fmt=format,
+                zh=headers == "zh",
+                basename=_basename(f"resolution_by_{group_by.value}", scope),
+                title=f"resolution by {group_by.value}",
+            )
         )
     return ResolutionOut(
         since=since,
@@ -183,7 +205,7 @@ def resolution(
     )
 
 
-def _indicator_out(v: IndicatorValue, scope: service.Scope) -> IndicatorOut:
+def _indicator_out(v: IndicatorValue, scope: Scope) -> IndicatorOut:
     query = {"since": scope.since.isoformat(), "until": scope.until.isoformat(), **scope.filters()}
     link = f"/api/v1/stats/indicators/{v.indicator.code}/events?{urlencode(query)}"
     return IndicatorOut(
@@ -213,18 +235,20 @@ def indicators(
     headers: Headers = "en",
 ) -> Any:
     """Every DESIGN §7 indicator with numerator, denominator, value and its drill-down."""
-    scope = service.resolve_scope(session, since=since, until=until, grid=grid, community=community)
-    report = service.indicators(session=session, scope=scope)
+    scope = resolve_scope(session, since=since, until=until, grid=grid, community=community)
+    report = indicator_report(session=session, scope=scope)
     out = [_indicator_out(v, scope) for v in report.values]
     if format != "json":
         columns = ["code", "name", "numerator", "denominator", "value", "formula"]
-        return exports.export(
-            columns,
-            [o.model_dump() for o in out],
-            fmt=format,
-            zh=headers == "zh",
-            basename=_basename("indicators", scope),
-            title="indicators",
+        return _served(
+            exports.export(
+                columns,
+                [o.model_dump() for o in out],
+                fmt=format,
+                zh=headers == "zh",
+                basename=_basename("indicators", scope),
+                title="indicators",
+            )
         )
     return IndicatorsOut(
         since=since,
@@ -259,25 +283,27 @@ def indicator_events(
     grid: GridCode = None,
     community: Community = None,
     cursor: Cursor = None,
-    limit: Limit = None,
+    limit: Limit = DEFAULT_LIMIT,
     format: Format = "json",
     headers: Headers = "en",
 ) -> Any:
     """What stands behind an indicator's numerator: events (or grid-days for patrol coverage,
     grids for coverage and staffing), by id, paginated; csv/xlsx export all of them."""
-    scope = service.resolve_scope(session, since=since, until=until, grid=grid, community=community)
+    scope = resolve_scope(session, since=since, until=until, grid=grid, community=community)
     export = format != "json"
-    page = service.drilldown(
+    page = drilldown(
         session=session, code=code, scope=scope, cursor=cursor, limit=limit, export=export
     )
     if export:
-        return exports.export(
-            page.columns,
-            page.items,
-            fmt=format,
-            zh=headers == "zh",
-            basename=_basename(f"{code}_numerator", scope),
-            title=code,
+        return _served(
+            exports.export(
+                page.columns,
+                page.items,
+                fmt=format,
+                zh=headers == "zh",
+                basename=_basename(f"{code}_numerator", scope),
+                title=code,
+            )
         )
     return PageOut(columns=list(page.columns), items=page.items, next_cursor=page.next_cursor)
 
@@ -293,16 +319,16 @@ def events(
     category: CategoryCode = None,
     status: Status | None = None,
     cursor: Cursor = None,
-    limit: Limit = None,
+    limit: Limit = DEFAULT_LIMIT,
     format: Format = "json",
     headers: Headers = "en",
 ) -> Any:
     """The event list of a window (reported since..until), by id; csv/xlsx export all of it."""
-    scope = service.resolve_scope(
+    scope = resolve_scope(
         session, since=since, until=until, grid=grid, community=community, category=category
     )
     export = format != "json"
-    page = service.event_list(
+    page = event_list(
         session=session,
         scope=scope,
         status=None if status is None else status.value,
@@ -311,13 +337,15 @@ def events(
         export=export,
     )
     if export:
-        return exports.export(
-            page.columns,
-            page.items,
-            fmt=format,
-            zh=headers == "zh",
-            basename=_basename("events", scope),
-            title="events",
+        return _served(
+            exports.export(
+                page.columns,
+                page.items,
+                fmt=format,
+                zh=headers == "zh",
+                basename=_basename("events", scope),
+                title="events",
+            )
         )
     return PageOut(columns=list(page.columns), items=page.items, next_cursor=page.next_cursor)
 
@@ -332,7 +360,7 @@ def _how(value: float | None, weight: float, full: float, zero: float, points: f
     )
 
 
-def _scored_out(unit: service.ScoredUnit) -> ScoredOut:
+def _scored_out(unit: ScoredUnit) -> ScoredOut:
     names = {i.code: i.name for i in INDICATORS}
     return ScoredOut(
         kind="grid" if unit.kind == "grid" else "community",
@@ -372,8 +400,8 @@ def scorecard(
 ) -> Any:
     """Each grid's and community's 100-point score (weights: data/scorecard.json), graded
     优 ≥ 90, 良 80–90, 中 60–80, 差 < 60, with how each point was earned."""
-    scope = service.resolve_scope(session, since=since, until=until)
-    units, card = service.scorecard(session=session, scope=scope)
+    scope = resolve_scope(session, since=since, until=until)
+    units, card = scorecard_units(session=session, scope=scope)
     if format != "json":
         codes = [r.indicator for r in card.rules]
         columns = ["kind", "code", "name", "community", "score", "grade"]
@@ -388,13 +416,15 @@ def scorecard(
                 row[f"value_{line.rule.indicator}"] = line.value
                 row[f"points_{line.rule.indicator}"] = line.points
             rows.append(row)
-        return exports.export(
-            columns,
-            rows,
-            fmt=format,
-            zh=headers == "zh",
-            basename=_basename("scorecard", scope),
-            title="scorecard",
+        return _served(
+            exports.export(
+                columns,
+                rows,
+                fmt=format,
+                zh=headers == "zh",
+                basename=_basename("scorecard", scope),
+                title="scorecard",
+            )
         )
     return ScorecardOut(
         since=since,

@@ -21,7 +21,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from dispatch.board.service import changes_after
-from dispatch.engine.jobs import stream_channel
+from dispatch.changes import stream_channel
 from kernel.db import get_engine
 from kernel.errors import Unavailable
 from kernel.settings import get_settings

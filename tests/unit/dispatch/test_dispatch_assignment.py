@@ -6,9 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.lifecycle import Candidate, Category, NaiveDatetime, Role, choose_assignee
+from domain.jurisdiction import Place
+from domain.lifecycle import Candidate, Category, NaiveDatetime, choose_assignee
+from domain.roles import Role
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+G1 = Place("g1", "xinjing")
 SMALL = Category("litter", 10, 60, department="chengguan")
 BIG = Category("collapse", 5, 120, big=True, department="zhujian")
 
@@ -21,10 +24,10 @@ def member(
     id: str, open_count: int = 0, idle: float | None = 10, on_duty: bool = True
 ) -> Candidate:
     last = None if idle is None else ago(idle)
-    return Candidate(id, Role.MEMBER, on_duty, open_count, last_assigned_at=last, grid="g1")
+    return Candidate(id, Role.MEMBER, on_duty, open_count, last_assigned_at=last, workplace=G1)
 
 
-HEAD = Candidate("h1", Role.HEAD, open_count=9, grid="g1")
+HEAD = Candidate("h1", Role.HEAD, open_count=9, workplace=G1)
 
 
 def choose(
@@ -38,11 +41,10 @@ def choose(
     a = choose_assignee(
         people,
         category=category,
-        grid="g1",
+        place=Place("g1", community or "xinjing"),
         load_cap=load_cap,
         now=NOW,
         level=level,
-        community=community,
     )
     return a.assignee_id, a.level, a.reason
 
@@ -61,12 +63,12 @@ def test_then_lowest_id_for_determinism() -> None:
 
 
 def test_future_last_assignment_counts_as_idle_zero() -> None:
-    skewed = Candidate("m1", Role.MEMBER, last_assigned_at=NOW + timedelta(minutes=5), grid="g1")
+    skewed = Candidate("m1", Role.MEMBER, last_assigned_at=NOW + timedelta(minutes=5), workplace=G1)
     assert choose([skewed, member("m2", 0, idle=0)])[0] == "m1"  # tie on idle: lowest id
 
 
 def test_other_grids_members_are_not_candidates() -> None:
-    other = Candidate("m0", Role.MEMBER, grid="g2")
+    other = Candidate("m0", Role.MEMBER, workplace=Place("g2", "xinjing"))
     assert choose([other, member("m1", 2)])[0] == "m1"
 
 
@@ -82,7 +84,7 @@ def test_head_when_both_members_are_over_the_load_cap() -> None:
 
 
 def test_grid_queue_when_nobody_is_there() -> None:
-    off_head = Candidate("h1", Role.HEAD, on_duty=False, grid="g1")
+    off_head = Candidate("h1", Role.HEAD, on_duty=False, workplace=G1)
     assert choose([member("m1", on_duty=False), off_head]) == (None, 0, "queue")
 
 
@@ -94,26 +96,26 @@ def test_big_categories_go_to_a_dispatcher() -> None:
 
 def test_community_level_uses_the_grids_community() -> None:
     people = [
-        Candidate("c1", Role.COMMUNITY, community="yimin"),
-        Candidate("c2", Role.COMMUNITY, community="xinjing", open_count=1),
+        Candidate("c1", Role.COMMUNITY, workplace=Place(None, "yimin")),
+        Candidate("c2", Role.COMMUNITY, workplace=Place(None, "xinjing"), open_count=1),
     ]
     assert choose(people, level=1, community="xinjing")[0] == "c2"
-    assert choose(people, level=1)[0] == "c1"
+    assert choose(people, level=1, community="yimin")[0] == "c1"
 
 
 def test_department_level_uses_the_categorys_department() -> None:
     people = [
-        Candidate("d1", Role.DEPARTMENT, department="gongan"),
-        Candidate("d2", Role.DEPARTMENT, department="chengguan", open_count=5),
+        Candidate("d1", Role.DEPARTMENT, workplace=Place(None, None, "gongan")),
+        Candidate("d2", Role.DEPARTMENT, workplace=Place(None, None, "chengguan"), open_count=5),
     ]
-    a = choose_assignee(people, category=SMALL, grid="g1", load_cap=None, now=NOW, level=3)
+    a = choose_assignee(people, category=SMALL, place=G1, load_cap=None, now=NOW, level=3)
     assert (a.assignee_id, a.department, a.role) == ("d2", "chengguan", Role.DEPARTMENT)
-    q = choose_assignee(people, category=SMALL, grid="g1", load_cap=2, now=NOW, level=3)
+    q = choose_assignee(people, category=SMALL, place=G1, load_cap=2, now=NOW, level=3)
     assert (q.assignee_id, q.level, q.department) == (None, 3, "chengguan")
 
 
 def test_rejects_naive_now_and_bad_level() -> None:
     with pytest.raises(NaiveDatetime):
-        choose_assignee([], category=SMALL, grid="g1", load_cap=1, now=datetime(2026, 3, 1))
+        choose_assignee([], category=SMALL, place=G1, load_cap=1, now=datetime(2026, 3, 1))
     with pytest.raises(ValueError):
-        choose_assignee([], category=SMALL, grid="g1", load_cap=1, now=NOW, level=4)
+        choose_assignee([], category=SMALL, place=G1, load_cap=1, now=NOW, level=4)

@@ -19,7 +19,6 @@ from domain.lifecycle import (
     LevelAllowance,
     NaiveDatetime,
     NotificationKind,
-    Role,
     SlaPolicy,
     StaleVersion,
     Status,
@@ -31,6 +30,7 @@ from domain.lifecycle import (
     replay,
 )
 from domain.lifecycle.model import AuditEntry
+from domain.roles import Role
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 LITTER = Category(code="litter", ack_minutes=10, resolve_minutes=60)

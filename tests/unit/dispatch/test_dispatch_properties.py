@@ -18,7 +18,6 @@ from domain.lifecycle import (
     EventState,
     IllegalTransition,
     LevelAllowance,
-    Role,
     SlaPolicy,
     Status,
     TimerKind,
@@ -31,6 +30,7 @@ from domain.lifecycle import (
 )
 from domain.lifecycle.model import CREATION_ACTIONS, SYSTEM_ACTIONS, AuditEntry
 from domain.lifecycle.sla import pending_timers, timer_due_at
+from domain.roles import Role
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 LEVEL_ROLE = {0: Role.MEMBER, 1: Role.COMMUNITY, 2: Role.DISPATCHER, 3: Role.DEPARTMENT}

@@ -19,7 +19,6 @@ from domain.lifecycle import (
     Category,
     Command,
     EventState,
-    Role,
     SlaPolicy,
     Status,
     allowed_actions,
@@ -33,6 +32,7 @@ from domain.lifecycle.audit import STATE_FIELDS, decode_field, encode_field
 from domain.lifecycle.errors import ReplayError
 from domain.lifecycle.model import CREATION_ACTIONS, TERMINAL_STATUSES
 from domain.lifecycle.transitions import Target
+from domain.roles import Role
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 POLICY = SlaPolicy(category=Category(code="litter", ack_minutes=10, resolve_minutes=60))
@@ -136,9 +136,9 @@ def test_replay_rejects_a_gap_a_reorder_and_a_foreign_entry() -> None:
 
 
 def test_domain_imports_only_the_standard_library() -> None:
-    package = Path(transitions_module.__file__).parent
-    modules = sorted(package.glob("*.py"))
-    assert len(modules) >= 8
+    package = Path(transitions_module.__file__).parent.parent  # the whole domain core
+    modules = sorted(package.rglob("*.py"))
+    assert len(modules) >= 10
     for path in modules:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names: list[str] = []
@@ -148,5 +148,5 @@ def test_domain_imports_only_the_standard_library() -> None:
                 names = [node.module]
             for name in names:
                 top = name.split(".")[0]
-                ok = top in sys.stdlib_module_names or name.startswith("domain.lifecycle")
+                ok = top in sys.stdlib_module_names or top == "domain"
                 assert ok, f"{path.name} imports {name}"

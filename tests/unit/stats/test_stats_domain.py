@@ -13,24 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.evaluation import (
-    INDICATOR_BY_CODE,
-    INDICATORS,
-    MAX_BLOCK_LEVEL,
-    GroupBy,
-    Scorecard,
-    ScoreRule,
-    Source,
-    block_end,
-    cover,
-    decompose,
-    evaluate,
-    percentile,
-    periods,
-    rank,
-    score,
-    summarize,
-)
+from domain.evaluation.days import MAX_BLOCK_LEVEL, GroupBy, block_end, cover, decompose, periods
+from domain.evaluation.indicators import INDICATOR_BY_CODE, INDICATORS, Source, evaluate
+from domain.evaluation.resolution import percentile, rank, summarize
+from domain.evaluation.scorecard import Scorecard, ScoreRule, score
 from evaluation import histogram as hist
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -1,15 +1,12 @@
-"""Structured JSON logs with a request id, and Prometheus metrics by route."""
+"""HTTP observability: a request id in and out, one access-log line, Prometheus metrics by
+route template."""
 
 from __future__ import annotations
 
-import contextvars
 import itertools
-import json
 import logging
-import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -17,11 +14,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-REQUEST_ID_HEADER = "X-Request-ID"
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "request_id", default=None
-)
+from kernel.logging import request_id_var
 
+REQUEST_ID_HEADER = "X-Request-ID"
 REQUESTS = Counter("wangge_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
     "wangge_http_request_duration_seconds",
@@ -29,37 +24,6 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, object] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        rid = request_id_var.get()
-        if rid:
-            entry["request_id"] = rid
-        extra = getattr(record, "fields", None)
-        if isinstance(extra, dict):
-            entry.update(extra)
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
-
-
-def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "rq.worker", "rq.scheduler"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
 
 
 def _route_template(scope: Scope) -> str:

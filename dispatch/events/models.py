@@ -1,5 +1,4 @@
-"""Tables of the event lifecycle: categories, events, the audit log, the outbox,
-photos and patrols.
+"""Tables of events and their append-only audit log.
 
 The event row holds the dispatch core's ``EventState`` field for field (same names), so
 ``dispatch.store`` maps one to the other without a translation table.
@@ -15,7 +14,6 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
     Identity,
     Index,
     Interval,
@@ -27,25 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlmodel import Field, SQLModel
 
-
-def _ts(nullable: bool = True, index: bool = False) -> Any:
-    return Field(
-        default=None,
-        sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index),
-    )
-
-
-class Category(SQLModel, table=True):
-    """事件类别: what kind of problem, with its time limits and routing."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=32, unique=True, index=True)
-    name: str = Field(max_length=32, unique=True)
-    ack_minutes: float = Field(gt=0)
-    resolve_minutes: float = Field(gt=0)
-    big: bool = False
-    department: str | None = Field(default=None, max_length=32)
-    active: bool = True
+from kernel.db import timestamp_field as _ts
 
 
 class Event(SQLModel, table=True):
@@ -128,83 +108,3 @@ class EventAudit(SQLModel, table=True):
     note: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     reason: str | None = Field(default=None, max_length=24)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
-
-
-class Outbox(SQLModel, table=True):
-    """Messages written in the same transaction as a state change; the relay hands them to
-    RQ (timers, dispatch jobs) and to the notification adapters, then marks them done."""
-
-    __table_args__ = (
-        Index(
-            "ix_outbox_pending",
-            "available_at",
-            postgresql_where=text("processed_at IS NULL"),
-        ),
-    )
-
-    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
-    event_id: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))
-    topic: str = Field(max_length=32, description="timer.set | timer.cancel | notify | dispatch")
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
-    created_at: datetime = _ts(nullable=False)
-    available_at: datetime = _ts(nullable=False)
-    processed_at: datetime | None = _ts()
-    attempts: int = 0
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
-
-
-class Photo(SQLModel, table=True):
-    """An uploaded image, stored once by content hash under the media folder."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    sha256: str = Field(max_length=64, unique=True)
-    media_type: str = Field(max_length=32)
-    size_bytes: int
-    width: int | None = None
-    height: int | None = None
-    exif_lon: float | None = None
-    exif_lat: float | None = None
-    exif_taken_at: str | None = Field(default=None, max_length=32)
-    created_at: datetime = _ts(nullable=False)
-
-
-class EventPhoto(SQLModel, table=True):
-    """A photo attached to an event at a stage: ``report`` or ``resolve``."""
-
-    __tablename__ = "event_photo"
-    __table_args__ = (UniqueConstraint("event_id", "stage", "photo_id"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    event_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
-    photo_id: int = Field(foreign_key="photo.id")
-    stage: str = Field(max_length=16)
-    uploaded_by: int = Field(foreign_key="staff.id")
-    created_at: datetime = _ts(nullable=False)
-
-
-class Patrol(SQLModel, table=True):
-    """巡查: one grid member's walk, a GPS track with times."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    client_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False, unique=True))
-    staff_id: int = Field(foreign_key="staff.id", index=True)
-    grid_id: int = Field(foreign_key="grid.id", index=True)
-    started_at: datetime = _ts(nullable=False)
-    stopped_at: datetime | None = _ts()
-    length_m: float | None = None
-    track: Any = Field(default=None, sa_column=Column(Geometry("LINESTRING", srid=4326)))
-
-
-class PatrolPoint(SQLModel, table=True):
-    """A GPS fix of a patrol; ``batch_id`` makes each uploaded batch idempotent."""
-
-    __tablename__ = "patrol_point"
-    __table_args__ = (UniqueConstraint("patrol_id", "batch_id", "seq"),)
-
-    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
-    patrol_id: int = Field(foreign_key="patrol.id", index=True)
-    batch_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
-    seq: int
-    at: datetime = _ts(nullable=False)
-    geom: Any = Field(sa_column=Column(Geometry("POINT", srid=4326), nullable=False))
-    accuracy_m: float | None = None

@@ -1,0 +1,18 @@
+"""The category table: what kind of problem, with its time limits and routing."""
+
+from __future__ import annotations
+
+from sqlmodel import Field, SQLModel
+
+
+class Category(SQLModel, table=True):
+    """事件类别: what kind of problem, with its time limits and routing."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True, index=True)
+    name: str = Field(max_length=32, unique=True)
+    ack_minutes: float = Field(gt=0)
+    resolve_minutes: float = Field(gt=0)
+    big: bool = False
+    department: str | None = Field(default=None, max_length=32)
+    active: bool = True

@@ -1,0 +1,39 @@
+"""The dispatch engine's Redis side: the RQ queue and a connection that fails fast, the job
+options, and the sorted set of scheduled jobs."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry as RedisRetry
+from rq import Queue, Retry
+
+from kernel.settings import get_settings
+
+#: Retries of a timer or dispatch job that failed or whose worker died (RQ needs its scheduler).
+JOB_RETRY = Retry(max=3, interval=[1, 5, 15])
+JOB_TIMEOUT = 60
+RESULT_TTL = 60
+
+
+def scheduled_key(queue: Queue) -> str:
+    """The sorted set of RQ's scheduled jobs for ``queue``."""
+    return str(queue.scheduled_job_registry.key)
+
+
+@lru_cache
+def relay_redis() -> Redis:
+    """A connection that fails fast: the relay must not stall for
+    redis-py's default retries when Redis is down (the next relay tick is the retry)."""
+    return Redis.from_url(
+        get_settings().redis_url,
+        socket_connect_timeout=0.5,
+        socket_timeout=5,
+        retry=RedisRetry(NoBackoff(), 0),
+    )
+
+
+def get_dispatch_queue(connection: Redis | None = None) -> Queue:
+    return Queue(get_settings().queue_name, connection=connection or relay_redis())

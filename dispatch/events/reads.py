@@ -1,0 +1,223 @@
+"""Reading events as the API shows them: my tasks (scopes, filters, keyset pages), one event,
+its history. Only events the caller may see (``dispatch.access``); ``overdue`` is the SLA state
+of ``domain.lifecycle`` (``dispatch.sla``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select
+from sqlmodel import Session, col
+
+from dispatch import sla, store
+from dispatch.access import check_visible, visible
+from dispatch.categories.models import Category
+from dispatch.events.models import Event
+from dispatch.events.schemas import (
+    ActorOut,
+    EventOut,
+    EventRefs,
+    HistoryEntry,
+    HistoryOut,
+    StaffRef,
+    build_event_out,
+)
+from domain.jurisdiction import Principal, Reach, reach_of
+from domain.lifecycle import Status
+from grids.models import Grid
+from kernel.errors import Invalid, field_error
+from kernel.paging import (
+    Page,
+    check_window,
+    cursor_instant,
+    cursor_int,
+    decode_cursor,
+    encode_cursor,
+)
+from kernel.settings import get_settings
+from staff.jurisdiction import within_sql
+from staff.models import Staff
+
+_event = cast(Table, Event.__table__)  # type: ignore[attr-defined]
+_staff = cast(Table, Staff.__table__)  # type: ignore[attr-defined]
+_Reporter = _staff.alias("reporter")
+_Assignee = _staff.alias("assignee")
+
+
+def _view() -> Select[Any]:
+    """Events with everything ``EventOut`` needs, in one query."""
+    query: Select[Any] = (
+        select(
+            Event,
+            col(Grid.code),
+            col(Category.code),
+            func.ST_X(Event.geom),
+            func.ST_Y(Event.geom),
+            _Reporter.c.id,
+            _Reporter.c.name,
+            _Assignee.c.id,
+            _Assignee.c.name,
+        )
+        .join(Grid, col(Grid.id) == col(Event.grid_id))
+        .join(Category, col(Category.id) == col(Event.category_id))
+        .outerjoin(_Reporter, _Reporter.c.id == col(Event.reporter_id))
+        .outerjoin(_Assignee, _Assignee.c.id == col(Event.assignee_id))
+        # rows written by the store's version-checked UPDATE replace what the session holds
+        .execution_options(populate_existing=True)
+    )
+    return query
+
+
+def _present(row: Sequence[Any]) -> EventOut:
+    event, grid_code, category, lon, lat, rid, rname, aid, aname = row
+    refs = EventRefs(
+        grid_code=grid_code,
+        category=category,
+        lon=float(lon),
+        lat=float(lat),
+        reporter=StaffRef(id=rid, name=rname) if rid is not None else None,
+        assignee=StaffRef(id=aid, name=aname) if aid is not None else None,
+    )
+    return build_event_out(event, refs, tz=get_settings().tz)
+
+
+def event_out(session: Session, *, event_id: int) -> EventOut | None:
+    """One event as the API shows it (no visibility check: for callers that made it)."""
+    row = session.execute(_view().where(col(Event.id) == event_id)).first()
+    return None if row is None else _present(row)
+
+
+def present(session: Session, events: Sequence[Event]) -> list[EventOut]:
+    """``EventOut`` for event rows already loaded (e.g. after an action); one query."""
+    ids = [e.id for e in events]
+    rows = {r[0].id: r for r in session.execute(_view().where(col(Event.id).in_(ids))).all()}
+    return [_present(rows[i]) for i in ids if i in rows]
+
+
+def get_visible(session: Session, *, principal: Principal, event_id: int) -> EventOut:
+    """One event, or 404 when it does not exist or the caller may not see it."""
+    row = session.execute(_view().where(col(Event.id) == event_id)).first()
+    check_visible(principal, row[0] if row else None, event_id)
+    assert row is not None
+    return _present(row)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    scope: str | None = None  # mine | reported | grid | None (everything visible)
+    statuses: tuple[Status, ...] = ()
+    overdue: bool | None = None
+    grid: str | None = None
+    category: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _after(due_at: datetime | None, event_id: int) -> ColumnElement[bool]:
+    """Rows after (due_at, id) in the order due_at ASC NULLS LAST, id ASC."""
+    if due_at is None:
+        return and_(col(Event.due_at).is_(None), col(Event.id) > event_id)
+    return or_(
+        col(Event.due_at) > due_at,
+        and_(col(Event.due_at) == due_at, col(Event.id) > event_id),
+        col(Event.due_at).is_(None),
+    )
+
+
+def _scope(principal: Principal, scope: str) -> ColumnElement[bool]:
+    if scope == "mine":
+        return col(Event.assignee_id) == principal.staff_id
+    if scope == "reported":
+        return col(Event.reporter_id) == principal.staff_id
+    # "grid": the caller's own patch: the grid of grid staff, the community of community staff
+    if reach_of(principal.role, principal.workplace) not in (Reach.GRID, Reach.COMMUNITY):
+        raise Invalid(
+            field_error(
+                "scope",
+                f"scope=grid needs a grid or community; role {principal.role} has neither",
+            )
+        )
+    return within_sql(principal, grid=col(Event.grid_id), community=col(Event.community_id))
+
+
+def list_events(
+    session: Session,
+    *,
+    principal: Principal,
+    filters: EventFilter,
+    now: datetime,
+    limit: int,
+    cursor: str | None,
+) -> Page[EventOut]:
+    """ "My tasks": visible events, filtered, by due time (no deadline last), then id."""
+    check_window(filters.since, filters.until)
+    query = _view().where(visible(principal))
+    if filters.scope:
+        query = query.where(_scope(principal, filters.scope))
+    if filters.statuses:
+        query = query.where(col(Event.status).in_([s.value for s in filters.statuses]))
+    if filters.overdue is not None:
+        late = sla.overdue(_event, now)
+        query = query.where(late if filters.overdue else ~late)
+    if filters.grid:
+        query = query.where(col(Grid.code) == filters.grid)
+    if filters.category:
+        query = query.where(col(Category.code) == filters.category)
+    if filters.since:
+        query = query.where(col(Event.created_at) >= filters.since)
+    if filters.until:
+        query = query.where(col(Event.created_at) < filters.until)
+    if cursor:
+        due_at, after_id = decode_cursor(cursor, cursor_instant, cursor_int)
+        query = query.where(_after(due_at, after_id))
+    query = query.order_by(col(Event.due_at).asc().nulls_last(), col(Event.id).asc()).limit(
+        limit + 1
+    )
+    rows = session.execute(query).all()
+    items = [_present(r) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last: Event = rows[limit - 1][0]
+        next_cursor = encode_cursor([last.due_at.isoformat() if last.due_at else None, last.id])
+    return Page(items, next_cursor)
+
+
+def history(session: Session, *, principal: Principal, event_id: int) -> HistoryOut:
+    """The audit trail of a visible event, oldest first, with actors' names."""
+    event = session.get(Event, event_id)
+    check_visible(principal, event, event_id)
+    rows = store.audit_rows(session, event_id)
+    staff_ids = {int(r.actor) for r in rows if r.actor.isdigit()}
+    names: dict[int, str] = {}
+    if staff_ids:
+        names = {
+            sid: name
+            for sid, name in session.execute(
+                select(col(Staff.id), col(Staff.name)).where(col(Staff.id).in_(staff_ids))
+            ).all()
+            if sid is not None
+        }
+    tz = get_settings().tz
+    return HistoryOut(
+        event_id=event_id,
+        items=[
+            HistoryEntry(
+                version=r.version,
+                action=r.action,
+                from_status=r.from_status,
+                to_status=r.to_status,
+                from_level=r.from_level,
+                to_level=r.to_level,
+                actor=ActorOut(
+                    id=r.actor, name=names.get(int(r.actor)) if r.actor.isdigit() else None
+                ),
+                at=r.at.astimezone(tz),
+                note=r.note,
+                reason=r.reason,
+            )
+            for r in rows
+        ],
+    )

@@ -1,0 +1,188 @@
+"""People's actions on an event: who may take them (role and jurisdiction), what the command
+carries (a manual assignment, the escalation's handler, the fix's photo), then one write.
+
+Every change goes through ``domain.lifecycle.apply`` and ``dispatch.store.record``: one
+transaction with its audit row and outbox rows. A stale version or a lost race is a 409 that
+names the current version (optimistic locking; nothing is locked while deciding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlmodel import Session
+
+from dispatch.access import check_visible
+from dispatch.lifecycle.assignment import choose
+from dispatch.lifecycle.loading import Loaded, load
+from dispatch.photos.service import Stage, count_photos
+from dispatch.store import record
+from domain.jurisdiction import Place, Principal, heads_grid_of, serves
+from domain.lifecycle import (
+    Action,
+    Assignment,
+    Command,
+    Status,
+    allowed_actions,
+    apply,
+    escalation_target,
+    reviewer_role,
+)
+from domain.roles import DEPARTMENT_LEVEL, LEVEL_NAMES, ROLE_LEVEL, Role
+from kernel.errors import Forbidden, Invalid, field_error
+from kernel.settings import get_settings
+from kernel.uow import UnitOfWork
+from staff.models import Staff
+
+#: Who may take the handler's actions; ``authorize`` narrows it to the assignee or claimer.
+HANDLER_ACTIONS = frozenset({Action.ACKNOWLEDGE, Action.RESOLVE, Action.ESCALATE})
+COMMAND_CENTRE_ACTIONS = frozenset({Action.DISPATCH, Action.SUSPEND, Action.RESUME})
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    """What a person sent with an action (the route's body, validated)."""
+
+    note: str = ""
+    version: int | None = None
+    approved: bool | None = None
+    assignee_id: int | None = None
+    level: int | None = None
+
+
+def authorize(principal: Principal, loaded: Loaded, action: Action) -> None:
+    """Who may do what to this event (the domain checks the state, this checks the person).
+
+    - acknowledge, resolve, escalate: the assignee; for a queued event (nobody assigned) anyone
+      who serves the event's level where it is (``domain.jurisdiction.serves``), who thereby
+      claims it;
+    - review: the grid head for a member's fix, the command centre for every other;
+    - dispatch, suspend, resume: the command centre;
+    - void: the command centre, and the grid's head while the event is not yet dispatched.
+    """
+    event, state, place = loaded.event, loaded.state, loaded.place
+    if action in HANDLER_ACTIONS:
+        if event.assignee_id is not None:
+            if event.assignee_id != principal.staff_id:
+                raise Forbidden(f"only the event's assignee may {action.value} it")
+        elif not serves(principal.role, principal.workplace, event.level, place):
+            raise Forbidden(
+                f"the event waits in the level-{event.level} queue; only staff of that level"
+                f" and place may {action.value} it"
+            )
+        return
+    if action is Action.REVIEW:
+        if reviewer_role(state) is Role.HEAD:
+            if not heads_grid_of(principal, place):
+                raise Forbidden("a grid member's fix is reviewed by the head of the event's grid")
+        elif principal.role is not Role.DISPATCHER:
+            raise Forbidden("this fix is reviewed by the command centre (dispatcher)")
+        return
+    if action in COMMAND_CENTRE_ACTIONS:
+        if principal.role is not Role.DISPATCHER:
+            raise Forbidden(f"only the command centre (dispatcher) may {action.value}")
+        return
+    if action is Action.VOID:
+        if principal.role is Role.DISPATCHER:
+            return
+        early = state.status in (Status.REGISTERED, Status.PENDING_VERIFICATION)
+        if early and heads_grid_of(principal, place):
+            return
+        raise Forbidden(
+            "only the command centre may void; the grid head only before the event is dispatched"
+        )
+    raise Forbidden(f"{action.value} is not a person's action")
+
+
+def _manual_assignment(
+    session: Session, loaded: Loaded, request: ActionRequest, now: datetime
+) -> Assignment:
+    """A dispatcher's choice: a named person who serves their level where the event is (a
+    department's staff member routes it to their department), or a level (the assignment
+    rules pick the person there)."""
+    if request.assignee_id is None:
+        if request.level is None:
+            raise Invalid(field_error("assignee_id", "dispatch needs assignee_id or level"))
+        return choose(session, loaded, level=request.level, now=now)
+    staff = session.get(Staff, request.assignee_id)
+    where = "assignee_id"
+    if staff is None or staff.role not in ROLE_LEVEL:
+        raise Invalid(field_error(where, f"no staff member {request.assignee_id} handles events"))
+    level = ROLE_LEVEL[staff.role]
+    if request.level is not None and request.level != level:
+        raise Invalid(
+            field_error(where, f"staff {staff.id} ({staff.role}) works at level {level}, "
+                        f"not {request.level}")
+        )  # fmt: skip
+    place = loaded.place
+    if level == DEPARTMENT_LEVEL:
+        place = replace(place, department=staff.department)
+    workplace = Place(staff.grid_id, staff.community_id, staff.department)
+    if not serves(staff.role, workplace, level, place):
+        raise Invalid(field_error(where, f"staff {staff.id} works in another {LEVEL_NAMES[level]}"))
+    return Assignment(
+        level=level,
+        assignee_id=str(staff.id),
+        role=staff.role,
+        department=staff.department if level == DEPARTMENT_LEVEL else None,
+        reason="manual",
+    )
+
+
+def _command(
+    session: Session,
+    principal: Principal,
+    loaded: Loaded,
+    action: Action,
+    request: ActionRequest,
+    now: datetime,
+) -> Command:
+    state = loaded.state
+    allowed = action in allowed_actions(state)
+    assignment: Assignment | None = None
+    if allowed and action is Action.DISPATCH:
+        assignment = _manual_assignment(session, loaded, request, now)
+    elif allowed and action is Action.ESCALATE:
+        target = escalation_target(state)
+        if target is not None:
+            assignment = choose(session, loaded, level=target, now=now)
+    elif allowed and action is Action.RESOLVE and get_settings().resolve_photo_required:
+        if count_photos(session, loaded.event_id, Stage.resolve) < 1:
+            raise Invalid(
+                field_error(
+                    "photos",
+                    "attach at least one photo of the fix (stage 'resolve') before resolving",
+                )
+            )
+    return Command(
+        action=action,
+        actor=str(principal.staff_id),
+        actor_role=principal.role if principal.role in ROLE_LEVEL else None,
+        note=request.note,
+        approved=request.approved,
+        assignment=assignment,
+        expected_version=request.version,
+    )
+
+
+def act(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    event_id: int,
+    action: Action,
+    request: ActionRequest,
+    now: datetime,
+) -> None:
+    """A person's action on an event: visibility (404), permission (403), the transition
+    (409 when illegal or stale, naming the status, the allowed actions or the current
+    version), then one transaction."""
+    loaded = load(uow.session, event_id)
+    check_visible(principal, loaded.event if loaded else None, event_id)
+    assert loaded is not None
+    authorize(principal, loaded, action)
+    command = _command(uow.session, principal, loaded, action, request, now)
+    decision = apply(loaded.state, command, now=now, policy=loaded.policy)
+    record(uow.session, decision, previous_version=loaded.state.version)
+    uow.commit()

@@ -1,0 +1,85 @@
+"""What the reconciliation sweep looks for in PostgreSQL: breaches Redis never fired, events no
+dispatch reached, and every open timer (to re-arm after Redis lost its data)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import Table, or_
+from sqlmodel import Session, col, select
+
+from dispatch import sla
+from dispatch.categories.models import Category
+from dispatch.events.models import Event
+from dispatch.store import to_state, write_timers
+from domain.lifecycle import Status, TimerKind, set_timers
+from grids.models import Grid
+from kernel.settings import get_settings
+from kernel.uow import UnitOfWork
+
+_event = cast(Table, Event.__table__)  # type: ignore[attr-defined]
+
+
+def grace() -> timedelta:
+    """How long past due a timer is left to RQ before the sweep handles it itself."""
+    return timedelta(seconds=get_settings().sweep_grace_seconds)
+
+
+def overdue_breaches(
+    session: Session, *, before: datetime, limit: int
+) -> list[tuple[int, TimerKind, int]]:
+    """Clocked events whose acknowledgement or resolution deadline passed before ``before``
+    without the breach being recorded: ``(event_id, kind, deadline_version)``, oldest first
+    (the acknowledgement breach first when both are due)."""
+    e = _event
+    ack_late = sla.breach_pending(e, TimerKind.ACK_BREACH, before)
+    resolve_late = sla.breach_pending(e, TimerKind.RESOLVE_BREACH, before)
+    rows = session.execute(
+        select(e.c.id, e.c.deadline_version, ack_late)
+        .where(or_(ack_late, resolve_late))
+        .order_by(sla.first_breach_at(e), e.c.id)
+        .limit(limit)
+    ).all()
+    return [
+        (int(event_id), TimerKind.ACK_BREACH if late else TimerKind.RESOLVE_BREACH, int(dv))
+        for event_id, dv, late in rows
+    ]
+
+
+def undispatched(session: Session, *, before: datetime, limit: int) -> list[int]:
+    """Registered events created before ``before`` that no dispatch has reached yet."""
+    rows = session.execute(
+        select(col(Event.id))
+        .where(col(Event.status) == Status.REGISTERED.value, col(Event.created_at) <= before)
+        .order_by(col(Event.created_at), col(Event.id))
+        .limit(limit)
+    ).scalars()
+    return [int(r) for r in rows]
+
+
+def reschedule_open_timers(uow: UnitOfWork, *, now: datetime, batch: int = 1000) -> int:
+    """Write ``timer.set`` outbox rows for every pending timer of every clocked event (after
+    Redis lost its scheduled jobs), a batch per commit. Setting a timer again is harmless:
+    same job id."""
+    done = 0
+    last_id = 0
+    while True:
+        rows = uow.session.exec(
+            select(Event, Category, col(Grid.code))
+            .join(Category, col(Category.id) == col(Event.category_id))
+            .join(Grid, col(Grid.id) == col(Event.grid_id))
+            .where(sla.clocked(_event), col(Event.id) > last_id)
+            .order_by(col(Event.id))
+            .limit(batch)
+        ).all()
+        if not rows:
+            return done
+        for event, category, grid_code in rows:
+            assert event.id is not None
+            last_id = event.id
+            state = to_state(event, category_code=category.code, grid_code=grid_code)
+            timers = set_timers(state, now)
+            write_timers(uow.session, event.id, timers, now=now)
+            done += len(timers)
+        uow.commit()

@@ -1,0 +1,118 @@
+"""Report days and the aligned blocks of days the sealed statistics cover.
+
+A day is a calendar day in the service's time zone (``WANGGE_TIMEZONE``), numbered from
+1970-01-01. Blocks are aligned runs of 2^k days; any window is a union of at most two blocks per
+level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+#: Sealed blocks go up to 2^MAX_BLOCK_LEVEL days (the trigger invalidates levels 0..10).
+MAX_BLOCK_LEVEL = 10
+EPOCH = date(1970, 1, 1)
+
+
+def day_number(day: date) -> int:
+    """Days since 1970-01-01 (the numbering the blocks are aligned to)."""
+    return (day - EPOCH).days
+
+
+def day_of_number(number: int) -> date:
+    return EPOCH + timedelta(days=number)
+
+
+def block_end(lvl: int, start: int) -> int:
+    """The last day number of a block."""
+    return start + (1 << lvl) - 1
+
+
+def decompose(first: int, last: int, max_level: int = MAX_BLOCK_LEVEL) -> list[tuple[int, int]]:
+    """The aligned blocks ``(lvl, start)`` that exactly tile days ``first..last`` (inclusive),
+    largest first: at most two per level."""
+    blocks: list[tuple[int, int]] = []
+    day = first
+    while day <= last:
+        lvl = max_level
+        while lvl > 0 and (day % (1 << lvl) != 0 or day + (1 << lvl) - 1 > last):
+            lvl -= 1
+        blocks.append((lvl, day))
+        day += 1 << lvl
+    return blocks
+
+
+def children(lvl: int, start: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    if lvl == 0:
+        raise ValueError("a one-day block has no children")
+    half = 1 << (lvl - 1)
+    return (lvl - 1, start), (lvl - 1, start + half)
+
+
+def cover(
+    first: int, last: int, sealed: Iterable[tuple[int, int]]
+) -> tuple[list[tuple[int, int]], list[int]]:
+    """Tile days ``first..last`` with sealed blocks where they exist: returns the sealed blocks
+    to read and the days (not sealed at level 0) to read from the base rows."""
+    have = set(sealed)
+    use: list[tuple[int, int]] = []
+    leaves: list[int] = []
+    todo = decompose(first, last)
+    while todo:
+        lvl, start = todo.pop()
+        if (lvl, start) in have:
+            use.append((lvl, start))
+        elif lvl == 0:
+            leaves.append(start)
+        else:
+            todo.extend(children(lvl, start))
+    return sorted(use), sorted(leaves)
+
+
+class GroupBy(StrEnum):
+    grid = "grid"
+    community = "community"
+    category = "category"
+    level = "level"
+    day = "day"
+    week = "week"
+    month = "month"
+
+    @property
+    def is_time(self) -> bool:
+        return self in (GroupBy.day, GroupBy.week, GroupBy.month)
+
+
+@dataclass(frozen=True)
+class Period:
+    """One row of a time grouping: its label and its days (clipped to the window)."""
+
+    label: str
+    first: date
+    last: date
+
+
+def periods(since: date, until: date, group_by: GroupBy) -> list[Period]:
+    """Days, ISO weeks (Monday first, labelled ``YYYY-Www``) or calendar months of a window."""
+    result: list[Period] = []
+    day = since
+    while day <= until:
+        if group_by is GroupBy.day:
+            end, label = day, day.isoformat()
+        elif group_by is GroupBy.week:
+            monday = day - timedelta(days=day.weekday())
+            end = monday + timedelta(days=6)
+            year, week, _ = monday.isocalendar()
+            label = f"{year}-W{week:02d}"
+        elif group_by is GroupBy.month:
+            following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+            end, label = following - timedelta(days=1), f"{day.year}-{day.month:02d}"
+        else:
+            raise ValueError(f"{group_by} is not a time grouping")
+        end = min(end, until)
+        result.append(Period(label=label, first=day, last=end))
+        day = end + timedelta(days=1)
+    return result

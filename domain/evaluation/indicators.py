@@ -1,0 +1,128 @@
+"""The indicators of DESIGN §7 as data: each a ratio of linear combinations of named counters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Source(StrEnum):
+    """Where an indicator's counters come from (and what its drill-down lists)."""
+
+    events = "events"  # stats_daily counters of the events reported in the window
+    patrols = "patrols"  # grid-days with a patrol that walked
+    map = "map"  # grids.service.coverage (the map and the roster, not the window)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """A ratio ``sum(numerator) / sum(denominator)`` of named counters (coefficient per name).
+    For event indicators, the drill-down lists the events whose own numerator contribution
+    is positive."""
+
+    code: str
+    name: str
+    name_en: str
+    numerator: Mapping[str, int]
+    denominator: Mapping[str, int]
+    source: Source
+    formula: str
+    higher_is_better: bool = True
+
+
+def _c(**coefficients: int) -> Mapping[str, int]:
+    return dict(coefficients)
+
+
+INDICATORS: tuple[Indicator, ...] = (
+    Indicator(
+        "coverage", "网格化管理覆盖率", "grid coverage",
+        _c(covered_area_km2=1), _c(jurisdiction_area_km2=1), Source.map,
+        "area covered by grids / jurisdiction area (km²)",
+    ),
+    Indicator(
+        "staffing", "一长两员配备率", "staffing",
+        _c(staffed_grids=1), _c(grids=1), Source.map,
+        "grids with one head and two members / grids",
+    ),
+    Indicator(
+        "patrol_coverage", "巡查覆盖率", "patrol coverage",
+        _c(patrolled_grid_days=1), _c(grid_days=1), Source.patrols,
+        "grid-days with at least one patrol (track or GPS point) / grid-days in the window",
+    ),
+    Indicator(
+        "valid_report", "有效上报率", "valid-report rate",
+        _c(reported=1, voided=-1), _c(reported=1), Source.events,
+        "reports not voided / reports",
+    ),
+    Indicator(
+        "on_time_dispatch", "按时派遣率", "on-time dispatch",
+        _c(dispatched_on_time=1), _c(dispatched=1), Source.events,
+        "events first dispatched within the dispatch limit of the report / events dispatched",
+    ),
+    Indicator(
+        "accurate_dispatch", "准确派遣率", "accurate dispatch",
+        _c(dispatched=1), _c(dispatched=1, redispatches=1), Source.events,
+        "(dispatches − re-dispatches) / dispatches, dispatches = first dispatches + re-dispatches",
+    ),
+    Indicator(
+        "on_time_handling", "按期处置率", "on-time handling",
+        _c(handled_on_time=1), _c(handled=1), Source.events,
+        "resolved or closed events whose fix came before its deadline / resolved or closed events",
+    ),
+    Indicator(
+        "closure_rate", "结案率", "closure rate",
+        _c(closed=1), _c(reported=1, voided=-1), Source.events,
+        "closed / due to close (reports not voided)",
+    ),
+    Indicator(
+        "on_time_closure", "按期结案率", "on-time closure",
+        _c(closed_on_time=1), _c(reported=1, voided=-1), Source.events,
+        "closed within the category's resolve time of the report / due to close",
+    ),
+    Indicator(
+        "rework_rate", "返工率", "rework rate",
+        _c(reworks=1), _c(reworks=1, handled=1), Source.events,
+        "rework count / fixes submitted (rework count + resolved or closed events)",
+        higher_is_better=False,
+    ),
+    Indicator(
+        "kept_in_grid", "小事不出网格", "kept in grid",
+        _c(closed_level0=1), _c(closed=1), Source.events,
+        "closed at level 0 (grid) / closed",
+    ),
+    Indicator(
+        "kept_in_subdistrict", "大事不出街道", "kept in subdistrict",
+        _c(closed_le2=1), _c(closed=1), Source.events,
+        "closed at level ≤ 2 (grid, community, command centre) / closed",
+    ),
+    Indicator(
+        "missed_report", "漏报率", "missed-report rate",
+        _c(public_registered=1), _c(registered=1), Source.events,
+        "registered public reports / registered events",
+        higher_is_better=False,
+    ),
+)  # fmt: skip
+
+INDICATOR_BY_CODE: Mapping[str, Indicator] = {i.code: i for i in INDICATORS}
+
+
+@dataclass(frozen=True)
+class IndicatorValue:
+    indicator: Indicator
+    numerator: float
+    denominator: float
+    value: float | None
+
+
+def combine(coefficients: Mapping[str, int], totals: Mapping[str, float]) -> float:
+    return sum(k * totals.get(name, 0) for name, k in coefficients.items())
+
+
+def evaluate(indicator: Indicator, totals: Mapping[str, float]) -> IndicatorValue:
+    """The indicator's numerator, denominator and value (None when the denominator is 0)."""
+    num = combine(indicator.numerator, totals)
+    den = combine(indicator.denominator, totals)
+    value = round(num / den, 6) if den else None
+    return IndicatorValue(indicator, num, den, value)
