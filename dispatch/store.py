@@ -37,7 +37,7 @@ from domain.lifecycle import (
 )
 from domain.lifecycle import Category as CategoryValues
 from domain.roles import Role
-from kernel.errors import Conflict
+from kernel.errors import Conflict, field_error
 from kernel.settings import get_settings
 
 STATE_FIELDS = tuple(f.name for f in fields(EventState))
@@ -53,6 +53,7 @@ _ENUM_FIELDS = {
 STREAM_TOPIC = "stream"
 # State fields that are not columns of their own name on the event row.
 _DERIVED = {"event_id", "category", "grid"}
+_STATE_COLUMNS = tuple(name for name in STATE_FIELDS if name not in _DERIVED)
 
 
 def policy_for(category: Category) -> SlaPolicy:
@@ -206,8 +207,9 @@ def _open_event_sql() -> str:
                 AS v({_column_types(Event, event_columns)})
         ), current_refs AS (
             SELECT 1 FROM reference_version g JOIN reference_version c ON c.name = 'category'
-            WHERE g.name = 'grid' AND g.version = %(grid_version)s::bigint
-              AND c.version = %(category_version)s::bigint
+            WHERE g.name = 'grid'
+              AND g.version = coalesce(%(grid_version)s::bigint, g.version)
+              AND c.version = coalesce(%(category_version)s::bigint, c.version)
         ), e AS (
             INSERT INTO event ({", ".join(event_columns)}, community_id, geom)
             SELECT v.*, g.community_id,
@@ -249,13 +251,15 @@ def open_event(
     *,
     lon: float,
     lat: float,
-    versions: tuple[int, int],
+    versions: tuple[int, int] | None,
     outbox: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> tuple[str, dict[str, Any]]:
     """The statement and parameters writing a just-opened event (``domain.open_event``):
     ``report`` holds ``REPORT_COLUMNS``, ``versions`` the (grid map, categories) versions
-    the caller decided with, ``outbox`` extra ``(topic, payload)`` rows for the event (such
-    as the dispatch request). The caller runs it on an autocommit connection."""
+    the caller decided with (None: decided on the rows as they are now, in the caller's own
+    transaction), ``outbox`` extra ``(topic, payload)`` rows for the event (such as the
+    dispatch request). The API runs it on an autocommit connection; ``insert_event`` runs it
+    in a session's transaction."""
     audit = decision.audit
     assert audit is not None
     rows = [
@@ -274,10 +278,51 @@ def open_event(
         "outbox": json.dumps(rows, ensure_ascii=False),
         "lon": lon,
         "lat": lat,
-        "grid_version": versions[0],
-        "category_version": versions[1],
+        "grid_version": None if versions is None else versions[0],
+        "category_version": None if versions is None else versions[1],
     }
     return _open_event_sql(), params
+
+
+def insert_event(
+    session: Session,
+    decision: Decision,
+    report: dict[str, Any],
+    *,
+    lon: float,
+    lat: float,
+    outbox: Sequence[tuple[str, dict[str, Any]]] = (),
+) -> None:
+    """``open_event`` in the session's transaction (jobs, tools, tests: whoever already holds a
+    transaction and decided on the rows it reads). ``Conflict`` when ``client_id`` is taken."""
+    sql, params = open_event(decision, report, lon=lon, lat=lat, versions=None, outbox=outbox)
+    raw = session.connection().connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    row = raw.execute(sql, params).fetchone()
+    if row is None or row[0] is None:
+        raise Conflict(field_error("client_id", "this client_id was already used"))
+
+
+#: An event row written whole, and an audit row, as the bulk writer COPYs finished histories
+#: (text lines, columns in these orders).
+EVENT_ROW_COLUMNS = ("id", *REPORT_COLUMNS, "community_id", "geom", *_STATE_COLUMNS)
+AUDIT_ROW_COLUMNS = ("event_id", *_AUDIT_COLUMNS)
+
+
+def copy_history(
+    conn: psycopg.Connection[Any], events: Sequence[str], audits: Sequence[str]
+) -> None:
+    """Write finished histories with COPY: event rows (``EVENT_ROW_COLUMNS``) and their audit
+    rows (``AUDIT_ROW_COLUMNS``), as COPY text lines; no outbox rows (the past has nothing
+    left to send). In the connection's transaction; no commit."""
+    for table, columns, lines in (
+        ("event", EVENT_ROW_COLUMNS, events),
+        ("event_audit", AUDIT_ROW_COLUMNS, audits),
+    ):
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with conn.cursor() as cursor, cursor.copy(statement) as copy:
+            for start in range(0, len(lines), 20_000):
+                copy.write("".join(lines[start : start + 20_000]))
 
 
 def _json(row: dict[str, Any]) -> str:
@@ -315,9 +360,6 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, timedelta):
         return f"{value.days} days {value.seconds} seconds {value.microseconds} microseconds"
     return value
-
-
-_STATE_COLUMNS = tuple(name for name in STATE_FIELDS if name not in _DERIVED)
 
 
 @lru_cache

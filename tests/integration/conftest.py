@@ -1,8 +1,8 @@
 """Fixtures shared by the integration tests.
 
-``make_event`` registers an event the way the report service does (``open_event`` and
-``dispatch.store.record``: the row plus its registration audit), optionally dispatched to a
-person, without going through ``POST /api/v1/events``. Tests of other parts (photos, for
+``make_event`` registers an event the way the report service does (``open_event`` and the
+store's statement: the row, its registration audit and outbox rows), optionally dispatched to
+a person, without going through ``POST /api/v1/events``. Tests of other parts (photos, for
 instance) use it so they depend on the event store only.
 """
 
@@ -17,8 +17,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from dispatch.categories.models import Category
-from dispatch.events.models import Event
-from dispatch.store import next_event_id, policy_for, record, state_columns, to_state
+from dispatch.store import insert_event, next_event_id, policy_for, record
 from domain.lifecycle import Action, Assignment, Command, apply, open_event
 from domain.roles import Role
 from grids.models import Grid
@@ -89,28 +88,26 @@ def register_event(
         ),
         {"id": grid.id},
     ).one()
-    event = Event(
-        id=event_id,
-        client_id=uuid.uuid4(),
-        request_hash="0" * 64,
-        category_id=category.id,
-        grid_id=grid.id,
-        community_id=grid.community_id,
-        description="fixture event",
-        geom=f"SRID=4326;POINT({lon} {lat})",
-        coord="wgs84",
-        orig_lon=lon,
-        orig_lat=lat,
-        received_at=now,
-        **state_columns(decision.state),
-    )
-    db.add(event)
-    db.flush()
-    record(db, decision, previous_version=None)
+    report = {
+        "client_id": str(uuid.uuid4()),
+        "request_hash": "0" * 64,
+        "category_id": category.id,
+        "grid_id": grid.id,
+        "description": "fixture event",
+        "coord": "wgs84",
+        "orig_lon": lon,
+        "orig_lat": lat,
+        "accuracy_m": None,
+        "snapped": False,
+        "distance_m": 0.0,
+        "source": "staff",
+        "occurred_at": None,
+        "received_at": now,
+    }
+    insert_event(db, decision, report, lon=lon, lat=lat)
     if assignee is not None:
         handler = staff_of(db, assignee)
-        db.refresh(event)
-        state = to_state(event, category_code=category.code, grid_code=grid.code)
+        state = decision.state
         dispatched = apply(
             state,
             Command(
