@@ -24,9 +24,11 @@ from kernel.errors import Invalid, field_error
 T = TypeVar("T")
 W = TypeVar("W", date, datetime)
 
-#: Rows per page: the default, and the most any page may hold.
+#: Items per page: the default, the most a page of objects (events, patrols) may hold, and the
+#: most a page of table rows (statistics drill-downs and lists) may hold.
 DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
+MAX_LIMIT = 200
+MAX_ROWS_LIMIT = 500
 #: The largest signed 64-bit integer: ids and counters in cursors stay within it.
 MAX_BIGINT = 2**63 - 1
 

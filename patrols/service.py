@@ -20,24 +20,25 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, text, true
+from sqlalchemy import ColumnElement, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, func, select
 
 from domain.coords import CoordSystem, to_wgs84
 from domain.jurisdiction import Principal
-from domain.roles import Role
 from grids.models import Grid
 from kernel.errors import Conflict, Forbidden, Invalid, NotFound, field_error
+from kernel.paging import check_window, cursor_int, decode_cursor, encode_cursor
 from kernel.settings import get_settings
+from kernel.uow import UnitOfWork
 from patrols.models import Patrol, PatrolPoint
+from staff.jurisdiction import visible_sql, within_sql
 from staff.models import Staff
 
 MAX_BATCH_POINTS = 500
 CLOCK_SKEW = timedelta(minutes=5)  # tolerated difference between phone and server clocks
 MAX_START_AGE = timedelta(hours=72)  # a patrol started offline may be synced this late
 COVERAGE_BUFFER_M = 50.0
-SEE_ALL = frozenset({Role.DISPATCHER, Role.EVALUATOR, Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -77,27 +78,20 @@ class BatchResult:
 
 
 def visible(principal: Principal) -> ColumnElement[bool]:
-    """Patrols ``principal`` may see: their own; their grid's (member, head); their
-    community's (community staff); all (command centre, evaluators, admins)."""
-    if principal.role in SEE_ALL:
-        return true()
-    own = col(Patrol.staff_id) == principal.staff_id
-    if principal.role in (Role.MEMBER, Role.HEAD) and principal.grid_id is not None:
-        return or_(own, col(Patrol.grid_id) == principal.grid_id)
-    if principal.role == Role.COMMUNITY and principal.community_id is not None:
-        return or_(own, col(Grid.community_id) == principal.community_id)
-    return or_(own, false())
+    """Patrols ``principal`` may see: their own, and those in their jurisdiction
+    (``domain.jurisdiction``: their grid, their community, everything for the command centre,
+    evaluators and admins)."""
+    return visible_sql(
+        principal,
+        grid=col(Patrol.grid_id),
+        community=col(Grid.community_id),
+        involved=(col(Patrol.staff_id),),
+    )
 
 
 def visible_grids(principal: Principal) -> ColumnElement[bool]:
-    """Grids whose patrol coverage ``principal`` may read (same rule as for patrols)."""
-    if principal.role in SEE_ALL:
-        return true()
-    if principal.role in (Role.MEMBER, Role.HEAD) and principal.grid_id is not None:
-        return col(Grid.id) == principal.grid_id
-    if principal.role == Role.COMMUNITY and principal.community_id is not None:
-        return col(Grid.community_id) == principal.community_id
-    return false()
+    """Grids whose patrol coverage ``principal`` may read (their jurisdiction)."""
+    return within_sql(principal, grid=col(Grid.id), community=col(Grid.community_id))
 
 
 def _not_found(patrol_id: int) -> NotFound:
@@ -174,7 +168,7 @@ def _view(session: Session, patrol_id: int, *, with_track: bool = False) -> Patr
 
 def start_patrol(
     *,
-    session: Session,
+    uow: UnitOfWork,
     principal: Principal,
     client_id: uuid.UUID,
     started_at: datetime | None,
@@ -185,6 +179,7 @@ def start_patrol(
     The same ``client_id`` again (a retry) returns the existing patrol; reused by someone
     else, or with a different ``started_at``, it is a 409.
     """
+    session = uow.session
     staff = session.get(Staff, principal.staff_id)
     if staff is None or staff.grid_id is None:
         raise Forbidden("only grid staff with a grid may patrol")
@@ -212,7 +207,7 @@ def start_patrol(
         .returning(col(Patrol.id))
     ).scalar()
     if new_id is not None:
-        session.commit()
+        uow.commit()
         return _view(session, new_id), True
     existing = session.exec(select(Patrol).where(col(Patrol.client_id) == client_id)).one()
     assert existing.id is not None
@@ -227,7 +222,7 @@ def start_patrol(
                 "patrol_id": existing.id,
             }
         )
-    session.commit()  # nothing written; ends the transaction
+    uow.commit()  # nothing written; ends the transaction
     return _view(session, existing.id), False
 
 
@@ -260,7 +255,7 @@ def _check_times(patrol: Patrol, points: Sequence[TrackPoint], now: datetime) ->
 
 def add_points(
     *,
-    session: Session,
+    uow: UnitOfWork,
     principal: Principal,
     patrol_id: int,
     batch_id: uuid.UUID,
@@ -269,6 +264,7 @@ def add_points(
 ) -> BatchResult:
     """Store one batch of points (converted to WGS-84); commits. A batch already stored
     (same ``batch_id``) changes nothing and comes back with ``duplicate`` True."""
+    session = uow.session
     if not 1 <= len(points) <= MAX_BATCH_POINTS:
         raise Invalid(field_error("points", f"send 1 to {MAX_BATCH_POINTS} points per batch"))
     patrol = _own_patrol(session, principal, patrol_id)
@@ -280,7 +276,7 @@ def add_points(
         ).scalar_one()
     )
     if stored:
-        session.commit()  # nothing written; releases the lock
+        uow.commit()  # nothing written; releases the lock
         if stored != len(points):
             raise Conflict(
                 {
@@ -307,7 +303,7 @@ def add_points(
     )
     if patrol.stopped_at is not None:
         _build_track(session, patrol_id)
-    session.commit()
+    uow.commit()
     return BatchResult(patrol_id, batch_id, len(points), duplicate=False)
 
 
@@ -340,7 +336,7 @@ def _build_track(session: Session, patrol_id: int) -> None:
 
 def stop_patrol(
     *,
-    session: Session,
+    uow: UnitOfWork,
     principal: Principal,
     patrol_id: int,
     stopped_at: datetime | None,
@@ -348,9 +344,10 @@ def stop_patrol(
 ) -> PatrolView:
     """Stop the walk, build its track and geodesic length; commits. Stopping a stopped
     patrol changes nothing (a retried stop)."""
+    session = uow.session
     patrol = _own_patrol(session, principal, patrol_id)
     if patrol.stopped_at is not None:
-        session.commit()  # nothing written; releases the lock
+        uow.commit()  # nothing written; releases the lock
         return _view(session, patrol_id, with_track=True)
     stop = now if stopped_at is None else stopped_at
     if stop > now + CLOCK_SKEW:
@@ -367,7 +364,7 @@ def stop_patrol(
     session.add(patrol)
     session.flush()
     _build_track(session, patrol_id)
-    session.commit()
+    uow.commit()
     return _view(session, patrol_id, with_track=True)
 
 
@@ -392,9 +389,9 @@ def list_patrols(
     grid_code: str | None = None,
     day: date | None = None,
     limit: int = 50,
-    cursor: int | None = None,
-) -> tuple[list[PatrolView], int | None]:
-    """Visible patrols, newest first; ``cursor`` is the last id of the previous page."""
+    cursor: str | None = None,
+) -> tuple[list[PatrolView], str | None]:
+    """Visible patrols, newest first, in keyset pages by id."""
     query = (
         select(col(Patrol.id))
         .join(Grid, col(Grid.id) == col(Patrol.grid_id))
@@ -406,14 +403,16 @@ def list_patrols(
         start, end = _day_bounds(day)
         query = query.where(col(Patrol.started_at) >= start, col(Patrol.started_at) < end)
     if cursor is not None:
-        query = query.where(col(Patrol.id) < cursor)
+        # ids are int4: a larger one means "everything before it" (not a database error)
+        before = min(decode_cursor(cursor, cursor_int), 2**31 - 1)
+        query = query.where(col(Patrol.id) < before)
     ids: list[int] = list(
         session.execute(query.order_by(col(Patrol.id).desc()).limit(limit + 1)).scalars()
     )
     more = len(ids) > limit
     ids = ids[:limit]
     views = sorted(_views(session, ids), key=lambda v: v.id, reverse=True)
-    return views, (ids[-1] if more else None)
+    return views, (encode_cursor(ids[-1]) if more else None)
 
 
 # --- coverage --------------------------------------------------------------------------
@@ -507,8 +506,7 @@ def patrol_coverage(
     area shares, the costly part (a buffer and an intersection per patrolled grid-day):
     ``with_share=False`` skips them (``covered_share`` is then None for patrolled grid-days).
     """
-    if day_to < day_from:
-        raise Invalid(field_error("date", "the period ends before it starts"))
+    check_window(day_from, day_to, names=("date", "date"))
     # The spatial functions' cost estimates make the planner JIT-compile this query, which
     # costs ~1 s on every call and saves nothing at this size; off for this transaction.
     session.execute(text("SELECT set_config('jit', 'off', true)"))

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from dispatch.categories.models import Category
 from dispatch.categories.schemas import CategoryCreate
 from kernel.errors import Conflict, Invalid, NotFound, field_error
+from kernel.uow import UnitOfWork
 from staff.models import Staff
 
 
@@ -63,8 +64,10 @@ def _taken(session: Session, *, code: str | None, name: str | None, skip: int | 
             raise Conflict(field_error(field, f"a category with {field} {value!r} exists"))
 
 
-def create(*, session: Session, data: CategoryCreate) -> Category:
-    """Insert a category; a taken code or name is a 409 (also under a concurrent insert)."""
+def create(*, uow: UnitOfWork, data: CategoryCreate) -> Category:
+    """Insert a category (committed); a taken code or name is a 409 (also under a concurrent
+    insert)."""
+    session = uow.session
     _check_department(session, data.department)
     _taken(session, code=data.code, name=data.name, skip=None)
     category = Category(**data.model_dump())
@@ -75,12 +78,14 @@ def create(*, session: Session, data: CategoryCreate) -> Category:
         raise Conflict(
             field_error("code", f"category {data.code!r} or its name already exists")
         ) from exc
-    session.commit()
+    uow.commit()
     return category
 
 
-def update(*, session: Session, code: str, changes: dict[str, Any]) -> Category:
-    """Change some fields of a category; the result must still have ack ≤ resolve."""
+def update(*, uow: UnitOfWork, code: str, changes: dict[str, Any]) -> Category:
+    """Change some fields of a category (committed); the result must still have ack ≤
+    resolve."""
+    session = uow.session
     category = session.exec(
         select(Category).where(col(Category.code) == code).with_for_update()
     ).one_or_none()
@@ -106,7 +111,7 @@ def update(*, session: Session, code: str, changes: dict[str, Any]) -> Category:
             session.add(category)
     except IntegrityError as exc:
         raise Conflict(field_error("name", "another category has this name")) from exc
-    session.commit()
+    uow.commit()
     return category
 
 

@@ -13,33 +13,27 @@ WGS-84); it is never used to place the event.
 
 from __future__ import annotations
 
-import hashlib
-import math
-import os
-import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from PIL import ExifTags, Image, UnidentifiedImageError
 from sqlalchemy import exists, func, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
-from dispatch.access import check_visible, visible
+from dispatch.access import check_visible, place_of, visible
 from dispatch.events.models import Event
+from dispatch.photos.images import inspect_image, sniff
 from dispatch.photos.models import EventPhoto, Photo
-from domain.jurisdiction import Principal
+from dispatch.photos.storage import media_path, place, stage_upload
+from domain.jurisdiction import Principal, heads_grid_of
 from domain.lifecycle.model import TERMINAL_STATUSES, Status
 from domain.roles import Role
-from kernel.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedMedia
+from kernel.errors import Conflict, Forbidden, Invalid, NotFound, UnsupportedMedia
 from kernel.settings import get_settings
-
-CHUNK = 64 * 1024
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+from kernel.uow import UnitOfWork
 
 
 class Stage(StrEnum):
@@ -47,207 +41,6 @@ class Stage(StrEnum):
 
     report = "report"
     resolve = "resolve"
-
-
-# --- recognising the bytes ---------------------------------------------------------
-
-# media type → Pillow format name; the only kinds accepted.
-FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
-
-
-def sniff(head: bytes) -> str | None:
-    """The media type the magic bytes announce, or None when they are not JPEG/PNG/WebP."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
-@dataclass(frozen=True)
-class StagedFile:
-    """An upload copied to a temporary file next to its final place."""
-
-    path: Path
-    sha256: str
-    size: int
-    head: bytes
-
-
-def media_path(sha256: str) -> Path:
-    """Where the bytes of ``sha256`` live: ``<media_dir>/ab/cd/<sha256>``.
-
-    Only ever derived from a hash (checked here), never from anything a client named.
-    """
-    if not _SHA256.match(sha256):
-        raise ValueError(f"not a sha256 hex digest: {sha256!r}")
-    return get_settings().media_dir / sha256[:2] / sha256[2:4] / sha256
-
-
-def stage_upload(source: IO[bytes], *, max_bytes: int | None = None) -> StagedFile:
-    """Copy ``source`` to a temporary file under the media folder, hashing as it goes.
-
-    Stops reading as soon as more than ``max_bytes`` arrived (``TooLarge``, nothing kept).
-    """
-    limit = get_settings().photo_max_bytes if max_bytes is None else max_bytes
-    tmp_dir = get_settings().media_dir / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="upload-")
-    path = Path(name)
-    digest = hashlib.sha256()
-    size = 0
-    head = b""
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while chunk := source.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise TooLarge(
-                        [
-                            {
-                                "loc": ["file"],
-                                "msg": f"the photo is larger than {limit} bytes "
-                                f"({limit / 1024 / 1024:.0f} MB)",
-                                "type": "too_large",
-                            }
-                        ]
-                    )
-                if len(head) < 16:
-                    head = (head + chunk)[:16]
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return StagedFile(path=path, sha256=digest.hexdigest(), size=size, head=head)
-
-
-def place(staged: StagedFile) -> Path:
-    """Move a staged file to its content-addressed place (atomic rename); idempotent."""
-    final = media_path(staged.sha256)
-    if final.exists():
-        staged.path.unlink(missing_ok=True)
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staged.path, final)
-    return final
-
-
-# --- decoding and EXIF ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    media_type: str
-    width: int
-    height: int
-    exif_lon: float | None = None
-    exif_lat: float | None = None
-    exif_taken_at: str | None = None
-
-
-def _undecodable(media_type: str, reason: str) -> Invalid:
-    kind = FORMATS[media_type]
-    return Invalid(
-        [
-            {
-                "loc": ["file"],
-                "msg": f"the file starts like a {kind} image but cannot be decoded ({reason})",
-                "type": "invalid_image",
-            }
-        ]
-    )
-
-
-def inspect_image(path: Path, media_type: str) -> ImageInfo:
-    """Decode the whole image with Pillow (only as the sniffed format) and read its EXIF."""
-    fmt = FORMATS[media_type]
-    max_pixels = get_settings().photo_max_pixels
-    try:
-        with Image.open(path, formats=[fmt]) as img:
-            width, height = img.size
-            if width * height > max_pixels:
-                raise Invalid(
-                    [
-                        {
-                            "loc": ["file"],
-                            "msg": f"the image is {width}×{height} pixels; "
-                            f"at most {max_pixels} pixels are accepted",
-                            "type": "too_many_pixels",
-                        }
-                    ]
-                )
-            img.verify()
-        # verify() leaves the image unusable; open again and decode every pixel, which
-        # is what catches a truncated JPEG.
-        with Image.open(path, formats=[fmt]) as img:
-            img.load()
-            exif = img.getexif()
-    except Invalid:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        # Pillow's messages may name the temporary file; the client only needs the reason.
-        reason = (str(exc) or type(exc).__name__).replace(f" '{path}'", "").replace(str(path), "")
-        raise _undecodable(media_type, reason) from exc
-    except Image.DecompressionBombError as exc:  # pragma: no cover - pixel check comes first
-        raise _undecodable(media_type, str(exc)) from exc
-    lon, lat = _exif_gps(exif)
-    return ImageInfo(media_type, width, height, lon, lat, _exif_taken_at(exif))
-
-
-def _dms(value: Any) -> float | None:
-    """Degrees/minutes/seconds (three rationals) → decimal degrees; None when malformed."""
-    try:
-        d, m, s = (float(v) for v in value)
-    except (TypeError, ValueError, ZeroDivisionError):
-        return None
-    result = d + m / 60 + s / 3600
-    return result if math.isfinite(result) else None
-
-
-def _exif_gps(exif: Image.Exif) -> tuple[float | None, float | None]:
-    try:
-        gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-    except (KeyError, ValueError, TypeError, OSError):
-        return None, None
-    lat = _dms(gps.get(ExifTags.GPS.GPSLatitude))
-    lon = _dms(gps.get(ExifTags.GPS.GPSLongitude))
-    if lat is None or lon is None:
-        return None, None
-    if str(gps.get(ExifTags.GPS.GPSLatitudeRef, "N")).strip().upper().startswith("S"):
-        lat = -lat
-    if str(gps.get(ExifTags.GPS.GPSLongitudeRef, "E")).strip().upper().startswith("W"):
-        lon = -lon
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        return None, None
-    return round(lon, 7), round(lat, 7)
-
-
-def _exif_taken_at(exif: Image.Exif) -> str | None:
-    """DateTimeOriginal (else DateTime) as ISO text, with the EXIF offset when given."""
-    try:
-        sub = exif.get_ifd(ExifTags.IFD.Exif)
-    except (KeyError, ValueError, TypeError, OSError):
-        sub = {}
-    raw = sub.get(ExifTags.Base.DateTimeOriginal) or exif.get(ExifTags.Base.DateTime)
-    if not isinstance(raw, str):
-        return None
-    try:
-        taken = datetime.strptime(raw.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
-    except ValueError:
-        return None
-    offset = sub.get(ExifTags.Base.OffsetTimeOriginal)
-    iso = taken.isoformat()
-    if isinstance(offset, str) and re.fullmatch(r"[+-]\d{2}:\d{2}", offset.strip("\x00 ")):
-        iso += offset.strip("\x00 ")
-    return iso[:32]
-
-
-# --- attaching, listing, serving ------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -288,11 +81,11 @@ def _link(photo: Photo, link: EventPhoto) -> PhotoLink:
 
 def may_attach(principal: Principal, event: Event) -> bool:
     """The reporter, the current assignee, the grid's head and the command centre."""
-    if principal.role == Role.DISPATCHER:
+    if principal.role is Role.DISPATCHER:
         return True
     if principal.staff_id in (event.reporter_id, event.assignee_id):
         return True
-    return principal.role == Role.HEAD and principal.grid_id == event.grid_id
+    return heads_grid_of(principal, place_of(event))
 
 
 def count_photos(session: Session, event_id: int, stage: Stage | str) -> int:
@@ -326,7 +119,7 @@ def _existing_link(
 
 def attach_photo(
     *,
-    session: Session,
+    uow: UnitOfWork,
     principal: Principal,
     event_id: int,
     stage: Stage,
@@ -342,6 +135,7 @@ def attach_photo(
     Invalid (undecodable, or the stage already holds the maximum number of photos).
     """
     settings = get_settings()
+    session = uow.session
     event = check_visible(principal, session.get(Event, event_id), event_id)
     if not may_attach(principal, event):
         raise Forbidden(
@@ -419,7 +213,7 @@ def attach_photo(
             created_at=now,
         )
         session.add(link)
-        session.commit()
+        uow.commit()
         return _link(photo, link), True
     finally:
         staged.path.unlink(missing_ok=True)

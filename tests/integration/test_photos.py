@@ -14,7 +14,8 @@ from PIL import ExifTags, Image
 from sqlalchemy import text
 from sqlmodel import Session
 
-from dispatch.photos.service import Stage, count_photos, media_path
+from dispatch.photos.service import Stage, count_photos
+from dispatch.photos.storage import media_path
 from grids.models import Grid
 from kernel.settings import get_settings
 from tests.integration.conftest import MakeEvent, staff_of

@@ -11,7 +11,7 @@ from dispatch.categories.models import Category
 from dispatch.categories.schemas import CategoryCreate, CategoryOut, CategoryUpdate
 from domain.jurisdiction import Principal
 from domain.roles import Role
-from service.api.deps import ALL_ROLES, RolesAllowed, SessionDep
+from service.api.deps import ALL_ROLES, RolesAllowed, SessionDep, UowDep
 
 router = APIRouter(prefix="/api/v1/categories", tags=["categories"])
 AnyUser = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
@@ -34,15 +34,13 @@ def list_categories(
 
 
 @router.post("", response_model=CategoryOut, status_code=201)
-def create_category(body: CategoryCreate, session: SessionDep, _: Admin) -> CategoryOut:
+def create_category(body: CategoryCreate, uow: UowDep, _: Admin) -> CategoryOut:
     """Add a category (admin). Minutes may be fractional; a taken code or name is a 409."""
-    return _out(service.create(session=session, data=body))
+    return _out(service.create(uow=uow, data=body))
 
 
 @router.patch("/{code}", response_model=CategoryOut)
-def update_category(
-    code: CodePath, body: CategoryUpdate, session: SessionDep, _: Admin
-) -> CategoryOut:
+def update_category(code: CodePath, body: CategoryUpdate, uow: UowDep, _: Admin) -> CategoryOut:
     """Change a category's name, minutes, big flag, department or active flag (admin).
     New minutes apply to deadlines set from now on."""
-    return _out(service.update(session=session, code=code, changes=body.changes()))
+    return _out(service.update(uow=uow, code=code, changes=body.changes()))

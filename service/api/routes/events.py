@@ -12,6 +12,7 @@ from dispatch.events.schemas import EventCreate, EventOut, EventPage, HistoryOut
 from domain.jurisdiction import Principal
 from domain.lifecycle import Status
 from domain.roles import Role
+from kernel.paging import DEFAULT_LIMIT
 from service.api.deps import (
     ALL_ROLES,
     Now,
@@ -21,6 +22,7 @@ from service.api.deps import (
     grid_map_of,
     pool_of,
 )
+from service.api.params import Cursor, Limit
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 Reader = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
@@ -82,8 +84,8 @@ def list_events(
     category: Annotated[str | None, Query(max_length=32)] = None,
     since: Annotated[AwareDatetime | None, Query(description="created at or after")] = None,
     until: Annotated[AwareDatetime | None, Query(description="created before")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> EventPage:
     """My tasks: the events I may see, soonest deadline first (none last), then by id."""
     page = reads.list_events(

@@ -20,7 +20,7 @@ from domain.jurisdiction import Principal
 from domain.roles import Role
 from kernel.errors import Invalid, TooLarge, UnsupportedMedia, field_error
 from kernel.settings import get_settings
-from service.api.deps import ALL_ROLES, Now, RolesAllowed, SessionDep
+from service.api.deps import ALL_ROLES, Now, RolesAllowed, SessionDep, UowDep
 
 router = APIRouter(prefix="/api/v1", tags=["photos"])
 
@@ -200,7 +200,7 @@ def _stage(query: Stage | None, form: str | None) -> Stage:
     },
 )
 def upload_photo(
-    session: SessionDep,
+    uow: UowDep,
     principal: Uploader,
     now: Now,
     event_id: EventId,
@@ -213,7 +213,7 @@ def upload_photo(
     201 with the photo when attached now; 200 with the same photo when these bytes were
     already attached to this event at this stage."""
     link, created = service.attach_photo(
-        session=session,
+        uow=uow,
         principal=principal,
         event_id=event_id,
         stage=_stage(stage, upload.stage),

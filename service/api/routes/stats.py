@@ -23,8 +23,9 @@ from evaluation.indicators import indicator_report
 from evaluation.resolution import resolution_table
 from evaluation.scope import Scope, resolve_scope
 from evaluation.scorecard import ScoredUnit, scorecard_units
-from kernel.paging import DEFAULT_LIMIT, MAX_LIMIT
+from kernel.paging import DEFAULT_LIMIT
 from service.api.deps import RolesAllowed, SessionDep
+from service.api.params import Cursor, RowLimit
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
 Reader = Annotated[Principal, Depends(RolesAllowed(Role.EVALUATOR, Role.DISPATCHER, Role.ADMIN))]
@@ -39,8 +40,6 @@ Format = Annotated[
 Headers = Annotated[
     Literal["en", "zh"], Query(description="column headers of csv / xlsx: en or zh (中文)")
 ]
-Cursor = Annotated[str | None, Query(max_length=200)]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="rows per page")]
 
 DEFINITIONS: dict[str, str] = {
     "window": "events reported on the Asia/Shanghai calendar days since..until (inclusive), "
@@ -283,7 +282,7 @@ def indicator_events(
     grid: GridCode = None,
     community: Community = None,
     cursor: Cursor = None,
-    limit: Limit = DEFAULT_LIMIT,
+    limit: RowLimit = DEFAULT_LIMIT,
     format: Format = "json",
     headers: Headers = "en",
 ) -> Any:
@@ -319,7 +318,7 @@ def events(
     category: CategoryCode = None,
     status: Status | None = None,
     cursor: Cursor = None,
-    limit: Limit = DEFAULT_LIMIT,
+    limit: RowLimit = DEFAULT_LIMIT,
     format: Format = "json",
     headers: Headers = "en",
 ) -> Any:
