@@ -36,7 +36,8 @@ def fire_at(event: FromClause, kind: TimerKind) -> ColumnElement[Any]:
     deadline, allowance = (event.c[name] for name in _CLOCK_COLUMNS[_clock(kind)])
     if kind.fraction >= 1.0:
         return deadline
-    return deadline - allowance * (1.0 - kind.fraction)
+    share: ColumnElement[Any] = allowance.op("*")(literal(1.0 - kind.fraction))
+    return deadline - share
 
 
 def _reached(event: FromClause, kind: TimerKind, now: Any) -> ColumnElement[bool]:

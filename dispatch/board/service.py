@@ -1,43 +1,46 @@
 """All SQL of the command centre's board and of the change stream's replay.
 
-SLA state of an open event, for its current deadline period: ``breached`` when the running
-clock has passed its acknowledgement (while dispatched) or resolution deadline, ``warning`` from
-half of either allowance on, ``ok`` otherwise (also for registered, resolved and suspended
-events, whose clock does not run).
+An open event's SLA state is ``domain.lifecycle.sla_state`` (ok / warning / breached for its
+running clocks; ``ok`` while registered, resolved or suspended), compiled by ``dispatch.sla``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import text
-from sqlmodel import Session, col, select
+from sqlalchemy import Table, bindparam, func, select
+from sqlmodel import Session, col
 
-from dispatch.events.models import EventAudit
+from dispatch import sla
+from dispatch.events.models import Event, EventAudit
 from dispatch.store import change_message
+from domain.lifecycle import SlaState
+from domain.lifecycle.model import TERMINAL_STATUSES
+from domain.roles import LEVEL_NAMES
+from grids.models import Community, Grid
 
-SLA_STATES = ("ok", "warning", "breached")
-LEVEL_NAMES = {0: "grid", 1: "community", 2: "command_centre", 3: "department"}
+_event = cast(Table, Event.__table__)  # type: ignore[attr-defined]
+_grid = cast(Table, Grid.__table__)  # type: ignore[attr-defined]
+_community = cast(Table, Community.__table__)  # type: ignore[attr-defined]
 
-_OPEN = """
-WITH open AS (
-  SELECT e.id, e.level, e.status, e.grid_id, e.community_id,
-    CASE
-      WHEN e.status IN ('dispatched', 'acknowledged') AND (
-        (e.status = 'dispatched' AND e.ack_due_at <= :now) OR e.due_at <= :now)
-        THEN 'breached'
-      WHEN e.status IN ('dispatched', 'acknowledged') AND (
-        (e.status = 'dispatched' AND e.ack_due_at - e.ack_allowance / 2 <= :now)
-        OR e.due_at - e.resolve_allowance / 2 <= :now)
-        THEN 'warning'
-      ELSE 'ok'
-    END AS sla
-  FROM event e
-  WHERE e.status NOT IN ('closed', 'voided')
-)
-"""
+
+def _open() -> Any:
+    """Open events with their SLA state at ``:now``."""
+    e = _event
+    return (
+        select(
+            e.c.id,
+            e.c.level,
+            e.c.status,
+            e.c.grid_id,
+            e.c.community_id,
+            sla.sla_state(e, bindparam("now")).label("sla"),
+        )
+        .where(e.c.status.not_in([s.value for s in TERMINAL_STATUSES]))
+        .cte("open")
+    )
 
 
 @dataclass
@@ -69,30 +72,29 @@ def board(session: Session, *, now: datetime) -> dict[str, Any]:
     """Open events by level and SLA state, and per grid and community (every grid and
     community listed, zeros included, so the board's layout never jumps)."""
     levels = {level: Tally() for level in LEVEL_NAMES}
-    for level, status, sla, n in session.execute(
-        text(_OPEN + "SELECT level, status, sla, count(*) FROM open GROUP BY level, status, sla"),
+    o = _open()
+    for level, status, state, n in session.execute(
+        select(o.c.level, o.c.status, o.c.sla, func.count()).group_by(
+            o.c.level, o.c.status, o.c.sla
+        ),
         {"now": now},
     ).all():
-        levels[int(level)].add(str(sla), str(status), int(n))
+        levels[int(level)].add(str(state), str(status), int(n))
+    warning = func.count(o.c.id).filter(o.c.sla == SlaState.WARNING.value)
+    breached = func.count(o.c.id).filter(o.c.sla == SlaState.BREACHED.value)
+    g, c = _grid, _community
     grids = session.execute(
-        text(
-            _OPEN + "SELECT g.code, g.name, c.name,"
-            " count(o.id), count(o.id) FILTER (WHERE o.sla = 'warning'),"
-            " count(o.id) FILTER (WHERE o.sla = 'breached')"
-            " FROM grid g JOIN community c ON c.id = g.community_id"
-            " LEFT JOIN open o ON o.grid_id = g.id"
-            " GROUP BY g.code, g.name, c.name ORDER BY g.code"
-        ),
+        select(g.c.code, g.c.name, c.c.name, func.count(o.c.id), warning, breached)
+        .select_from(g.join(c, c.c.id == g.c.community_id).outerjoin(o, o.c.grid_id == g.c.id))
+        .group_by(g.c.code, g.c.name, c.c.name)
+        .order_by(g.c.code),
         {"now": now},
     ).all()
     communities = session.execute(
-        text(
-            _OPEN + "SELECT c.code, c.name,"
-            " count(o.id), count(o.id) FILTER (WHERE o.sla = 'warning'),"
-            " count(o.id) FILTER (WHERE o.sla = 'breached')"
-            " FROM community c LEFT JOIN open o ON o.community_id = c.id"
-            " GROUP BY c.code, c.name ORDER BY c.code"
-        ),
+        select(c.c.code, c.c.name, func.count(o.c.id), warning, breached)
+        .select_from(c.outerjoin(o, o.c.community_id == c.c.id))
+        .group_by(c.c.code, c.c.name)
+        .order_by(c.c.code),
         {"now": now},
     ).all()
     total = Tally()
@@ -129,10 +131,10 @@ def board(session: Session, *, now: datetime) -> dict[str, Any]:
 
 def changes_after(session: Session, *, after_id: int, limit: int) -> list[dict[str, Any]]:
     """Audit rows with an id above ``after_id``, as change-stream messages, oldest first."""
-    rows = session.exec(
+    rows = session.execute(
         select(EventAudit)
         .where(col(EventAudit.id) > after_id)
         .order_by(col(EventAudit.id))
         .limit(limit)
-    )
+    ).scalars()
     return [change_message(row) for row in rows]

@@ -1,0 +1,326 @@
+"""Rules written once in the domain, and their SQL: for random cases (and every boundary), the
+SQL that lists, the board, the sweep and the statistics run agrees with the Python rule.
+
+- SLA state, overdue, due breaches and the first breach (``dispatch.sla``) against
+  ``domain.lifecycle`` (``sla_state``, ``current_timer_due``, ``timer_due_at``);
+- jurisdiction (``staff.jurisdiction``) against ``domain.jurisdiction`` (``within``,
+  ``can_see``, ``serves``);
+- the statistics counters (SQL ``stats_counts``) against ``domain.evaluation.counters``.
+
+Each family is one batch of cases evaluated in one query, inside the test's transaction.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    Column,
+    DateTime,
+    Integer,
+    Interval,
+    MetaData,
+    String,
+    Table,
+    select,
+    text,
+)
+from sqlmodel import Session
+
+from dispatch import sla
+from domain.evaluation.counters import EventFacts, counts
+from domain.jurisdiction import Place, Principal, can_see, serves, within
+from domain.lifecycle import EventState, SlaState, Status, TimerKind, current_timer_due, sla_state
+from domain.lifecycle.model import RUNNING_CLOCKS
+from domain.lifecycle.sla import BREACH_TIMER, timer_due_at
+from domain.roles import LEVELS, Role
+from evaluation.models import COUNTER_COLUMNS
+from staff.jurisdiction import serving_sql, visible_sql, within_sql
+
+T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+US = timedelta(microseconds=1)
+CASES = 3000
+
+# --- SLA ---------------------------------------------------------------------------------------
+
+_sla_cases = Table(
+    "sla_case",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("status", String),
+    Column("ack_due_at", DateTime(timezone=True)),
+    Column("due_at", DateTime(timezone=True)),
+    Column("ack_allowance", Interval),
+    Column("resolve_allowance", Interval),
+    Column("warnings_sent", ARRAY(String)),
+    Column("now", DateTime(timezone=True)),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _allowance(rng: random.Random) -> timedelta:
+    """Whole seconds mostly (as minutes make them), odd microseconds sometimes."""
+    if rng.random() < 0.7:
+        return timedelta(seconds=rng.randint(1, 7200))
+    return timedelta(microseconds=rng.randint(1, 10**10))
+
+
+def _sla_case(rng: random.Random) -> tuple[EventState, datetime]:
+    status = rng.choice(list(Status))
+    ack_allowance, resolve_allowance = _allowance(rng), _allowance(rng)
+    dispatched = T0 + timedelta(seconds=rng.randint(0, 86_400))
+    ack_due = None if rng.random() < 0.1 else dispatched + ack_allowance
+    due = None if rng.random() < 0.1 else dispatched + resolve_allowance
+    sent = frozenset(k for k in TimerKind if rng.random() < 0.3)
+    state = EventState(
+        event_id="1",
+        status=status,
+        level=rng.randint(0, 3),
+        created_at=T0,
+        ack_due_at=ack_due,
+        due_at=due,
+        ack_allowance=ack_allowance,
+        resolve_allowance=resolve_allowance,
+        warnings_sent=sent,
+        deadline_version=1,
+    )
+    # instants around every mark of either clock, and anywhere
+    deadline, allowance = rng.choice([(ack_due, ack_allowance), (due, resolve_allowance)])
+    if deadline is None or rng.random() < 0.2:
+        now = dispatched + timedelta(seconds=rng.randint(-60, 2 * 86_400))
+    else:
+        mark = deadline - allowance * (1.0 - rng.choice([0.5, 0.75, 1.0]))
+        now = mark + rng.choice([-US, timedelta(0), US, timedelta(seconds=rng.randint(-99, 99))])
+    return state, now
+
+
+def test_sla_sql_agrees_with_the_domain(db: Session) -> None:
+    rng = random.Random(20261129)
+    cases = [_sla_case(rng) for _ in range(CASES)]
+    conn = db.connection()
+    _sla_cases.create(conn)
+    conn.execute(
+        _sla_cases.insert(),
+        [
+            {
+                "id": i,
+                "status": s.status.value,
+                "ack_due_at": s.ack_due_at,
+                "due_at": s.due_at,
+                "ack_allowance": s.ack_allowance,
+                "resolve_allowance": s.resolve_allowance,
+                "warnings_sent": sorted(k.value for k in s.warnings_sent),
+                "now": now,
+            }
+            for i, (s, now) in enumerate(cases)
+        ],
+    )
+    t = _sla_cases
+    rows = conn.execute(
+        select(
+            t.c.id,
+            sla.sla_state(t, t.c.now),
+            sla.overdue(t, t.c.now),
+            sla.breach_pending(t, TimerKind.ACK_BREACH, t.c.now),
+            sla.breach_pending(t, TimerKind.RESOLVE_BREACH, t.c.now),
+            sla.first_breach_at(t),
+            sla.clocked(t),
+        ).order_by(t.c.id)
+    ).all()
+    assert len(rows) == CASES
+    seen = set()
+    for (state, now), (_, sql_state, sql_overdue, ack_late, resolve_late, first, clocked) in zip(
+        cases, rows, strict=True
+    ):
+        where = f"{state} at {now}"
+        expected = sla_state(state, now)
+        seen.add(expected)
+        assert sql_state == expected.value, where
+        assert bool(sql_overdue) is (expected is SlaState.BREACHED), where
+        for kind, late in (
+            (TimerKind.ACK_BREACH, ack_late),
+            (TimerKind.RESOLVE_BREACH, resolve_late),
+        ):
+            due = current_timer_due(state, kind, state.deadline_version)
+            assert bool(late) is (due is not None and due <= now), (kind, where)
+        marks = [
+            timer_due_at(state, BREACH_TIMER[clock])
+            for clock in RUNNING_CLOCKS.get(state.status, ())
+        ]
+        present = [m for m in marks if m is not None]
+        assert first == (min(present) if present else None), where
+        assert bool(clocked) is (state.status in RUNNING_CLOCKS), where
+    assert seen == set(SlaState)  # the batch reached every state
+
+
+# --- jurisdiction ------------------------------------------------------------------------------
+
+_places = Table(
+    "place_case",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("grid_id", Integer),
+    Column("community_id", Integer),
+    Column("department", String),
+    Column("assignee_id", Integer),
+    Column("reporter_id", Integer),
+    prefixes=["TEMPORARY"],
+)
+_people = Table(
+    "person_case",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("role", String),
+    Column("grid_id", Integer),
+    Column("community_id", Integer),
+    Column("department", String),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _maybe(rng: random.Random, *values: Any) -> Any:
+    return rng.choice([None, *values])
+
+
+def test_jurisdiction_sql_agrees_with_the_domain(db: Session) -> None:
+    rng = random.Random(7)
+    conn = db.connection()
+    _places.create(conn)
+    _people.create(conn)
+    places = [
+        {
+            "id": i,
+            "grid_id": _maybe(rng, 1, 2, 3),
+            "community_id": _maybe(rng, 1, 2),
+            "department": _maybe(rng, "cg", "ga"),
+            "assignee_id": _maybe(rng, 1, 2, 3, 4),
+            "reporter_id": _maybe(rng, 1, 2, 3, 4),
+        }
+        for i in range(400)
+    ]
+    people = [
+        {
+            "id": i,
+            "role": rng.choice(list(Role)).value,
+            "grid_id": _maybe(rng, 1, 2, 3),
+            "community_id": _maybe(rng, 1, 2),
+            "department": _maybe(rng, "cg", "ga"),
+        }
+        for i in range(60)
+    ]
+    conn.execute(_places.insert(), places)
+    conn.execute(_people.insert(), people)
+
+    def place(row: dict[str, Any]) -> Place:
+        return Place(row["grid_id"], row["community_id"], row["department"])
+
+    p = _places
+    for person in people:
+        principal = Principal(
+            user_id=person["id"],
+            staff_id=rng.randint(1, 4),
+            username="x",
+            role=Role(person["role"]),
+            grid_id=person["grid_id"],
+            community_id=person["community_id"],
+            department=person["department"],
+        )
+        columns = {"grid": p.c.grid_id, "community": p.c.community_id, "department": p.c.department}
+        inside = set(conn.execute(select(p.c.id).where(within_sql(principal, **columns))).scalars())
+        assert inside == {r["id"] for r in places if within(principal, place(r))}, principal
+        involved = (p.c.assignee_id, p.c.reporter_id)
+        visible = set(
+            conn.execute(
+                select(p.c.id).where(visible_sql(principal, **columns, involved=involved))
+            ).scalars()
+        )
+        expected = {
+            r["id"]
+            for r in places
+            if can_see(principal, place(r), (r["assignee_id"], r["reporter_id"]))
+        }
+        assert visible == expected, principal
+    s = _people
+    for row in places[:60]:
+        where = place(row)
+        for level in LEVELS:
+            chosen = set(
+                conn.execute(
+                    select(s.c.id).where(
+                        serving_sql(
+                            level,
+                            where,
+                            role=s.c.role,
+                            grid=s.c.grid_id,
+                            community=s.c.community_id,
+                            department=s.c.department,
+                        )
+                    )
+                ).scalars()
+            )
+            expected = {r["id"] for r in people if serves(Role(r["role"]), place(r), level, where)}
+            assert chosen == expected, (level, where)
+
+
+# --- the statistics counters -------------------------------------------------------------------
+
+
+def _facts(rng: random.Random) -> EventFacts:
+    created = T0 + timedelta(seconds=rng.randint(0, 86_400))
+
+    def after(base: datetime) -> datetime | None:
+        return None if rng.random() < 0.2 else base + timedelta(seconds=rng.randint(0, 7200))
+
+    dispatched = after(created)
+    resolved = after(dispatched or created)
+    return EventFacts(
+        status=rng.choice(list(Status)),
+        source=rng.choice(["staff", "public", "hotline"]),
+        level=rng.randint(0, 3),
+        created_at=created,
+        dispatched_at=dispatched,
+        resolved_at=resolved,
+        due_at=after(created),
+        closed_at=after(resolved or created),
+        redispatch_count=rng.randint(0, 2),
+        escalation_count=rng.randint(0, 2),
+        rework_count=rng.randint(0, 2),
+    )
+
+
+def test_statistics_counters_agree_with_the_domain(db: Session) -> None:
+    """``stats_counts(event, resolve_minutes)`` — what the triggers and the rebuild count —
+    equals ``domain.evaluation.counters.counts`` on random events."""
+    rng = random.Random(11)
+    conn = db.connection()
+    # a table of the event's own row type, without its constraints and triggers
+    conn.execute(text("CREATE TEMPORARY TABLE event_case (LIKE event INCLUDING DEFAULTS)"))
+    minutes = 45.0
+    facts = [_facts(rng) for _ in range(CASES)]
+    conn.execute(
+        text("""
+        INSERT INTO event_case (id, client_id, request_hash, category_id, grid_id, community_id,
+            description, geom, coord, orig_lon, orig_lat, snapped, distance_m, received_at, status,
+            level, version, deadline_version, source, created_at, dispatched_at, resolved_at,
+            due_at, closed_at, redispatch_count, escalation_count, rework_count)
+        VALUES (:id, gen_random_uuid(), '', 1, 1, 1, '', ST_MakePoint(0, 0), 'wgs84', 0, 0,
+            false, 0, :created_at, :status, :level, 1, 1, :source, :created_at, :dispatched_at,
+            :resolved_at, :due_at, :closed_at, :redispatch_count, :escalation_count,
+            :rework_count)
+        """),
+        [{**f.__dict__, "status": f.status.value, "id": i} for i, f in enumerate(facts)],
+    )
+    names = [c for c in COUNTER_COLUMNS if c != "dispatched_on_time"]
+    rows = conn.execute(
+        text(
+            f"SELECT {', '.join(f'(c).{n}' for n in names)} FROM ("
+            " SELECT id, stats_counts(CAST(ROW(v.*) AS event), :minutes) AS c FROM event_case v"
+            ") x ORDER BY id"
+        ),
+        {"minutes": minutes},
+    ).all()
+    for f, row in zip(facts, rows, strict=True):
+        assert dict(zip(names, row, strict=True)) == counts(f, minutes), f
