@@ -7,7 +7,7 @@ VENV := .venv/bin
 
 help:
 	@echo "make run   - set up (venv, PostGIS, servers, database, data) and serve API + worker"
-	@echo "make test  - set up and run ruff, mypy and pytest against a separate test database"
+	@echo "make test  - set up and run ruff, mypy, the import contracts and pytest on a test database"
 
 bootstrap-dev:
 	@scripts/bootstrap.sh dev
@@ -22,6 +22,7 @@ lint:
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy .
+	$(VENV)/lint-imports
 
 test: bootstrap-test lint
 	@set -a; . .local/test.env; set +a; $(VENV)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)

@@ -98,12 +98,6 @@ def mark_failed(session: Session, ids: list[int], *, now: datetime, error: str) 
     )
 
 
-def pending_count(session: Session) -> int:
-    return int(
-        session.execute(text("SELECT count(*) FROM outbox WHERE processed_at IS NULL")).scalar_one()
-    )
-
-
 def get_message(session: Session, outbox_id: int) -> Message | None:
     row = session.execute(
         text("SELECT id, event_id, topic, payload, attempts FROM outbox WHERE id = :id"),

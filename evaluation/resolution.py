@@ -15,7 +15,6 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from domain.evaluation.days import (
-    MAX_BLOCK_LEVEL,
     GroupBy,
     children,
     day_number,
@@ -191,14 +190,6 @@ def _projection(scope: Scope, group_by: GroupBy) -> int | None:
     if dims == {"level"}:
         return PROJ_LEVEL
     return None
-
-
-def _sealed(session: Session, proj: int, first: int, last: int) -> set[tuple[int, int]]:
-    rows = session.execute(
-        text("SELECT lvl, start FROM stats_block WHERE proj = :p AND start BETWEEN :a AND :b"),
-        {"p": proj, "a": first - (1 << MAX_BLOCK_LEVEL), "b": last},
-    ).all()
-    return {(int(r[0]), int(r[1])) for r in rows}
 
 
 def _fetch_blocks(

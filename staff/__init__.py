@@ -1,0 +1,1 @@
+"""People (feature): the roster, logins and tokens, and jurisdiction compiled to SQL."""

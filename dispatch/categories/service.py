@@ -26,10 +26,6 @@ def list_categories(*, session: Session, include_inactive: bool = False) -> list
     return list(session.exec(query))
 
 
-def get_by_code(*, session: Session, code: str) -> Category | None:
-    return session.exec(select(Category).where(col(Category.code) == code)).one_or_none()
-
-
 def known_departments(*, session: Session) -> list[str]:
     """The departments that have staff on the roster (a category can only route to those)."""
     rows = session.exec(

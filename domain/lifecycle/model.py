@@ -228,10 +228,6 @@ class EventState:
     closed_at: datetime | None = None
     voided_at: datetime | None = None
 
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
-
 
 @dataclass(frozen=True)
 class Command:

@@ -1,0 +1,58 @@
+"""Whether the parts answer: PostgreSQL and PostGIS, Redis, and a worker's recent heartbeat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from kernel.clock import utc_now
+from kernel.db import get_engine, server_versions
+from kernel.redis import read_heartbeat
+from kernel.settings import get_settings
+
+
+@dataclass(frozen=True)
+class Health:
+    postgres: str | None
+    postgis: str | None
+    redis: bool
+    worker_heartbeat: datetime | None
+    worker_age_seconds: float | None
+    down: list[str]
+
+    @property
+    def status(self) -> str:
+        return "ok" if not self.down else "down"
+
+
+def check(redis: Redis, now: datetime | None = None) -> Health:
+    """Ask every part; ``down`` names those that did not answer (a worker whose heartbeat is
+    older than four beats counts as down)."""
+    now = now or utc_now()
+    down: list[str] = []
+    postgres = postgis = None
+    try:
+        with Session(get_engine()) as session:
+            postgres, postgis = server_versions(session)
+    except SQLAlchemyError:
+        down.append("postgres")
+    if postgres and not postgis:
+        down.append("postgis")
+    redis_ok = False
+    beat: datetime | None = None
+    try:
+        redis_ok = bool(redis.ping())
+        last = read_heartbeat(redis)
+        beat = last[0] if last else None
+    except RedisError:
+        down.append("redis")
+    age = (now - beat).total_seconds() if beat else None
+    stale_after = get_settings().worker_heartbeat_seconds * 4
+    if redis_ok and (age is None or age > stale_after):
+        down.append("worker")
+    return Health(postgres, postgis, redis_ok, beat, age, down)
