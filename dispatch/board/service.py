@@ -16,18 +16,20 @@ from sqlmodel import Session, col
 from dispatch import sla
 from dispatch.events.models import Event, EventAudit
 from dispatch.store import change_message
+from domain.jurisdiction import Principal
 from domain.lifecycle import SlaState
 from domain.lifecycle.model import TERMINAL_STATUSES
 from domain.roles import LEVEL_NAMES
 from grids.models import Community, Grid
+from staff.jurisdiction import within_sql
 
 _event = cast(Table, Event.__table__)  # type: ignore[attr-defined]
 _grid = cast(Table, Grid.__table__)  # type: ignore[attr-defined]
 _community = cast(Table, Community.__table__)  # type: ignore[attr-defined]
 
 
-def _open() -> Any:
-    """Open events with their SLA state at ``:now``."""
+def _open(principal: Principal) -> Any:
+    """Open events in the principal's jurisdiction, with their SLA state at ``:now``."""
     e = _event
     return (
         select(
@@ -38,7 +40,12 @@ def _open() -> Any:
             e.c.community_id,
             sla.sla_state(e, bindparam("now")).label("sla"),
         )
-        .where(e.c.status.not_in([s.value for s in TERMINAL_STATUSES]))
+        .where(
+            e.c.status.not_in([s.value for s in TERMINAL_STATUSES]),
+            within_sql(
+                principal, grid=e.c.grid_id, community=e.c.community_id, department=e.c.department
+            ),
+        )
         .cte("open")
     )
 
@@ -68,11 +75,12 @@ class Tally:
         }
 
 
-def board(session: Session, *, now: datetime) -> dict[str, Any]:
-    """Open events by level and SLA state, and per grid and community (every grid and
-    community listed, zeros included, so the board's layout never jumps)."""
+def board(session: Session, *, principal: Principal, now: datetime) -> dict[str, Any]:
+    """Open events in the principal's jurisdiction by level and SLA state, and per grid and
+    community (every grid and community listed, zeros included, so the board's layout never
+    jumps)."""
     levels = {level: Tally() for level in LEVEL_NAMES}
-    o = _open()
+    o = _open(principal)
     for level, status, state, n in session.execute(
         select(o.c.level, o.c.status, o.c.sla, func.count()).group_by(
             o.c.level, o.c.status, o.c.sla

@@ -10,20 +10,24 @@ from fastapi.responses import StreamingResponse
 
 from dispatch.board import service
 from dispatch.board.schemas import BoardOut
-from domain.jurisdiction import Principal
-from domain.roles import Role
+from domain.jurisdiction import REACH, Principal, Reach
 from service.api.deps import Now, RolesAllowed, SessionDep
 from service.api.routes.stream import open_stream
 
 router = APIRouter(prefix="/api/v1/dispatch", tags=["command centre"])
-Watcher = Annotated[Principal, Depends(RolesAllowed(Role.DISPATCHER, Role.ADMIN, Role.EVALUATOR))]
+# The stream carries every change: it is for those whose jurisdiction is everywhere (the
+# command centre, evaluators, admins); the board shows the watcher's jurisdiction.
+Watcher = Annotated[
+    Principal,
+    Depends(RolesAllowed(*(r for r, reach in REACH.items() if reach is Reach.EVERYWHERE))),
+]
 
 
 @router.get("/board", response_model=BoardOut)
 def board(session: SessionDep, principal: Watcher, now: Now) -> BoardOut:
     """Open events by level and SLA state (ok / warning / breached), and per grid and
     community."""
-    return BoardOut.model_validate(service.board(session, now=now))
+    return BoardOut.model_validate(service.board(session, principal=principal, now=now))
 
 
 @router.get(
