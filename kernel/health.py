@@ -18,16 +18,13 @@ from kernel.settings import get_settings
 
 @dataclass(frozen=True)
 class Health:
+    status: str  # ok | down
     postgres: str | None
     postgis: str | None
     redis: bool
     worker_heartbeat: datetime | None
     worker_age_seconds: float | None
     down: list[str]
-
-    @property
-    def status(self) -> str:
-        return "ok" if not self.down else "down"
 
 
 def check(redis: Redis, now: datetime | None = None) -> Health:
@@ -55,4 +52,4 @@ def check(redis: Redis, now: datetime | None = None) -> Health:
     stale_after = get_settings().worker_heartbeat_seconds * 4
     if redis_ok and (age is None or age > stale_after):
         down.append("worker")
-    return Health(postgres, postgis, redis_ok, beat, age, down)
+    return Health("down" if down else "ok", postgres, postgis, redis_ok, beat, age, down)

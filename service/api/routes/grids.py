@@ -46,17 +46,6 @@ class CommunityOut(BaseModel):
     grids: list[str]
 
 
-class CoverageOut(BaseModel):
-    grid_count: int
-    jurisdiction_area_km2: float
-    covered_area_km2: float
-    coverage_ratio: float
-    overlap_area_m2: float
-    gap_area_m2: float
-    fully_staffed_grids: int
-    staffing_ratio: float
-
-
 _GEOJSON: dict[int | str, dict[str, Any]] = {200: {"content": {"application/geo+json": {}}}}
 
 
@@ -107,8 +96,7 @@ def list_communities(session: SessionDep, _: AnyUser) -> list[CommunityOut]:
     return [CommunityOut(**c) for c in service.communities(session=session)]
 
 
-@router.get("/coverage", response_model=CoverageOut)
-def coverage(session: SessionDep, _: AnyUser) -> CoverageOut:
+@router.get("/coverage", response_model=service.Coverage)
+def coverage(session: SessionDep, _: AnyUser) -> service.Coverage:
     """网格化管理覆盖率 and 一长两员配备率, measured on the stored map."""
-    c = service.coverage(session=session)
-    return CoverageOut(**c.__dict__)
+    return service.coverage(session=session)

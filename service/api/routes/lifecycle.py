@@ -1,9 +1,13 @@
 """``POST /api/v1/events/{id}/{action}``: one route per action, each declaring its roles (the
 service then checks the person against the event: assignee, claimer, reviewer, command centre).
-Thin: parse, call ``dispatch.lifecycle.actions.act``, answer the event."""
+The routes are made from one table (``ROUTES``); each is thin: parse, call
+``dispatch.lifecycle.actions.act``, answer the event."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path
@@ -14,20 +18,16 @@ from dispatch.lifecycle import actions
 from dispatch.lifecycle.schemas import ActionIn, DispatchIn, ReviewIn
 from domain.jurisdiction import Principal
 from domain.lifecycle import Action
-from domain.roles import Role
+from domain.roles import ROLE_LEVEL, Role
+from kernel.uow import UnitOfWork
 from service.api.deps import Now, RolesAllowed, UowDep
 
 router = APIRouter(prefix="/api/v1/events", tags=["dispatch"])
 
 EventId = Annotated[int, Path(ge=1, le=2**63 - 1, description="event id")]
-Handler = Annotated[
-    Principal,
-    Depends(RolesAllowed(Role.MEMBER, Role.HEAD, Role.COMMUNITY, Role.DISPATCHER, Role.DEPARTMENT)),
-]
-Reviewer = Annotated[Principal, Depends(RolesAllowed(Role.HEAD, Role.DISPATCHER))]
-CommandCentre = Annotated[Principal, Depends(RolesAllowed(Role.DISPATCHER))]
-Voider = Annotated[Principal, Depends(RolesAllowed(Role.DISPATCHER, Role.HEAD))]
-OptionalBody = Annotated[ActionIn | None, Body()]
+#: Everyone who handles events at some level (the service narrows it to the assignee).
+HANDLERS = tuple(ROLE_LEVEL)
+COMMAND_CENTRE = (Role.DISPATCHER,)
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "your role may act, but not on this event (not its assignee...)"},
@@ -37,13 +37,50 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }  # fmt: skip
 
 
+@dataclass(frozen=True)
+class ActionRoute:
+    action: Action
+    roles: tuple[Role, ...]
+    doc: str
+    body: type[ActionIn] = ActionIn
+    body_required: bool = False
+
+
+ROUTES: tuple[ActionRoute, ...] = (
+    ActionRoute(Action.ACKNOWLEDGE, HANDLERS,
+                "签收: the assignee confirms; on a queued event the first of its level to do so"
+                " claims it."),
+    ActionRoute(Action.RESOLVE, HANDLERS,
+                "处置反馈: the assignee reports the fix (with at least one photo at stage"
+                " ``resolve``, uploaded first); review is requested one level up."),
+    ActionRoute(Action.ESCALATE, HANDLERS,
+                "上报升级: the assignee hands the event one level up (to that level's chosen"
+                " handler)."),
+    ActionRoute(Action.REVIEW, (Role.HEAD, Role.DISPATCHER),
+                "核查: the grid head (a member's fix) or the command centre (any other) accepts"
+                " the fix (closed) or sends it back (rework: same handler, fresh deadlines).",
+                body=ReviewIn, body_required=True),
+    ActionRoute(Action.DISPATCH, COMMAND_CENTRE,
+                "派遣 / 改派 (command centre): to a person (``assignee_id``) or to a level"
+                " (``level``).",
+                body=DispatchIn, body_required=True),
+    ActionRoute(Action.SUSPEND, COMMAND_CENTRE,
+                "挂起 (command centre): the SLA clock stops; the remaining time is kept."),
+    ActionRoute(Action.RESUME, COMMAND_CENTRE,
+                "恢复 (command centre): the clock runs again; deadlines move by the suspended"
+                " time."),
+    ActionRoute(Action.VOID, (Role.DISPATCHER, Role.HEAD),
+                "作废: invalid or duplicate (command centre; the grid head before dispatch)."),
+)  # fmt: skip
+
+
 def _run(
-    uow: UowDep,
+    uow: UnitOfWork,
     principal: Principal,
     event_id: int,
     action: Action,
     body: ActionIn | None,
-    now: Now,
+    now: datetime,
 ) -> EventOut:
     data = body or ActionIn()
     request = actions.ActionRequest(
@@ -66,99 +103,39 @@ def _run(
     return out
 
 
-@router.post("/{event_id}/acknowledge", response_model=EventOut, responses=_RESPONSES)
-def acknowledge(
-    event_id: EventId,
-    uow: UowDep,
-    principal: Handler,
-    now: Now,
-    body: OptionalBody = None,
-) -> EventOut:
-    """签收: the assignee confirms; on a queued event the first of its level to do so claims it."""
-    return _run(uow, principal, event_id, Action.ACKNOWLEDGE, body, now)
+def _endpoint(route: ActionRoute) -> Callable[..., EventOut]:
+    """The route function of one action: its signature (roles, body) is what FastAPI reads to
+    check the caller, parse the body and describe the route in OpenAPI."""
+
+    def endpoint(
+        event_id: int,
+        uow: UnitOfWork,
+        principal: Principal,
+        now: datetime,
+        body: ActionIn | None = None,
+    ) -> EventOut:
+        return _run(uow, principal, event_id, route.action, body, now)
+
+    body_type: Any = route.body if route.body_required else route.body | None
+    endpoint.__annotations__ = {
+        "event_id": EventId,
+        "uow": UowDep,
+        "principal": Annotated[Principal, Depends(RolesAllowed(*route.roles))],
+        "now": Now,
+        "body": Annotated[body_type, Body()],
+        "return": EventOut,
+    }
+    endpoint.__defaults__ = () if route.body_required else (None,)
+    endpoint.__name__ = endpoint.__qualname__ = route.action.value
+    endpoint.__doc__ = route.doc
+    return endpoint
 
 
-@router.post("/{event_id}/resolve", response_model=EventOut, responses=_RESPONSES)
-def resolve(
-    event_id: EventId,
-    uow: UowDep,
-    principal: Handler,
-    now: Now,
-    body: OptionalBody = None,
-) -> EventOut:
-    """处置反馈: the assignee reports the fix (with at least one photo at stage ``resolve``,
-    uploaded first); review is requested one level up."""
-    return _run(uow, principal, event_id, Action.RESOLVE, body, now)
-
-
-@router.post("/{event_id}/escalate", response_model=EventOut, responses=_RESPONSES)
-def escalate(
-    event_id: EventId,
-    uow: UowDep,
-    principal: Handler,
-    now: Now,
-    body: OptionalBody = None,
-) -> EventOut:
-    """上报升级: the assignee hands the event one level up (to that level's chosen handler)."""
-    return _run(uow, principal, event_id, Action.ESCALATE, body, now)
-
-
-@router.post("/{event_id}/review", response_model=EventOut, responses=_RESPONSES)
-def review(
-    event_id: EventId,
-    body: ReviewIn,
-    uow: UowDep,
-    principal: Reviewer,
-    now: Now,
-) -> EventOut:
-    """核查: the grid head (a member's fix) or the command centre (any other) accepts the fix
-    (closed) or sends it back (rework: same handler, fresh deadlines)."""
-    return _run(uow, principal, event_id, Action.REVIEW, body, now)
-
-
-@router.post("/{event_id}/dispatch", response_model=EventOut, responses=_RESPONSES)
-def dispatch(
-    event_id: EventId,
-    body: DispatchIn,
-    uow: UowDep,
-    principal: CommandCentre,
-    now: Now,
-) -> EventOut:
-    """派遣 / 改派 (command centre): to a person (``assignee_id``) or to a level (``level``)."""
-    return _run(uow, principal, event_id, Action.DISPATCH, body, now)
-
-
-@router.post("/{event_id}/suspend", response_model=EventOut, responses=_RESPONSES)
-def suspend(
-    event_id: EventId,
-    uow: UowDep,
-    principal: CommandCentre,
-    now: Now,
-    body: OptionalBody = None,
-) -> EventOut:
-    """挂起 (command centre): the SLA clock stops; the remaining time is kept."""
-    return _run(uow, principal, event_id, Action.SUSPEND, body, now)
-
-
-@router.post("/{event_id}/resume", response_model=EventOut, responses=_RESPONSES)
-def resume(
-    event_id: EventId,
-    uow: UowDep,
-    principal: CommandCentre,
-    now: Now,
-    body: OptionalBody = None,
-) -> EventOut:
-    """恢复 (command centre): the clock runs again; deadlines move by the suspended time."""
-    return _run(uow, principal, event_id, Action.RESUME, body, now)
-
-
-@router.post("/{event_id}/void", response_model=EventOut, responses=_RESPONSES)
-def void(
-    event_id: EventId,
-    uow: UowDep,
-    principal: Voider,
-    now: Now,
-    body: OptionalBody = None,
-) -> EventOut:
-    """作废: invalid or duplicate (command centre; the grid head before dispatch)."""
-    return _run(uow, principal, event_id, Action.VOID, body, now)
+for _route in ROUTES:
+    router.add_api_route(
+        f"/{{event_id}}/{_route.action.value}",
+        _endpoint(_route),
+        methods=["POST"],
+        response_model=EventOut,
+        responses=_RESPONSES,
+    )

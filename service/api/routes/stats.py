@@ -3,6 +3,8 @@ call ``evaluation``, shape JSON or serve the table ``evaluation.exports`` wrote.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
@@ -29,8 +31,8 @@ from service.api.params import Cursor, RowLimit
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
 Reader = Annotated[Principal, Depends(RolesAllowed(Role.EVALUATOR, Role.DISPATCHER, Role.ADMIN))]
-Since = Annotated[date, Query(description="first report day (Asia/Shanghai), inclusive")]
-Until = Annotated[date, Query(description="last report day (Asia/Shanghai), inclusive")]
+Since = Annotated[date, Query(description="first report day (service time zone), inclusive")]
+Until = Annotated[date, Query(description="last report day (service time zone), inclusive")]
 GridCode = Annotated[str | None, Query(max_length=15, description="grid code")]
 Community = Annotated[str | None, Query(max_length=64, description="community code or name")]
 CategoryCode = Annotated[str | None, Query(max_length=32, description="category code")]
@@ -41,8 +43,58 @@ Headers = Annotated[
     Literal["en", "zh"], Query(description="column headers of csv / xlsx: en or zh (中文)")
 ]
 
+
+def place_window(
+    session: SessionDep,
+    since: Since,
+    until: Until,
+    grid: GridCode = None,
+    community: Community = None,
+) -> Scope:
+    """The window and place of a request, checked (``Invalid`` names the parameter)."""
+    return resolve_scope(session, since=since, until=until, grid=grid, community=community)
+
+
+def filtered_window(
+    session: SessionDep,
+    since: Since,
+    until: Until,
+    grid: GridCode = None,
+    community: Community = None,
+    category: CategoryCode = None,
+) -> Scope:
+    """``place_window`` and a category."""
+    return resolve_scope(
+        session, since=since, until=until, grid=grid, community=community, category=category
+    )
+
+
+def window(session: SessionDep, since: Since, until: Until) -> Scope:
+    """The window of a request over the whole map."""
+    return resolve_scope(session, since=since, until=until)
+
+
+@dataclass(frozen=True)
+class Output:
+    """How a table is answered: JSON, or a CSV / XLSX attachment with English or Chinese
+    column headers."""
+
+    format: Format = "json"
+    headers: Headers = "en"
+
+    @property
+    def export(self) -> bool:
+        return self.format != "json"
+
+
+PlaceWindow = Annotated[Scope, Depends(place_window)]
+FilteredWindow = Annotated[Scope, Depends(filtered_window)]
+Window = Annotated[Scope, Depends(window)]
+OutputDep = Annotated[Output, Depends()]
+
 DEFINITIONS: dict[str, str] = {
-    "window": "events reported on the Asia/Shanghai calendar days since..until (inclusive), "
+    "window": "events reported on the calendar days since..until (inclusive) in the service's "
+    "time zone (WANGGE_TIMEZONE), "
     "as they stand now",
     "minutes": "whole minutes from report (created_at) to close (closed_at), rounded down",
     "percentiles": "nearest rank: the value at rank ceil(p*N/100) of the sorted minutes "
@@ -139,8 +191,25 @@ class ScorecardOut(BaseModel):
     communities: list[ScoredOut]
 
 
-def _served(table: exports.Export) -> Response:
-    """An export as an attachment, with an ASCII file name and its RFC 5987 twin."""
+def _served(
+    columns: Sequence[str],
+    rows: Iterable[Mapping[str, Any]],
+    output: Output,
+    *,
+    kind: str,
+    scope: Scope,
+    title: str | None = None,
+) -> Response:
+    """A table as a CSV or XLSX attachment named after its kind and window, with an ASCII file
+    name and its RFC 5987 twin."""
+    table = exports.export(
+        columns,
+        rows,
+        fmt=output.format,
+        zh=output.headers == "zh",
+        basename=f"{kind}_{scope.since.isoformat()}_{scope.until.isoformat()}",
+        title=title or kind,
+    )
     ascii_name = table.filename.encode("ascii", "replace").decode().replace('"', "")
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(table.filename)}"
     return Response(
@@ -150,30 +219,18 @@ def _served(table: exports.Export) -> Response:
     )
 
 
-def _basename(kind: str, scope: Scope) -> str:
-    return f"{kind}_{scope.since.isoformat()}_{scope.until.isoformat()}"
-
-
 @router.get("/resolution", response_model=ResolutionOut)
 def resolution(
     session: SessionDep,
     _: Reader,
-    since: Since,
-    until: Until,
+    scope: FilteredWindow,
+    output: OutputDep,
     group_by: GroupBy = GroupBy.grid,
-    grid: GridCode = None,
-    community: Community = None,
-    category: CategoryCode = None,
-    format: Format = "json",
-    headers: Headers = "en",
 ) -> Any:
     """Report → close minutes per group: count, mean, p50, p90, p95, max, on-time rate."""
-    scope = resolve_scope(
-        session, since=since, until=until, grid=grid, community=community, category=category
-    )
     table = resolution_table(session=session, scope=scope, group_by=group_by)
     rows = [r.as_dict() for r in table.rows]
-    if format != "json":
+    if output.export:
         columns = ["group", "name"]
         if group_by is GroupBy.grid:
             columns.append("community")
@@ -184,18 +241,16 @@ def resolution(
             "small_sample",
         ]  # fmt: skip
         return _served(
-            exports.export(
-                columns,
-                [*rows, table.total.as_dict()],
-                fmt=format,
-                zh=headers == "zh",
-                basename=_basename(f"resolution_by_{group_by.value}", scope),
-                title=f"resolution by {group_by.value}",
-            )
+            columns,
+            [*rows, table.total.as_dict()],
+            output,
+            kind=f"resolution_by_{group_by.value}",
+            scope=scope,
+            title=f"resolution by {group_by.value}",
         )
     return ResolutionOut(
-        since=since,
-        until=until,
+        since=scope.since,
+        until=scope.until,
         group_by=group_by,
         filters=scope.filters(),
         definitions=DEFINITIONS,
@@ -223,35 +278,18 @@ def _indicator_out(v: IndicatorValue, scope: Scope) -> IndicatorOut:
 
 
 @router.get("/indicators", response_model=IndicatorsOut)
-def indicators(
-    session: SessionDep,
-    _: Reader,
-    since: Since,
-    until: Until,
-    grid: GridCode = None,
-    community: Community = None,
-    format: Format = "json",
-    headers: Headers = "en",
-) -> Any:
+def indicators(session: SessionDep, _: Reader, scope: PlaceWindow, output: OutputDep) -> Any:
     """Every DESIGN §7 indicator with numerator, denominator, value and its drill-down."""
-    scope = resolve_scope(session, since=since, until=until, grid=grid, community=community)
     report = indicator_report(session=session, scope=scope)
     out = [_indicator_out(v, scope) for v in report.values]
-    if format != "json":
+    if output.export:
         columns = ["code", "name", "numerator", "denominator", "value", "formula"]
         return _served(
-            exports.export(
-                columns,
-                [o.model_dump() for o in out],
-                fmt=format,
-                zh=headers == "zh",
-                basename=_basename("indicators", scope),
-                title="indicators",
-            )
+            columns, [o.model_dump() for o in out], output, kind="indicators", scope=scope
         )
     return IndicatorsOut(
-        since=since,
-        until=until,
+        since=scope.since,
+        until=scope.until,
         filters=scope.filters(),
         definitions={
             "window": DEFINITIONS["window"],
@@ -277,32 +315,24 @@ def indicator_events(
     session: SessionDep,
     _: Reader,
     code: IndicatorCode,
-    since: Since,
-    until: Until,
-    grid: GridCode = None,
-    community: Community = None,
+    scope: PlaceWindow,
+    output: OutputDep,
     cursor: Cursor = None,
     limit: RowLimit = DEFAULT_LIMIT,
-    format: Format = "json",
-    headers: Headers = "en",
 ) -> Any:
     """What stands behind an indicator's numerator: events (or grid-days for patrol coverage,
     grids for coverage and staffing), by id, paginated; csv/xlsx export all of them."""
-    scope = resolve_scope(session, since=since, until=until, grid=grid, community=community)
-    export = format != "json"
     page = drilldown(
-        session=session, code=code, scope=scope, cursor=cursor, limit=limit, export=export
+        session=session, code=code, scope=scope, cursor=cursor, limit=limit, export=output.export
     )
-    if export:
+    if output.export:
         return _served(
-            exports.export(
-                page.columns,
-                page.items,
-                fmt=format,
-                zh=headers == "zh",
-                basename=_basename(f"{code}_numerator", scope),
-                title=code,
-            )
+            page.columns,
+            page.items,
+            output,
+            kind=f"{code}_numerator",
+            scope=scope,
+            title=code,
         )
     return PageOut(columns=list(page.columns), items=page.items, next_cursor=page.next_cursor)
 
@@ -311,41 +341,23 @@ def indicator_events(
 def events(
     session: SessionDep,
     _: Reader,
-    since: Since,
-    until: Until,
-    grid: GridCode = None,
-    community: Community = None,
-    category: CategoryCode = None,
+    scope: FilteredWindow,
+    output: OutputDep,
     status: Status | None = None,
     cursor: Cursor = None,
     limit: RowLimit = DEFAULT_LIMIT,
-    format: Format = "json",
-    headers: Headers = "en",
 ) -> Any:
     """The event list of a window (reported since..until), by id; csv/xlsx export all of it."""
-    scope = resolve_scope(
-        session, since=since, until=until, grid=grid, community=community, category=category
-    )
-    export = format != "json"
     page = event_list(
         session=session,
         scope=scope,
         status=None if status is None else status.value,
         cursor=cursor,
         limit=limit,
-        export=export,
+        export=output.export,
     )
-    if export:
-        return _served(
-            exports.export(
-                page.columns,
-                page.items,
-                fmt=format,
-                zh=headers == "zh",
-                basename=_basename("events", scope),
-                title="events",
-            )
-        )
+    if output.export:
+        return _served(page.columns, page.items, output, kind="events", scope=scope)
     return PageOut(columns=list(page.columns), items=page.items, next_cursor=page.next_cursor)
 
 
@@ -389,19 +401,11 @@ def _scored_out(unit: ScoredUnit) -> ScoredOut:
 
 
 @router.get("/scorecard", response_model=ScorecardOut)
-def scorecard(
-    session: SessionDep,
-    _: Reader,
-    since: Since,
-    until: Until,
-    format: Format = "json",
-    headers: Headers = "en",
-) -> Any:
+def scorecard(session: SessionDep, _: Reader, scope: Window, output: OutputDep) -> Any:
     """Each grid's and community's 100-point score (weights: data/scorecard.json), graded
     优 ≥ 90, 良 80–90, 中 60–80, 差 < 60, with how each point was earned."""
-    scope = resolve_scope(session, since=since, until=until)
     units, card = scorecard_units(session=session, scope=scope)
-    if format != "json":
+    if output.export:
         codes = [r.indicator for r in card.rules]
         columns = ["kind", "code", "name", "community", "score", "grade"]
         columns += [f"value_{c}" for c in codes] + [f"points_{c}" for c in codes]
@@ -415,19 +419,10 @@ def scorecard(
                 row[f"value_{line.rule.indicator}"] = line.value
                 row[f"points_{line.rule.indicator}"] = line.points
             rows.append(row)
-        return _served(
-            exports.export(
-                columns,
-                rows,
-                fmt=format,
-                zh=headers == "zh",
-                basename=_basename("scorecard", scope),
-                title="scorecard",
-            )
-        )
+        return _served(columns, rows, output, kind="scorecard", scope=scope)
     return ScorecardOut(
-        since=since,
-        until=until,
+        since=scope.since,
+        until=scope.until,
         weights="data/scorecard.json",
         grades=[{"grade": g, "min": m} for m, g in card.grades],
         grids=[_scored_out(u) for u in units if u.kind == "grid"],
