@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.coords import CoordSystem
-from kernel.settings import get_settings
-from patrols.service import MAX_BATCH_POINTS, GridDayCoverage, PatrolView
+
+if TYPE_CHECKING:
+    from patrols.service import GridDayCoverage
+
+MAX_BATCH_POINTS = 500
 
 
 def _utc(value: datetime) -> datetime:
@@ -64,6 +67,8 @@ class PatrolStop(BaseModel):
 
 
 class PatrolOut(BaseModel):
+    """A patrol; times in the service's time zone, like events."""
+
     id: int
     client_id: uuid.UUID
     staff_id: int
@@ -74,18 +79,11 @@ class PatrolOut(BaseModel):
     length_m: float | None
     point_count: int
 
-    @classmethod
-    def of(cls, view: PatrolView) -> PatrolOut:
-        """Times shown in the service's time zone, like events."""
-        tz = get_settings().tz
-        values = {name: getattr(view, name) for name in PatrolOut.model_fields}
-        values["started_at"] = view.started_at.astimezone(tz)
-        values["stopped_at"] = view.stopped_at and view.stopped_at.astimezone(tz)
-        return cls(**values)
-
 
 class PatrolDetail(PatrolOut):
-    track: dict[str, Any] | None = Field(description="GeoJSON LineString (WGS-84) once stopped")
+    track: dict[str, Any] | None = Field(
+        None, description="GeoJSON LineString (WGS-84) once stopped"
+    )
 
 
 class PatrolPage(BaseModel):

@@ -32,10 +32,10 @@ from kernel.paging import check_window, cursor_int, decode_cursor, encode_cursor
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
 from patrols.models import Patrol, PatrolPoint
+from patrols.schemas import MAX_BATCH_POINTS, PatrolDetail
 from staff.jurisdiction import visible_sql, within_sql
 from staff.models import Staff
 
-MAX_BATCH_POINTS = 500
 CLOCK_SKEW = timedelta(minutes=5)  # tolerated difference between phone and server clocks
 MAX_START_AGE = timedelta(hours=72)  # a patrol started offline may be synced this late
 COVERAGE_BUFFER_M = 50.0
@@ -50,20 +50,6 @@ class TrackPoint:
     coord: CoordSystem
     at: datetime
     accuracy_m: float | None = None
-
-
-@dataclass(frozen=True)
-class PatrolView:
-    id: int
-    client_id: uuid.UUID
-    staff_id: int
-    staff_name: str
-    grid_code: str
-    started_at: datetime
-    stopped_at: datetime | None
-    length_m: float | None
-    point_count: int
-    track: dict[str, Any] | None = None  # GeoJSON LineString, only when asked for
 
 
 @dataclass(frozen=True)
@@ -137,20 +123,21 @@ _VIEW_SQL = """
 """
 
 
-def _views(session: Session, ids: Sequence[int], *, with_track: bool = False) -> list[PatrolView]:
+def _views(session: Session, ids: Sequence[int], *, with_track: bool = False) -> list[PatrolDetail]:
     if not ids:
         return []
     track = "ST_AsGeoJSON(p.track, 7)::jsonb" if with_track else "NULL::jsonb"
     rows = session.execute(text(_VIEW_SQL.format(track=track)), {"ids": list(ids)}).all()
+    tz = get_settings().tz
     return [
-        PatrolView(
+        PatrolDetail(
             id=r[0],
             client_id=r[1],
             staff_id=r[2],
             staff_name=r[3],
             grid_code=r[4],
-            started_at=r[5],
-            stopped_at=r[6],
+            started_at=r[5].astimezone(tz),
+            stopped_at=None if r[6] is None else r[6].astimezone(tz),
             length_m=None if r[7] is None else round(float(r[7]), 2),
             point_count=int(r[8]),
             track=r[9],
@@ -159,7 +146,7 @@ def _views(session: Session, ids: Sequence[int], *, with_track: bool = False) ->
     ]
 
 
-def _view(session: Session, patrol_id: int, *, with_track: bool = False) -> PatrolView:
+def _view(session: Session, patrol_id: int, *, with_track: bool = False) -> PatrolDetail:
     return _views(session, [patrol_id], with_track=with_track)[0]
 
 
@@ -173,7 +160,7 @@ def start_patrol(
     client_id: uuid.UUID,
     started_at: datetime | None,
     now: datetime,
-) -> tuple[PatrolView, bool]:
+) -> tuple[PatrolDetail, bool]:
     """Start a walk in the caller's grid; commits. Returns the patrol and whether it is new.
 
     The same ``client_id`` again (a retry) returns the existing patrol; reused by someone
@@ -341,7 +328,7 @@ def stop_patrol(
     patrol_id: int,
     stopped_at: datetime | None,
     now: datetime,
-) -> PatrolView:
+) -> PatrolDetail:
     """Stop the walk, build its track and geodesic length; commits. Stopping a stopped
     patrol changes nothing (a retried stop)."""
     session = uow.session
@@ -368,7 +355,7 @@ def stop_patrol(
     return _view(session, patrol_id, with_track=True)
 
 
-def get_patrol(*, session: Session, principal: Principal, patrol_id: int) -> PatrolView:
+def get_patrol(*, session: Session, principal: Principal, patrol_id: int) -> PatrolDetail:
     _visible_patrol(session, principal, patrol_id)
     return _view(session, patrol_id, with_track=True)
 
@@ -390,7 +377,7 @@ def list_patrols(
     day: date | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> tuple[list[PatrolView], str | None]:
+) -> tuple[list[PatrolDetail], str | None]:
     """Visible patrols, newest first, in keyset pages by id."""
     query = (
         select(col(Patrol.id))

@@ -16,7 +16,8 @@ from sqlmodel import Session
 from dispatch.access import check_visible
 from dispatch.lifecycle.assignment import choose
 from dispatch.lifecycle.loading import Loaded, load
-from dispatch.photos.service import Stage, count_photos
+from dispatch.photos.schemas import Stage
+from dispatch.photos.service import count_photos
 from dispatch.store import record
 from domain.jurisdiction import Place, Principal, heads_grid_of, serves
 from domain.lifecycle import (

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import IO
 
@@ -27,6 +26,7 @@ from dispatch.access import check_visible, place_of, visible
 from dispatch.events.models import Event
 from dispatch.photos.images import inspect_image, sniff
 from dispatch.photos.models import EventPhoto, Photo
+from dispatch.photos.schemas import Exif, PhotoOut, Stage
 from dispatch.photos.storage import media_path, place, stage_upload
 from domain.jurisdiction import Principal, heads_grid_of
 from domain.lifecycle.model import TERMINAL_STATUSES, Status
@@ -36,46 +36,24 @@ from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
 
 
-class Stage(StrEnum):
-    """When a photo was taken: with the report, or as evidence of the fix."""
-
-    report = "report"
-    resolve = "resolve"
-
-
-@dataclass(frozen=True)
-class PhotoLink:
-    """A photo as attached to one event at one stage."""
-
-    id: int
-    sha256: str
-    media_type: str
-    size: int
-    width: int | None
-    height: int | None
-    stage: str
-    uploaded_by: int
-    created_at: datetime
-    exif_lon: float | None
-    exif_lat: float | None
-    exif_taken_at: str | None
-
-
-def _link(photo: Photo, link: EventPhoto) -> PhotoLink:
+def _link(photo: Photo, link: EventPhoto) -> PhotoOut:
+    """A photo as attached to one event at one stage (times in the service's time zone)."""
     assert photo.id is not None
-    return PhotoLink(
+    exif = None
+    if photo.exif_lon is not None or photo.exif_taken_at is not None:
+        exif = Exif(lon=photo.exif_lon, lat=photo.exif_lat, taken_at=photo.exif_taken_at)
+    return PhotoOut(
         id=photo.id,
         sha256=photo.sha256,
         media_type=photo.media_type,
         size=photo.size_bytes,
         width=photo.width,
         height=photo.height,
-        stage=link.stage,
+        stage=Stage(link.stage),
         uploaded_by=link.uploaded_by,
-        created_at=link.created_at,
-        exif_lon=photo.exif_lon,
-        exif_lat=photo.exif_lat,
-        exif_taken_at=photo.exif_taken_at,
+        created_at=link.created_at.astimezone(get_settings().tz),
+        exif=exif,
+        url=f"/api/v1/photos/{photo.id}",
     )
 
 
@@ -125,7 +103,7 @@ def attach_photo(
     stage: Stage,
     source: IO[bytes],
     now: datetime,
-) -> tuple[PhotoLink, bool]:
+) -> tuple[PhotoOut, bool]:
     """Check, store and attach an uploaded photo; commits.
 
     Returns the link and whether it is new (False: this photo was already attached to the
@@ -219,7 +197,7 @@ def attach_photo(
         staged.path.unlink(missing_ok=True)
 
 
-def list_photos(*, session: Session, principal: Principal, event_id: int) -> list[PhotoLink]:
+def list_photos(*, session: Session, principal: Principal, event_id: int) -> list[PhotoOut]:
     """The event's photos, report stage first, in upload order."""
     check_visible(principal, session.get(Event, event_id), event_id)
     rows = session.exec(

@@ -14,7 +14,8 @@ from PIL import ExifTags, Image
 from sqlalchemy import text
 from sqlmodel import Session
 
-from dispatch.photos.service import Stage, count_photos
+from dispatch.photos.schemas import Stage
+from dispatch.photos.service import count_photos
 from dispatch.photos.storage import media_path
 from grids.models import Grid
 from kernel.settings import get_settings

@@ -59,7 +59,7 @@ def start_patrol(
         now=now,
     )
     response.status_code = 201 if created else 200
-    return PatrolOut.of(view)
+    return view
 
 
 @router.get("/patrols", response_model=PatrolPage)
@@ -82,7 +82,7 @@ def list_patrols(
         limit=limit,
         cursor=cursor,
     )
-    return PatrolPage(items=[PatrolOut.of(v) for v in items], next_cursor=next_cursor)
+    return PatrolPage(items=list(items), next_cursor=next_cursor)
 
 
 @router.get("/patrols/coverage", response_model=CoverageOut)
@@ -110,7 +110,7 @@ def coverage(
 @router.get("/patrols/{patrol_id}", response_model=PatrolDetail)
 def get_patrol(session: SessionDep, principal: Reader, patrol_id: PatrolId) -> PatrolDetail:
     view = service.get_patrol(session=session, principal=principal, patrol_id=patrol_id)
-    return PatrolDetail(**PatrolOut.of(view).model_dump(), track=view.track)
+    return view
 
 
 @router.post(
@@ -165,4 +165,4 @@ def stop_patrol(
         stopped_at=None if body is None else body.stopped_at,
         now=now,
     )
-    return PatrolDetail(**PatrolOut.of(view).model_dump(), track=view.track)
+    return view

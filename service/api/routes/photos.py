@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from dispatch.photos import service
-from dispatch.photos.service import PhotoLink, Stage
+from dispatch.photos.schemas import PhotoList, PhotoOut, Stage
 from domain.jurisdiction import Principal
 from domain.roles import Role
 from kernel.errors import Invalid, TooLarge, UnsupportedMedia, field_error
@@ -35,49 +33,6 @@ PhotoId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 # Room for the multipart envelope (boundaries, part headers, the stage field) around the
 # photo itself; the photo's own limit is enforced exactly while it is copied.
 _ENVELOPE_BYTES = 64 * 1024
-
-
-class Exif(BaseModel):
-    lon: float | None
-    lat: float | None
-    taken_at: str | None
-
-
-class PhotoOut(BaseModel):
-    id: int
-    sha256: str
-    media_type: str
-    size: int
-    width: int | None
-    height: int | None
-    stage: Stage
-    uploaded_by: int
-    created_at: datetime
-    exif: Exif | None
-    url: str
-
-    @classmethod
-    def of(cls, link: PhotoLink) -> PhotoOut:
-        exif = None
-        if link.exif_lon is not None or link.exif_taken_at is not None:
-            exif = Exif(lon=link.exif_lon, lat=link.exif_lat, taken_at=link.exif_taken_at)
-        return cls(
-            id=link.id,
-            sha256=link.sha256,
-            media_type=link.media_type,
-            size=link.size,
-            width=link.width,
-            height=link.height,
-            stage=Stage(link.stage),
-            uploaded_by=link.uploaded_by,
-            created_at=link.created_at.astimezone(get_settings().tz),
-            exif=exif,
-            url=f"/api/v1/photos/{link.id}",
-        )
-
-
-class PhotoList(BaseModel):
-    items: list[PhotoOut]
 
 
 @dataclass(frozen=True)
@@ -221,14 +176,14 @@ def upload_photo(
         now=now,
     )
     response.status_code = 201 if created else 200
-    return PhotoOut.of(link)
+    return link
 
 
 @router.get("/events/{event_id}/photos", response_model=PhotoList)
 def list_photos(session: SessionDep, principal: Reader, event_id: EventId) -> PhotoList:
     """The event's photos (report stage, then resolve), with their EXIF evidence."""
     links = service.list_photos(session=session, principal=principal, event_id=event_id)
-    return PhotoList(items=[PhotoOut.of(link) for link in links])
+    return PhotoList(items=links)
 
 
 @router.get(

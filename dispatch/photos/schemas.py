@@ -1,0 +1,41 @@
+"""Shapes of photos as the API shows them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class Stage(StrEnum):
+    """When a photo was taken: with the report, or as evidence of the fix."""
+
+    report = "report"
+    resolve = "resolve"
+
+
+class Exif(BaseModel):
+    """What the photo's EXIF says: evidence, never used to place the event."""
+
+    lon: float | None
+    lat: float | None
+    taken_at: str | None
+
+
+class PhotoOut(BaseModel):
+    id: int
+    sha256: str
+    media_type: str
+    size: int
+    width: int | None
+    height: int | None
+    stage: Stage
+    uploaded_by: int
+    created_at: datetime
+    exif: Exif | None
+    url: str
+
+
+class PhotoList(BaseModel):
+    items: list[PhotoOut]
