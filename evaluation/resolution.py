@@ -7,7 +7,7 @@ grouping by grid) reads ``stats_resolution`` directly with the filter, touching 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -22,44 +22,29 @@ from domain.evaluation.days import (
     decompose,
     periods,
 )
-from domain.evaluation.resolution import PERCENTILES, SMALL_SAMPLE
+from domain.evaluation.resolution import PERCENTILES, Resolution
 from domain.roles import LEVEL_LABELS
 from evaluation import histogram as hist
 from evaluation.models import PROJ_CATEGORY, PROJ_GRID, PROJ_LEVEL, PROJECTION_KEYS
 from evaluation.scope import Scope, no_jit
 
 
-@dataclass(slots=True)
-class ResolutionRow:
-    group: str
-    name: str
-    count: int
-    mean: float | None
-    p50: int | None
-    p90: int | None
-    p95: int | None
-    max: int | None
-    on_time: int
-    on_time_rate: float | None
+@dataclass(frozen=True)
+class ResolutionRow(Resolution):
+    """One group's figures, with its labels (``extra``: the community of a grid, the days of a
+    period)."""
+
+    group: str = ""
+    name: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def small_sample(self) -> bool:
-        return self.count < SMALL_SAMPLE
-
     def as_dict(self) -> dict[str, Any]:
+        figures = {f.name: getattr(self, f.name) for f in fields(Resolution)}
         return {
             "group": self.group,
             "name": self.name,
             **self.extra,
-            "count": self.count,
-            "mean": self.mean,
-            "p50": self.p50,
-            "p90": self.p90,
-            "p95": self.p95,
-            "max": self.max,
-            "on_time": self.on_time,
-            "on_time_rate": self.on_time_rate,
+            **figures,
             "small_sample": self.small_sample,
         }
 
@@ -301,7 +286,7 @@ def _rows(groups: _Groups, f: hist.Figures) -> list[ResolutionRow]:
     ):
         n = count[i]
         if n == 0:
-            rows.append(ResolutionRow(key, name, 0, None, None, None, None, None, 0, None, extra))
+            rows.append(ResolutionRow(0, None, None, None, None, None, 0, None, key, name, extra))
             continue
         rows.append(
             ResolutionRow(
