@@ -162,7 +162,6 @@ def timer_due_time(
 ) -> datetime | None:
     """When a timer is due, or None when it no longer belongs to the event's deadlines."""
     loaded = load(session, event_id)
-    session.rollback()
     if loaded is None:
         return None
     return current_timer_due(loaded.state, kind, deadline_version)
