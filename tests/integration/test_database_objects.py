@@ -1,16 +1,28 @@
 """The database objects of ``alembic/sql/``: the migrated test database holds the current
 version of each (functions with the file's body, triggers, types), nothing in ``public`` is
-left out of the files, and the README's table names the current files."""
+left out of the files, the README's table names the current files, and the statistics' time
+zone is the service setting and can be changed (``kernel.sqlfiles``)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Connection, text
 
-from kernel.sqlfiles import SQL_DIR, read_sql
+from kernel.settings import get_settings
+from kernel.sqlfiles import (
+    SQL_DIR,
+    TIMEZONE_TEMPLATE,
+    database_timezone,
+    read_sql,
+    set_database_timezone,
+    sql_path,
+    timezone_function_sql,
+)
 
 FILE = re.compile(r"(?P<object>[a-z_][a-z0-9_]*(?:\.type)?)\.v(?P<version>[1-9][0-9]*)\.sql")
 FUNCTION = re.compile(r"CREATE OR REPLACE FUNCTION (\w+)\(.*?\$\$(.*?)\$\$", re.S)
@@ -19,6 +31,8 @@ TRIGGER = re.compile(
 )
 TYPE = re.compile(r"CREATE TYPE (\w+) AS \((.*?)\);", re.S)
 README_ROW = re.compile(r"^\|[^|]*\|\s*`([^`]+\.sql)`", re.M)
+# An instant whose calendar day differs between zones far apart: 2024-01-01 02:00 UTC.
+INSTANT = datetime(2024, 1, 1, 2, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -40,6 +54,12 @@ def current_files() -> dict[str, str]:
     return {obj: name for obj, (_, name) in sorted(latest.items())}
 
 
+def sql_of(name: str) -> str:
+    if name == TIMEZONE_TEMPLATE:
+        return timezone_function_sql(get_settings().timezone)
+    return read_sql(name)
+
+
 def objects_of(sql: str) -> Objects:
     # Whole-line comments (column 0) are outside the bodies in these files.
     code = re.sub(r"^--.*$", "", sql, flags=re.M)
@@ -53,7 +73,7 @@ def objects_of(sql: str) -> Objects:
 def current_objects() -> Objects:
     every = Objects()
     for name in current_files().values():
-        found = objects_of(read_sql(name))
+        found = objects_of(sql_of(name))
         assert found.functions or found.types, f"{name}.sql creates no function or type"
         every.functions.update(found.functions)
         every.triggers.update(found.triggers)
@@ -66,6 +86,12 @@ def test_the_readme_table_names_the_current_files() -> None:
     listed = README_ROW.findall(readme)
     assert len(listed) == len(set(listed)), "a file is listed twice"
     assert sorted(listed) == sorted(f"{name}.sql" for name in current_files().values())
+
+
+def test_the_current_files_hold_no_zone_literal() -> None:
+    """The zone lives in one place (the setting, copied into wangge_timezone() from it)."""
+    for name in current_files().values():
+        assert "Asia/Shanghai" not in sql_path(name).read_text(encoding="utf-8"), name
 
 
 def test_the_database_holds_every_current_object(connection: Connection) -> None:
@@ -116,8 +142,66 @@ def test_the_database_holds_every_current_object(connection: Connection) -> None
     assert types == expected.types
 
 
-def test_read_sql_refuses_other_paths() -> None:
+def test_the_database_timezone_is_the_setting(connection: Connection) -> None:
+    assert database_timezone(connection) == get_settings().timezone
+
+
+def _stats_day(connection: Connection) -> date:
+    day: date = connection.execute(text("SELECT stats_day(:ts)"), {"ts": INSTANT}).scalar_one()
+    return day
+
+
+def test_set_database_timezone_moves_stats_day(connection: Connection) -> None:
+    setting = get_settings().timezone
+    other = next(
+        zone
+        for zone in ("America/New_York", "Pacific/Kiritimati")
+        if INSTANT.astimezone(ZoneInfo(zone)).date() != INSTANT.astimezone(ZoneInfo(setting)).date()
+    )
+    # A PL/pgSQL caller, as the triggers are: its plan of stats_day() is cached in the session.
+    connection.execute(
+        text(
+            "CREATE FUNCTION pg_temp.day_of(ts timestamptz) RETURNS date LANGUAGE plpgsql"
+            " AS $$ BEGIN RETURN stats_day(ts); END $$"
+        )
+    )
+
+    def plpgsql_day() -> date:
+        day: date = connection.execute(
+            text("SELECT pg_temp.day_of(:ts)"), {"ts": INSTANT}
+        ).scalar_one()
+        return day
+
+    assert _stats_day(connection) == plpgsql_day() == INSTANT.astimezone(ZoneInfo(setting)).date()
+
+    set_database_timezone(connection, other)
+    assert database_timezone(connection) == other
+    assert _stats_day(connection) == INSTANT.astimezone(ZoneInfo(other)).date()
+    assert plpgsql_day() == INSTANT.astimezone(ZoneInfo(other)).date(), "stale cached plan"
+    # Inlined to a constant: the per-row cost is that of a zone written in.
+    plan = "\n".join(
+        connection.execute(text("EXPLAIN (VERBOSE, COSTS OFF) SELECT stats_day(now())")).scalars()
+    )
+    assert f"'{other}'::text" in plan and "wangge_timezone" not in plan, plan
+
+    set_database_timezone(connection, setting)
+    assert database_timezone(connection) == setting
+    assert _stats_day(connection) == plpgsql_day() == INSTANT.astimezone(ZoneInfo(setting)).date()
+
+
+@pytest.mark.parametrize(
+    "zone", ["Mars/Olympus_Mons", "", "Asia/Shanghai'; DROP TABLE event; --", "../etc/passwd"]
+)
+def test_set_database_timezone_refuses_what_is_no_zone(connection: Connection, zone: str) -> None:
+    with pytest.raises(ValueError):
+        set_database_timezone(connection, zone)
+    assert database_timezone(connection) == get_settings().timezone
+
+
+def test_read_sql_refuses_templates_and_other_paths() -> None:
+    with pytest.raises(ValueError, match="template"):
+        read_sql(TIMEZONE_TEMPLATE)
     for name in ("../kernel/settings", "stats_day", "stats_day.v2.sql", "Stats_Day.v1"):
         with pytest.raises(ValueError):
             read_sql(name)
-    assert "CREATE OR REPLACE FUNCTION stats_day(" in read_sql("stats_day.v1")
+    assert "wangge_timezone()" in read_sql("stats_day.v2")
