@@ -12,6 +12,7 @@ import sqlalchemy as sa
 import sqlmodel  # noqa: F401
 
 from alembic import op
+from kernel.sqlfiles import read_sql
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -84,7 +85,10 @@ def upgrade() -> None:
     )
     # ### end Alembic commands ###
     op.execute("ALTER TABLE stats_block ALTER COLUMN hist SET STORAGE EXTERNAL")
-    op.execute(UPGRADE_SQL)
+    op.execute("INSERT INTO stats_setting (key, value) VALUES ('dispatch_limit_minutes', 10)")
+    for name in SQL_FILES:
+        op.execute(read_sql(name))
+    op.execute("SELECT stats_rebuild()")
 
 
 def downgrade() -> None:
@@ -101,326 +105,31 @@ def downgrade() -> None:
     # ### end Alembic commands ###
 
 
-# The definitions of every counter live here, in SQL, so that the triggers (incremental, in the
-# transaction of each change) and stats_rebuild() (from the raw rows) cannot disagree.
-# Days are Asia/Shanghai calendar days of the report (created_at); see
-# docs/decisions/0004-stats-histograms.md.
-_COUNTS = (
-    "reported voided registered public_registered dispatched redispatches escalations "
-    "handled handled_on_time reworks closed closed_on_time closed_level0 closed_le2"
-).split()
-_ALL = [*_COUNTS[:5], "dispatched_on_time", *_COUNTS[5:]]
-
-UPGRADE_SQL = (
-    """
-INSERT INTO stats_setting (key, value) VALUES ('dispatch_limit_minutes', 10);
-
-CREATE FUNCTION stats_day(ts timestamptz) RETURNS date
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT (ts AT TIME ZONE 'Asia/Shanghai')::date $$;
-
-CREATE FUNCTION stats_daynum(d date) RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT d - DATE '1970-01-01' $$;
-
--- Whole minutes from report to close, never negative.
-CREATE FUNCTION stats_minutes(created timestamptz, closed timestamptz) RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT greatest(0, floor(extract(epoch FROM closed - created) / 60))::integer $$;
-
--- Closed on time: report -> close within the category's resolve_minutes (exact, in seconds).
-CREATE FUNCTION stats_closed_on_time(e event) RETURNS boolean
-LANGUAGE sql STABLE
-AS $$
-  SELECT coalesce(e.status = 'closed' AND extract(epoch FROM e.closed_at - e.created_at)
-         <= (SELECT c.resolve_minutes FROM category c WHERE c.id = e.category_id) * 60, false)
-$$;
-
-CREATE FUNCTION stats_dispatch_limit() RETURNS interval
-LANGUAGE sql STABLE
-AS $$
-  SELECT make_interval(secs => coalesce(
-    (SELECT value FROM stats_setting WHERE key = 'dispatch_limit_minutes'), 10) * 60)
-$$;
-
-CREATE TYPE stats_counts AS ("""
-    + ", ".join(f"{c} integer" for c in _COUNTS)
-    + """);
-
--- What one event contributes to the counters of its report day, from its current row.
-CREATE FUNCTION stats_counts_of(e event) RETURNS stats_counts
-LANGUAGE sql STABLE
-AS $$
-  SELECT ROW(
-    1,
-    (e.status = 'voided')::int,
-    (e.status NOT IN ('pending_verification', 'voided'))::int,
-    (e.source <> 'staff' AND e.status NOT IN ('pending_verification', 'voided'))::int,
-    (e.dispatched_at IS NOT NULL)::int,
-    e.redispatch_count,
-    e.escalation_count,
-    (e.status IN ('resolved', 'closed'))::int,
-    coalesce(e.status IN ('resolved', 'closed') AND e.resolved_at <= e.due_at, false)::int,
-    e.rework_count,
-    (e.status = 'closed')::int,
-    stats_closed_on_time(e)::int,
-    (e.status = 'closed' AND e.level = 0)::int,
-    (e.status = 'closed' AND e.level <= 2)::int
-  )::stats_counts
-$$;
-
--- Dispatched on time: the first dispatch (from registered) came within the limit of the
--- report. Its time is on the first dispatch audit row (the event row keeps only the latest).
-CREATE FUNCTION stats_first_dispatch_on_time(e event) RETURNS integer
-LANGUAGE sql STABLE
-AS $$
-  SELECT CASE WHEN e.dispatched_at IS NULL THEN 0 ELSE coalesce(
-    (SELECT (a.at - e.created_at <= stats_dispatch_limit())::int FROM event_audit a
-      WHERE a.event_id = e.id AND a.action = 'dispatch' AND a.from_status = 'registered'
-      ORDER BY a.version LIMIT 1),
-    CASE WHEN e.redispatch_count = 0 AND e.rework_count = 0 AND e.escalation_count = 0
-         THEN (e.dispatched_at - e.created_at <= stats_dispatch_limit())::int ELSE 0 END) END
-$$;
-
-CREATE FUNCTION stats_add(
-  p_day date, p_grid integer, p_category integer,
-  plus stats_counts, minus stats_counts, p_dispatched_on_time integer
-) RETURNS void
-LANGUAGE plpgsql
-AS $$
-DECLARE
-  zero stats_counts := ROW("""
-    + ", ".join("0" for _ in _COUNTS)
-    + """)::stats_counts;
-BEGIN
-  IF plus IS NULL THEN plus := zero; END IF;
-  IF minus IS NULL THEN minus := zero; END IF;
-  INSERT INTO stats_daily AS s (day, grid_id, category_id, """
-    + ", ".join(_ALL)
-    + """)
-  VALUES (p_day, p_grid, p_category, """
-    + ", ".join(
-        "p_dispatched_on_time" if c == "dispatched_on_time" else f"plus.{c} - minus.{c}"
-        for c in _ALL
-    )
-    + """)
-  ON CONFLICT (day, grid_id, category_id) DO UPDATE SET """
-    + ", ".join(f"{c} = s.{c} + EXCLUDED.{c}" for c in _ALL)
-    + """;
-END
-$$;
-
-CREATE FUNCTION stats_hist_add(
-  p_day date, p_grid integer, p_category integer, p_level integer, p_minutes integer,
-  p_ontime integer, p_sign integer
-) RETURNS void
-LANGUAGE plpgsql
-AS $$
-DECLARE
-  left_n integer;
-  dn integer := stats_daynum(p_day);
-BEGIN
-  INSERT INTO stats_resolution AS r (day, grid_id, category_id, level, minutes, n, ontime)
-  VALUES (p_day, p_grid, p_category, p_level, p_minutes, p_sign, p_sign * p_ontime)
-  ON CONFLICT (day, grid_id, category_id, level, minutes)
-  DO UPDATE SET n = r.n + EXCLUDED.n, ontime = r.ontime + EXCLUDED.ontime
-  RETURNING n INTO left_n;
-  IF left_n <= 0 THEN
-    DELETE FROM stats_resolution
-     WHERE day = p_day AND grid_id = p_grid AND category_id = p_category
-       AND level = p_level AND minutes = p_minutes;
-  END IF;
-  -- Every sealed block that holds this day is no longer exact.
-  DELETE FROM stats_block b USING generate_series(0, 10) AS l
-   WHERE b.lvl = l AND b.start = dn - dn % (1 << l);
-END
-$$;
-
-CREATE FUNCTION stats_event_changed() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-DECLARE
-  o stats_counts;
-  n stats_counts;
-  od date;
-  nd date;
-  first_on_time integer := 0;
-  same_key boolean := false;
-  o_closed boolean := false;
-  n_closed boolean := false;
-  om integer;
-  nm integer;
-  o_on integer;
-  n_on integer;
-BEGIN
-  IF TG_OP <> 'INSERT' THEN
-    o := stats_counts_of(OLD);
-    od := stats_day(OLD.created_at);
-    o_closed := OLD.status = 'closed';
-  END IF;
-  IF TG_OP <> 'DELETE' THEN
-    n := stats_counts_of(NEW);
-    nd := stats_day(NEW.created_at);
-    n_closed := NEW.status = 'closed';
-  END IF;
-  IF TG_OP = 'UPDATE' THEN
-    same_key := od = nd AND OLD.grid_id = NEW.grid_id AND OLD.category_id = NEW.category_id;
-  END IF;
-
-  IF same_key THEN
-    IF OLD.dispatched_at IS NULL AND NEW.dispatched_at IS NOT NULL THEN
-      first_on_time := (NEW.dispatched_at - NEW.created_at <= stats_dispatch_limit())::int;
-    END IF;
-    IF o IS DISTINCT FROM n OR first_on_time <> 0 THEN
-      PERFORM stats_add(nd, NEW.grid_id, NEW.category_id, n, o, first_on_time);
-    END IF;
-  ELSE
-    IF TG_OP <> 'INSERT' THEN
-      PERFORM stats_add(od, OLD.grid_id, OLD.category_id, NULL, o,
-                        -stats_first_dispatch_on_time(OLD));
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-      PERFORM stats_add(nd, NEW.grid_id, NEW.category_id, n, NULL,
-                        stats_first_dispatch_on_time(NEW));
-    END IF;
-  END IF;
-
-  IF o_closed THEN
-    om := stats_minutes(OLD.created_at, OLD.closed_at);
-    o_on := stats_closed_on_time(OLD)::int;
-  END IF;
-  IF n_closed THEN
-    nm := stats_minutes(NEW.created_at, NEW.closed_at);
-    n_on := stats_closed_on_time(NEW)::int;
-  END IF;
-  IF o_closed AND n_closed AND same_key AND OLD.level = NEW.level AND om = nm AND o_on = n_on THEN
-    RETURN NULL;
-  END IF;
-  IF o_closed THEN
-    PERFORM stats_hist_add(od, OLD.grid_id, OLD.category_id, OLD.level, om, o_on, -1);
-  END IF;
-  IF n_closed THEN
-    PERFORM stats_hist_add(nd, NEW.grid_id, NEW.category_id, NEW.level, nm, n_on, 1);
-  END IF;
-  RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER stats_event AFTER INSERT OR UPDATE OR DELETE ON event
-FOR EACH ROW EXECUTE FUNCTION stats_event_changed();
-
-CREATE FUNCTION stats_event_truncated() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-  TRUNCATE stats_daily, stats_resolution, stats_block;
-  RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER stats_event_truncate AFTER TRUNCATE ON event
-FOR EACH STATEMENT EXECUTE FUNCTION stats_event_truncated();
-
--- A patrol walked when it has a track or at least one GPS point (as patrol_coverage counts).
-CREATE FUNCTION stats_patrol_walks(p patrol) RETURNS boolean
-LANGUAGE sql STABLE
-AS $$
-  SELECT p.track IS NOT NULL OR EXISTS (SELECT 1 FROM patrol_point pp WHERE pp.patrol_id = p.id)
-$$;
-
-CREATE FUNCTION stats_patrol_changed() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-  IF TG_OP <> 'INSERT' THEN
-    DELETE FROM stats_patrol_walked WHERE patrol_id = OLD.id;
-  END IF;
-  IF TG_OP <> 'DELETE' AND stats_patrol_walks(NEW) THEN
-    INSERT INTO stats_patrol_walked (patrol_id, day, grid_id)
-    VALUES (NEW.id, stats_day(NEW.started_at), NEW.grid_id);
-  END IF;
-  RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER stats_patrol AFTER INSERT OR UPDATE OR DELETE ON patrol
-FOR EACH ROW EXECUTE FUNCTION stats_patrol_changed();
-
-CREATE FUNCTION stats_patrol_points_added() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-  INSERT INTO stats_patrol_walked (patrol_id, day, grid_id)
-  SELECT DISTINCT p.id, stats_day(p.started_at), p.grid_id
-    FROM new_points np JOIN patrol p ON p.id = np.patrol_id
-  ON CONFLICT (patrol_id) DO NOTHING;
-  RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER stats_patrol_points_insert AFTER INSERT ON patrol_point
-REFERENCING NEW TABLE AS new_points
-FOR EACH STATEMENT EXECUTE FUNCTION stats_patrol_points_added();
-
-CREATE FUNCTION stats_patrol_points_removed() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-  DELETE FROM stats_patrol_walked w
-   USING (SELECT DISTINCT patrol_id FROM old_points) op
-   WHERE w.patrol_id = op.patrol_id
-     AND NOT EXISTS (SELECT 1 FROM patrol p WHERE p.id = op.patrol_id AND stats_patrol_walks(p));
-  RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER stats_patrol_points_delete AFTER DELETE ON patrol_point
-REFERENCING OLD TABLE AS old_points
-FOR EACH STATEMENT EXECUTE FUNCTION stats_patrol_points_removed();
-
-CREATE FUNCTION stats_patrol_truncated() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-  TRUNCATE stats_patrol_walked;
-  RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER stats_patrol_truncate AFTER TRUNCATE ON patrol
-FOR EACH STATEMENT EXECUTE FUNCTION stats_patrol_truncated();
-
--- Everything again from the raw rows (writers wait meanwhile); sealed blocks are dropped.
-CREATE FUNCTION stats_rebuild() RETURNS void
-LANGUAGE plpgsql
-AS $$
-BEGIN
-  LOCK TABLE event, patrol, patrol_point IN SHARE MODE;
-  TRUNCATE stats_daily, stats_resolution, stats_block, stats_patrol_walked;
-  INSERT INTO stats_daily (day, grid_id, category_id, """
-    + ", ".join(_ALL)
-    + """)
-  SELECT stats_day(e.created_at), e.grid_id, e.category_id, """
-    + ", ".join(
-        "sum(stats_first_dispatch_on_time(e))" if c == "dispatched_on_time" else f"sum(c.{c})"
-        for c in _ALL
-    )
-    + """
-    FROM event e CROSS JOIN LATERAL stats_counts_of(e) AS c
-   GROUP BY 1, 2, 3;
-  INSERT INTO stats_resolution (day, grid_id, category_id, level, minutes, n, ontime)
-  SELECT stats_day(e.created_at), e.grid_id, e.category_id, e.level,
-         stats_minutes(e.created_at, e.closed_at), count(*), sum(stats_closed_on_time(e)::int)
-    FROM event e WHERE e.status = 'closed'
-   GROUP BY 1, 2, 3, 4, 5;
-  INSERT INTO stats_patrol_walked (patrol_id, day, grid_id)
-  SELECT p.id, stats_day(p.started_at), p.grid_id FROM patrol p WHERE stats_patrol_walks(p);
-END
-$$;
-
-SELECT stats_rebuild();
-"""
-)
+# The definitions of every counter live in SQL (alembic/sql/), so that the triggers
+# (incremental, in the transaction of each change) and stats_rebuild() (from the raw rows)
+# cannot disagree. Days are the report's (created_at) calendar days; see
+# docs/decisions/0004-stats-histograms.md. In the order of creation (a LANGUAGE sql body is
+# checked against what exists when it is created).
+SQL_FILES = [
+    "stats_day.v1",
+    "stats_daynum.v1",
+    "stats_minutes.v1",
+    "stats_closed_on_time.v1",
+    "stats_dispatch_limit.v1",
+    "stats_counts.type.v1",
+    "stats_counts_of.v1",
+    "stats_first_dispatch_on_time.v1",
+    "stats_add.v1",
+    "stats_hist_add.v1",
+    "stats_event_changed.v1",
+    "stats_event_truncated.v1",
+    "stats_patrol_walks.v1",
+    "stats_patrol_changed.v1",
+    "stats_patrol_points_added.v1",
+    "stats_patrol_points_removed.v1",
+    "stats_patrol_truncated.v1",
+    "stats_rebuild.v1",
+]
 
 DOWNGRADE_SQL = """
 DROP TRIGGER IF EXISTS stats_patrol_truncate ON patrol;

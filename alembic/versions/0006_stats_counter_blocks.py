@@ -17,6 +17,7 @@ import sqlmodel  # noqa: F401
 from sqlalchemy.dialects import postgresql
 
 from alembic import op
+from kernel.sqlfiles import read_sql
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -63,7 +64,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("fingerprint"),
     )
     # ### end Alembic commands ###
-    op.execute(UPGRADE_SQL)
+    op.execute(read_sql("stats_counter_days_changed.v1"))
+    op.execute(read_sql("stats_counter_days_truncated.v1"))
 
 
 def downgrade() -> None:
@@ -74,53 +76,6 @@ def downgrade() -> None:
     op.drop_table("stats_counter_block")
     # ### end Alembic commands ###
 
-
-UPGRADE_SQL = """
--- A change to the counters or the patrols of a day unseals every counter block holding it.
-CREATE FUNCTION stats_counter_days_changed() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-  DELETE FROM stats_counter_sealed s
-   USING (SELECT DISTINCT stats_daynum(day) AS dn FROM changed_rows) d, generate_series(0, 10) l
-   WHERE s.lvl = l AND s.start = d.dn - d.dn % (1 << l);
-  RETURN NULL;
-END
-$$;
-
-CREATE FUNCTION stats_counter_days_truncated() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-  TRUNCATE stats_counter_sealed, stats_counter_block;
-  RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER stats_daily_inserted AFTER INSERT ON stats_daily
-REFERENCING NEW TABLE AS changed_rows
-FOR EACH STATEMENT EXECUTE FUNCTION stats_counter_days_changed();
-CREATE TRIGGER stats_daily_updated AFTER UPDATE ON stats_daily
-REFERENCING NEW TABLE AS changed_rows
-FOR EACH STATEMENT EXECUTE FUNCTION stats_counter_days_changed();
-CREATE TRIGGER stats_daily_deleted AFTER DELETE ON stats_daily
-REFERENCING OLD TABLE AS changed_rows
-FOR EACH STATEMENT EXECUTE FUNCTION stats_counter_days_changed();
-CREATE TRIGGER stats_daily_truncated AFTER TRUNCATE ON stats_daily
-FOR EACH STATEMENT EXECUTE FUNCTION stats_counter_days_truncated();
-
-CREATE TRIGGER stats_patrol_walked_inserted AFTER INSERT ON stats_patrol_walked
-REFERENCING NEW TABLE AS changed_rows
-FOR EACH STATEMENT EXECUTE FUNCTION stats_counter_days_changed();
-CREATE TRIGGER stats_patrol_walked_updated AFTER UPDATE ON stats_patrol_walked
-REFERENCING NEW TABLE AS changed_rows
-FOR EACH STATEMENT EXECUTE FUNCTION stats_counter_days_changed();
-CREATE TRIGGER stats_patrol_walked_deleted AFTER DELETE ON stats_patrol_walked
-REFERENCING OLD TABLE AS changed_rows
-FOR EACH STATEMENT EXECUTE FUNCTION stats_counter_days_changed();
-CREATE TRIGGER stats_patrol_walked_truncated AFTER TRUNCATE ON stats_patrol_walked
-FOR EACH STATEMENT EXECUTE FUNCTION stats_counter_days_truncated();
-"""
 
 DOWNGRADE_SQL = """
 DROP TRIGGER IF EXISTS stats_patrol_walked_truncated ON stats_patrol_walked;

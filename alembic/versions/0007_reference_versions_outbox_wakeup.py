@@ -15,13 +15,12 @@ Create Date: 2026-11-26 21:20:00
 from collections.abc import Sequence
 
 from alembic import op
+from kernel.sqlfiles import read_sql
 
 revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-_WATCHED = (("grid", "grid"), ("community", "grid"), ("category", "category"))
 
 
 def upgrade() -> None:
@@ -32,36 +31,18 @@ def upgrade() -> None:
             version bigint NOT NULL
         );
         INSERT INTO reference_version (name, version) VALUES ('grid', 1), ('category', 1);
-
-        CREATE FUNCTION reference_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          UPDATE reference_version SET version = version + 1 WHERE name = TG_ARGV[0];
-          PERFORM pg_notify('reference_changed', TG_ARGV[0]);
-          RETURN NULL;
-        END $$;
-
-        CREATE FUNCTION outbox_added() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          PERFORM pg_notify('outbox', '');
-          RETURN NULL;
-        END $$;
-        CREATE TRIGGER outbox_added AFTER INSERT ON outbox
-            FOR EACH STATEMENT EXECUTE FUNCTION outbox_added();
         """
     )
-    for table, name in _WATCHED:
-        op.execute(
-            f"CREATE TRIGGER {table}_reference_changed"
-            f" AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}"
-            f" FOR EACH STATEMENT EXECUTE FUNCTION reference_changed('{name}')"
-        )
+    op.execute(read_sql("reference_changed.v1"))
+    op.execute(read_sql("outbox_added.v1"))
 
 
 def downgrade() -> None:
-    for table, _ in _WATCHED:
-        op.execute(f"DROP TRIGGER {table}_reference_changed ON {table}")
     op.execute(
         """
+        DROP TRIGGER grid_reference_changed ON grid;
+        DROP TRIGGER community_reference_changed ON community;
+        DROP TRIGGER category_reference_changed ON category;
         DROP TRIGGER outbox_added ON outbox;
         DROP FUNCTION outbox_added();
         DROP FUNCTION reference_changed();

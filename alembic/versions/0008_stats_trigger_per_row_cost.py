@@ -3,8 +3,8 @@
 Measured on the report bench (ADR 0005): with the trigger a report cost ~1.27 ms of
 PostgreSQL CPU, without it ~0.70 ms; a profile showed the parser and planner at work in every
 transaction. The trigger now reads the category's minutes itself and evaluates the counters as
-an expression PL/pgSQL keeps per transaction (see _FAST), and skips the first-dispatch lookup
-for events never dispatched (0 anyway). Same counts.
+an expression PL/pgSQL keeps per transaction (see alembic/sql/stats_event_changed.v2.sql), and
+skips the first-dispatch lookup for events never dispatched (0 anyway). Same counts.
 
 Revision ID: 0008
 Revises: 0007
@@ -14,131 +14,17 @@ Create Date: 2026-11-26 22:05:00
 from collections.abc import Sequence
 
 from alembic import op
+from kernel.sqlfiles import read_sql
 
 revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_ORIGINAL = """
-CREATE OR REPLACE FUNCTION stats_event_changed() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-DECLARE
-  o stats_counts;
-  n stats_counts;
-  od date;
-  nd date;
-  first_on_time integer := 0;
-  same_key boolean := false;
-  o_closed boolean := false;
-  n_closed boolean := false;
-  om integer;
-  nm integer;
-  o_on integer;
-  n_on integer;
-BEGIN
-  IF TG_OP <> 'INSERT' THEN
-    o := stats_counts_of(OLD);
-    od := stats_day(OLD.created_at);
-    o_closed := OLD.status = 'closed';
-  END IF;
-  IF TG_OP <> 'DELETE' THEN
-    n := stats_counts_of(NEW);
-    nd := stats_day(NEW.created_at);
-    n_closed := NEW.status = 'closed';
-  END IF;
-  IF TG_OP = 'UPDATE' THEN
-    same_key := od = nd AND OLD.grid_id = NEW.grid_id AND OLD.category_id = NEW.category_id;
-  END IF;
-
-  IF same_key THEN
-    IF OLD.dispatched_at IS NULL AND NEW.dispatched_at IS NOT NULL THEN
-      first_on_time := (NEW.dispatched_at - NEW.created_at <= stats_dispatch_limit())::int;
-    END IF;
-    IF o IS DISTINCT FROM n OR first_on_time <> 0 THEN
-      PERFORM stats_add(nd, NEW.grid_id, NEW.category_id, n, o, first_on_time);
-    END IF;
-  ELSE
-    IF TG_OP <> 'INSERT' THEN
-      PERFORM stats_add(od, OLD.grid_id, OLD.category_id, NULL, o,
-                        -stats_first_dispatch_on_time(OLD));
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-      PERFORM stats_add(nd, NEW.grid_id, NEW.category_id, n, NULL,
-                        stats_first_dispatch_on_time(NEW));
-    END IF;
-  END IF;
-
-  IF o_closed THEN
-    om := stats_minutes(OLD.created_at, OLD.closed_at);
-    o_on := stats_closed_on_time(OLD)::int;
-  END IF;
-  IF n_closed THEN
-    nm := stats_minutes(NEW.created_at, NEW.closed_at);
-    n_on := stats_closed_on_time(NEW)::int;
-  END IF;
-  IF o_closed AND n_closed AND same_key AND OLD.level = NEW.level AND om = nm AND o_on = n_on THEN
-    RETURN NULL;
-  END IF;
-  IF o_closed THEN
-    PERFORM stats_hist_add(od, OLD.grid_id, OLD.category_id, OLD.level, om, o_on, -1);
-  END IF;
-  IF n_closed THEN
-    PERFORM stats_hist_add(nd, NEW.grid_id, NEW.category_id, NEW.level, nm, n_on, 1);
-  END IF;
-  RETURN NULL;
-END
-$$;
-"""
-
-
-# What the trigger calls, and what it calls now. A LANGUAGE sql function that cannot be
-# inlined (a sub-select in its body) is parsed and planned again in every transaction when a
-# PL/pgSQL trigger calls it (its cached state lives in the expression state, which PL/pgSQL
-# rebuilds per transaction). Written out instead: the category's minutes are read by a plain
-# query (the trigger's cached plan), and the counters are a simple expression over
-# ``stats_counts`` (inlined at plan time; its expression state is built once per transaction,
-# so a batch of rows pays it once). Putting the sub-select inside that expression instead was
-# measured 2.5x slower for 500-row updates (a full executor start per row). The definitions
-# stay in the functions the set-based rebuild inlines (0005); the rebuild test (stats fast
-# path == recomputation from raw events) checks both agree.
-_FAST = [
-    (
-        "  n_on integer;\n",
-        "  n_on integer;\n  o_minutes double precision;\n  n_minutes double precision;\n",
-    ),
-    (
-        "    o := stats_counts_of(OLD);",
-        "    SELECT c.resolve_minutes INTO o_minutes FROM category c"
-        " WHERE c.id = OLD.category_id;\n"
-        "    o := stats_counts(OLD, o_minutes);",
-    ),
-    (
-        "    n := stats_counts_of(NEW);",
-        "    SELECT c.resolve_minutes INTO n_minutes FROM category c"
-        " WHERE c.id = NEW.category_id;\n"
-        "    n := stats_counts(NEW, n_minutes);",
-    ),
-    ("stats_closed_on_time(OLD)", "stats_on_time(OLD, o_minutes)"),
-    ("stats_closed_on_time(NEW)", "stats_on_time(NEW, n_minutes)"),
-] + [
-    (
-        f"stats_first_dispatch_on_time({row})",
-        f"CASE WHEN {row}.dispatched_at IS NULL THEN 0"
-        f" ELSE stats_first_dispatch_on_time({row}) END",
-    )
-    for row in ("OLD", "NEW")
-]
-
 
 def upgrade() -> None:
-    body = _ORIGINAL
-    for call, written_out in _FAST:
-        assert call in body, call
-        body = body.replace(call, written_out)
-    op.execute(body)
+    op.execute(read_sql("stats_event_changed.v2"))
 
 
 def downgrade() -> None:
-    op.execute(_ORIGINAL)
+    op.execute(read_sql("stats_event_changed.v1"))

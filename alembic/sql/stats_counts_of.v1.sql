@@ -1,0 +1,22 @@
+-- stats_counts_of v1 (migration 0004).
+-- What one event contributes to the counters of its report day, from its current row.
+CREATE OR REPLACE FUNCTION stats_counts_of(e event) RETURNS stats_counts
+LANGUAGE sql STABLE
+AS $$
+  SELECT ROW(
+    1,
+    (e.status = 'voided')::int,
+    (e.status NOT IN ('pending_verification', 'voided'))::int,
+    (e.source <> 'staff' AND e.status NOT IN ('pending_verification', 'voided'))::int,
+    (e.dispatched_at IS NOT NULL)::int,
+    e.redispatch_count,
+    e.escalation_count,
+    (e.status IN ('resolved', 'closed'))::int,
+    coalesce(e.status IN ('resolved', 'closed') AND e.resolved_at <= e.due_at, false)::int,
+    e.rework_count,
+    (e.status = 'closed')::int,
+    stats_closed_on_time(e)::int,
+    (e.status = 'closed' AND e.level = 0)::int,
+    (e.status = 'closed' AND e.level <= 2)::int
+  )::stats_counts
+$$;
