@@ -34,9 +34,9 @@ from dispatch.lifecycle import system
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
 from tests.conftest import Clock
-from tests.integration.dispatchkit import audit_actions, ensure_category, report
-from tests.integration.eventkit import interior_point
-from tests.integration.servers import ApiServer, PrivateRedis, WorkerProcess, server_env
+from tests.kit.dispatch import audit_actions, ensure_category, report
+from tests.kit.events import interior_point
+from tests.kit.servers import ApiServer, PrivateRedis, WorkerProcess, server_env
 
 ACK_2S = "zz_fault_ack2"
 N = 100

@@ -24,7 +24,7 @@ from dispatch.lifecycle import system
 from dispatch.notify import DeliveryFailed, NotificationMessage, WebhookAdapter
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
-from tests.integration.dispatchkit import report
+from tests.kit.dispatch import report
 
 
 class Receiver:

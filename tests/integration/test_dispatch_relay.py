@@ -27,7 +27,7 @@ from dispatch.lifecycle import actions, loading, system
 from domain.lifecycle import Action, TimerKind
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
-from tests.integration.dispatchkit import audit_actions, ensure_category, principal, report
+from tests.kit.dispatch import audit_actions, ensure_category, principal, report
 
 FAST = "zz_fast_ack"  # acknowledgement allowance 1 s, resolution 1 h
 

@@ -30,9 +30,8 @@ from starlette.types import Message
 from domain.roles import Role
 from kernel.settings import get_settings
 from service.api.app import create_app
-from tests.integration.conftest import MakeEvent
-from tests.integration.eventkit import GRID_01
-from tests.integration.routekit import (
+from tests.kit.events import GRID_01, MakeEvent
+from tests.kit.routes import (
     PUBLIC,
     USER_OF_ROLE,
     ApiRoute,

@@ -20,7 +20,7 @@ from dispatch.lifecycle import system
 from domain.lifecycle import TimerKind
 from kernel.uow import UnitOfWork
 from tests.conftest import Clock
-from tests.integration.dispatchkit import (
+from tests.kit.dispatch import (
     audit_actions,
     ensure_category,
     outbox_topics,
@@ -28,7 +28,7 @@ from tests.integration.dispatchkit import (
     staff_id,
     username_of,
 )
-from tests.integration.eventkit import GRID_01, GRID_02
+from tests.kit.events import GRID_01, GRID_02
 
 Headers = Callable[[str], dict[str, str]]
 

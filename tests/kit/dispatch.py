@@ -21,7 +21,7 @@ from kernel.reference import References
 from staff.auth import principal_for
 from staff.models import Staff, User
 from tests.conftest import SessionPool
-from tests.integration.eventkit import GRID_01, interior_point
+from tests.kit.events import GRID_01, interior_point
 
 
 def principal(session: Session, username: str) -> Principal:
