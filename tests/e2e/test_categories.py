@@ -1,8 +1,8 @@
-"""Categories: the seed, reading for everyone, admin writes with 409s and 422s."""
+"""Categories over HTTP: reading for everyone, admin writes with 409s and 422s. The seed itself
+and loading it again are in tests/integration/test_categories.py."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,13 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
 
-from dispatch.categories.service import load_categories
-from kernel.settings import get_settings
+from tests.kit.data import SEED
 
 Headers = Callable[[str], dict[str, str]]
-SEED = json.loads((get_settings().data_dir / "categories.json").read_text(encoding="utf-8"))[
-    "categories"
-]
 
 
 def _new(**over: Any) -> dict[str, Any]:
@@ -33,22 +29,6 @@ def _new(**over: Any) -> dict[str, Any]:
     return body
 
 
-def test_seed_has_the_street_problems_with_sane_limits() -> None:
-    names = {c["name"] for c in SEED}
-    for must in ("暴露垃圾", "乱堆物料", "占道经营", "违章停车", "井盖缺损", "路灯损坏", "绿化损毁",
-                 "小广告", "违法建设", "消防通道堵塞", "安全隐患", "矛盾纠纷"):  # fmt: skip
-        assert must in names
-    assert 15 <= len(SEED) <= 25
-    departments = {"城管", "公安", "住建", "应急", "市场监管", "卫健"}
-    for c in SEED:
-        assert c["department"] in departments
-        assert c["code"].isascii() and c["code"].islower()
-        if not c["big"]:
-            assert 30 <= c["resolve_minutes"] <= 60, c
-        assert 0 < c["ack_minutes"] <= c["resolve_minutes"]
-    assert len({c["code"] for c in SEED}) == len({c["name"] for c in SEED}) == len(SEED)
-
-
 def test_every_role_reads_the_seeded_categories(client: TestClient, token_for: Headers) -> None:
     for user in ("g01m1", "evaluator", "dept_cg"):
         r = client.get("/api/v1/categories", headers=token_for(user))
@@ -58,16 +38,6 @@ def test_every_role_reads_the_seeded_categories(client: TestClient, token_for: H
             got = by_code[seed["code"]]
             assert {k: got[k] for k in seed} == seed
     assert client.get("/api/v1/categories").status_code == 401
-
-
-def test_loading_twice_creates_nothing_and_keeps_admin_changes(db: Session) -> None:
-    db.execute(text("UPDATE category SET resolve_minutes = 55 WHERE code = 'exposed_garbage'"))
-    again = load_categories(session=db, path=get_settings().data_dir / "categories.json")
-    assert again == {"categories": len(SEED), "created": 0}
-    minutes = db.execute(
-        text("SELECT resolve_minutes FROM category WHERE code = 'exposed_garbage'")
-    ).scalar_one()
-    assert minutes == 55
 
 
 def test_admin_creates_with_fractional_minutes_and_patches(

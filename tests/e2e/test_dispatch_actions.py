@@ -1,8 +1,9 @@
-"""The dispatch engine's services and action routes on the real database (rolled back).
+"""The dispatch engine's action routes over HTTP on the real database (rolled back).
 
-Covers: automatic dispatch (least loaded member), every action with its role and object
-checks, illegal transitions and stale versions as 409s, the review loop, escalation by hand
-and by timer, suspend/resume shifting deadlines, and the board.
+Covers: every action with its role and object checks, illegal transitions and stale versions
+as 409s, the review loop, escalation by hand, suspend/resume shifting deadlines, and the board.
+Automatic dispatch and the timers, called directly, are in
+tests/integration/test_dispatch_actions.py.
 """
 
 from __future__ import annotations
@@ -15,13 +16,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
 
-from dispatch.events.models import Event
-from dispatch.lifecycle import system
-from domain.lifecycle import TimerKind
-from kernel.uow import UnitOfWork
 from tests.conftest import Clock
 from tests.kit.dispatch import (
     audit_actions,
+    dispatched,
     ensure_category,
     outbox_topics,
     report,
@@ -35,16 +33,6 @@ Headers = Callable[[str], dict[str, str]]
 
 def url(event_id: int, action: str) -> str:
     return f"/api/v1/events/{event_id}/{action}"
-
-
-def dispatched(db: Session, clock: Clock, reporter: str = "g01m1", **kw: str) -> Event:
-    """A reported event, auto-dispatched by the engine."""
-    event_id = report(db, reporter, now=clock.now, **kw)
-    assert system.auto_dispatch(UnitOfWork(db), event_id, clock.now) is not None
-    event = db.get(Event, event_id)
-    assert event is not None
-    db.refresh(event)
-    return event
 
 
 def add_resolve_photo(db: Session, event_id: int, uploader: int, clock: Clock) -> None:
@@ -63,49 +51,6 @@ def add_resolve_photo(db: Session, event_id: int, uploader: int, clock: Clock) -
         ),
         {"e": event_id, "p": photo_id, "u": uploader, "now": clock.now},
     )
-
-
-# --- automatic dispatch ------------------------------------------------------------------------
-
-
-def test_auto_dispatch_picks_the_least_loaded_member_and_writes_timers(
-    db: Session, clock: Clock
-) -> None:
-    first = dispatched(db, clock)
-    members = {staff_id(db, "g01m1"), staff_id(db, "g01m2")}
-    assert first.status == "dispatched" and first.level == 0
-    assert first.assignee_id in members and first.assignee_role == "member"
-    assert first.ack_due_at == clock.now + timedelta(minutes=10)
-    assert first.due_at == clock.now + timedelta(minutes=30)
-    second = dispatched(db, clock)
-    assert second.assignee_id in members - {first.assignee_id}, "load balanced"
-    assert audit_actions(db, first.id or 0) == ["register", "dispatch"]
-    topics = outbox_topics(db, first.id or 0)
-    assert topics.count("timer.set") == 6 and topics.count("stream") == 2
-    assert "dispatch" in topics and "notify" in topics
-    assert db.execute(
-        text("SELECT actor, note FROM event_audit WHERE event_id = :e AND version = 2"),
-        {"e": first.id},
-    ).one() == ("system", "auto")
-
-
-def test_auto_dispatch_is_idempotent(db: Session, clock: Clock) -> None:
-    event = dispatched(db, clock)
-    assert system.auto_dispatch(UnitOfWork(db), event.id or 0, clock.now) is None
-    assert audit_actions(db, event.id or 0) == ["register", "dispatch"]
-
-
-def test_big_category_starts_at_the_command_centre(db: Session, clock: Clock) -> None:
-    event = dispatched(db, clock, category="gas_safety")
-    assert event.level == 2 and event.assignee_role == "dispatcher"
-
-
-def test_head_takes_it_when_both_members_are_off_duty(db: Session, clock: Clock) -> None:
-    db.execute(text("UPDATE staff SET on_duty = false WHERE id IN (:a, :b)"), {
-        "a": staff_id(db, "g01m1"), "b": staff_id(db, "g01m2"),
-    })  # fmt: skip
-    event = dispatched(db, clock)
-    assert event.assignee_id == staff_id(db, "g01h") and event.assignee_role == "head"
 
 
 # --- the handler's loop ----------------------------------------------------------------------
@@ -351,36 +296,6 @@ def test_a_queued_event_is_claimed_by_whoever_of_its_level_acknowledges(
     assert r.status_code == 200, r.text
     assert r.json()["assignee"]["id"] == staff_id(db, "comm01")
     assert r.json()["assignee_role"] == "community"
-
-
-def test_breach_timer_escalates_once_and_a_stale_timer_does_nothing(
-    db: Session, clock: Clock
-) -> None:
-    event = dispatched(db, clock)
-    assert event.id is not None
-    early = system.handle_timer(UnitOfWork(db), event.id, TimerKind.ACK_BREACH, 1, clock.now)
-    assert early is None, "not due yet"
-    clock.advance(minutes=10)
-    decision = system.handle_timer(UnitOfWork(db), event.id, TimerKind.ACK_BREACH, 1, clock.now)
-    assert decision is not None and decision.state.level == 1
-    assert decision.state.assignee_id == str(staff_id(db, "comm01"))
-    again = system.handle_timer(UnitOfWork(db), event.id, TimerKind.ACK_BREACH, 1, clock.now)
-    assert again is None, "deadline_version moved on: the second run is a no-op"
-    rows = db.execute(
-        text("SELECT action, reason, actor FROM event_audit WHERE event_id = :e AND version = 3"),
-        {"e": event.id},
-    ).one()
-    assert tuple(rows) == ("breach", "ack_overdue", "system")
-
-
-def test_warning_timer_is_an_audit_row_and_a_notification(db: Session, clock: Clock) -> None:
-    event = dispatched(db, clock)
-    assert event.id is not None
-    clock.advance(minutes=5)
-    decision = system.handle_timer(UnitOfWork(db), event.id, TimerKind.ACK_WARN50, 1, clock.now)
-    assert decision is not None and decision.audit is not None
-    assert audit_actions(db, event.id)[-1] == "warn"
-    assert system.handle_timer(UnitOfWork(db), event.id, TimerKind.ACK_WARN50, 1, clock.now) is None
 
 
 # --- the board -------------------------------------------------------------------------------

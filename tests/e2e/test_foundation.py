@@ -1,27 +1,16 @@
-"""The foundation on the real servers: PostGIS, health, metrics, request ids, settings."""
+"""The foundation over HTTP on the real servers: health, metrics, request ids, the OpenAPI
+document. PostGIS itself and the settings are in tests/integration/test_foundation.py."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from redis import Redis
-from sqlalchemy import text
-from sqlmodel import Session
 
 from kernel.redis import write_heartbeat
-from kernel.settings import DEV_SECRET, InsecureSettings, Settings
 from service.api.deps import redis_connection
-
-
-def test_postgis_extension_exists(db: Session) -> None:
-    version = db.execute(
-        text("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")
-    ).scalar_one_or_none()
-    assert version is not None and version.startswith("3.")
-    assert db.execute(text("SELECT ST_AsText(ST_MakePoint(1, 2))")).scalar_one() == "POINT(1 2)"
 
 
 def test_health_ok_lists_versions_redis_and_worker(client: TestClient, redis: Redis) -> None:
@@ -71,10 +60,3 @@ def test_openapi_document_is_served(client: TestClient) -> None:
     doc = client.get("/openapi.json").json()
     assert "/api/v1/health" in doc["paths"]
     assert client.get("/docs").status_code == 200
-
-
-def test_settings_refuse_the_dev_secret_outside_dev() -> None:
-    with pytest.raises(InsecureSettings, match="WANGGE_SECRET_KEY"):
-        Settings(env="prod", secret_key=DEV_SECRET)
-    assert Settings(env="prod", secret_key="x" * 40).env == "prod"
-    assert Settings(env="dev").secret_key == DEV_SECRET

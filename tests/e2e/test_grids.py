@@ -1,62 +1,41 @@
-"""The grid map on PostGIS: point lookup (boundary, snapping, coordinate systems, input
-validation), PostGIS vs Shapely on random points, GeoJSON reads, communities, coverage.
+"""The grid map over HTTP: point lookup (boundary, snapping, coordinate systems, input
+validation), GeoJSON reads, communities, coverage, the lookup's OpenAPI document. The lookup
+called directly, PostGIS vs Shapely and coverage after map changes are in
+tests/integration/test_grids.py.
 
-Geometry for choosing test points comes from data/grids.geojson, the file the test database
-was loaded from; what the service answers is always checked against PostGIS itself.
+Geometry for choosing test points comes from data/grids.geojson (``tests.kit.data``), the file
+the test database was loaded from; what the service answers is always checked against PostGIS
+itself.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import math
-import random
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 import pytest
-import shapely
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from pyproj import Transformer
-from shapely.geometry import LineString, Point, Polygon, shape
-from shapely.geometry.polygon import orient
-from shapely.strtree import STRtree
+from shapely.geometry import Point, shape
 from sqlalchemy import text
 from sqlmodel import Session
 
 from domain.coords import wgs84_to_bd09, wgs84_to_gcj02
-from grids import lookup, service
-from grids.index import GridIndex
-from kernel.errors import Invalid
-from kernel.settings import ROOT
-from tests.conftest import SessionPool
+from tests.kit.data import (
+    TO_UTM,
+    Coord,
+    grid_map,
+    outer_edge_point,
+    shared_segments,
+    shared_vertices,
+    union,
+)
 
 Headers = Callable[[str], dict[str, str]]
-Coord = tuple[float, float]
 LOCATE = "/api/v1/grids/locate"
-TO_UTM = Transformer.from_crs("EPSG:4326", "EPSG:32650", always_xy=True)
 COMMUNITIES = ("新景楼", "益民园", "都市花园", "龙泉西里", "吉庆里", "荣馨园")
-
-
-@cache
-def grid_map() -> tuple[tuple[str, ...], tuple[Polygon, ...]]:
-    """Codes and polygons of the loaded map, in code order."""
-    fc = json.loads((ROOT / "data" / "grids.geojson").read_text(encoding="utf-8"))
-    features = sorted(fc["features"], key=lambda f: f["properties"]["code"])
-    return (
-        tuple(f["properties"]["code"] for f in features),
-        tuple(shape(f["geometry"]) for f in features),
-    )
-
-
-@cache
-def union() -> Polygon:
-    u = shapely.unary_union(list(grid_map()[1]))
-    assert isinstance(u, Polygon)
-    return orient(u, 1.0)  # counter-clockwise: the outside is right of each edge
 
 
 def covering_codes(db: Session, lon: float, lat: float) -> list[str]:
@@ -70,48 +49,6 @@ def covering_codes(db: Session, lon: float, lat: float) -> list[str]:
             {"x": lon, "y": lat},
         ).scalars()
     )
-
-
-def shared_vertices() -> list[tuple[Coord, list[str]]]:
-    """Vertices that belong to two or more grids (with those grids' codes)."""
-    owners: dict[Coord, set[str]] = {}
-    for code, poly in zip(*grid_map(), strict=True):
-        for xy in poly.exterior.coords:
-            owners.setdefault((xy[0], xy[1]), set()).add(code)
-    return [(xy, sorted(c)) for xy, c in sorted(owners.items()) if len(c) >= 2]
-
-
-def shared_segments() -> list[tuple[Coord, Coord, list[str]]]:
-    """Ring segments that two grids both have (same two vertices): shared edges."""
-    owners: dict[tuple[Coord, Coord], set[str]] = {}
-    for code, poly in zip(*grid_map(), strict=True):
-        ring = [(x, y) for x, y in poly.exterior.coords]
-        for a, b in zip(ring, ring[1:], strict=False):
-            key = (a, b) if a <= b else (b, a)
-            owners.setdefault(key, set()).add(code)
-    return [(a, b, sorted(c)) for (a, b), c in sorted(owners.items()) if len(c) == 2]
-
-
-def outer_edge_point(metres_out: float, index: int = 0) -> tuple[Coord, str]:
-    """A point ``metres_out`` outside the map, off the middle of one of its outer edges,
-    and the code of the grid owning that edge."""
-    outline = union().exterior
-    edges = [
-        LineString([outline.coords[i], outline.coords[i + 1]])
-        for i in range(len(outline.coords) - 1)
-    ]
-    edges.sort(key=lambda e: -e.length)
-    edge = edges[index]
-    (ax, ay), (bx, by) = (TO_UTM.transform(*xy) for xy in edge.coords)
-    mx, my = (ax + bx) / 2, (ay + by) / 2
-    length = math.hypot(bx - ax, by - ay)
-    nx, ny = (by - ay) / length, -(bx - ax) / length  # right of a→b: outside a CCW ring
-    lon, lat = TO_UTM.transform(mx + nx * metres_out, my + ny * metres_out, direction="INVERSE")
-    assert not union().contains(Point(lon, lat))
-    mid_lon, mid_lat = TO_UTM.transform(mx - nx * 0.5, my - ny * 0.5, direction="INVERSE")
-    owner = [c for c, p in zip(*grid_map(), strict=True) if p.contains(Point(mid_lon, mid_lat))]
-    assert len(owner) == 1
-    return (lon, lat), owner[0]
 
 
 def locate(client: TestClient, headers: dict[str, str], **params: Any) -> Any:
@@ -285,43 +222,6 @@ def test_locate_needs_a_signed_in_user(client: TestClient) -> None:
     assert r.status_code == 401
 
 
-def stored_index(db: Session) -> GridIndex:
-    """The in-memory index exactly as the API builds it from the stored map."""
-
-    async def load() -> GridIndex:
-        async with SessionPool(db).connection() as conn:
-            return await lookup.load_index(conn)  # type: ignore[arg-type]
-
-    return asyncio.run(load())
-
-
-def test_service_locate_names_the_callers_location_in_its_errors(db: Session) -> None:
-    """The report path calls the same lookup with the body's location as ``loc``."""
-    index, pool = stored_index(db), SessionPool(db)
-
-    def run(lon: float, lat: float, accuracy_m: float) -> lookup.Location:
-        return asyncio.run(
-            lookup.locate(
-                pool=pool,  # type: ignore[arg-type]
-                index=index,
-                lon=lon,
-                lat=lat,
-                accuracy_m=accuracy_m,
-                loc=("body", "location"),
-            )
-        )
-
-    (lon, lat), owner = outer_edge_point(20.0)
-    loc = run(lon, lat, 30)
-    assert (loc.code, loc.snapped, round(loc.distance_m)) == (owner, True, 20)
-    with pytest.raises(Invalid) as exc:
-        run(lon, lat, 5)
-    assert exc.value.detail[0]["loc"] == ["body", "location"]
-    (vlon, vlat), codes = next(v for v in shared_vertices() if len(v[1]) >= 3)
-    loc = run(vlon, vlat, 0)
-    assert loc.code == min(codes) and not loc.snapped
-
-
 # --- properties ------------------------------------------------------------------------
 
 
@@ -360,48 +260,6 @@ def test_any_point_of_the_jurisdiction_lands_in_exactly_one_grid(
     body = r.json()
     assert body["snapped"] is False
     assert body["grid"]["code"] == covering[0]
-
-
-def test_postgis_and_shapely_agree_on_10000_random_points(db: Session) -> None:
-    """One batched query for PostGIS; for Shapely, an STRtree over the GeoJSON and the API's
-    own in-memory index (grids.index, built from the stored map). Points are drawn in the
-    map's bounding box, so some fall outside every grid (None on every side)."""
-    codes, polygons = grid_map()
-    minx, miny, maxx, maxy = union().bounds
-    rng = random.Random(20240601)
-    xs = [rng.uniform(minx, maxx) for _ in range(10_000)]
-    ys = [rng.uniform(miny, maxy) for _ in range(10_000)]
-    by_postgis = db.execute(
-        text("""
-        SELECT (SELECT min(g.code) FROM grid g
-                WHERE ST_Covers(g.geom, ST_SetSRID(ST_MakePoint(p.x, p.y), 4326)))
-        FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[])) WITH ORDINALITY AS p(x, y, i)
-        ORDER BY p.i
-        """),
-        {"xs": xs, "ys": ys},
-    ).scalars()
-    tree = STRtree(list(polygons))
-    point_index, grid_index = tree.query(shapely.points(xs, ys), predicate="covered_by")
-    by_shapely: list[str | None] = [None] * len(xs)
-    for i, g in zip(point_index.tolist(), grid_index.tolist(), strict=True):
-        current = by_shapely[i]
-        by_shapely[i] = codes[g] if current is None else min(current, codes[g])
-    postgis = list(by_postgis)
-    index = stored_index(db)
-    by_index = [
-        None if (hit := index.covering(x, y)) is None else hit.code
-        for x, y in zip(xs, ys, strict=True)
-    ]
-    assert by_index == by_shapely
-    assert len(postgis) == 10_000
-    inside = sum(c is not None for c in postgis)
-    assert 5_000 < inside < 10_000  # both cases are exercised
-    disagree = [
-        (xs[i], ys[i], a, b)
-        for i, (a, b) in enumerate(zip(postgis, by_shapely, strict=True))
-        if a != b
-    ]
-    assert disagree == []
 
 
 # --- reads -----------------------------------------------------------------------------
@@ -477,41 +335,6 @@ def test_coverage(client: TestClient, token_for: Headers) -> None:
     assert c["gap_area_m2"] < 1.0
     assert c["fully_staffed_grids"] == 44
     assert c["staffing_ratio"] == 1.0
-
-
-def test_coverage_sees_a_gap_an_overlap_and_an_unstaffed_grid(db: Session) -> None:
-    """Coverage is measured, not assumed: shrink one grid to half its size (a gap of 3/4 of
-    it), move one member away, then grow another grid into its neighbours."""
-    codes = grid_map()[0]
-    shrunk, unstaffed, grown = codes[3], codes[9], codes[40]
-    area = db.execute(text("SELECT area_m2 FROM grid WHERE code = :c"), {"c": shrunk}).scalar_one()
-    db.execute(
-        text("""UPDATE grid SET geom = ST_Multi(ST_Translate(ST_Scale(
-                    ST_Translate(geom, -ST_X(ST_Centroid(geom)), -ST_Y(ST_Centroid(geom))),
-                    0.5, 0.5), ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom))))
-                WHERE code = :c"""),
-        {"c": shrunk},
-    )
-    db.execute(
-        text("""UPDATE staff SET grid_id = NULL WHERE id = (SELECT min(s.id) FROM staff s
-                JOIN grid g ON g.id = s.grid_id WHERE g.code = :c AND s.role = 'member')"""),
-        {"c": unstaffed},
-    )
-    c = service.coverage(session=db)
-    assert c.grid_count == 44
-    assert c.gap_area_m2 == pytest.approx(0.75 * area, rel=1e-3)
-    assert c.covered_area_km2 == pytest.approx(16.18 - 0.75 * area / 1e6, abs=1e-3)
-    assert c.coverage_ratio == pytest.approx(1 - 0.75 * area / 16.18e6, abs=1e-5)
-    assert c.overlap_area_m2 < 1.0
-    assert c.fully_staffed_grids == 43
-
-    db.execute(
-        text(
-            "UPDATE grid SET geom = ST_Multi(ST_Buffer(geom, 0.0002, 'join=mitre')) WHERE code = :c"
-        ),
-        {"c": grown},
-    )
-    assert service.coverage(session=db).overlap_area_m2 > 1000  # a ~20 m band into neighbours
 
 
 def test_the_lookup_documents_its_query_and_security_in_openapi(client: TestClient) -> None:
