@@ -2,11 +2,14 @@
 
 The folders say what a test touches (tests/README.md):
 
-- ``tests/unit/``: no I/O at all, pure domain and pure helpers; needs none of these fixtures.
-- ``tests/integration/``: the real PostgreSQL, Redis and worker, calling services, the store,
-  jobs and the engine directly; no HTTP (no ``client``/``app``/``token_for``, no API server).
+- ``tests/unit/``: no I/O (no database, Redis, processes or network), pure domain and pure
+  helpers; needs none of these fixtures.
+- ``tests/integration/``: the real PostgreSQL, Redis and worker (jobs in-process, or
+  ``wangge worker`` as a process), calling services, the store, jobs and the engine directly;
+  no HTTP (no ``client``/``app``/``token_for``, no API server).
 - ``tests/e2e/``: through HTTP: ``client`` (FastAPI's TestClient on the test's transaction),
-  real ``uvicorn``/``wangge worker`` processes (``tests.kit.servers``), schemathesis.
+  the API under uvicorn (``tests.kit.servers``), schemathesis. Set up through services and
+  checked over HTTP is e2e.
 
 Helpers shared by the folders live in ``tests/kit/`` (one module a subject); fixtures more than
 one folder needs are defined here, once.

@@ -1,2 +1,2 @@
-"""Unit tests: no I/O at all (no database, Redis, files or network); pure domain and pure
+"""Unit tests: no I/O (no database, Redis, processes or network); pure domain and pure
 helpers."""
