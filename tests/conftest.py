@@ -1,10 +1,26 @@
-"""Test fixtures on the real servers.
+"""Test fixtures on the real servers, for every folder of tests.
+
+The folders say what a test touches (tests/README.md):
+
+- ``tests/unit/``: no I/O (no database, Redis, processes or network), pure domain and pure
+  helpers; needs none of these fixtures.
+- ``tests/integration/``: the real PostgreSQL, Redis and worker (jobs in-process, or
+  ``wangge worker`` as a process), calling services, the store, jobs and the engine directly;
+  no HTTP (no ``client``/``app``/``token_for``, no API server).
+- ``tests/e2e/``: through HTTP: ``client`` (FastAPI's TestClient on the test's transaction),
+  the API under uvicorn (``tests.kit.servers``), schemathesis. Set up through services and
+  checked over HTTP is e2e.
+
+Helpers shared by the folders live in ``tests/kit/`` (one module a subject); fixtures more than
+one folder needs are defined here, once.
 
 The session builds a fresh test database (dropped and re-created, PostGIS created,
 migrations applied, reference data loaded). Each test then runs in a transaction that
 is rolled back (``db``), or, when it needs commits other connections can see, on
 ``committed`` which truncates the mutable tables afterwards. Redis tests use a
-database number of their own, flushed around each test. Time is injected (``clock``).
+database number of their own, flushed around each test (``private_redis`` is a throw-away
+``redis-server`` instead, for tests that stop it or FLUSHALL). Time is injected (``clock``).
+``make_event`` registers an event without HTTP (``tests.kit.events.register_event``).
 """
 
 from __future__ import annotations
@@ -14,7 +30,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -27,6 +43,10 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from kernel.db import libpq_url
+
+if TYPE_CHECKING:
+    from tests.kit.events import MakeEvent
+    from tests.kit.servers import PrivateRedis
 
 START_HINT = "run `make test` (it bootstraps the servers), or start them: see README.md"
 
@@ -120,6 +140,18 @@ def redis() -> Iterator[Redis]:
     conn.flushdb()
 
 
+@pytest.fixture(scope="module")
+def private_redis() -> Iterator[PrivateRedis]:
+    """A throw-away ``redis-server`` of the module's own (``tests.kit.servers.PrivateRedis``),
+    started: tests may stop, restart and FLUSHALL it without touching anyone else's data."""
+    from tests.kit.servers import PrivateRedis
+
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.close()
+
+
 @dataclass
 class Clock:
     """A settable clock injected through the ``get_now`` dependency."""
@@ -137,6 +169,18 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+@pytest.fixture
+def make_event(db: Session, clock: Clock) -> MakeEvent:
+    """``make_event("g01m1", assignee="g01m2")`` → the id of a registered (or dispatched) event
+    in the reporter's grid, written on ``db`` without HTTP."""
+    from tests.kit.events import register_event
+
+    def create(reporter: str = "g01m1", *, assignee: str | None = None) -> int:
+        return register_event(db, clock.now, reporter, assignee=assignee)
+
+    return create
 
 
 class SessionPool:

@@ -1,26 +1,22 @@
-"""Fault tests of the dispatch engine on real servers: PostgreSQL, a private redis-server (so
-stopping it or FLUSHALL touches nobody else), the API under uvicorn and ``wangge worker``.
+"""Fault tests of the dispatch engine on real servers, driven directly (no HTTP): PostgreSQL,
+a private redis-server (so FLUSHALL touches nobody else) and ``wangge worker``.
 
-(a) Redis unreachable while 100 events are reported: all 201, nothing lost; Redis back: all
-    dispatched, and once the seconds-long deadlines pass every breach fires.
 (b) A worker SIGKILLed in the middle of a timer job (blocked inside its transaction): the
     escalation happens exactly once, whether RQ re-runs the abandoned job or the sweep gets
     there first.
 (c) FLUSHALL with 100 open timers: the sweep restores every escalation from PostgreSQL; the
     lost timers firing later after all changes nothing.
+
+(a), reporting over HTTP while Redis is down, is tests/e2e/test_dispatch_faults.py.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from redis import Redis
-from rq import SimpleWorker
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 from sqlalchemy import Engine, text
@@ -34,76 +30,18 @@ from dispatch.lifecycle import system
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
 from tests.conftest import Clock
-from tests.integration.dispatchkit import audit_actions, ensure_category, report
-from tests.integration.eventkit import interior_point
-from tests.integration.servers import ApiServer, PrivateRedis, WorkerProcess, server_env
+from tests.kit import faults
+from tests.kit.dispatch import audit_actions, report
+from tests.kit.dispatch import work as _work
+from tests.kit.faults import ACK_2S, N
+from tests.kit.faults import count as _count
+from tests.kit.faults import members as _members
+from tests.kit.faults import wait_until as _wait_until
+from tests.kit.servers import PrivateRedis, WorkerProcess, server_env
 
-ACK_2S = "zz_fault_ack2"
-N = 100
-
-
-@pytest.fixture(scope="module")
-def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def redis(private_redis: PrivateRedis) -> Iterator[Redis]:
-    """The private server, started and empty."""
-    if private_redis.proc is None:
-        private_redis.start()
-    client = private_redis.client()
-    client.flushall()
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def api(engine: Engine, private_redis: PrivateRedis) -> Iterator[ApiServer]:
-    server = ApiServer(server_env(private_redis.url))
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def session(committed: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
-    """A committing session; the test category's seconds-long limits apply at level 0 only
-    (levels above get an hour), so an escalation never cascades while a test looks on."""
-    monkeypatch.setattr(
-        get_settings(),
-        "level_allowances",
-        {0: {"multiplier": 1.0}, **{level: {"multiplier": 1800.0} for level in (1, 2, 3)}},
-    )
-    with Session(committed, expire_on_commit=False) as s:
-        ensure_category(s, ACK_2S, ack_seconds=2, resolve_seconds=3600)
-        yield s
-
-
-def _work(redis: Redis) -> None:
-    SimpleWorker([get_dispatch_queue(redis)], connection=redis).work(
-        burst=True, with_scheduler=True, logging_level="WARNING"
-    )
-
-
-def _count(session: Session, sql: str, **params: object) -> int:
-    session.rollback()
-    return int(session.execute(text(sql), params).scalar_one())
-
-
-def _members(session: Session, n: int) -> list[tuple[str, str]]:
-    """(username, grid code) of the first ``n`` grids' first members."""
-    rows = session.execute(
-        text(
-            "SELECT u.username, g.code FROM users u JOIN staff s ON s.id = u.staff_id"
-            " JOIN grid g ON g.id = s.grid_id WHERE u.username LIKE 'g%m1'"
-            " ORDER BY g.code LIMIT :n"
-        ),
-        {"n": n},
-    ).all()
-    return [(str(u), str(c)) for u, c in rows]
+# Redis is the module's private server, started and empty; the session commits
+redis = faults.redis
+session = faults.session
 
 
 def _timers_of(redis: Redis, job_id: str) -> list[tuple[int, str, int]]:
@@ -112,85 +50,6 @@ def _timers_of(redis: Redis, job_id: str) -> list[tuple[int, str, int]]:
     if parsed is not None:
         return [(parsed[0], parsed[1].value, parsed[2])]
     return [tuple(t) for t in Job.fetch(job_id, connection=redis).args[0]]
-
-
-def _queued_timers(redis: Redis) -> int:
-    """Timers waiting on the queue: single timer jobs and those inside batch jobs."""
-    count = 0
-    for job_id in get_dispatch_queue(redis).job_ids:
-        if job_id.startswith("sla-"):
-            count += 1
-        elif job_id.startswith("slabatch-"):
-            count += len(Job.fetch(job_id, connection=redis).args[0])
-    return count
-
-
-def _wait_until(instant: datetime) -> None:
-    time.sleep(max(0.0, (instant - datetime.now(UTC)).total_seconds()))
-
-
-def test_a_redis_down_while_reporting_nothing_is_lost(
-    api: ApiServer,
-    private_redis: PrivateRedis,
-    redis: Redis,
-    session: Session,
-    token_for: object,
-) -> None:
-    headers = token_for  # the fixture: username → Authorization header
-    assert callable(headers)
-    reporters = _members(session, 20)
-    points = {code: interior_point(session, code) for _, code in reporters}
-    private_redis.stop()
-    statuses = []
-    with httpx.Client(base_url=api.base, timeout=10) as http:
-        for i in range(N):
-            username, code = reporters[i % len(reporters)]
-            lon, lat = points[code]
-            r = http.post(
-                "/api/v1/events",
-                headers=headers(username),
-                json={
-                    "client_id": str(uuid.uuid4()),
-                    "category": ACK_2S,
-                    "description": f"Redis 宕机期间上报 {i}",
-                    "location": {"lon": lon, "lat": lat, "coord": "wgs84", "accuracy_m": 5},
-                },
-            )
-            statuses.append(r.status_code)
-    assert statuses == [201] * N, "reporting never needs Redis"
-    assert _count(session, "SELECT count(*) FROM event WHERE status = 'registered'") == N
-    pending = "SELECT count(*) FROM outbox WHERE topic = :t AND processed_at IS NULL"
-    assert _count(session, pending, t="dispatch") == N, "every dispatch request kept"
-    assert _count(session, pending, t="stream") == N
-    relayer.relay_all(connection=private_redis.client())  # the worker's relay, Redis still down
-    assert _count(session, "SELECT count(*) FROM outbox WHERE attempts > 0") >= N, (
-        "the relay tried Redis and left the rows pending"
-    )
-
-    private_redis.start()
-    deadline = time.monotonic() + 20
-    while _count(session, pending, t="dispatch") and time.monotonic() < deadline:
-        relayer.relay_all(connection=redis)
-        time.sleep(0.2)
-    assert _count(session, pending, t="dispatch") == 0
-    _work(redis)
-    assert _count(session, "SELECT count(*) FROM event WHERE status = 'dispatched'") == N
-    dispatched_at = datetime.now(UTC)
-
-    relayer.relay_all(connection=redis, budget=10)
-    assert _count(session, "SELECT count(*) FROM outbox WHERE processed_at IS NULL") == 0
-    latest = session.execute(text("SELECT max(ack_due_at) FROM event")).scalar_one()
-    assert latest <= dispatched_at + timedelta(seconds=2)
-    _wait_until(latest + timedelta(milliseconds=100))
-    promoter.promote_due_timers(connection=redis)  # what the relay did not already find due
-    assert _queued_timers(redis) == 3 * N, "two warnings and the breach of each event"
-    _work(redis)
-    assert _count(session, "SELECT count(*) FROM event_audit WHERE action = 'breach'") == N
-    assert (
-        _count(session, "SELECT count(*) FROM event WHERE level = 1 AND escalation_count = 1") == N
-    )
-    # warnings due together with their breach are superseded by it (breaches run first)
-    assert _count(session, "SELECT count(*) FROM event_audit WHERE action = 'warn'") <= 2 * N
 
 
 def test_b_worker_killed_mid_job_the_escalation_happens_once(

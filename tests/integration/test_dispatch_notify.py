@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from redis import Redis
-from rq import SimpleWorker
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
@@ -24,7 +23,8 @@ from dispatch.lifecycle import system
 from dispatch.notify import DeliveryFailed, NotificationMessage, WebhookAdapter
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
-from tests.integration.dispatchkit import report
+from tests.kit.dispatch import report
+from tests.kit.dispatch import work as _work
 
 
 class Receiver:
@@ -65,12 +65,6 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
     monkeypatch.setattr(get_settings(), "webhook_retry_intervals", [1, 1, 1])
     yield r
     r.close()
-
-
-def _work(redis: Redis) -> None:
-    SimpleWorker([get_dispatch_queue(redis)], connection=redis).work(
-        burst=True, with_scheduler=True, logging_level="WARNING"
-    )
 
 
 def test_assignment_notice_reaches_the_webhook_after_a_retry(

@@ -15,7 +15,7 @@ from dispatch.store import record
 from domain.lifecycle import Action, Command, StaleVersion, apply
 from kernel.errors import Conflict
 from kernel.uow import UnitOfWork
-from tests.integration.dispatchkit import principal, report
+from tests.kit.dispatch import principal, report
 
 ROUNDS = 5
 

@@ -13,7 +13,6 @@ import pytest
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry as RedisRetry
-from rq import SimpleWorker
 from rq.job import Job
 from sqlalchemy import Engine, text
 from sqlmodel import Session
@@ -27,7 +26,8 @@ from dispatch.lifecycle import actions, loading, system
 from domain.lifecycle import Action, TimerKind
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
-from tests.integration.dispatchkit import audit_actions, ensure_category, principal, report
+from tests.kit.dispatch import audit_actions, ensure_category, principal, report
+from tests.kit.dispatch import work as _work
 
 FAST = "zz_fast_ack"  # acknowledgement allowance 1 s, resolution 1 h
 
@@ -48,13 +48,6 @@ def _outbox(session: Session, event_id: int) -> list[tuple[str, bool, int]]:
         {"e": event_id},
     ).all()
     return [(str(t), bool(p), int(a)) for t, p, a in rows]
-
-
-def _work(redis: Redis) -> None:
-    """Run every queued job (and RQ's due scheduled ones) in this process, then return."""
-    SimpleWorker([get_dispatch_queue(redis)], connection=redis).work(
-        burst=True, with_scheduler=True, logging_level="WARNING"
-    )
 
 
 def _scheduled(redis: Redis) -> dict[str, float]:

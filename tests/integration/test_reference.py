@@ -27,8 +27,8 @@ from kernel.db import libpq_url
 from kernel.reference import References
 from kernel.settings import get_settings
 from tests.conftest import SessionPool
-from tests.integration.dispatchkit import principal
-from tests.integration.eventkit import GRID_01, interior_point
+from tests.kit.dispatch import principal
+from tests.kit.events import GRID_01, interior_point
 
 CATEGORY = "exposed_garbage"
 

@@ -1,9 +1,11 @@
-"""Fixtures shared by the integration tests.
+"""Events for the tests: points inside grids, report bodies, and events registered without
+HTTP.
 
-``make_event`` registers an event the way the report service does (``open_event`` and the
+``register_event`` registers an event the way the report service does (``open_event`` and the
 store's statement: the row, its registration audit and outbox rows), optionally dispatched to
-a person, without going through ``POST /api/v1/events``. Tests of other parts (photos, for
-instance) use it so they depend on the event store only.
+a person, without going through ``POST /api/v1/events``; the ``make_event`` fixture
+(tests/conftest.py) calls it on the test's session. Tests of other parts (photos, for instance)
+use it so they depend on the event store only.
 """
 
 from __future__ import annotations
@@ -11,18 +13,57 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from dispatch.categories.models import Category
 from dispatch.store import insert_event, next_event_id, policy_for, record
+from domain.coords import wgs84_to_bd09, wgs84_to_gcj02
 from domain.lifecycle import Action, Assignment, Command, apply, open_event
 from domain.roles import Role
 from grids.models import Grid
 from staff.models import Staff, User
-from tests.conftest import Clock
+
+GRID_01 = "130203001001001"
+GRID_02 = "130203001001002"
+
+
+def interior_point(session: Session | Engine, grid_code: str) -> tuple[float, float]:
+    """A WGS-84 point well inside a grid (PostGIS's point on surface)."""
+    sql = text(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid"
+        " WHERE code = :code) s"
+    )
+    if isinstance(session, Engine):
+        with session.connect() as conn:
+            lon, lat = conn.execute(sql, {"code": grid_code}).one()
+    else:
+        lon, lat = session.execute(sql, {"code": grid_code}).one()
+    return float(lon), float(lat)
+
+
+def in_system(lon: float, lat: float, coord: str) -> tuple[float, float]:
+    if coord == "gcj02":
+        return wgs84_to_gcj02(lon, lat)
+    if coord == "bd09":
+        return wgs84_to_bd09(lon, lat)
+    return lon, lat
+
+
+def report_body(point: tuple[float, float], *, coord: str = "wgs84", **over: Any) -> dict[str, Any]:
+    """A valid report at a WGS-84 point, sent in ``coord``."""
+    lon, lat = in_system(point[0], point[1], coord)
+    body: dict[str, Any] = {
+        "client_id": str(uuid.uuid4()),
+        "category": "exposed_garbage",
+        "description": "  路边垃圾堆放，约两立方米  ",
+        "location": {"lon": lon, "lat": lat, "coord": coord, "accuracy_m": 8.0},
+    }
+    body.update(over)
+    return body
+
 
 FIXTURE_CATEGORY = "zz_fixture"
 
@@ -123,14 +164,3 @@ def register_event(
         record(db, dispatched, previous_version=state.version)
     db.flush()
     return event_id
-
-
-@pytest.fixture
-def make_event(db: Session, clock: Clock) -> MakeEvent:
-    """``make_event("g01m1", assignee="g01m2")`` → the id of a registered (or dispatched) event
-    in the reporter's grid."""
-
-    def create(reporter: str = "g01m1", *, assignee: str | None = None) -> int:
-        return register_event(db, clock.now, reporter, assignee=assignee)
-
-    return create

@@ -12,8 +12,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from tests.conftest import Clock
-from tests.integration.conftest import MakeEvent
-from tests.integration.eventkit import GRID_01, GRID_02, interior_point, report_body
+from tests.kit.events import GRID_01, GRID_02, MakeEvent, interior_point, report_body
 
 Headers = Callable[[str], dict[str, str]]
 URL = "/api/v1/events"

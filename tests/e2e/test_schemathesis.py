@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.roles import Role
-from tests.integration.conftest import MakeEvent
-from tests.integration.routekit import USER_OF_ROLE, api_routes, declared_roles
+from tests.kit.events import MakeEvent
+from tests.kit.routes import USER_OF_ROLE, api_routes, declared_roles
 
 Headers = Callable[[str], dict[str, str]]
 EXAMPLES = 15

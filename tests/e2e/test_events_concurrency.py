@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from service.api.app import create_app
-from tests.integration.eventkit import GRID_01, interior_point, report_body
+from tests.kit.events import GRID_01, interior_point, report_body
 
 Headers = Callable[[str], dict[str, str]]
 N = 20

@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from kernel.settings import get_settings
 from service.api.app import create_app
-from tests.integration.conftest import register_event
+from tests.kit.events import register_event
 
 Headers = Callable[[str], dict[str, str]]
 N = 8

@@ -19,8 +19,7 @@ from dispatch.photos.service import count_photos
 from dispatch.photos.storage import media_path
 from grids.models import Grid
 from kernel.settings import get_settings
-from tests.integration.conftest import MakeEvent, staff_of
-from tests.integration.eventkit import interior_point, report_body
+from tests.kit.events import MakeEvent, interior_point, report_body, staff_of
 
 Headers = Callable[[str], dict[str, str]]
 Report = Callable[[str], int]

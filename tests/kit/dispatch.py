@@ -1,5 +1,6 @@
 """Helpers for the dispatch-engine tests: seconds-long categories, reports through the real
-report service, people by username."""
+report service (and auto-dispatched by the engine), people by username, the worker's jobs run
+in the test's process, the outbox and audit of an event."""
 
 from __future__ import annotations
 
@@ -7,21 +8,27 @@ import asyncio
 import uuid
 from datetime import datetime
 
+from redis import Redis
+from rq import SimpleWorker
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from dispatch.categories.models import Category
 from dispatch.categories.service import load_all
+from dispatch.engine.queue import get_dispatch_queue
 from dispatch.events.intake import submit
+from dispatch.events.models import Event
 from dispatch.events.schemas import EventCreate, LocationIn
+from dispatch.lifecycle import system
 from domain.coords import CoordSystem
 from domain.jurisdiction import Principal
 from grids.lookup import load_index
 from kernel.reference import References
+from kernel.uow import UnitOfWork
 from staff.auth import principal_for
 from staff.models import Staff, User
-from tests.conftest import SessionPool
-from tests.integration.eventkit import GRID_01, interior_point
+from tests.conftest import Clock, SessionPool
+from tests.kit.events import GRID_01, interior_point
 
 
 def principal(session: Session, username: str) -> Principal:
@@ -97,6 +104,23 @@ def report(
     )
     session.commit()
     return result.event.id
+
+
+def dispatched(db: Session, clock: Clock, reporter: str = "g01m1", **kw: str) -> Event:
+    """A reported event, auto-dispatched by the engine."""
+    event_id = report(db, reporter, now=clock.now, **kw)
+    assert system.auto_dispatch(UnitOfWork(db), event_id, clock.now) is not None
+    event = db.get(Event, event_id)
+    assert event is not None
+    db.refresh(event)
+    return event
+
+
+def work(redis: Redis) -> None:
+    """Run every queued job (and RQ's due scheduled ones) in this process, then return."""
+    SimpleWorker([get_dispatch_queue(redis)], connection=redis).work(
+        burst=True, with_scheduler=True, logging_level="WARNING"
+    )
 
 
 def outbox_topics(session: Session, event_id: int) -> list[str]:

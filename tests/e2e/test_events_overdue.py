@@ -10,7 +10,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from tests.conftest import Clock
-from tests.integration.conftest import MakeEvent
+from tests.kit.events import MakeEvent
 
 Headers = Callable[[str], dict[str, str]]
 URL = "/api/v1/events"

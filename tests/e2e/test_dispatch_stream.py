@@ -21,8 +21,8 @@ from dispatch.engine import relay as relayer
 from dispatch.lifecycle import actions, system
 from domain.lifecycle import Action
 from kernel.uow import UnitOfWork
-from tests.integration.dispatchkit import principal, report, username_of
-from tests.integration.servers import ApiServer, server_env
+from tests.kit.dispatch import principal, report, username_of
+from tests.kit.servers import ApiServer, server_env
 
 Headers = Callable[[str], dict[str, str]]
 TIMEOUT = 10.0

@@ -1,0 +1,2 @@
+"""Unit tests: no I/O (no database, Redis, processes or network); pure domain and pure
+helpers."""
