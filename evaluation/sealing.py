@@ -22,6 +22,7 @@ from evaluation.models import (
     PROJECTION_KEYS,
 )
 from kernel.settings import get_settings
+from kernel.sqlfiles import set_database_timezone
 from kernel.uow import UnitOfWork
 
 
@@ -196,7 +197,9 @@ def _merged_blobs(session: Session, proj: int, lvl: int, starts: Sequence[int]) 
 
 def rebuild(*, uow: UnitOfWork, today: date) -> int:
     """Recompute every counter and histogram from the raw rows, then seal. Writers wait
-    meanwhile. Returns the number of blocks sealed."""
+    meanwhile. The days are counted in the service's time zone (``WANGGE_TIMEZONE``; the
+    database is aligned with it first). Returns the number of blocks sealed."""
+    set_database_timezone(uow.session.connection(), get_settings().timezone)
     uow.session.execute(text("SELECT stats_rebuild()"))
     uow.commit()
     return seal(uow=uow, today=today)

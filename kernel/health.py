@@ -1,4 +1,5 @@
-"""Whether the parts answer: PostgreSQL and PostGIS, Redis, and a worker's recent heartbeat."""
+"""Whether the parts answer: PostgreSQL and PostGIS, Redis, and a worker's recent heartbeat;
+and whether the database counts statistics days in the service's time zone."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from kernel.clock import utc_now
 from kernel.db import get_engine, server_versions
 from kernel.redis import read_heartbeat
 from kernel.settings import get_settings
+from kernel.sqlfiles import database_timezone
 
 
 @dataclass(frozen=True)
@@ -29,17 +31,21 @@ class Health:
 
 def check(redis: Redis, now: datetime | None = None) -> Health:
     """Ask every part; ``down`` names those that did not answer (a worker whose heartbeat is
-    older than four beats counts as down)."""
+    older than four beats counts as down), and ``timezone`` when the database's statistics zone
+    (``wangge_timezone()``) is not ``WANGGE_TIMEZONE`` (``wangge stats rebuild`` aligns it)."""
     now = now or utc_now()
     down: list[str] = []
-    postgres = postgis = None
+    postgres = postgis = zone = None
     try:
         with Session(get_engine()) as session:
             postgres, postgis = server_versions(session)
+            zone = database_timezone(session.connection())
     except SQLAlchemyError:
         down.append("postgres")
     if postgres and not postgis:
         down.append("postgis")
+    if zone is not None and zone != get_settings().timezone:
+        down.append("timezone")  # the statistics count days in another zone: stats rebuild
     redis_ok = False
     beat: datetime | None = None
     try:

@@ -11,8 +11,10 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Connection, text
+from redis import Redis
+from sqlalchemy import Connection, Engine, text
 
+from kernel.health import check
 from kernel.settings import get_settings
 from kernel.sqlfiles import (
     SQL_DIR,
@@ -205,3 +207,20 @@ def test_read_sql_refuses_templates_and_other_paths() -> None:
         with pytest.raises(ValueError):
             read_sql(name)
     assert "wangge_timezone()" in read_sql("stats_day.v2")
+
+
+def test_health_says_when_the_database_counts_days_in_another_zone(
+    engine: Engine, redis: Redis
+) -> None:
+    """A changed ``WANGGE_TIMEZONE`` (or a database migrated under another) shows in
+    ``/health`` until ``wangge stats rebuild`` aligns the database."""
+    assert "timezone" not in check(redis).down
+    other = "Europe/Berlin" if get_settings().timezone != "Europe/Berlin" else "Asia/Tokyo"
+    try:
+        with engine.begin() as conn:
+            set_database_timezone(conn, other)
+        assert "timezone" in check(redis).down
+    finally:
+        with engine.begin() as conn:
+            set_database_timezone(conn, get_settings().timezone)
+    assert "timezone" not in check(redis).down

@@ -9,10 +9,10 @@ from alembic import command
 from kernel.db import libpq_url
 from service.cli import alembic_config
 
-SCRATCH = "wangge_migrations_test"
-
 
 def test_upgrade_from_empty_then_downgrade_to_base(engine: Engine) -> None:
+    # named after the test database, so that two checkouts' suites never share it
+    SCRATCH = f"{engine.url.database}_migrations"
     admin = libpq_url(engine.url.render_as_string(hide_password=False), "postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
