@@ -1,4 +1,4 @@
-"""Reference data kept in memory (service.reference) and the relay's wake-up: a change
+"""Reference data kept in memory (kernel.reference) and the relay's wake-up: a change
 notification drops a copy at commit; without the listener every use compares versions; a
 report decided on a stale copy is refused by the database and decided again; the relay's
 LISTEN connection wakes when outbox rows commit."""
