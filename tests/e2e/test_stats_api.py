@@ -24,7 +24,9 @@ from evaluation.exports import CSV_TYPE, XLSX_TYPE
 from evaluation.sealing import seal
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
-from tools.simulate.events import Plan, World, load_world, record_plan, to_us
+from tools.simulate.plans import Plan
+from tools.simulate.small import record_plan
+from tools.simulate.world import World, load_world, to_us
 
 Headers = Callable[[str], dict[str, str]]
 
