@@ -1,13 +1,12 @@
-"""The path of each event: found by playing its plan against a memo of the dispatch core's
-answers along the paths seen so far, or by acting it out on the core itself.
+"""The path of each event: its plan played on a memo of the core's answers, or on the core.
 
-Acting a plan out on the core costs half a millisecond; most plans follow a path already seen.
-Along a path, what the core tells the people (status, level, handler, who reviews, where an
-escalation goes) is the same for every event, and its clocks (the resolution deadline, when
-each pending timer is due) are affine in the event's variables, read off the core's runs by
-``templates.Derivation``. The memo keeps those answers per path prefix; ``play`` runs on it
-unchanged. A plan that leaves the known prefixes is acted out on the core, whose decisions
-then serve the writer directly.
+Acting a plan out on the core costs half a millisecond, and most plans follow a path already
+seen. Along a path, what the core tells the people (status, level, handler, allowed actions,
+who reviews, where an escalation goes) is the same for every event, and its clocks (the
+resolution deadline, when each pending timer is due) are affine in the event's variables, read
+off the core's runs by ``templates.Derivation``. The memo keeps those answers per path prefix;
+``play`` runs on it unchanged. A plan that leaves the known prefixes is acted out on the core,
+whose decisions then serve the writer directly.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from domain.lifecycle import Decision, TimerKind
+from domain.lifecycle import Action, Decision, TimerKind, allowed_actions
 from tools.simulate.plans import Plan
 from tools.simulate.play import (
     Move,
@@ -44,6 +43,7 @@ class _Node:
     """The core's answers after a path prefix (its forms use only the prefix's variables)."""
 
     standing: Standing
+    allowed: frozenset[Action]
     resolve_due: Form | None
     timers: tuple[tuple[TimerKind, Form], ...]
     children: dict[Move, _Node] = field(default_factory=dict)
@@ -54,28 +54,18 @@ class _Unknown(Exception):
 
 
 class _MemoEngine:
-    """``play``'s engine on the memo: answers come from the nodes, clocks from their forms."""
+    """``play``'s engine on the memo: answers come from the nodes, clocks from their forms.
+    ``root`` is the node of the report (a big category's or not, a public report or not)."""
 
-    def __init__(
-        self, roots: dict[tuple[bool, bool], _Node], big: bool, allowances: Sequence[int]
-    ) -> None:
-        self._roots = roots
-        self._big = big
+    def __init__(self, root: _Node, allowances: Sequence[int]) -> None:
         self.variables = list(allowances)
-        self._node: _Node | None = None
-        self._next: tuple[int, TimerKind] | None = None  # the node's next timer
-
-    @property
-    def node(self) -> _Node:
-        assert self._node is not None, "the event is not open"
-        return self._node
+        self.node = root
+        self.standing = root.standing
+        self.next_timer: tuple[int, TimerKind] | None = None
 
     def open(self, at: int, *, trusted: bool) -> None:
-        node = self._roots.get((self._big, not trusted))
-        if node is None:
-            raise _Unknown
         self.variables.append(at)
-        self._enter(node)
+        self._enter(self.node)
 
     def act(self, step: Step) -> None:
         node = self.node.children.get(step.move)
@@ -86,20 +76,17 @@ class _MemoEngine:
         self._enter(node)
 
     def _enter(self, node: _Node) -> None:
-        self._node = node
+        self.node = node
+        self.standing = node.standing
         variables = self.variables
-        self._next = earliest([(kind, form.at(variables)) for kind, form in node.timers])
+        self.next_timer = earliest([(kind, form.at(variables)) for kind, form in node.timers])
 
-    @property
-    def standing(self) -> Standing:
-        return self.node.standing
+    def allows(self, action: Action) -> bool:
+        return action in self.node.allowed
 
     def resolve_due(self) -> int | None:
         due = self.node.resolve_due
         return None if due is None else due.at(self.variables)
-
-    def next_timer(self) -> tuple[int, TimerKind] | None:
-        return self._next
 
 
 def path_of(world: World, plan: Plan, steps: Sequence[Step]) -> tuple[PathKey, list[int]]:
@@ -129,15 +116,17 @@ class PathMemo:
     def find(self, world: World, plan: Plan, event_id: int, *, cutoff: int) -> Acted:
         """The plan's path, from the memo if it knows the way, else from the core."""
         category = world.categories[plan.category]
-        memo = _MemoEngine(self._roots, category.big, category.flat_allowances)
-        try:
-            steps = play(plan, engine=memo, cutoff=cutoff)
-            decisions = None
-        except _Unknown:
-            self.acted_out += 1
-            steps, core = act_out(world, plan, event_id, cutoff=cutoff)
-            decisions = core.decisions
-        return Acted(*path_of(world, plan, steps), decisions)
+        root = self._roots.get((category.big, plan.public))
+        if root is not None:
+            try:
+                memo = _MemoEngine(root, category.flat_allowances)
+                steps = play(plan, engine=memo, cutoff=cutoff)
+                return Acted(*path_of(world, plan, steps), None)
+            except _Unknown:
+                pass
+        self.acted_out += 1
+        steps, core = act_out(world, plan, event_id, cutoff=cutoff)
+        return Acted(*path_of(world, plan, steps), core.decisions)
 
     def learn(self, derivation: Derivation) -> None:
         """Remember the core's answers after every prefix of the derivation's path."""
@@ -170,4 +159,5 @@ class PathMemo:
         forms = [f for f in (due_form, *(f for _, f in timers)) if f is not None]
         if any(j >= n_vars for f in forms for j, _ in f.terms):
             raise AssertionError("a clock depends on a step that has not happened yet")
-        return _Node(standing(state, people), due_form, timers)
+        allowed = frozenset(allowed_actions(state))
+        return _Node(standing(state, people), allowed, due_form, timers)

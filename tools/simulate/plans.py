@@ -1,5 +1,7 @@
-"""The random model of a simulated history: arrivals, categories, places and the intentions of
-the people handling each event (``Plan``), all drawn from a seed.
+"""The random model of a simulated history: arrivals and the handlers' intentions, all seeded.
+
+Each event's report (category, time, place) and the intentions of the people who handle it are
+drawn up front as a ``Plan``:
 
 - arrivals: a Poisson number of reports per day (weekends quieter), each with a category drawn
   by weight (some seasonal: 道路积水 in summer, 病媒 in warm months), an hour of day from the

@@ -75,7 +75,6 @@ class Standing:
     status: Status
     level: int
     assignee: str | None  # symbolic person
-    allowed: frozenset[Action]  # what a person may do now (the transition table)
     reviewer: str  # who reviews the handler's fix
     escalation: Assign | None  # where an escalation or a breach sends it (None at the top)
 
@@ -100,7 +99,6 @@ def standing(state: EventState, person_of: Mapping[str, str]) -> Standing:
         status=state.status,
         level=state.level,
         assignee=None if assignee is None else person_of[assignee],
-        allowed=frozenset(allowed_actions(state)),
         reviewer=ROLE_KEY[reviewer_role(state)],
         escalation=escalation,
     )
@@ -140,15 +138,25 @@ class Engine(Protocol):
     @property
     def standing(self) -> Standing: ...
 
-    def resolve_due(self) -> int | None: ...
+    @property
+    def next_timer(self) -> tuple[int, TimerKind] | None:
+        """The timer that fires next and when (µs), if any."""
+        ...
 
-    def next_timer(self) -> tuple[int, TimerKind] | None: ...
+    def allows(self, action: Action) -> bool:
+        """Whether a person may take ``action`` now (the transition table)."""
+        ...
+
+    def resolve_due(self) -> int | None: ...
 
 
 class CoreEngine:
     """The real dispatch core: every step is ``domain.lifecycle.apply`` on the event's state;
     the decisions are kept for the writers. ``ids`` maps the symbolic people to staff ids (or
     to placeholders when the bulk writer derives its templates)."""
+
+    standing: Standing  # both set when the event opens, and after every step
+    next_timer: tuple[int, TimerKind] | None
 
     def __init__(
         self,
@@ -169,8 +177,6 @@ class CoreEngine:
         self._department = department
         self.decisions: list[Decision] = []
         self._state: EventState | None = None
-        self._standing: Standing | None = None
-        self._next: tuple[int, TimerKind] | None = None
         self._due: int | None = None
 
     @property
@@ -178,16 +184,11 @@ class CoreEngine:
         assert self._state is not None, "the event is not open"
         return self._state
 
-    @property
-    def standing(self) -> Standing:
-        assert self._standing is not None, "the event is not open"
-        return self._standing
+    def allows(self, action: Action) -> bool:
+        return action in allowed_actions(self.state)
 
     def resolve_due(self) -> int | None:
         return self._due
-
-    def next_timer(self) -> tuple[int, TimerKind] | None:
-        return self._next
 
     def open(self, at: int, *, trusted: bool) -> None:
         self._enter(
@@ -212,8 +213,8 @@ class CoreEngine:
         state = decision.state
         self.decisions.append(decision)
         self._state = state
-        self._standing = standing(state, self._people)
-        self._next = earliest((kind, to_us(due)) for kind, due in timer_schedule(state))
+        self.standing = standing(state, self._people)
+        self.next_timer = earliest((kind, to_us(due)) for kind, due in timer_schedule(state))
         due = resolve_due(state)
         self._due = None if due is None else to_us(due)
 
@@ -239,6 +240,11 @@ class CoreEngine:
         )
 
 
+_WARNINGS: Mapping[TimerKind, Move] = {
+    kind: Move(Action.WARN, SYSTEM, timer=kind) for kind in TimerKind if not kind.is_breach
+}
+
+
 class _Cutoff(Exception):
     pass
 
@@ -254,15 +260,17 @@ def play(plan: Plan, *, engine: Engine, cutoff: int) -> list[Step]:
 
     def fire_until(t: int) -> None:
         while True:
-            nxt = engine.next_timer()
+            nxt = engine.next_timer
             if nxt is None or nxt[0] > t:
                 return
             due, kind = nxt
             if due > cutoff:
                 raise _Cutoff
-            assign = engine.standing.escalation if kind.is_breach else None
-            action = Action.BREACH if kind.is_breach else Action.WARN
-            do_now(Step(Move(action, SYSTEM, assign=assign, timer=kind), due))
+            if kind.is_breach:
+                move = Move(Action.BREACH, SYSTEM, assign=engine.standing.escalation, timer=kind)
+            else:
+                move = _WARNINGS[kind]
+            do_now(Step(move, due))
 
     def do_now(step: Step) -> None:
         nonlocal last
@@ -339,9 +347,9 @@ def play(plan: Plan, *, engine: Engine, cutoff: int) -> list[Step]:
             if c == 0 and plan.hand_escalate_after is not None:
                 te = ta + plan.hand_escalate_after * US
                 fire_until(te)
-                now = engine.standing
-                if Action.ESCALATE in now.allowed:
-                    do(te, Move(Action.ESCALATE, handler(te), assign=now.escalation))
+                if engine.allows(Action.ESCALATE):
+                    up = engine.standing.escalation
+                    do(te, Move(Action.ESCALATE, handler(te), assign=up))
                     ta = ack(te + next(extra, 300) * US)
             tr = ta + plan.work[c] * US
             if c == 0 and plan.suspend is not None:
