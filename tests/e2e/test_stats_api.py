@@ -1,7 +1,7 @@
 """The statistics API over HTTP: figures, small-sample flags, roles, exports, drill-downs.
 
 Events are made by the simulator's ``record_plan`` (the dispatch core and
-``dispatch.store.record``, so the triggers keep the statistics) inside the test's rolled-back
+``dispatch.store``, so the triggers keep the statistics) inside the test's rolled-back
 transaction, with handling times chosen here.
 """
 

@@ -1,6 +1,6 @@
 """``wangge simulate --bulk``: the simulator's history for millions of events, written with COPY.
 
-Running the dispatch core for every step of a million events takes about twenty minutes here,
+Running the dispatch core for every step of a million events takes over ten minutes here,
 so the bulk writer runs it once per *path* instead. Each event's path (its moves without their
 times) comes from ``tools.simulate.paths``: its plan played against the memo of the core's
 answers, or acted out on the core when the memo does not know the way. Once a path has been

@@ -72,7 +72,6 @@ SUSPEND_SHARE = 0.01
 REWORK_SHARE = 0.06
 TAIL_SHARE = 0.06
 BIG_TO_DEPARTMENT_SHARE = 0.6
-PATROL_DAY_SHARE = 0.9
 #: The phone's occurred_at, this long before the report reached the server.
 OCCURRED_BEFORE = timedelta(minutes=2)
 

@@ -220,7 +220,6 @@ class Derivation:
 class Template:
     """Everything an event of one path writes, with slots for what differs between events."""
 
-    key: PathKey
     const4: np.ndarray[Any, np.dtype[np.int64]]  # per form: 4 × constant
     coef4: np.ndarray[Any, np.dtype[np.int64]]  # per form: 4 × coefficient of each variable
     instant_forms: list[int]
@@ -301,7 +300,6 @@ class _Lines:
             for j, c in form.terms:
                 coef4[index, j] = c
         return Template(
-            key=d.key,
             const4=const4,
             coef4=coef4,
             instant_forms=sorted(self.instants),
