@@ -238,7 +238,7 @@ def simulate(
             get_engine(), days=days, seed=seed, per_day=per_day, grids=grids, until=last
         )
     else:
-        from tools.simulate import events as simulation
+        from tools.simulate import small as simulation
 
         with unit_of_work() as uow:
             summary = simulation.simulate(

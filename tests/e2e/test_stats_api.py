@@ -1,7 +1,7 @@
 """The statistics API over HTTP: figures, small-sample flags, roles, exports, drill-downs.
 
 Events are made by the simulator's ``record_plan`` (the dispatch core and
-``dispatch.store.record``, so the triggers keep the statistics) inside the test's rolled-back
+``dispatch.store``, so the triggers keep the statistics) inside the test's rolled-back
 transaction, with handling times chosen here.
 """
 
@@ -24,7 +24,9 @@ from evaluation.exports import CSV_TYPE, XLSX_TYPE
 from evaluation.sealing import seal
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
-from tools.simulate.events import Plan, World, load_world, record_plan, to_us
+from tools.simulate.plans import Plan
+from tools.simulate.small import record_plan
+from tools.simulate.world import World, load_world, to_us
 
 Headers = Callable[[str], dict[str, str]]
 

@@ -1,9 +1,9 @@
-"""The simulator's two writers write the same rows.
+"""The simulator's two writers write the same rows, and its memo of paths follows the core.
 
-A small run drives the dispatch core and ``dispatch.store.record`` (the statistics kept by the
+A small run drives the dispatch core and ``dispatch.store`` (the statistics kept by the
 triggers, event by event); the bulk writer writes with COPY, from path templates derived from
-the core or from the core directly, then rebuilds the statistics in one aggregation. Same seed,
-same clock: the event rows, audit rows, patrols and statistics must be identical.
+the core or from the core's decisions, then rebuilds the statistics in one aggregation. Same
+seed, same clock: the event rows, audit rows, patrols and statistics must be identical.
 """
 
 from __future__ import annotations
@@ -19,15 +19,12 @@ from sqlmodel import Session
 from kernel.uow import UnitOfWork
 from tests.conftest import MUTABLE_TABLES
 from tools.simulate import bulk as simulate_bulk
-from tools.simulate.events import (
-    MiniEngine,
-    default_window,
-    load_world,
-    plans,
-    play,
-    simulate,
-    to_us,
-)
+from tools.simulate.paths import PathMemo, path_of
+from tools.simulate.plans import default_window, plans
+from tools.simulate.play import act_out
+from tools.simulate.small import simulate
+from tools.simulate.templates import Derivation
+from tools.simulate.world import load_world, to_us
 
 NOW = datetime(2026, 4, 1, 15, 20, tzinfo=UTC)  # 23:20 in Shanghai: the last events stay open
 UNTIL = date(2026, 4, 1)
@@ -95,25 +92,27 @@ def test_small_and_bulk_runs_write_the_same_rows(clean: Engine) -> None:
             assert by_copy[table] == rows, f"{table} differs (template_after={template_after})"
 
 
-def test_the_shortcut_for_common_paths_agrees_with_acting_them_out(engine: Engine) -> None:
+def test_the_memo_of_paths_agrees_with_acting_them_out(engine: Engine) -> None:
+    """Paths learnt from the core on the first half of the plans; on the second half, every
+    path the memo finds (without the core) is the one the core takes, to the microsecond."""
     with Session(engine) as session:
         world = load_world(session, seed=1)
     cutoff = to_us(NOW)
     window = default_window(3, UNTIL, NOW)
-    checked = 0
-    for batch in plans(world, window, seed=9, per_day=400):
-        for plan in batch:
-            shortcut = simulate_bulk.simple_path(world, plan, cutoff)
-            if shortcut is None:
-                continue
-            category = world.categories[plan.category]
-            steps = play(
-                plan,
-                big=category.big,
-                engine=MiniEngine(category.allowances, category.big),
-                cutoff=cutoff,
-            )
-            key = (category.big, plan.public, tuple(s.shape() for s in steps))
-            assert shortcut == (key, [s.at for s in steps if s.timer is None])
-            checked += 1
-    assert checked > 600
+    every = [p for batch in plans(world, window, seed=9, per_day=400) for p in batch]
+    learnt, later = every[: len(every) // 2], every[len(every) // 2 :]
+    memo = PathMemo()
+    known = set()
+    for plan in learnt:
+        key, free = path_of(world, plan, act_out(world, plan, 1, cutoff=cutoff)[0])
+        if key not in known:
+            known.add(key)
+            allowances = world.categories[plan.category].flat_allowances
+            memo.learn(Derivation(key, [*allowances, *free]))
+    found = 0
+    for plan in later:
+        acted = memo.find(world, plan, 1, cutoff=cutoff)
+        by_core = path_of(world, plan, act_out(world, plan, 1, cutoff=cutoff)[0])
+        assert (acted.key, acted.free) == by_core
+        found += acted.decisions is None
+    assert found > 0.9 * len(later) and memo.acted_out == len(later) - found
