@@ -3,13 +3,14 @@ and an optional grid / community / category, checked and turned into ids."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import text
 from sqlmodel import Session
 
 from kernel.errors import Invalid, field_error
+from kernel.paging import check_window
 from kernel.settings import get_settings
 
 #: The longest window a request may ask for, and the days a window may cover.
@@ -51,22 +52,26 @@ def resolve_scope(
     community: str | None = None,
     category: str | None = None,
 ) -> Scope:
-    """Check the window and turn codes into ids; 422 naming the parameter at fault."""
-    for name, day in (("since", since), ("until", until)):
-        if not FIRST_DAY <= day <= LAST_DAY:
-            raise Invalid(field_error(name, f"{name} must be between {FIRST_DAY} and {LAST_DAY}"))
-    if until < since:
-        raise Invalid(field_error("until", "until is before since"))
-    if (until - since).days + 1 > MAX_WINDOW_DAYS:
-        raise Invalid(field_error("until", f"the window is longer than {MAX_WINDOW_DAYS} days"))
+    """Check the window and turn codes into ids; ``Invalid`` naming the parameter at fault."""
+    scope = with_place(session, window(since, until), grid=grid, community=community)
+    return with_category(session, scope, category)
+
+
+def window(since: date, until: date) -> Scope:
+    """A window of report days over the whole map, checked."""
+    check_window(since, until, earliest=FIRST_DAY, latest=LAST_DAY, max_days=MAX_WINDOW_DAYS)
+    return Scope(since, until)
+
+
+def with_place(session: Session, scope: Scope, *, grid: str | None, community: str | None) -> Scope:
+    """``scope`` narrowed to one grid or one community (code or name)."""
     if grid is not None and community is not None:
         raise Invalid(field_error("community", "give grid or community, not both"))
-    grid_ids: tuple[int, ...] | None = None
     if grid is not None:
         row = session.execute(text("SELECT id FROM grid WHERE code = :c"), {"c": grid}).first()
         if row is None:
             raise Invalid(field_error("grid", f"no grid with code {grid!r}"))
-        grid_ids = (int(row[0]),)
+        return replace(scope, grid=grid, grid_ids=(int(row[0]),))
     if community is not None:
         row = session.execute(
             text("SELECT id FROM community WHERE code = :c OR name = :c"), {"c": community}
@@ -78,15 +83,18 @@ def resolve_scope(
                 text("SELECT id FROM grid WHERE community_id = :c ORDER BY id"), {"c": row[0]}
             ).scalars()
         )
-    category_id: int | None = None
-    if category is not None:
-        row = session.execute(
-            text("SELECT id FROM category WHERE code = :c"), {"c": category}
-        ).first()
-        if row is None:
-            raise Invalid(field_error("category", f"no category {category!r}"))
-        category_id = int(row[0])
-    return Scope(since, until, grid, community, category, grid_ids, category_id)
+        return replace(scope, community=community, grid_ids=grid_ids)
+    return scope
+
+
+def with_category(session: Session, scope: Scope, category: str | None) -> Scope:
+    """``scope`` narrowed to one category (by code)."""
+    if category is None:
+        return scope
+    row = session.execute(text("SELECT id FROM category WHERE code = :c"), {"c": category}).first()
+    if row is None:
+        raise Invalid(field_error("category", f"no category {category!r}"))
+    return replace(scope, category=category, category_id=int(row[0]))
 
 
 def bounds(scope: Scope) -> tuple[datetime, datetime]:

@@ -5,14 +5,10 @@ Revises:
 Create Date: 2026-11-26
 """
 
-from collections.abc import Sequence
-
 from alembic import op
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -10,15 +10,11 @@ the definitions take those values as arguments, which lets the planner inline th
 old entry points (used by the triggers) delegate to them, so there is still one definition.
 """
 
-from collections.abc import Sequence
-
 from alembic import op
 from kernel.sqlfiles import read_sql
 
 revision: str = "0005"
 down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # The definitions (new), then the entry points the triggers call, now through them.
 UPGRADE_FILES = [

@@ -12,15 +12,11 @@ Revises: 0006
 Create Date: 2026-11-26 21:20:00
 """
 
-from collections.abc import Sequence
-
 from alembic import op
 from kernel.sqlfiles import read_sql
 
 revision: str = "0007"
 down_revision: str | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

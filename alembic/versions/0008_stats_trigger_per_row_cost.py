@@ -11,15 +11,11 @@ Revises: 0007
 Create Date: 2026-11-26 22:05:00
 """
 
-from collections.abc import Sequence
-
 from alembic import op
 from kernel.sqlfiles import read_sql
 
 revision: str = "0008"
 down_revision: str | None = "0007"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

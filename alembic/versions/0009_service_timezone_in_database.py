@@ -13,16 +13,12 @@ Revises: 0008
 Create Date: 2026-11-27 10:00:00
 """
 
-from collections.abc import Sequence
-
 from alembic import op
 from kernel.settings import get_settings
 from kernel.sqlfiles import database_timezone, read_sql, set_database_timezone
 
 revision: str = "0009"
 down_revision: str | None = "0008"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 ZONE_OF_STATS_DAY_V1 = "Asia/Shanghai"
 

@@ -149,3 +149,6 @@ class RolesAllowed(OAuth2PasswordBearer):
 
 ALL_ROLES = tuple(Role)
 STAFF_WRITERS = tuple(r for r in Role if r is not Role.EVALUATOR)
+
+#: Anyone signed in.
+AnyUser = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]

@@ -1,16 +1,23 @@
-"""Query parameters many routes share, declared once: page limits and cursors (their bounds
-come from ``kernel.paging``)."""
+"""Parameters many routes share, declared once: ids in paths, page limits and cursors (their
+bounds come from ``kernel.paging``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Path, Query
 
-from kernel.paging import MAX_LIMIT, MAX_ROWS_LIMIT
+from kernel.paging import MAX_BIGINT, MAX_LIMIT, MAX_ROWS_LIMIT
+
+#: The largest value of a PostgreSQL integer (int4) column.
+MAX_INT = 2**31 - 1
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")]
 RowLimit = Annotated[int, Query(ge=1, le=MAX_ROWS_LIMIT, description="rows per page")]
 Cursor = Annotated[
     str | None, Query(max_length=200, description="next_cursor of the previous page")
 ]
+
+EventId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="event id")]
+PhotoId = Annotated[int, Path(ge=1, le=MAX_INT, description="photo id")]
+PatrolId = Annotated[int, Path(ge=1, le=MAX_INT, description="patrol id")]

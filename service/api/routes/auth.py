@@ -8,9 +8,8 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
-from domain.jurisdiction import Principal
 from domain.roles import Role
-from service.api.deps import ALL_ROLES, Now, RolesAllowed, SessionDep, UowDep
+from service.api.deps import AnyUser, Now, SessionDep, UowDep
 from staff import auth
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -58,16 +57,14 @@ def logout(
     body: RefreshIn,
     uow: UowDep,
     now: Now,
-    principal: Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))],
+    principal: AnyUser,
 ) -> None:
     """Revoke the refresh token (access tokens expire on their own, within minutes)."""
     auth.revoke(uow=uow, token=body.refresh_token, user_id=principal.user_id, now=now)
 
 
 @router.get("/me", response_model=MeOut)
-def me(
-    session: SessionDep, principal: Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
-) -> MeOut:
+def me(session: SessionDep, principal: AnyUser) -> MeOut:
     grid_code, community = auth.workplace(session=session, principal=principal)
     return MeOut(
         username=principal.username,

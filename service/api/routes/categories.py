@@ -11,10 +11,9 @@ from dispatch.categories.models import Category
 from dispatch.categories.schemas import CategoryCreate, CategoryOut, CategoryUpdate
 from domain.jurisdiction import Principal
 from domain.roles import Role
-from service.api.deps import ALL_ROLES, RolesAllowed, SessionDep, UowDep
+from service.api.deps import AnyUser, RolesAllowed, SessionDep, UowDep
 
 router = APIRouter(prefix="/api/v1/categories", tags=["categories"])
-AnyUser = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
 Admin = Annotated[Principal, Depends(RolesAllowed(Role.ADMIN))]
 CodePath = Annotated[str, Path(max_length=32)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime
 
 from dispatch.events import intake, reads
@@ -14,7 +14,7 @@ from domain.lifecycle import Status
 from domain.roles import Role
 from kernel.paging import DEFAULT_LIMIT
 from service.api.deps import (
-    ALL_ROLES,
+    AnyUser,
     Now,
     RolesAllowed,
     SessionDep,
@@ -22,12 +22,10 @@ from service.api.deps import (
     grid_map_of,
     pool_of,
 )
-from service.api.params import Cursor, Limit
+from service.api.params import Cursor, EventId, Limit
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
-Reader = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
 Reporter = Annotated[Principal, Depends(RolesAllowed(Role.MEMBER, Role.HEAD))]
-EventId = Annotated[int, Path(ge=1, le=2**63 - 1, description="event id")]
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": EventOut, "description": "a retry: the event made earlier"},
@@ -72,7 +70,7 @@ async def report_event(
 @router.get("", response_model=EventPage)
 def list_events(
     session: SessionDep,
-    principal: Reader,
+    principal: AnyUser,
     now: Now,
     scope: Annotated[
         Literal["mine", "reported", "grid"] | None,
@@ -108,11 +106,11 @@ def list_events(
 
 
 @router.get("/{event_id}", response_model=EventOut)
-def get_event(event_id: EventId, session: SessionDep, principal: Reader) -> EventOut:
+def get_event(event_id: EventId, session: SessionDep, principal: AnyUser) -> EventOut:
     return reads.get_visible(session, principal=principal, event_id=event_id)
 
 
 @router.get("/{event_id}/history", response_model=HistoryOut)
-def event_history(event_id: EventId, session: SessionDep, principal: Reader) -> HistoryOut:
+def event_history(event_id: EventId, session: SessionDep, principal: AnyUser) -> HistoryOut:
     """The audit trail: every transition with from → to status and level, actor, time, note."""
     return reads.history(session, principal=principal, event_id=event_id)

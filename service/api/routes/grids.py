@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.coords import CoordSystem
-from domain.jurisdiction import Principal
 from grids import service
-from service.api.deps import ALL_ROLES, RolesAllowed, SessionDep, grid_locator
+from service.api.deps import AnyUser, SessionDep, grid_locator
 from service.api.query import parse_query, query_parameters
 
 router = APIRouter(prefix="/api/v1", tags=["grids"])
-AnyUser = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
 
 
 class GeoJSONResponse(Response):

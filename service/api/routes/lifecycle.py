@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path
+from fastapi import APIRouter, Body, Depends
 
 from dispatch.events.reads import event_out
 from dispatch.events.schemas import EventOut
@@ -21,10 +21,10 @@ from domain.lifecycle import Action
 from domain.roles import ROLE_LEVEL, Role
 from kernel.uow import UnitOfWork
 from service.api.deps import Now, RolesAllowed, UowDep
+from service.api.params import EventId
 
 router = APIRouter(prefix="/api/v1/events", tags=["dispatch"])
 
-EventId = Annotated[int, Path(ge=1, le=2**63 - 1, description="event id")]
 #: Everyone who handles events at some level (the service narrows it to the assignee).
 HANDLERS = tuple(ROLE_LEVEL)
 COMMAND_CENTRE = (Role.DISPATCHER,)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Query
 from starlette.responses import Response
 
 from domain.jurisdiction import Principal
@@ -26,14 +26,12 @@ from patrols.schemas import (
     PointBatch,
 )
 from patrols.service import TrackPoint
-from service.api.deps import ALL_ROLES, Now, RolesAllowed, SessionDep, UowDep
-from service.api.params import Cursor, Limit
+from service.api.deps import AnyUser, Now, RolesAllowed, SessionDep, UowDep
+from service.api.params import Cursor, Limit, PatrolId
 
 router = APIRouter(prefix="/api/v1", tags=["patrols"])
 
-Reader = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
 Walker = Annotated[Principal, Depends(RolesAllowed(Role.MEMBER, Role.HEAD))]
-PatrolId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 GridCode = Annotated[str, Query(pattern=r"^\d{15}$", description="15-digit grid code")]
 
 
@@ -65,7 +63,7 @@ def start_patrol(
 @router.get("/patrols", response_model=PatrolPage)
 def list_patrols(
     session: SessionDep,
-    principal: Reader,
+    principal: AnyUser,
     grid: GridCode | None = None,
     day: Annotated[
         Day | None, Query(alias="date", description="calendar day (Asia/Shanghai)")
@@ -88,7 +86,7 @@ def list_patrols(
 @router.get("/patrols/coverage", response_model=CoverageOut)
 def coverage(
     session: SessionDep,
-    principal: Reader,
+    principal: AnyUser,
     now: Now,
     day: Annotated[Day | None, Query(alias="date", description="default: today")] = None,
     grid: GridCode | None = None,
@@ -108,7 +106,7 @@ def coverage(
 
 
 @router.get("/patrols/{patrol_id}", response_model=PatrolDetail)
-def get_patrol(session: SessionDep, principal: Reader, patrol_id: PatrolId) -> PatrolDetail:
+def get_patrol(session: SessionDep, principal: AnyUser, patrol_id: PatrolId) -> PatrolDetail:
     view = service.get_patrol(session=session, principal=principal, patrol_id=patrol_id)
     return view
 

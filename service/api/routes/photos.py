@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
@@ -18,17 +18,15 @@ from domain.jurisdiction import Principal
 from domain.roles import Role
 from kernel.errors import Invalid, TooLarge, UnsupportedMedia, field_error
 from kernel.settings import get_settings
-from service.api.deps import ALL_ROLES, Now, RolesAllowed, SessionDep, UowDep
+from service.api.deps import AnyUser, Now, RolesAllowed, SessionDep, UowDep
+from service.api.params import EventId, PhotoId
 
 router = APIRouter(prefix="/api/v1", tags=["photos"])
 
-Reader = Annotated[Principal, Depends(RolesAllowed(*ALL_ROLES))]
 Uploader = Annotated[
     Principal,
     Depends(RolesAllowed(Role.MEMBER, Role.HEAD, Role.COMMUNITY, Role.DISPATCHER, Role.DEPARTMENT)),
 ]
-EventId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-PhotoId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 # Room for the multipart envelope (boundaries, part headers, the stage field) around the
 # photo itself; the photo's own limit is enforced exactly while it is copied.
@@ -180,7 +178,7 @@ def upload_photo(
 
 
 @router.get("/events/{event_id}/photos", response_model=PhotoList)
-def list_photos(session: SessionDep, principal: Reader, event_id: EventId) -> PhotoList:
+def list_photos(session: SessionDep, principal: AnyUser, event_id: EventId) -> PhotoList:
     """The event's photos (report stage, then resolve), with their EXIF evidence."""
     links = service.list_photos(session=session, principal=principal, event_id=event_id)
     return PhotoList(items=links)
@@ -194,7 +192,7 @@ def list_photos(session: SessionDep, principal: Reader, event_id: EventId) -> Ph
         404: {"description": "no such photo, or not attached to an event you may see"},
     },
 )
-def get_photo(session: SessionDep, principal: Reader, photo_id: PhotoId) -> FileResponse:
+def get_photo(session: SessionDep, principal: AnyUser, photo_id: PhotoId) -> FileResponse:
     """The photo's bytes, for users who may see an event it is attached to."""
     found = service.photo_file(session=session, principal=principal, photo_id=photo_id)
     return FileResponse(

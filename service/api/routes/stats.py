@@ -23,7 +23,7 @@ from evaluation import exports
 from evaluation.drilldown import drilldown, event_list
 from evaluation.indicators import indicator_report
 from evaluation.resolution import resolution_table
-from evaluation.scope import Scope, resolve_scope
+from evaluation.scope import Scope, window, with_category, with_place
 from evaluation.scorecard import ScoredUnit, scorecard_units
 from kernel.paging import DEFAULT_LIMIT
 from service.api.deps import RolesAllowed, SessionDep
@@ -44,34 +44,32 @@ Headers = Annotated[
 ]
 
 
+def whole_map(since: Since, until: Until) -> Scope:
+    """The window of a request over the whole map (``Invalid`` names the bound at fault)."""
+    return window(since, until)
+
+
+Window = Annotated[Scope, Depends(whole_map)]
+
+
 def place_window(
-    session: SessionDep,
-    since: Since,
-    until: Until,
-    grid: GridCode = None,
-    community: Community = None,
+    session: SessionDep, scope: Window, grid: GridCode = None, community: Community = None
 ) -> Scope:
-    """The window and place of a request, checked (``Invalid`` names the parameter)."""
-    return resolve_scope(session, since=since, until=until, grid=grid, community=community)
+    """The window narrowed to a grid or a community."""
+    return with_place(session, scope, grid=grid, community=community)
+
+
+PlaceWindow = Annotated[Scope, Depends(place_window)]
 
 
 def filtered_window(
-    session: SessionDep,
-    since: Since,
-    until: Until,
-    grid: GridCode = None,
-    community: Community = None,
-    category: CategoryCode = None,
+    session: SessionDep, scope: PlaceWindow, category: CategoryCode = None
 ) -> Scope:
-    """``place_window`` and a category."""
-    return resolve_scope(
-        session, since=since, until=until, grid=grid, community=community, category=category
-    )
+    """The window narrowed to a place and a category."""
+    return with_category(session, scope, category)
 
 
-def window(session: SessionDep, since: Since, until: Until) -> Scope:
-    """The window of a request over the whole map."""
-    return resolve_scope(session, since=since, until=until)
+FilteredWindow = Annotated[Scope, Depends(filtered_window)]
 
 
 @dataclass(frozen=True)
@@ -87,9 +85,6 @@ class Output:
         return self.format != "json"
 
 
-PlaceWindow = Annotated[Scope, Depends(place_window)]
-FilteredWindow = Annotated[Scope, Depends(filtered_window)]
-Window = Annotated[Scope, Depends(window)]
 OutputDep = Annotated[Output, Depends()]
 
 DEFINITIONS: dict[str, str] = {
