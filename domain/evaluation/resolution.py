@@ -54,7 +54,7 @@ class Resolution:
 
 def summarize(hist: Mapping[int, tuple[int, int]]) -> Resolution:
     """The figures of a histogram ``{minutes: (count, on_time)}`` (the reference
-    implementation; ``dispatch.stats.histogram`` computes the same for many groups at once)."""
+    implementation; ``evaluation.histogram`` computes the same for many groups at once)."""
     counts = {m: n for m, (n, _) in hist.items() if n > 0}
     total = sum(counts.values())
     on_time = sum(o for n, o in hist.values() if n > 0)
