@@ -8,10 +8,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session
 
+from kernel.db import BBOX_FILTER, bbox_params
 from kernel.errors import NotFound
+from kernel.paging import BBox, FeaturePage
 
 _FEATURES_SQL = """
-    SELECT t.code, ST_AsGeoJSON(t.*, 'geom', 7)::jsonb AS feature FROM (
+    SELECT t.code, ST_AsGeoJSON(t.*, 'geom', 7)::jsonb || jsonb_build_object('id', t.code)
+           AS feature FROM (
         SELECT g.code, g.name, c.name AS community, c.code AS community_code,
                round((g.area_m2 / 1e6)::numeric, 4) AS area_km2,
                COALESCE((SELECT jsonb_agg(jsonb_build_object('id', s.id, 'name', s.name,
@@ -40,6 +43,59 @@ def grid_feature(*, session: Session, code: str) -> str:
     if row is None:
         raise NotFound({"loc": ["code"], "msg": f"no grid with code {code!r}"})
     return str(row)
+
+
+def grid_features(*, session: Session, bbox: BBox | None, limit: int, offset: int) -> FeaturePage:
+    """Grids as GeoJSON features (``id``: the grid code) intersecting ``bbox``, by code."""
+    where = "WHERE " + BBOX_FILTER.format(geom="g.geom")
+    return _page(session, _FEATURES_SQL.format(where=where), bbox, limit, offset)
+
+
+_COMMUNITY_FEATURES_SQL = f"""
+    SELECT c.code, jsonb_build_object(
+             'type', 'Feature', 'id', c.code,
+             'geometry', ST_AsGeoJSON(ST_Multi(ST_Union(g.geom)), 7)::jsonb,
+             'properties', jsonb_build_object(
+                 'code', c.code, 'name', c.name, 'grid_count', count(g.id),
+                 'area_km2', round((sum(g.area_m2) / 1e6)::numeric, 4))) AS feature
+    FROM community c JOIN grid g ON g.community_id = c.id
+    GROUP BY c.id
+    HAVING {BBOX_FILTER.format(geom="ST_Union(g.geom)")}
+"""
+
+
+def community_features(
+    *, session: Session, bbox: BBox | None, limit: int, offset: int
+) -> FeaturePage:
+    """Communities as GeoJSON features, their outline the union of their grids, by code."""
+    return _page(session, _COMMUNITY_FEATURES_SQL, bbox, limit, offset)
+
+
+def _page(
+    session: Session, features_sql: str, bbox: BBox | None, limit: int, offset: int
+) -> FeaturePage:
+    """One page of ``features_sql`` (rows of ``code, feature``) by code, and the total."""
+    row = session.execute(
+        text(f"""
+        WITH f AS ({features_sql})
+        SELECT (SELECT count(*) FROM f),
+               (SELECT coalesce(jsonb_agg(feature ORDER BY code), '[]'::jsonb)
+                  FROM (SELECT * FROM f ORDER BY code LIMIT :limit OFFSET :offset) p)
+        """),
+        {**bbox_params(bbox), "limit": limit, "offset": offset},
+    ).one()
+    return FeaturePage(list(row[1]), int(row[0]))
+
+
+def map_extent(*, session: Session) -> BBox | None:
+    """The bounding box of the map (None when no map is loaded)."""
+    row = session.execute(
+        text(
+            "SELECT ST_XMin(x), ST_YMin(x), ST_XMax(x), ST_YMax(x)"
+            " FROM (SELECT ST_Extent(geom) AS x FROM grid) e"
+        )
+    ).one()
+    return None if row[0] is None else (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
 
 
 def communities(*, session: Session) -> list[dict[str, Any]]:

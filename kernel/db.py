@@ -77,3 +77,17 @@ def timestamp_field(nullable: bool = True, index: bool = False) -> Any:
         default=None,
         sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index),
     )
+
+
+#: Rows whose ``{geom}`` (SRID 4326) meets the bounding box of ``bbox_params``; every row when
+#: no box was given.
+BBOX_FILTER = (
+    "(NOT CAST(:bbox AS boolean)"
+    " OR ST_Intersects({geom}, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)))"
+)
+
+
+def bbox_params(bbox: tuple[float, float, float, float] | None) -> dict[str, Any]:
+    """The parameters of ``BBOX_FILTER`` for a (min lon, min lat, max lon, max lat) box."""
+    minx, miny, maxx, maxy = bbox or (0.0, 0.0, 0.0, 0.0)
+    return {"bbox": bbox is not None, "minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}

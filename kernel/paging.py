@@ -39,6 +39,18 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
+#: A bounding box in WGS-84 longitude and latitude: (min lon, min lat, max lon, max lat).
+BBox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    """A page of GeoJSON features (as built by PostGIS) and how many matched in all."""
+
+    features: list[dict[str, Any]]
+    matched: int
+
+
 def encode_cursor(key: Any) -> str:
     """The cursor of a sort key (JSON-serialisable: numbers, strings, None, lists of them)."""
     raw = json.dumps(key, separators=(",", ":"), ensure_ascii=False)

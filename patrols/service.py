@@ -27,8 +27,9 @@ from sqlmodel import Session, col, func, select
 from domain.coords import CoordSystem, to_wgs84
 from domain.jurisdiction import Principal
 from grids.models import Grid
+from kernel.db import BBOX_FILTER, bbox_params
 from kernel.errors import Conflict, Forbidden, Invalid, NotFound, field_error
-from kernel.paging import check_window, cursor_int, decode_cursor, encode_cursor
+from kernel.paging import BBox, FeaturePage, check_window, cursor_int, decode_cursor, encode_cursor
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
 from patrols.models import Patrol, PatrolPoint
@@ -540,3 +541,46 @@ def coverage_for(
         if known is None:
             raise NotFound({"loc": ["grid"], "msg": f"no grid {grid_code}"})
     return patrol_coverage(session, day, day, grid_code, grid_ids=grid_ids)
+
+
+def coverage_features(
+    *,
+    session: Session,
+    principal: Principal,
+    day: date,
+    bbox: BBox | None,
+    limit: int,
+    offset: int,
+) -> FeaturePage:
+    """The day's coverage of the grids ``principal`` may read, as GeoJSON features (the grid's
+    polygon; ``id``: the grid code) inside ``bbox``, by code."""
+    rows = coverage_for(session=session, principal=principal, day=day)
+    shapes = dict(
+        session.execute(
+            text(
+                "SELECT id, ST_AsGeoJSON(geom, 7)::jsonb FROM grid"
+                " WHERE id = ANY(:ids) AND " + BBOX_FILTER.format(geom="geom")
+            ),
+            {"ids": [r.grid_id for r in rows], **bbox_params(bbox)},
+        ).all()
+    )
+    features = [
+        {
+            "type": "Feature",
+            "id": r.grid_code,
+            "geometry": shapes[r.grid_id],
+            "properties": {
+                "grid_code": r.grid_code,
+                "grid_name": r.grid_name,
+                "community": r.community,
+                "date": r.day.isoformat(),
+                "patrolled": r.patrolled,
+                "patrols": r.patrols,
+                "length_m": r.length_m,
+                "covered_share": r.covered_share,
+            },
+        }
+        for r in rows
+        if r.grid_id in shapes
+    ]
+    return FeaturePage(features[offset : offset + limit], len(features))

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session, col
 
 from dispatch import sla, store
@@ -27,9 +28,13 @@ from dispatch.events.schemas import (
 )
 from domain.jurisdiction import Principal, Reach, reach_of
 from domain.lifecycle import Status
+from domain.lifecycle.model import TERMINAL_STATUSES
 from grids.models import Grid
+from kernel.db import BBOX_FILTER, bbox_params
 from kernel.errors import Invalid, field_error
 from kernel.paging import (
+    BBox,
+    FeaturePage,
     Page,
     check_window,
     cursor_instant,
@@ -221,3 +226,59 @@ def history(session: Session, *, principal: Principal, event_id: int) -> History
             for r in rows
         ],
     )
+
+
+def open_event_features(
+    session: Session,
+    *,
+    principal: Principal,
+    now: datetime,
+    bbox: BBox | None,
+    limit: int,
+    offset: int,
+    event_id: int | None = None,
+) -> FeaturePage:
+    """Open events the caller may see, as GeoJSON point features (``id``: the event id) with
+    their SLA state at ``now``, inside ``bbox`` (or just ``event_id``), by id."""
+    e = _event
+    tz = get_settings().timezone
+    feature = func.jsonb_build_object(
+        "type", "Feature",
+        "id", e.c.id,
+        "geometry", func.cast(func.ST_AsGeoJSON(e.c.geom, 7), JSONB),
+        "properties", func.jsonb_build_object(
+            "id", e.c.id,
+            "status", e.c.status,
+            "level", e.c.level,
+            "category", col(Category.code),
+            "grid_code", col(Grid.code),
+            "sla", sla.sla_state(e, now),
+            "created_at", func.to_char(func.timezone(tz, e.c.created_at), _ISO_LOCAL),
+            "due_at", func.to_char(func.timezone(tz, e.c.due_at), _ISO_LOCAL),
+        ),
+    )  # fmt: skip
+    matching = (
+        select(e.c.id.label("key"), feature.label("feature"))
+        .select_from(
+            e.join(Grid, col(Grid.id) == e.c.grid_id).join(
+                Category, col(Category.id) == e.c.category_id
+            )
+        )
+        .where(
+            visible(principal),
+            e.c.status.not_in([s.value for s in TERMINAL_STATUSES]),
+            text(BBOX_FILTER.format(geom="event.geom")),
+            *(() if event_id is None else (e.c.id == event_id,)),
+        )
+        .params(**bbox_params(bbox))
+        .subquery()
+    )
+    total = session.execute(select(func.count()).select_from(matching)).scalar_one()
+    rows = session.execute(
+        select(matching.c.feature).order_by(matching.c.key).limit(limit).offset(offset)
+    ).scalars()
+    return FeaturePage(list(rows), int(total))
+
+
+#: ISO 8601 with the offset of the service's zone, as PostgreSQL writes it.
+_ISO_LOCAL = 'YYYY-MM-DD"T"HH24:MI:SSOF'

@@ -25,6 +25,7 @@ from service.api.routes import (
     grids,
     health,
     lifecycle,
+    ogc,
     patrols,
     photos,
     stats,
@@ -68,6 +69,7 @@ def create_app() -> FastAPI:
         lifecycle,
         board,
         stats,
+        ogc,
     ):
         app.include_router(module.router)
 
