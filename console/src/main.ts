@@ -1,0 +1,20 @@
+import { createApp } from 'vue'
+import App from './App.vue'
+import router from './router'
+import { setOnExpired } from './api/http'
+import { expiredNotice, me } from './session'
+import { stopLive } from './live'
+import { locale } from './i18n'
+import './styles.css'
+
+document.documentElement.lang = locale.value
+
+setOnExpired(() => {
+  if (!me.value) return
+  me.value = null
+  stopLive()
+  expiredNotice.value = true
+  void router.push({ path: '/signin', query: { next: router.currentRoute.value.fullPath } })
+})
+
+createApp(App).use(router).mount('#app')
