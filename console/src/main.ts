@@ -3,7 +3,7 @@ import App from './App.vue'
 import router from './router'
 import { setOnExpired } from './api/http'
 import { expiredNotice, me } from './session'
-import { stopLive } from './live'
+import { dropStream, stopLive } from './live'
 import { locale } from './i18n'
 import './styles.css'
 
@@ -16,5 +16,9 @@ setOnExpired(() => {
   expiredNotice.value = true
   void router.push({ path: '/signin', query: { next: router.currentRoute.value.fullPath } })
 })
+
+// Fault injection for the browser tests and the bench: drop the change stream as a network
+// fault would (the console then shows "reconnecting" and resumes with Last-Event-ID).
+;(window as any).__wangge = Object.freeze({ dropStream })
 
 createApp(App).use(router).mount('#app')

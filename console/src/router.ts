@@ -30,7 +30,10 @@ router.beforeEach(async (to) => {
       who = null
     }
   }
-  if (!who) return { path: '/signin', query: to.fullPath !== '/' ? { next: to.fullPath } : {} }
+  if (!who) {
+    const deep = to.fullPath !== '/' && to.redirectedFrom?.fullPath !== '/'
+    return { path: '/signin', query: deep ? { next: to.fullPath } : {} }
+  }
   if (who.role === 'member' && to.path !== '/member') return '/member'
   const screen = to.meta.screen as Screen | undefined
   if (screen && !screensFor(who.role).includes(screen)) return homeFor(who.role)
