@@ -63,15 +63,12 @@ def _jpeg(colour: tuple[int, int, int], *, gps: bool) -> bytes:
 
 @pytest.fixture(scope="module")
 def console_stack() -> Iterator[dict[str, str]]:
-    missing = [
-        hint
-        for ok, hint in (
-            ((CONSOLE / "dist" / "index.html").is_file(), "the console is not built: run `make test`"),
-            (PLAYWRIGHT.exists(), "console/node_modules is missing: run `make test` (npm ci)"),
-            (Path(CHROMIUM).exists(), "Chromium is missing: `apt-get install chromium` (make test)"),
-        )
-        if not ok
-    ]
+    needs = (
+        ((CONSOLE / "dist" / "index.html").is_file(), "the console is not built: run `make test`"),
+        (PLAYWRIGHT.exists(), "console/node_modules is missing: run `make test` (npm ci)"),
+        (Path(CHROMIUM).exists(), "no Chromium: `apt-get install chromium` (make test does)"),
+    )
+    missing = [hint for ok, hint in needs if not ok]
     if missing:
         pytest.fail("; ".join(missing))
     db_url = _console_database()
@@ -129,7 +126,8 @@ def test_console_in_chromium(console_stack: dict[str, str]) -> None:
         timeout=540,
     )
     print(run.stdout[-6000:])
-    assert run.returncode == 0, f"browser tests failed:\n{run.stdout[-12000:]}\n{run.stderr[-3000:]}"
+    report = f"{run.stdout[-12000:]}\n{run.stderr[-3000:]}"
+    assert run.returncode == 0, f"browser tests failed:\n{report}"
 
     # the evaluator's XLSX download opens with openpyxl, with Chinese headers
     book = load_workbook(ARTIFACTS / "evaluation.xlsx", read_only=True)
