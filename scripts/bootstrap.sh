@@ -60,9 +60,12 @@ if ! command -v redis-server >/dev/null; then apt_install redis-server; fi
 
 # 4. Node >= 20 for the console (console/: npm ci from its lock file, vite build); the browser
 #    tests drive Debian's Chromium (never a browser download) and screenshots need CJK fonts.
-node_ok() { command -v node >/dev/null && node -e 'process.exit(+process.versions.node.split(".")[0] < 20)'; }
-if ! node_ok || ! command -v npm >/dev/null; then
-  apt_install nodejs npm
+node_ok() {
+  command -v node >/dev/null && command -v npm >/dev/null &&
+    node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'
+}
+if ! node_ok; then
+  if ! command -v node >/dev/null; then apt_install nodejs npm; fi
   if ! node_ok; then
     say "the console needs Node.js >= 20 (found $(node --version 2>/dev/null || echo none)): install it, then retry"
     exit 1
@@ -70,7 +73,8 @@ if ! node_ok || ! command -v npm >/dev/null; then
 fi
 if [ "$mode" = test ]; then
   if [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
-  if ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then apt_install fonts-noto-cjk; fi
+  fonts="$(fc-list 2>/dev/null || true)"
+  if ! grep -qi 'Noto Sans CJK' <<<"$fonts"; then apt_install fonts-noto-cjk; fi
 fi
 
 # 5. Servers (reuse the configured ones, else start private ones), database, migrations, data

@@ -2,7 +2,15 @@
 // of the event queue, and the wall-screen size.
 import AxeBuilder from '@axe-core/playwright'
 import { expect, test } from '@playwright/test'
-import { shot, signIn } from './kit'
+import { Api, shot, signIn } from './kit'
+
+// open events of their own, whatever ran before
+test.beforeAll(async () => {
+  const api = await Api.open()
+  await api.report('g03m1', '130203001001003')
+  await api.report('g04m2', '130203001001004', 'street_light', '路灯不亮')
+  await api.ctx.dispose()
+})
 
 async function noSeriousViolations(page: import('@playwright/test').Page, name: string) {
   const result = await new AxeBuilder({ page }).exclude('.leaflet-marker-pane').analyze()
