@@ -18,7 +18,15 @@ async function noSeriousViolations(page: import('@playwright/test').Page, name: 
   expect(bad.map((v) => `${name}: ${v.id} (${v.impact}) ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`)).toEqual([])
 }
 
-test('axe: no serious or critical violations on the screens', async ({ page }) => {
+test('axe: no serious or critical violations on the screens; nothing blocked by the CSP', async ({ page }) => {
+  const blocked: string[] = []
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) blocked.push(m.text())
+  })
+  const resp = await page.goto('/console/signin')
+  const csp = resp?.headers()['content-security-policy'] ?? ''
+  expect(csp).toContain("script-src 'self'")
+  expect(csp).not.toContain('unsafe-inline')
   await page.goto('/console/signin')
   await noSeriousViolations(page, 'signin')
   await signIn(page, 'dispatch1')
@@ -35,6 +43,7 @@ test('axe: no serious or critical violations on the screens', async ({ page }) =
   await page.locator('[data-event]').first().click()
   await expect(page.getByTestId('drawer')).toBeVisible()
   await noSeriousViolations(page, 'drawer')
+  expect(blocked).toEqual([])
 })
 
 test('keyboard: the menu and the queue (j/k, Enter) work without a mouse, with a visible focus', async ({ page }) => {
