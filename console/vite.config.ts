@@ -15,6 +15,9 @@ export default defineConfig({
     cssCodeSplit: true,
     assetsInlineLimit: 0,
     chunkSizeWarningLimit: 1200,
+    rollupOptions: {
+      output: { manualChunks: { leaflet: ['leaflet', 'leaflet.markercluster'] } },
+    },
   },
   server: {
     proxy: { '/api': 'http://127.0.0.1:8000' },

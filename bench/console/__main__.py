@@ -151,6 +151,7 @@ def main() -> None:
         cwd=ROOT,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         with serve("service.api.app:app_factory", env=env, workers=1) as base:

@@ -81,7 +81,7 @@ for (let i = 0; i < RUNS; i++) {
   const ctx = await browser.newContext({ viewport, locale: 'zh-CN' })
   const board = await ctx.newPage()
   const map = await ctx.newPage()
-  for (const [page, url] of [[board, '/console/board'], [map, '/console/map']]) {
+  for (const [page, url] of [[board, '/board'], [map, '/map']]) {
     await page.goto(`${BASE}/console/signin?next=${encodeURIComponent(url)}`)
     await page.getByTestId('username').fill('dispatch3')
     await page.getByTestId('password').fill(PASSWORD)
