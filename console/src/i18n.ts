@@ -8,7 +8,7 @@ export const locale = ref<Locale>((sessionStorage.getItem(KEY) as Locale) || 'zh
 export function setLocale(l: Locale) {
   locale.value = l
   sessionStorage.setItem(KEY, l)
-  document.documentElement.lang = l
+  if (typeof document !== 'undefined') document.documentElement.lang = l
 }
 
 const zh: Record<string, string> = {
@@ -188,6 +188,7 @@ const zh: Record<string, string> = {
   no_permission: '您没有访问该页面的权限',
   back: '返回',
   skip_to_main: '跳到主要内容',
+  days_suffix: '天',
 }
 
 const en: Record<string, string> = {
@@ -367,6 +368,7 @@ const en: Record<string, string> = {
   no_permission: 'You may not open this page',
   back: 'Back',
   skip_to_main: 'Skip to main content',
+  days_suffix: 'd',
 }
 
 const tables: Record<Locale, Record<string, string>> = { 'zh-CN': zh, en }
