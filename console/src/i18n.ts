@@ -189,6 +189,7 @@ const zh: Record<string, string> = {
   back: '返回',
   skip_to_main: '跳到主要内容',
   days_suffix: '天',
+  colon: '：',
 }
 
 const en: Record<string, string> = {
@@ -369,6 +370,7 @@ const en: Record<string, string> = {
   back: 'Back',
   skip_to_main: 'Skip to main content',
   days_suffix: 'd',
+  colon: ': ',
 }
 
 const tables: Record<Locale, Record<string, string>> = { 'zh-CN': zh, en }
