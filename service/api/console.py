@@ -8,12 +8,14 @@ about events or users.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from kernel.settings import Settings
@@ -63,6 +65,15 @@ def content_security_policy(settings: Settings) -> str:
     )
 
 
+#: Text files worth compressing; built assets never change, so each is compressed once.
+_COMPRESSIBLE = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+
+
+@lru_cache(maxsize=256)
+def _gzipped(path: Path, mtime_ns: int) -> bytes:
+    return gzip.compress(path.read_bytes(), 6)
+
+
 def _safe_file(root: Path, relative: str) -> Path | None:
     """The file under ``root`` that ``relative`` names, or None (no escaping the root)."""
     if not relative or ".." in Path(relative).parts:
@@ -110,12 +121,20 @@ def router(settings: Settings) -> APIRouter:
         )
 
     @api.api_route("/{path:path}", methods=["GET", "HEAD"])
-    def console_file(path: str) -> Response:
-        """A built file, or the page itself for any other path (deep links: the page's own
-        router reads the path). A missing asset is a 404, not the page."""
+    def console_file(path: str, request: Request) -> Response:
+        """A built file (scripts and styles gzipped when the browser accepts it), or the page
+        itself for any other path (deep links: the page's own router reads the path). A
+        missing asset is a 404, not the page."""
         found = _safe_file(root, path)
         if found is not None:
             cache = _IMMUTABLE if path.startswith("assets/") else "no-cache"
+            media = _COMPRESSIBLE.get(found.suffix)
+            if media and "gzip" in request.headers.get("accept-encoding", ""):
+                body = _gzipped(found, found.stat().st_mtime_ns)
+                extra = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+                return Response(
+                    body, media_type=media, headers={**headers, **extra, "Cache-Control": cache}
+                )
             return FileResponse(found, headers={**headers, "Cache-Control": cache})
         if re.match(r"^assets/|.*\.(js|css|map|png|svg|woff2?|ico)$", path):
             return Response("not found", status_code=404, headers=headers)

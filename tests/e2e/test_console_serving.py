@@ -41,6 +41,9 @@ def test_files_fallback_and_headers(built: Path) -> None:
     asset = client.get("/console/assets/index-abc.js")
     assert asset.status_code == 200 and "immutable" in asset.headers["cache-control"]
     assert "content-security-policy" in asset.headers
+    assert asset.headers["content-encoding"] == "gzip" and asset.text == "console.log(1)"
+    plain = client.get("/console/assets/index-abc.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.text == "console.log(1)"
     assert client.get("/console/assets/gone.js").status_code == 404
     assert client.get("/console/../pyproject.toml").status_code in (200, 404)
     assert "[project]" not in client.get("/console/%2e%2e/pyproject.toml").text
