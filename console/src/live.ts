@@ -70,9 +70,17 @@ export function putEvent(e: EventOut) {
   triggerRef(openEvents)
 }
 
+/** Above this many changed events at once (a burst of timers, a replay after a gap) one
+ * reload of every open event is cheaper than one request per event. */
+const BURST = 40
+
 async function refetchEvents() {
   const ids = [...pendingIds]
   pendingIds.clear()
+  if (ids.length > BURST) {
+    await loadOpenEvents().catch(() => undefined)
+    return
+  }
   await Promise.all(
     ids.map(async (id) => {
       try {
