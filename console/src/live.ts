@@ -44,8 +44,20 @@ function scheduleBoard() {
   }, 60)
 }
 
-/** Every open event the caller may see, in pages of 200 (one chain per status, in parallel). */
-export async function loadOpenEvents(): Promise<void> {
+let loadingEvents: Promise<void> | null = null
+
+/** Every open event the caller may see, in pages of 200 (one chain per status, in parallel);
+ * callers arriving while a load runs share it. */
+export function loadOpenEvents(): Promise<void> {
+  if (!loadingEvents) {
+    loadingEvents = readOpenEvents().finally(() => {
+      loadingEvents = null
+    })
+  }
+  return loadingEvents
+}
+
+async function readOpenEvents(): Promise<void> {
   const all = new Map<number, EventOut>()
   await Promise.all(
     OPEN_STATUSES.map(async (status) => {
