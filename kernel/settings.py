@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
@@ -59,6 +60,15 @@ class Settings(BaseSettings):
         3: {"multiplier": 2.0},
     }
     assignment_load_cap: int = 5
+    # The browser console (/console/): where its build lives, and an optional base map. The
+    # map works with the grid polygons alone; a tile URL template ({z}/{x}/{y}, {s} for
+    # subdomains) adds tiles, and its host is added to the Content-Security-Policy.
+    # tile_coord: the tiles' coordinate system (gcj02 for Amap/Tencent tiles, whose offset
+    # the console applies to everything it draws on them).
+    console_dir: Path = ROOT / "console" / "dist"
+    console_tile_url: str | None = None
+    console_tile_coord: Literal["wgs84", "gcj02"] = "wgs84"
+    console_tile_attribution: str = ""
 
     @model_validator(mode="after")
     def _refuse_dev_secret(self) -> Settings:

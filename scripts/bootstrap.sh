@@ -58,5 +58,26 @@ if [ ! -f "/usr/share/postgresql/$pg_major/extension/postgis.control" ]; then
 fi
 if ! command -v redis-server >/dev/null; then apt_install redis-server; fi
 
-# 4. Servers (reuse the configured ones, else start private ones), database, migrations, data
+# 4. Node >= 20 for the console (console/: npm ci from its lock file, vite build); the browser
+#    tests drive Debian's Chromium (never a browser download) and screenshots need CJK fonts.
+node_ok() {
+  command -v node >/dev/null && command -v npm >/dev/null &&
+    node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'
+}
+if ! node_ok; then
+  if ! command -v node >/dev/null; then apt_install nodejs npm; fi
+  if ! node_ok; then
+    say "the console needs Node.js >= 20 (found $(node --version 2>/dev/null || echo none)): install it, then retry"
+    exit 1
+  fi
+fi
+if [ "$mode" = test ]; then
+  if [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
+  # GDAL's ogrinfo reads the OGC API - Features door in the tests, as a GIS client would
+  if ! command -v ogrinfo >/dev/null; then apt_install gdal-bin; fi
+  fonts="$(fc-list 2>/dev/null || true)"
+  if ! grep -qi 'Noto Sans CJK' <<<"$fonts"; then apt_install fonts-noto-cjk; fi
+fi
+
+# 5. Servers (reuse the configured ones, else start private ones), database, migrations, data
 .venv/bin/python scripts/services.py "$mode"

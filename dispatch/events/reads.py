@@ -29,7 +29,7 @@ from dispatch.events.schemas import (
 from domain.jurisdiction import Principal, Reach, reach_of
 from domain.lifecycle import Status
 from domain.lifecycle.model import TERMINAL_STATUSES
-from grids.models import Grid
+from grids.models import Community, Grid
 from kernel.db import BBOX_FILTER, bbox_params
 from kernel.errors import Invalid, field_error
 from kernel.paging import (
@@ -119,6 +119,8 @@ class EventFilter:
     category: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    levels: tuple[int, ...] = ()
+    community: str | None = None  # community code
 
 
 def _after(due_at: datetime | None, event_id: int) -> ColumnElement[bool]:
@@ -171,6 +173,11 @@ def list_events(
         query = query.where(col(Grid.code) == filters.grid)
     if filters.category:
         query = query.where(col(Category.code) == filters.category)
+    if filters.levels:
+        query = query.where(col(Event.level).in_(filters.levels))
+    if filters.community:
+        community = select(col(Community.id)).where(col(Community.code) == filters.community)
+        query = query.where(col(Event.community_id) == community.scalar_subquery())
     if filters.since:
         query = query.where(col(Event.created_at) >= filters.since)
     if filters.until:

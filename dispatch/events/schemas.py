@@ -8,7 +8,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -107,6 +107,14 @@ class EventOut(BaseModel):
     rework_count: int
     escalation_count: int
     version: int
+    ack_allowance_s: float | None = Field(
+        None, description="seconds allowed to acknowledge in the current deadline period"
+    )
+    resolve_allowance_s: float | None = Field(
+        None,
+        description="seconds allowed to resolve in the current period: with due_at it places "
+        "the warning marks (50 %, 75 %) a client needs to show the SLA state",
+    )
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,12 @@ class EventRow(Protocol):
     rework_count: int
     escalation_count: int
     version: int
+    ack_allowance: timedelta | None
+    resolve_allowance: timedelta | None
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds()
 
 
 def build_event_out(event: EventRow, refs: EventRefs, *, tz: tzinfo) -> EventOut:
@@ -198,6 +212,8 @@ def build_event_out(event: EventRow, refs: EventRefs, *, tz: tzinfo) -> EventOut
         rework_count=event.rework_count,
         escalation_count=event.escalation_count,
         version=event.version,
+        ack_allowance_s=_seconds(event.ack_allowance),
+        resolve_allowance_s=_seconds(event.resolve_allowance),
     )
 
 

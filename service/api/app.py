@@ -15,7 +15,7 @@ from kernel import db
 from kernel.logging import configure_logging
 from kernel.reference import References
 from kernel.settings import get_settings
-from service.api import errors
+from service.api import console, errors
 from service.api.middleware import ObservabilityMiddleware, metrics_response
 from service.api.routes import (
     auth,
@@ -72,6 +72,7 @@ def create_app() -> FastAPI:
         ogc,
     ):
         app.include_router(module.router)
+    app.include_router(console.router(settings))  # the browser console at /console/
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -28,6 +28,9 @@ class RefreshIn(BaseModel):
 
 class MeOut(BaseModel):
     username: str
+    staff_id: int = Field(
+        description="the caller's staff record (what an event's assignee.id names)"
+    )
     role: Role
     grid_code: str | None
     community: str | None
@@ -68,6 +71,7 @@ def me(session: SessionDep, principal: AnyUser) -> MeOut:
     grid_code, community = auth.workplace(session=session, principal=principal)
     return MeOut(
         username=principal.username,
+        staff_id=principal.staff_id,
         role=principal.role,
         grid_code=grid_code,
         community=community,

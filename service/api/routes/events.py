@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from dispatch.events import intake, reads
 from dispatch.events.schemas import EventCreate, EventOut, EventPage, HistoryOut
@@ -79,6 +79,11 @@ def list_events(
     status: Annotated[list[Status] | None, Query(description="repeatable")] = None,
     overdue: Annotated[bool | None, Query(description="past due and still open")] = None,
     grid: Annotated[str | None, Query(pattern=r"^\d{15}$")] = None,
+    community: Annotated[str | None, Query(pattern=r"^\d{12}$", description="code")] = None,
+    level: Annotated[
+        list[Annotated[int, Field(ge=0, le=3)]] | None,
+        Query(description="repeatable: 0 grid, 1 community, 2 command centre, 3 department"),
+    ] = None,
     category: Annotated[str | None, Query(max_length=32)] = None,
     since: Annotated[AwareDatetime | None, Query(description="created at or after")] = None,
     until: Annotated[AwareDatetime | None, Query(description="created before")] = None,
@@ -97,6 +102,8 @@ def list_events(
             category=category,
             since=since,
             until=until,
+            levels=tuple(level or ()),
+            community=community,
         ),
         now=now,
         limit=limit,

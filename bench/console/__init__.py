@@ -1,0 +1,1 @@
+"""The console's benchmark: ``python -m bench.console`` (see __main__)."""

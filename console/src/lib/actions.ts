@@ -1,0 +1,73 @@
+// Which actions the signed-in person may take on an event in its status: the transition
+// table (domain/lifecycle/transitions.py) crossed with who may act (dispatch/lifecycle/
+// actions.py authorize). The API checks both again; this only decides which buttons exist.
+import type { EventOut, Me, Status } from '../api/types'
+
+export type ActionName =
+  | 'dispatch'
+  | 'acknowledge'
+  | 'escalate'
+  | 'review'
+  | 'suspend'
+  | 'resume'
+  | 'void'
+
+const BY_STATUS: Partial<Record<Status, ActionName[]>> = {
+  pending_verification: ['void'],
+  registered: ['dispatch', 'void'],
+  dispatched: ['dispatch', 'acknowledge', 'escalate', 'suspend', 'void'],
+  acknowledged: ['dispatch', 'escalate', 'suspend', 'void'],
+  resolved: ['review'],
+  suspended: ['resume', 'void'],
+}
+export const MAX_LEVEL = 3
+const ROLE_LEVEL: Partial<Record<Me['role'], number>> = {
+  member: 0,
+  head: 0,
+  community: 1,
+  dispatcher: 2,
+  department: 3,
+}
+
+/** Whether the person handles the event: its assignee, or (queued, nobody assigned) staff of
+ * the event's level and place. */
+function handles(me: Me, e: EventOut): boolean {
+  if (e.assignee) return e.assignee.id === me.staff_id
+  if (ROLE_LEVEL[me.role] !== e.level) return false
+  if (me.role === 'head' || me.role === 'member') return me.grid_code === e.grid_code
+  if (me.role === 'department') return !e.department || e.department === me.department
+  return true // community staff are narrowed by the API to their community (a 403 otherwise)
+}
+
+export function allowedActions(me: Me, e: EventOut): ActionName[] {
+  const possible = BY_STATUS[e.status] ?? []
+  return possible.filter((action) => {
+    switch (action) {
+      case 'dispatch':
+      case 'suspend':
+      case 'resume':
+        return me.role === 'dispatcher'
+      case 'acknowledge':
+        return handles(me, e)
+      case 'escalate':
+        return handles(me, e) && e.level < MAX_LEVEL
+      case 'review':
+        if (e.assignee_role === 'member') return me.role === 'head' && me.grid_code === e.grid_code
+        return me.role === 'dispatcher'
+      case 'void':
+        if (me.role === 'dispatcher') return true
+        return (
+          me.role === 'head' &&
+          me.grid_code === e.grid_code &&
+          (e.status === 'registered' || e.status === 'pending_verification')
+        )
+    }
+    return false
+  })
+}
+
+/** Actions whose note is required (a rejected review) or strongly expected (the reason). */
+export function needsNote(action: ActionName, approved?: boolean): boolean {
+  if (action === 'review') return approved === false
+  return action === 'suspend' || action === 'resume' || action === 'void'
+}
