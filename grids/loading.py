@@ -3,6 +3,7 @@ then upsert communities and grids (a bad file changes nothing)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +33,14 @@ def read_map_file(path: Path) -> dict[str, Any]:
         )
     if not path.is_file():
         raise Invalid({"field": "path", "msg": f"no such file: {path}"})
+    if suffix in (".shp", ".gpkg") and importlib.util.find_spec("pyogrio") is None:
+        raise Invalid(
+            {
+                "field": "path",
+                "msg": f"reading {suffix} files needs the optional 'gis' extra "
+                "(uv sync --extra gis, or pip install 'wangge[gis]'); GeoJSON needs nothing",
+            }
+        )
     try:
         if suffix in (".shp", ".gpkg"):
             return _read_ogr(path)

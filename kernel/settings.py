@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     dev_password: str = "wangge-demo"
     db_pool_size: int = 10
     worker_heartbeat_seconds: float = 5
+    # The worker also beats into this local file, so a container healthcheck
+    # (``wangge probe worker``) judges this very process, with or without Redis.
+    worker_heartbeat_file: Path = ROOT / "var" / "worker.heartbeat"
     sweep_seconds: float = 15
     # Dispatch engine: how often the worker relays the outbox and promotes due timers, how
     # long past due a timer is left to RQ before the sweep handles it, webhook retries.

@@ -46,7 +46,7 @@ if [ ! -x .venv/bin/uv ] || [ "$(.venv/bin/uv --version | cut -d' ' -f2)" != "$U
   .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip >/dev/null
   .venv/bin/python -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
 fi
-UV_PROJECT_ENVIRONMENT=.venv .venv/bin/uv sync --frozen --inexact --quiet
+UV_PROJECT_ENVIRONMENT=.venv .venv/bin/uv sync --frozen --inexact --quiet --extra gis
 
 # 3. PostgreSQL binaries, PostGIS, Redis
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
@@ -75,6 +75,8 @@ if [ "$mode" = test ]; then
   if [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
   # GDAL's ogrinfo reads the OGC API - Features door in the tests, as a GIS client would
   if ! command -v ogrinfo >/dev/null; then apt_install gdal-bin; fi
+  # the deployment test validates docker/compose.yml (no Docker engine needed)
+  if ! command -v docker-compose >/dev/null; then apt_install docker-compose; fi
   fonts="$(fc-list 2>/dev/null || true)"
   if ! grep -qi 'Noto Sans CJK' <<<"$fonts"; then apt_install fonts-noto-cjk; fi
 fi

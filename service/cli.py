@@ -135,6 +135,35 @@ def worker(burst: bool = False) -> None:
 
 
 @app.command()
+def probe(
+    part: Annotated[str, typer.Argument(help="api | worker")],
+    url: Annotated[str, typer.Option(help="the API's liveness URL")] = (
+        "http://127.0.0.1:8000/livez"
+    ),
+) -> None:
+    """A container healthcheck: exit 0 when the part is alive, 1 (with why) when not.
+    ``api`` asks the API's ``/livez``; ``worker`` reads this host's worker heartbeat file."""
+    if part == "api":
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(url, timeout=3) as reply:  # noqa: S310 (operator's URL)
+                typer.echo(f"{url}: {reply.status}")
+                return
+        except OSError as exc:
+            typer.echo(f"{url}: {exc}", err=True)
+            raise typer.Exit(1) from exc
+    if part == "worker":
+        from kernel.health import probe_worker
+
+        alive, line = probe_worker(get_settings().worker_heartbeat_file)
+        typer.echo(line, err=not alive)
+        raise typer.Exit(0 if alive else 1)
+    typer.echo(f"unknown part {part!r}: api or worker", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
 def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """API and worker together in the foreground; Ctrl-C stops both."""
     get_settings()

@@ -5,6 +5,7 @@ GeoJSON; the CLI exits non-zero with the message."""
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,19 @@ def test_cli_load_data_with_a_bad_file_exits_non_zero_and_changes_nothing(
     assert f"feature #3 ({code}): invalid_geometry" in result.output
     with Session(engine) as session:
         assert snapshot(session) == before
+
+
+def test_a_shapefile_without_the_gis_extra_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runtime image leaves pyogrio out: a Shapefile then names the extra to install,
+    while GeoJSON still loads."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyogrio" else real(name)
+    )
+    shp = tmp_path / "survey.shp"
+    shp.write_bytes(b"")
+    with pytest.raises(Invalid, match=r"needs the optional 'gis' extra"):
+        read_map_file(shp)
+    assert len(read_map_file(MAP)["features"]) == 44
