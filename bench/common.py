@@ -118,6 +118,25 @@ def serve(
     start_timeout: float = 30,
 ) -> Iterator[str]:
     """Run ``uvicorn app`` on a free port; yields the base URL; stops it afterwards."""
+    with serve_process(
+        app, env=env, workers=workers, factory=factory, ready_path=ready_path,
+        start_timeout=start_timeout,
+    ) as (base, _):  # fmt: skip
+        yield base
+
+
+@contextlib.contextmanager
+def serve_process(
+    app: str,
+    *,
+    env: dict[str, str],
+    workers: int = 2,
+    factory: bool = True,
+    ready_path: str = "/openapi.json",
+    start_timeout: float = 30,
+) -> Iterator[tuple[str, int]]:
+    """``serve``, yielding the server's process id too (with one worker, the process that
+    serves the requests)."""
     port = free_port()
     cmd = [
         str(ROOT / ".venv" / "bin" / "python"),
@@ -152,7 +171,7 @@ def serve(
                 raise RuntimeError(f"server {app} did not start")
             time.sleep(0.2)
         time.sleep(0.5)  # let every worker process finish starting
-        yield base
+        yield base, proc.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)

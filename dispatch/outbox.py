@@ -107,3 +107,28 @@ def get_message(session: Session, outbox_id: int) -> Message | None:
         return None
     i, e, t, p, a = row
     return Message(int(i), e, str(t), dict(p), int(a))
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The pending rows of one topic: how many, how many failed at least once, the oldest."""
+
+    topic: str
+    pending: int
+    failing: int
+    oldest_at: datetime | None
+
+
+def backlog(session: Session) -> list[Backlog]:
+    """The pending rows per topic (every topic listed, zeros included): what the relay has not
+    handed on yet. Reads the partial index of pending rows only."""
+    rows = session.execute(
+        text(
+            "SELECT topic, count(*), count(*) FILTER (WHERE attempts > 0), min(created_at)"
+            " FROM outbox WHERE processed_at IS NULL GROUP BY topic"
+        )
+    ).all()
+    found = {str(t): Backlog(str(t), int(n), int(f), at) for t, n, f, at in rows}
+    return [found.get(t, Backlog(t, 0, 0, None)) for t in TOPICS] + [
+        b for t, b in found.items() if t not in TOPICS
+    ]

@@ -21,6 +21,7 @@ from sqlalchemy import text, update
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
+from dispatch import metrics
 from dispatch.categories.models import Category
 from dispatch.events.models import Event, EventAudit
 from dispatch.outbox import Outbox
@@ -39,6 +40,7 @@ from domain.lifecycle import Category as CategoryValues
 from domain.roles import Role
 from kernel.errors import Conflict, field_error
 from kernel.settings import get_settings
+from kernel.uow import after_commit
 
 STATE_FIELDS = tuple(f.name for f in fields(EventState))
 # Fields whose row value differs in type from the state's (ids and enums).
@@ -301,6 +303,10 @@ def insert_event(
     row = raw.execute(sql, params).fetchone()
     if row is None or row[0] is None:
         raise Conflict(field_error("client_id", "this client_id was already used"))
+    category, source = decision.state.category, str(report["source"])
+    after_commit(
+        session, lambda: metrics.observe_report(decision, category=category, source=source)
+    )
 
 
 #: An event row written whole, and an audit row, as the bulk writer COPYs finished histories
@@ -406,6 +412,7 @@ def _append(session: Session, decisions: Sequence[Decision]) -> None:
     sequence first: the change stream's message ids, in the order of ``decisions``."""
     if not decisions:
         return
+    metrics.observe_after_commit(session, decisions)
     ids = session.execute(
         text(
             "SELECT nextval(pg_get_serial_sequence('event_audit', 'id'))"

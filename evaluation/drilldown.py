@@ -1,11 +1,12 @@
 """What stands behind a figure: the events of an indicator's numerator (or its grid-days or
-grids), and the event list of a window, in keyset pages by id."""
+grids), and the event list of a window, as listings read in keyset pages (``page``) or whole
+(``stream_rows``: what the exports write)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -15,9 +16,8 @@ from domain.evaluation.indicators import INDICATOR_BY_CODE, Indicator, Source
 from evaluation.indicators import STAFFED_SQL
 from evaluation.models import COUNTER_COLUMNS
 from evaluation.scope import Scope, bounds
-from kernel.errors import NotFound, TooLarge
+from kernel.errors import NotFound
 from kernel.paging import (
-    DEFAULT_LIMIT,
     Page,
     cursor_date,
     cursor_int,
@@ -26,10 +26,6 @@ from kernel.paging import (
     encode_cursor,
 )
 from kernel.settings import get_settings
-
-#: Rows an export may hold.
-EXPORT_MAX_ROWS = 200_000
-
 
 #: Per-event SQL of each counter (the definitions of migration 0005; ``fd.at`` is the time of
 #: the event's first dispatch, joined only when asked for).
@@ -72,7 +68,7 @@ SELECT e.id, e.client_id, g.code, g.name, cm.name, cat.code, cat.name, e.status,
 
 def _local(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(get_settings().tz).isoformat()
+        return value.astimezone(get_settings().tz)
     return value
 
 
@@ -89,36 +85,61 @@ class Table(Page[dict[str, Any]]):
     columns: tuple[str, ...] = ()
 
 
-def _size(limit: int, export: bool) -> int:
-    """An export holds every row (up to ``EXPORT_MAX_ROWS``); a page ``limit`` of them."""
-    return EXPORT_MAX_ROWS if export else limit
+@dataclass(frozen=True)
+class Listing:
+    """A keyset-ordered listing: its SQL (ordered, without LIMIT) with the cursor's position
+    bound, its columns, how a row becomes an item and an item the next page's cursor. Read a
+    page of it (``page``) or every row of it (``rows``)."""
+
+    sql: str
+    params: Mapping[str, Any]
+    columns: tuple[str, ...]
+    item: Callable[[Sequence[Any]], dict[str, Any]]
+    key: Callable[[dict[str, Any]], Any]
 
 
-def _event_page(
-    session: Session,
-    *,
-    where: str,
-    params: dict[str, Any],
-    cursor: str | None,
-    limit: int,
-    export: bool,
-    first_dispatch: bool = False,
-) -> Table:
-    after = None if cursor is None else decode_cursor(cursor, cursor_int)
+def page(session: Session, listing: Listing, limit: int) -> Table:
+    """``limit`` items of the listing and the cursor of the next page (None at the end)."""
     rows = session.execute(
-        text(f"""
+        text(f"{listing.sql} LIMIT :limit"), {**listing.params, "limit": limit + 1}
+    ).all()
+    items = [listing.item(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return Table(items, encode_cursor(listing.key(items[-1])) if more else None, listing.columns)
+
+
+#: Rows fetched at a time from the server-side cursor of ``rows``.
+STREAM_BATCH = 2000
+
+
+def stream_rows(
+    session: Session, listing: Listing, limit: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every item of the listing (the first ``limit`` when given), read through a server-side
+    cursor on the session's connection (one statement: one snapshot): memory stays flat
+    however many rows there are. The session must stay open until the iterator is done (a
+    request's session does: it closes after the response is sent)."""
+    sql = listing.sql if limit is None else f"{listing.sql} LIMIT :limit"
+    conn = session.connection(execution_options={"stream_results": True, "yield_per": STREAM_BATCH})
+    for row in conn.execute(text(sql), {**listing.params, "limit": limit}):
+        yield listing.item(row)
+
+
+def _event_listing(
+    *, where: str, params: dict[str, Any], cursor: str | None, first_dispatch: bool = False
+) -> Listing:
+    after = None if cursor is None else decode_cursor(cursor, cursor_int)
+    return Listing(
+        sql=f"""
         {_EVENT_SELECT}
         {_FIRST_DISPATCH_JOIN if first_dispatch else ""}
          WHERE {where} AND (CAST(:after AS bigint) IS NULL OR e.id > :after)
-         ORDER BY e.id LIMIT :limit
-        """),
-        {**params, "after": after, "limit": limit + 1},
-    ).all()
-    if export and len(rows) > limit:
-        raise TooLarge(f"more than {limit} rows: narrow the window or the filters")
-    more = len(rows) > limit
-    items = [_event_dict(r) for r in rows[:limit]]
-    return Table(items, encode_cursor(items[-1]["id"]) if more else None, EVENT_COLUMNS)
+         ORDER BY e.id""",
+        params={**params, "after": after},
+        columns=EVENT_COLUMNS,
+        item=_event_dict,
+        key=lambda item: item["id"],
+    )
 
 
 def _scope_sql(scope: Scope) -> tuple[str, dict[str, Any]]:
@@ -142,120 +163,89 @@ def numerator_sql(indicator: Indicator) -> str:
     return " + ".join(f"({k}) * {_COUNTER_SQL[name]}" for name, k in indicator.numerator.items())
 
 
-def drilldown(
-    *,
-    session: Session,
-    code: str,
-    scope: Scope,
-    cursor: str | None = None,
-    limit: int = DEFAULT_LIMIT,
-    export: bool = False,
-) -> Table:
+def drilldown(*, code: str, scope: Scope, cursor: str | None = None) -> Listing:
     """What stands behind an indicator's numerator: its events, or its grid-days / grids."""
     indicator = INDICATOR_BY_CODE.get(code)
     if indicator is None:
         raise NotFound({"loc": ["code"], "msg": f"no indicator {code!r}"})
-    size = _size(limit, export)
     if indicator.source is Source.events:
         where, params = _scope_sql(scope)
         where += f" AND ({numerator_sql(indicator)}) > 0"
-        return _event_page(
-            session,
+        return _event_listing(
             where=where,
             params=params,
             cursor=cursor,
-            limit=size,
-            export=export,
             first_dispatch="dispatched_on_time" in indicator.numerator,
         )
     if indicator.source is Source.patrols:
-        return _patrol_days(session, scope, cursor, size, export)
-    return _grids(session, scope, staffed_only=code == "staffing", cursor=cursor, limit=size)
+        return _patrol_days(scope, cursor)
+    return _grids(scope, staffed_only=code == "staffing", cursor=cursor)
 
 
-def _patrol_days(
-    session: Session, scope: Scope, cursor: str | None, limit: int, export: bool
-) -> Table:
+def _patrol_days(scope: Scope, cursor: str | None) -> Listing:
     after = None if cursor is None else decode_cursor(cursor, cursor_date, cursor_text)
-    after_day: date | None = None if after is None else after[0]
-    rows = session.execute(
-        text("""
-        SELECT w.day, g.code, g.name, c.name, count(*) AS patrols, g.id
+    return Listing(
+        sql="""
+        SELECT w.day, g.code, g.name, c.name, count(*) AS patrols
           FROM stats_patrol_walked w JOIN grid g ON g.id = w.grid_id
           JOIN community c ON c.id = g.community_id
          WHERE w.day BETWEEN :since AND :until
            AND (CAST(:grids AS integer[]) IS NULL OR w.grid_id = ANY(:grids))
            AND (CAST(:after_day AS date) IS NULL OR (w.day, g.code) > (:after_day, :after_code))
-         GROUP BY w.day, g.id, c.name ORDER BY w.day, g.code LIMIT :limit
-        """),
-        {
+         GROUP BY w.day, g.id, c.name ORDER BY w.day, g.code""",
+        params={
             "since": scope.since,
             "until": scope.until,
             "grids": None if scope.grid_ids is None else list(scope.grid_ids),
-            "after_day": after_day,
+            "after_day": None if after is None else after[0],
             "after_code": None if after is None else after[1],
-            "limit": limit + 1,
         },
-    ).all()
-    if export and len(rows) > limit:
-        raise TooLarge(f"more than {limit} rows: narrow the window or the filters")
-    items = [
-        {"day": r[0].isoformat(), "grid_code": r[1], "grid_name": r[2], "community": r[3],
-         "patrols": int(r[4])}
-        for r in rows[:limit]
-    ]  # fmt: skip
-    more = len(rows) > limit
-    nxt = encode_cursor([items[-1]["day"], items[-1]["grid_code"]]) if more else None
-    return Table(items, nxt, ("day", "grid_code", "grid_name", "community", "patrols"))
-
-
-def _grids(
-    session: Session, scope: Scope, *, staffed_only: bool, cursor: str | None, limit: int
-) -> Table:
-    after = None if cursor is None else decode_cursor(cursor, cursor_text)
-    staffed = set(
-        session.execute(
-            text(STAFFED_SQL),
-            {"grids": None if scope.grid_ids is None else list(scope.grid_ids)},
-        ).scalars()
+        columns=("day", "grid_code", "grid_name", "community", "patrols"),
+        item=lambda r: {
+            "day": r[0],
+            "grid_code": r[1],
+            "grid_name": r[2],
+            "community": r[3],
+            "patrols": int(r[4]),
+        },  # fmt: skip
+        key=lambda item: [item["day"].isoformat(), item["grid_code"]],
     )
-    rows = session.execute(
-        text("""
-        SELECT g.id, g.code, g.name, c.name, round((g.area_m2 / 1e6)::numeric, 6)
+
+
+def _grids(scope: Scope, *, staffed_only: bool, cursor: str | None) -> Listing:
+    after = None if cursor is None else decode_cursor(cursor, cursor_text)
+    return Listing(
+        sql=f"""
+        WITH staffed AS ({STAFFED_SQL})
+        SELECT g.code, g.name, c.name, round((g.area_m2 / 1e6)::numeric, 6),
+               g.id IN (SELECT id FROM staffed)
           FROM grid g JOIN community c ON c.id = g.community_id
          WHERE (CAST(:grids AS integer[]) IS NULL OR g.id = ANY(:grids))
            AND (CAST(:after AS text) IS NULL OR g.code > :after)
-         ORDER BY g.code
-        """),
-        {"grids": None if scope.grid_ids is None else list(scope.grid_ids), "after": after},
-    ).all()
-    items = [
-        {"grid_code": r[1], "grid_name": r[2], "community": r[3], "area_km2": float(r[4]),
-         "staffed": r[0] in staffed}
-        for r in rows if not staffed_only or r[0] in staffed
-    ]  # fmt: skip
-    more = len(items) > limit
-    items = items[:limit]
-    nxt = encode_cursor(items[-1]["grid_code"]) if more else None
-    return Table(items, nxt, ("grid_code", "grid_name", "community", "area_km2", "staffed"))
+           AND (NOT :staffed_only OR g.id IN (SELECT id FROM staffed))
+         ORDER BY g.code""",
+        params={
+            "grids": None if scope.grid_ids is None else list(scope.grid_ids),
+            "after": after,
+            "staffed_only": staffed_only,
+        },
+        columns=("grid_code", "grid_name", "community", "area_km2", "staffed"),
+        item=lambda r: {
+            "grid_code": r[0],
+            "grid_name": r[1],
+            "community": r[2],
+            "area_km2": float(r[3]),
+            "staffed": bool(r[4]),
+        },  # fmt: skip
+        key=lambda item: item["grid_code"],
+    )
 
 
-def event_list(
-    *,
-    session: Session,
-    scope: Scope,
-    status: str | None = None,
-    cursor: str | None = None,
-    limit: int = DEFAULT_LIMIT,
-    export: bool = False,
-) -> Table:
+def event_list(*, scope: Scope, status: str | None = None, cursor: str | None = None) -> Listing:
     """The events reported in the window, with the scope's filters (for the roles that see
     every event: dispatcher, evaluator, admin)."""
-    size = _size(limit, export)
     where, params = _scope_sql(scope)
     if status is not None:
         where += " AND e.status = :status"
         params["status"] = status
-    return _event_page(
-        session, where=where, params=params, cursor=cursor, limit=size, export=export
-    )
+    return _event_listing(where=where, params=params, cursor=cursor)

@@ -1,23 +1,43 @@
 """CSV and XLSX of any statistics table or event list, with English or Chinese headers.
 
-CSV is UTF-8 with a byte-order mark (Excel then reads the Chinese right); XLSX is written by
-openpyxl in write-only mode. The API serves both as attachments.
+CSV is UTF-8 with a byte-order mark (Excel then reads the Chinese right) and is produced as a
+stream of chunks, so memory stays flat however many rows there are. XLSX is typed (dates and
+times as date cells in the service's time zone, booleans as booleans, numbers as numbers),
+with a frozen header row, filters and column widths; openpyxl writes it in write-only mode to
+a temporary file (flat memory too), which is then served; a sheet holds at most
+``XLSX_MAX_ROWS`` rows, as Excel does.
+
+Text from users (a category's name, a grid's) never becomes a formula in the reader's
+spreadsheet: in XLSX such a text is a text cell; in CSV, which has no cell types, a text that
+begins with a formula character gets a leading apostrophe (OWASP's advice on CSV injection).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from typing import IO, Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from domain.evaluation.indicators import INDICATORS
+from kernel.errors import TooLarge
+from kernel.settings import get_settings
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: Excel's last row is 1,048,576; one of them is the header.
+XLSX_MAX_ROWS = 1_048_575
+#: CSV is sent in chunks of about this many bytes.
+CSV_CHUNK_BYTES = 64 * 1024
+#: A text beginning with one of these is a formula to some spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 HEADERS_ZH: Mapping[str, str] = {
     # resolution tables
@@ -86,55 +106,123 @@ def header(key: str, zh: bool) -> str:
     return HEADERS_ZH.get(key, key) if zh else key
 
 
-def _cell(value: Any, zh: bool) -> Any:
+def _local(value: datetime) -> datetime:
+    """An instant as the service's wall-clock time (Excel has no time zones)."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(get_settings().tz).replace(tzinfo=None)
+
+
+def _csv_cell(value: Any, zh: bool) -> Any:
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return ("是" if value else "否") if zh else ("true" if value else "false")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
 
 
-def to_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]], *, zh: bool) -> bytes:
+def csv_chunks(
+    columns: Sequence[str], rows: Iterable[Mapping[str, Any]], *, zh: bool
+) -> Iterator[bytes]:
+    """The table as CSV, in chunks of about ``CSV_CHUNK_BYTES``: the first starts with the
+    byte-order mark and the header."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    buffer.write("\ufeff")
     writer.writerow([header(c, zh) for c in columns])
     for row in rows:
-        writer.writerow(["" if row.get(c) is None else _cell(row.get(c), zh) for c in columns])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        writer.writerow([_csv_cell(row.get(c), zh) for c in columns])
+        if buffer.tell() >= CSV_CHUNK_BYTES:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def to_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]], *, zh: bool) -> bytes:
+    return b"".join(csv_chunks(columns, rows, zh=zh))
+
+
+def _xlsx_cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
+    """Typed as it is: openpyxl gives dates and times their number formats."""
+    if isinstance(value, datetime):
+        return _local(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+def _width(key: str, title: str) -> float:
+    """A column's width in characters: enough for its title (CJK characters count twice) and
+    for the values its name says it holds."""
+    shown = sum(2 if ord(ch) > 0x2E80 else 1 for ch in title)
+    if key.endswith("_at"):
+        least = 20  # 2026-01-02 03:04:05
+    elif key in ("day", "first_day", "last_day") or key.endswith("_day"):
+        least = 12
+    elif key.endswith("name") or key in ("community", "formula", "indicator"):
+        least = 18
+    else:
+        least = 10
+    return float(min(max(shown + 2, least), 60))
+
+
+def write_xlsx(
+    out: IO[bytes],
+    columns: Sequence[str],
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    zh: bool,
+    title: str,
+) -> int:
+    """Write the table as an XLSX workbook into ``out``; the number of rows written.
+    ``TooLarge`` past ``XLSX_MAX_ROWS`` rows (nothing useful is left in ``out`` then)."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=title[:31] or "sheet")
+    titles = [header(c, zh) for c in columns]
+    for i, (key, name) in enumerate(zip(columns, titles, strict=True), start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = _width(key, name)
+    sheet.freeze_panes = "A2"
+    sheet.append(titles)
+    count = 0
+    for row in rows:
+        count += 1
+        if count > XLSX_MAX_ROWS:
+            raise TooLarge(
+                f"more than {XLSX_MAX_ROWS} rows, the most a sheet holds: narrow the window or "
+                "the filters, pass a limit, or export csv"
+            )
+        sheet.append([_xlsx_cell(sheet, row.get(c)) for c in columns])
+    last = get_column_letter(max(len(columns), 1))
+    sheet.auto_filter.ref = f"A1:{last}{count + 1}"
+    book.save(out)
+    return count
 
 
 def to_xlsx(
     columns: Sequence[str], rows: Iterable[Mapping[str, Any]], *, zh: bool, title: str
 ) -> bytes:
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=title[:31] or "sheet")
-    sheet.append([header(c, zh) for c in columns])
-    for row in rows:
-        sheet.append([_cell(row.get(c), zh) for c in columns])
     out = io.BytesIO()
-    book.save(out)
+    write_xlsx(out, columns, rows, zh=zh, title=title)
     return out.getvalue()
 
 
-@dataclass(frozen=True)
-class Export:
-    """A table written as a file: its bytes, media type and file name."""
-
-    body: bytes
-    media_type: str
-    filename: str
-
-
-def export(
-    columns: Sequence[str],
-    rows: Iterable[Mapping[str, Any]],
-    *,
-    fmt: str,
-    zh: bool,
-    basename: str,
-    title: str,
-) -> Export:
-    """The table as CSV or XLSX (``fmt`` is ``csv`` or ``xlsx``)."""
-    if fmt == "csv":
-        return Export(to_csv(columns, rows, zh=zh), CSV_TYPE, f"{basename}.csv")
-    if fmt == "xlsx":
-        return Export(to_xlsx(columns, rows, zh=zh, title=title), XLSX_TYPE, f"{basename}.xlsx")
-    raise ValueError(f"unknown export format {fmt!r}")
+def xlsx_file(
+    columns: Sequence[str], rows: Iterable[Mapping[str, Any]], *, zh: bool, title: str
+) -> IO[bytes]:
+    """The workbook in a temporary file (deleted when closed), rewound for reading: what a
+    large export is served from."""
+    spool: IO[bytes] = tempfile.TemporaryFile(prefix="wangge-export-")  # noqa: SIM115
+    try:
+        write_xlsx(spool, columns, rows, zh=zh, title=title)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool

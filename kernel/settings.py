@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     # The worker also beats into this local file, so a container healthcheck
     # (``wangge probe worker``) judges this very process, with or without Redis.
     worker_heartbeat_file: Path = ROOT / "var" / "worker.heartbeat"
+    # The worker's own /metrics (its domain counts: dispatches, SLA timers); off when None.
+    worker_metrics_port: int | None = None
+    worker_metrics_address: str = "127.0.0.1"
+    # The API's shutdown: open requests (a change stream) get this long, then are cancelled.
+    shutdown_grace_seconds: int = 3
     sweep_seconds: float = 15
     # Dispatch engine: how often the worker relays the outbox and promotes due timers, how
     # long past due a timer is left to RQ before the sweep handles it, webhook retries.

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -102,8 +103,19 @@ def create_user(
 
 @app.command()
 def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
-    """Serve the HTTP API with uvicorn."""
-    get_settings()  # refuse to start with insecure settings, before forking workers
+    """Serve the HTTP API with uvicorn. With several worker processes their metrics are
+    written to a fresh directory of files (Prometheus's multiprocess mode) so one scrape
+    counts them all; on SIGTERM open requests get WANGGE_SHUTDOWN_GRACE_SECONDS, then are
+    cancelled (a change stream never holds the shutdown)."""
+    settings = get_settings()  # refuse to start with insecure settings, before forking workers
+    if workers > 1:
+        metrics_dir = Path(
+            os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="wangge-metrics-")
+        )
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        for stale in metrics_dir.glob("*.db"):  # counts of an earlier run
+            stale.unlink()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     os.execvp(
         sys.executable,
         [
@@ -119,6 +131,8 @@ def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
             "--workers",
             str(workers),
             "--no-access-log",
+            "--timeout-graceful-shutdown",
+            str(settings.shutdown_grace_seconds),
         ],
     )
 

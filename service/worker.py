@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 
+from prometheus_client import start_http_server
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import SimpleWorker
@@ -105,8 +106,21 @@ def pulse(worker: SimpleWorker, stop: threading.Event) -> None:
         stop.wait(min(settings.worker_heartbeat_seconds, 1.0))
 
 
+def serve_metrics() -> None:
+    """The worker's counts on its own port (``WANGGE_WORKER_METRICS_PORT``), when set; a port
+    already taken is logged, not fatal: the worker's job matters more than its metrics."""
+    settings = get_settings()
+    if settings.worker_metrics_port is None:
+        return
+    try:
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_address)
+    except OSError as exc:
+        log.error("worker metrics not served on port %s: %s", settings.worker_metrics_port, exc)
+
+
 def run_worker(burst: bool = False) -> None:
     name = f"wangge-{socket.gethostname()}-{threading.get_native_id()}"
+    serve_metrics()
     connection = worker_redis()
     worker = SimpleWorker([get_queue(connection)], connection=connection, name=name)
     stop = threading.Event()

@@ -37,3 +37,24 @@ def relay_redis() -> Redis:
 
 def get_dispatch_queue(connection: Redis | None = None) -> Queue:
     return Queue(get_settings().queue_name, connection=connection or relay_redis())
+
+
+#: The job states ``job_counts`` reports: RQ's queue and its registries.
+JOB_STATES = ("queued", "scheduled", "started", "deferred", "failed")
+
+
+def job_counts(connection: Redis) -> dict[str, int]:
+    """How many of the dispatch queue's jobs are in each state, read without side effects (RQ's
+    own ``count`` cleans registries up first). Scheduled includes the SLA timers."""
+    queue = get_dispatch_queue(connection)
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.llen(queue.key)
+        for registry in (
+            queue.scheduled_job_registry,
+            queue.started_job_registry,
+            queue.deferred_job_registry,
+            queue.failed_job_registry,
+        ):
+            pipe.zcard(registry.key)
+        counts = pipe.execute()
+    return dict(zip(JOB_STATES, (int(c) for c in counts), strict=True))

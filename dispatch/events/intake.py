@@ -21,7 +21,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 from sqlmodel import Session
 
-from dispatch import store
+from dispatch import metrics, store
 from dispatch.categories.models import Category
 from dispatch.events.reads import event_out
 from dispatch.events.schemas import EventCreate, EventOut, EventRefs, StaffRef, build_event_out
@@ -140,6 +140,7 @@ async def submit(
                 continue
             inserted, current, reporter_name = await cursor.fetchone() or (None, False, None)
         if inserted is not None:
+            metrics.observe_report(decision, category=category.code, source=report["source"])
             row = {"id": event_id, **report, **store.state_columns(decision.state)}
             out = build_event_out(
                 SimpleNamespace(**row),

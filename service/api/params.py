@@ -7,13 +7,12 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from kernel.paging import MAX_BIGINT, MAX_LIMIT, MAX_ROWS_LIMIT
+from kernel.paging import MAX_BIGINT, MAX_LIMIT
 
 #: The largest value of a PostgreSQL integer (int4) column.
 MAX_INT = 2**31 - 1
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")]
-RowLimit = Annotated[int, Query(ge=1, le=MAX_ROWS_LIMIT, description="rows per page")]
 Cursor = Annotated[
     str | None, Query(max_length=200, description="next_cursor of the previous page")
 ]

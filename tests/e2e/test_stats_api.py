@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from sqlalchemy import text
 from sqlmodel import Session
 
 from domain.evaluation.indicators import INDICATORS, Source
@@ -313,3 +314,84 @@ def test_unknown_indicator_is_a_404(client: TestClient, token_for: Headers) -> N
     )
     assert r.status_code == 404
     assert "nonsense" in str(r.json()["detail"])
+
+
+def test_xlsx_is_typed_with_a_frozen_filtered_header(
+    client: TestClient, token_for: Headers, made: World, db: Session
+) -> None:
+    """Dates and times are date cells in the service's time zone, booleans booleans, counts
+    numbers; the header row is frozen, filtered and wide enough for its titles."""
+    r = client.get(
+        "/api/v1/stats/events",
+        params={**WINDOW, "format": "xlsx", "headers": "zh"},
+        headers=token_for("evaluator"),
+    )
+    assert r.status_code == 200, r.text
+    sheet = load_workbook(io.BytesIO(r.content))["events"]
+    header = [c.value for c in sheet[1]]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}10"
+    assert all(sheet.column_dimensions[c.column_letter].width >= 10 for c in sheet[1])
+    column = {name: i for i, name in enumerate(header)}
+    first = list(sheet[2])
+    created = first[column["上报时间"]]
+    assert created.data_type == "d" and created.is_date
+    stored = db.execute(
+        text("SELECT created_at FROM event WHERE id = :id"), {"id": first[column["事件编号"]].value}
+    ).scalar_one()
+    assert created.value == stored.astimezone(get_settings().tz).replace(tzinfo=None)
+    assert first[column["按期结案"]].data_type == "b" and first[column["按期结案"]].value is True
+    assert first[column["结案用时(分钟)"]].data_type == "n"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_exports_honour_limit_and_cursor(
+    client: TestClient, token_for: Headers, made: World, fmt: str
+) -> None:
+    every = client.get(
+        "/api/v1/stats/events", params={**WINDOW, "limit": 4}, headers=token_for("evaluator")
+    ).json()
+    ids = [i["id"] for i in every["items"]]
+
+    def exported(**params: object) -> list[int]:
+        r = client.get(
+            "/api/v1/stats/events",
+            params={**WINDOW, "format": fmt, **params},
+            headers=token_for("evaluator"),
+        )
+        assert r.status_code == 200, r.text
+        if fmt == "csv":
+            return [int(row["id"]) for row in csv.DictReader(io.StringIO(r.text.lstrip("\ufeff")))]
+        sheet = load_workbook(io.BytesIO(r.content)).active
+        assert sheet is not None
+        return [int(row[0]) for row in sheet.iter_rows(min_row=2, values_only=True)]
+
+    assert exported(limit=3) == ids[:3]
+    assert len(exported()) == 9
+    page = client.get(
+        "/api/v1/stats/events", params={**WINDOW, "limit": 2}, headers=token_for("evaluator")
+    ).json()
+    assert exported(cursor=page["next_cursor"], limit=2) == ids[2:4]
+
+
+def test_a_page_limit_beyond_the_page_size_is_a_422(client: TestClient, token_for: Headers) -> None:
+    r = client.get(
+        "/api/v1/stats/events", params={**WINDOW, "limit": 501}, headers=token_for("evaluator")
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["query", "limit"]
+
+
+def test_csv_is_streamed_and_an_xlsx_past_a_sheet_is_a_413(
+    client: TestClient, token_for: Headers, made: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    csv_reply = client.get(
+        "/api/v1/stats/events", params={**WINDOW, "format": "csv"}, headers=token_for("evaluator")
+    )
+    assert "content-length" not in csv_reply.headers  # sent as it is read, not built first
+    monkeypatch.setattr("evaluation.exports.XLSX_MAX_ROWS", 5)
+    r = client.get(
+        "/api/v1/stats/events", params={**WINDOW, "format": "xlsx"}, headers=token_for("evaluator")
+    )
+    assert r.status_code == 413
+    assert "export csv" in r.json()["detail"]

@@ -34,7 +34,7 @@ from domain.lifecycle import (
     invariant_violations,
     replay,
 )
-from evaluation.drilldown import drilldown
+from evaluation.drilldown import drilldown, page, stream_rows
 from evaluation.indicators import indicator_report
 from evaluation.resolution import ResolutionRow, resolution_table
 from evaluation.scope import Scope, resolve_scope
@@ -297,11 +297,13 @@ def test_drilldowns_list_the_numerators(engine: Engine, history: History) -> Non
             items: list[dict[str, Any]] = []
             cursor: str | None = None
             while True:
-                page = drilldown(session=session, code=code, scope=scope, cursor=cursor, limit=97)
-                items += page.items
-                if page.next_cursor is None:
+                table = page(session, drilldown(code=code, scope=scope, cursor=cursor), 97)
+                items += table.items
+                if table.next_cursor is None:
                     break
-                cursor = page.next_cursor
+                cursor = table.next_cursor
+            # what an export streams is what the pages list
+            assert list(stream_rows(session, drilldown(code=code, scope=scope))) == items, code
             if value.indicator.source is Source.events:
                 ids = [i["id"] for i in items]
                 assert ids == sorted(set(ids)), code

@@ -3,15 +3,15 @@ call ``evaluation``, shape JSON or serve the table ``evaluation.exports`` wrote.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import IO, Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from domain.evaluation.days import GroupBy
 from domain.evaluation.indicators import INDICATORS, IndicatorValue, Source
@@ -20,14 +20,15 @@ from domain.jurisdiction import Principal
 from domain.lifecycle import Status
 from domain.roles import Role
 from evaluation import exports
-from evaluation.drilldown import drilldown, event_list
+from evaluation.drilldown import drilldown, event_list, page, stream_rows
 from evaluation.indicators import indicator_report
 from evaluation.resolution import resolution_table
 from evaluation.scope import Scope, window, with_category, with_place
 from evaluation.scorecard import ScoredUnit, scorecard_units
-from kernel.paging import DEFAULT_LIMIT
+from kernel.errors import Invalid, field_error
+from kernel.paging import DEFAULT_LIMIT, MAX_BIGINT, MAX_ROWS_LIMIT
 from service.api.deps import RolesAllowed, SessionDep
-from service.api.params import Cursor, RowLimit
+from service.api.params import Cursor
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
 Reader = Annotated[Principal, Depends(RolesAllowed(Role.EVALUATOR, Role.DISPATCHER, Role.ADMIN))]
@@ -36,6 +37,15 @@ Until = Annotated[date, Query(description="last report day (service time zone), 
 GridCode = Annotated[str | None, Query(max_length=15, description="grid code")]
 Community = Annotated[str | None, Query(max_length=64, description="community code or name")]
 CategoryCode = Annotated[str | None, Query(max_length=32, description="category code")]
+ExportLimit = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=MAX_BIGINT,
+        description=f"json: rows per page (default {DEFAULT_LIMIT}, at most {MAX_ROWS_LIMIT}); "
+        "csv / xlsx: only the first rows (default: all)",
+    ),
+]
 Format = Annotated[
     Literal["json", "csv", "xlsx"], Query(description="json, or a csv / xlsx attachment")
 ]
@@ -86,6 +96,26 @@ class Output:
 
 
 OutputDep = Annotated[Output, Depends()]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Which rows of a listing: a page of ``limit`` after ``cursor`` as JSON, or every row
+    after ``cursor`` (the first ``limit`` when given) as a streamed CSV / XLSX."""
+
+    limit: int | None
+    cursor: str | None
+
+
+def rows_wanted(output: OutputDep, cursor: Cursor = None, limit: ExportLimit = None) -> Rows:
+    if output.export:
+        return Rows(limit, cursor)
+    if limit is not None and limit > MAX_ROWS_LIMIT:
+        raise Invalid(field_error("limit", f"a page holds at most {MAX_ROWS_LIMIT} rows"))
+    return Rows(DEFAULT_LIMIT if limit is None else limit, cursor)
+
+
+RowsDep = Annotated[Rows, Depends(rows_wanted)]
 
 DEFINITIONS: dict[str, str] = {
     "window": "events reported on the calendar days since..until (inclusive) in the service's "
@@ -196,22 +226,28 @@ def _served(
     title: str | None = None,
 ) -> Response:
     """A table as a CSV or XLSX attachment named after its kind and window, with an ASCII file
-    name and its RFC 5987 twin."""
-    table = exports.export(
-        columns,
-        rows,
-        fmt=output.format,
-        zh=output.headers == "zh",
-        basename=f"{kind}_{scope.since.isoformat()}_{scope.until.isoformat()}",
-        title=title or kind,
+    name and its RFC 5987 twin. CSV is streamed as it is read; XLSX is written to a temporary
+    file first (so a table too large for a sheet is a 413, not a cut file), then streamed."""
+    basename = f"{kind}_{scope.since.isoformat()}_{scope.until.isoformat()}"
+    zh = output.headers == "zh"
+    if output.format == "csv":
+        body: Iterator[bytes] = exports.csv_chunks(columns, rows, zh=zh)
+        filename, media_type = f"{basename}.csv", exports.CSV_TYPE
+    else:
+        workbook = exports.xlsx_file(columns, rows, zh=zh, title=title or kind)
+        body = _chunks(workbook)
+        filename, media_type = f"{basename}.xlsx", exports.XLSX_TYPE
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "")
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return StreamingResponse(
+        body, media_type=media_type, headers={"Content-Disposition": disposition}
     )
-    ascii_name = table.filename.encode("ascii", "replace").decode().replace('"', "")
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(table.filename)}"
-    return Response(
-        content=table.body,
-        media_type=table.media_type,
-        headers={"Content-Disposition": disposition},
-    )
+
+
+def _chunks(file: IO[bytes], size: int = 256 * 1024) -> Iterator[bytes]:
+    with file:
+        while chunk := file.read(size):
+            yield chunk
 
 
 @router.get("/resolution", response_model=ResolutionOut)
@@ -312,24 +348,23 @@ def indicator_events(
     code: IndicatorCode,
     scope: PlaceWindow,
     output: OutputDep,
-    cursor: Cursor = None,
-    limit: RowLimit = DEFAULT_LIMIT,
+    wanted: RowsDep,
 ) -> Any:
     """What stands behind an indicator's numerator: events (or grid-days for patrol coverage,
-    grids for coverage and staffing), by id, paginated; csv/xlsx export all of them."""
-    page = drilldown(
-        session=session, code=code, scope=scope, cursor=cursor, limit=limit, export=output.export
-    )
+    grids for coverage and staffing), by id, paginated; csv/xlsx export all of them (or the
+    first ``limit``), streamed."""
+    listing = drilldown(code=code, scope=scope, cursor=wanted.cursor)
     if output.export:
         return _served(
-            page.columns,
-            page.items,
+            listing.columns,
+            stream_rows(session, listing, wanted.limit),
             output,
             kind=f"{code}_numerator",
             scope=scope,
             title=code,
         )
-    return PageOut(columns=list(page.columns), items=page.items, next_cursor=page.next_cursor)
+    table = page(session, listing, wanted.limit or DEFAULT_LIMIT)
+    return PageOut(columns=list(table.columns), items=table.items, next_cursor=table.next_cursor)
 
 
 @router.get("/events", response_model=PageOut)
@@ -338,22 +373,19 @@ def events(
     _: Reader,
     scope: FilteredWindow,
     output: OutputDep,
+    wanted: RowsDep,
     status: Status | None = None,
-    cursor: Cursor = None,
-    limit: RowLimit = DEFAULT_LIMIT,
 ) -> Any:
-    """The event list of a window (reported since..until), by id; csv/xlsx export all of it."""
-    page = event_list(
-        session=session,
-        scope=scope,
-        status=None if status is None else status.value,
-        cursor=cursor,
-        limit=limit,
-        export=output.export,
+    """The event list of a window (reported since..until), by id; csv/xlsx export all of it
+    (or the first ``limit``), streamed."""
+    listing = event_list(
+        scope=scope, status=None if status is None else status.value, cursor=wanted.cursor
     )
     if output.export:
-        return _served(page.columns, page.items, output, kind="events", scope=scope)
-    return PageOut(columns=list(page.columns), items=page.items, next_cursor=page.next_cursor)
+        found = stream_rows(session, listing, wanted.limit)
+        return _served(listing.columns, found, output, kind="events", scope=scope)
+    table = page(session, listing, wanted.limit or DEFAULT_LIMIT)
+    return PageOut(columns=list(table.columns), items=table.items, next_cursor=table.next_cursor)
 
 
 def _how(value: float | None, weight: float, full: float, zero: float, points: float | None) -> str:

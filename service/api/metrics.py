@@ -1,0 +1,109 @@
+"""What ``/metrics`` exposes: every API process's counts, and the shared state read at scrape.
+
+With more than one API process (``wangge api --workers N``), each process writes its counts to
+files in ``PROMETHEUS_MULTIPROC_DIR`` (set by ``wangge api``) and a scrape sums them, so any
+process answers for all. State that belongs to no process (the outbox backlog, RQ's queues,
+the worker's heartbeat) is read from PostgreSQL and Redis by the process that answers, once
+per scrape; a part that does not answer is left out and ``wangge_state_up`` says so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from dispatch.engine.queue import job_counts, relay_redis
+from dispatch.outbox import backlog
+from kernel.clock import utc_now
+from kernel.db import get_engine
+from kernel.redis import read_heartbeat
+
+#: Open change streams (Server-Sent Events) of the live API processes.
+SSE_CLIENTS = Gauge("wangge_sse_clients", "Open change streams (SSE)", multiprocess_mode="livesum")
+
+
+class SharedState(Collector):
+    """Gauges of the shared state, read at scrape time."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        up = GaugeMetricFamily(
+            "wangge_state_up",
+            "Whether the scrape could read a part (1) or not (0)",
+            labels=["part"],
+        )
+        yield from self._outbox(up)
+        yield from self._redis(up)
+        yield up
+
+    def _outbox(self, up: GaugeMetricFamily) -> Iterator[GaugeMetricFamily]:
+        try:
+            with Session(get_engine()) as session:
+                rows = backlog(session)
+        except SQLAlchemyError:
+            up.add_metric(["postgres"], 0)
+            return
+        up.add_metric(["postgres"], 1)
+        now = utc_now()
+        pending = GaugeMetricFamily(
+            "wangge_outbox_pending", "Outbox rows not handed on yet", labels=["topic"]
+        )
+        failing = GaugeMetricFamily(
+            "wangge_outbox_failing", "Pending outbox rows that failed at least once",
+            labels=["topic"],
+        )  # fmt: skip
+        age = GaugeMetricFamily(
+            "wangge_outbox_oldest_pending_seconds",
+            "Age of the oldest pending outbox row (0 when none)",
+            labels=["topic"],
+        )
+        for row in rows:
+            pending.add_metric([row.topic], row.pending)
+            failing.add_metric([row.topic], row.failing)
+            oldest = 0.0 if row.oldest_at is None else (now - row.oldest_at).total_seconds()
+            age.add_metric([row.topic], max(oldest, 0.0))
+        yield from (pending, failing, age)
+
+    def _redis(self, up: GaugeMetricFamily) -> Iterator[GaugeMetricFamily]:
+        try:
+            redis = relay_redis()
+            counts = job_counts(redis)
+            beat = read_heartbeat(redis)
+        except (RedisError, OSError):
+            up.add_metric(["redis"], 0)
+            return
+        up.add_metric(["redis"], 1)
+        jobs = GaugeMetricFamily(
+            "wangge_rq_jobs", "RQ jobs of the queue by state", labels=["state"]
+        )
+        for state, count in counts.items():
+            jobs.add_metric([state], count)
+        yield jobs
+        heartbeat = GaugeMetricFamily(
+            "wangge_worker_heartbeat_age_seconds",
+            "Seconds since a worker last beat (absent when no worker is alive)",
+        )
+        if beat is not None:
+            heartbeat.add_metric([], max((utc_now() - beat[0]).total_seconds(), 0.0))
+        yield heartbeat
+
+
+_SHARED = CollectorRegistry(auto_describe=False)
+_SHARED.register(SharedState())
+
+
+def exposition() -> bytes:
+    """The text ``/metrics`` answers: the processes' counts, then the shared state."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        counts = generate_latest(registry)
+    else:
+        counts = generate_latest(REGISTRY)
+    return counts + generate_latest(_SHARED)
