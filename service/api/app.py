@@ -15,7 +15,7 @@ from kernel import db
 from kernel.logging import configure_logging
 from kernel.reference import References
 from kernel.settings import get_settings
-from service.api import console, errors
+from service.api import console, errors, metrics
 from service.api.middleware import ObservabilityMiddleware, metrics_response
 from service.api.routes import (
     auth,
@@ -43,8 +43,11 @@ async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         "categories": references.add("category", category_service.load_all),
     }
     conninfo = db.libpq_url(get_settings().database_url)
-    async with db.async_pool() as pool, references.listening_task(conninfo):
-        yield {"pool": pool, **state}
+    try:
+        async with db.async_pool() as pool, references.listening_task(conninfo):
+            yield {"pool": pool, **state}
+    finally:
+        metrics.process_exit()
 
 
 def create_app() -> FastAPI:

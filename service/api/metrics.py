@@ -107,3 +107,10 @@ def exposition() -> bytes:
     else:
         counts = generate_latest(REGISTRY)
     return counts + generate_latest(_SHARED)
+
+
+def process_exit() -> None:
+    """Called as an API process stops: in multiprocess mode, its live gauges (open streams)
+    leave the sum instead of counting a dead process's clients."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Header
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from dispatch.board import service
 from dispatch.board.schemas import BoardOut
 from domain.jurisdiction import REACH, Principal, Reach
 from service.api.deps import Now, RolesAllowed, SessionDep
-from service.api.routes.stream import open_stream
+from service.api.routes.stream import Subscription, feed, subscription
 
 router = APIRouter(prefix="/api/v1/dispatch", tags=["command centre"])
 # The stream carries every change: it is for those whose jurisdiction is everywhere (the
@@ -32,12 +33,11 @@ def board(session: SessionDep, principal: Watcher, now: Now) -> BoardOut:
 
 @router.get(
     "/stream",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE"}},
+    response_class=EventSourceResponse,
 )
 async def stream(
-    request: Request,
     principal: Watcher,
+    sub: Annotated[Subscription, Depends(subscription)],
     last_event_id: Annotated[
         str | None,
         Header(
@@ -46,9 +46,10 @@ async def stream(
             description="resume after this audit id (replayed from the database)",
         ),
     ] = None,
-) -> StreamingResponse:
+) -> AsyncIterator[ServerSentEvent]:
     """Every change (one audit row each) as an SSE message: ``id`` is the audit id, ``event``
     is ``change``, ``data`` the JSON change. Reconnect with ``Last-Event-ID`` to receive what
     was missed, then the live feed."""
     after = int(last_event_id) if last_event_id is not None else None
-    return await open_stream(request, after)
+    async for event in feed(sub, after):
+        yield event

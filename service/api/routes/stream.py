@@ -1,19 +1,22 @@
-"""The change stream as Server-Sent Events.
+"""The change stream as Server-Sent Events, through FastAPI's ``EventSourceResponse``.
 
 The relay publishes one message per audit row on Redis pub/sub after the change committed.
 A client that connects with ``Last-Event-ID`` first gets the audit rows above that id from
 PostgreSQL (the truth), then the live feed; messages it already got in the replay are skipped.
-The subscription is made before the replay, so nothing falls between the two.
+The subscription is made before the replay (in a dependency, so Redis down is a 503 before any
+byte is sent), so nothing falls between the two. FastAPI adds a ``: ping`` comment whenever the
+feed is quiet for 15 s and runs the generator in a task it cancels when the client leaves or the
+server shuts down, so a stream never holds up a shutdown past uvicorn's graceful timeout.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import StreamingResponse
+from fastapi.sse import ServerSentEvent
 from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
@@ -25,58 +28,25 @@ from dispatch.changes import stream_channel
 from kernel.db import get_engine
 from kernel.errors import Unavailable
 from kernel.settings import get_settings
+from service.api.metrics import SSE_CLIENTS
 
 REPLAY_BATCH = 500
-KEEPALIVE_SECONDS = 15.0
+POLL_SECONDS = 5.0
+LIVE = ServerSentEvent(comment="live")  # sent once the replay is done: the client is current
 
 
-def sse(message: dict[str, Any]) -> str:
-    """One SSE message: the audit id as ``id`` (what ``Last-Event-ID`` sends back)."""
-    data = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
-    return f"id: {message['audit_id']}\nevent: change\ndata: {data}\n\n"
+@dataclass
+class Subscription:
+    """An open subscription to the change channel, owned by one stream."""
+
+    redis: AsyncRedis
+    pubsub: PubSub
+    replayed: set[int] = field(default_factory=set)
 
 
-def _replay(after_id: int) -> list[dict[str, Any]]:
-    with Session(get_engine()) as session:
-        return changes_after(session, after_id=after_id, limit=REPLAY_BATCH)
-
-
-async def _feed(
-    request: Request, redis: AsyncRedis, pubsub: PubSub, after: int | None
-) -> AsyncIterator[str]:
-    try:
-        replayed: set[int] = set()
-        if after is not None:
-            cursor = after
-            while True:
-                batch = await run_in_threadpool(_replay, cursor)
-                for message in batch:
-                    replayed.add(int(message["audit_id"]))
-                    yield sse(message)
-                if len(batch) < REPLAY_BATCH:
-                    break
-                cursor = int(batch[-1]["audit_id"])
-        yield ": live\n\n"
-        while not await request.is_disconnected():
-            raw = await pubsub.get_message(
-                ignore_subscribe_messages=True, timeout=KEEPALIVE_SECONDS
-            )
-            if raw is None:
-                yield ": keep-alive\n\n"
-                continue
-            message = json.loads(raw["data"])
-            if int(message["audit_id"]) in replayed:
-                continue
-            yield sse(message)
-    finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
-        await redis.aclose()
-
-
-async def open_stream(request: Request, after: int | None) -> StreamingResponse:
-    """Subscribe (503 when Redis is down), then stream: replay above ``after``, then live."""
-    settings = get_settings()
-    redis = AsyncRedis.from_url(settings.redis_url, socket_connect_timeout=2)
+async def subscription() -> AsyncIterator[Subscription]:
+    """Subscribe (503 when Redis is down); counted in ``wangge_sse_clients`` while it lasts."""
+    redis = AsyncRedis.from_url(get_settings().redis_url, socket_connect_timeout=2)
     db = int(redis.connection_pool.connection_kwargs.get("db", 0))
     pubsub = redis.pubsub()
     try:
@@ -85,8 +55,44 @@ async def open_stream(request: Request, after: int | None) -> StreamingResponse:
         await pubsub.aclose()  # type: ignore[no-untyped-call]
         await redis.aclose()
         raise Unavailable(f"the change stream needs Redis, which is unavailable ({exc})") from exc
-    return StreamingResponse(
-        _feed(request, redis, pubsub, after),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    SSE_CLIENTS.inc()
+    try:
+        yield Subscription(redis, pubsub)
+    finally:
+        SSE_CLIENTS.dec()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await redis.aclose()
+
+
+def change_event(message: dict[str, Any]) -> ServerSentEvent:
+    """One change: the audit id as ``id`` (what ``Last-Event-ID`` sends back)."""
+    data = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    return ServerSentEvent(id=str(message["audit_id"]), event="change", raw_data=data)
+
+
+def _replay(after_id: int) -> list[dict[str, Any]]:
+    with Session(get_engine()) as session:
+        return changes_after(session, after_id=after_id, limit=REPLAY_BATCH)
+
+
+async def feed(sub: Subscription, after: int | None) -> AsyncIterator[ServerSentEvent]:
+    """Replay above ``after`` from PostgreSQL, announce ``live``, then the live feed."""
+    if after is not None:
+        cursor = after
+        while True:
+            batch = await run_in_threadpool(_replay, cursor)
+            for message in batch:
+                sub.replayed.add(int(message["audit_id"]))
+                yield change_event(message)
+            if len(batch) < REPLAY_BATCH:
+                break
+            cursor = int(batch[-1]["audit_id"])
+    yield LIVE
+    while True:
+        raw = await sub.pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_SECONDS)
+        if raw is None:
+            continue
+        message = json.loads(raw["data"])
+        if int(message["audit_id"]) in sub.replayed:
+            continue
+        yield change_event(message)
