@@ -161,3 +161,19 @@ def test_stream_refuses_a_bad_last_event_id(api: ApiServer, token_for: Headers) 
         timeout=TIMEOUT,
     )
     assert r.status_code == 422
+
+
+def test_stream_without_redis_is_a_503_before_any_byte(engine: Engine, token_for: Headers) -> None:
+    from tests.kit.servers import free_port
+
+    server = ApiServer(server_env(f"redis://127.0.0.1:{free_port()}/0"))
+    try:
+        reply = httpx.get(
+            server.base + "/api/v1/dispatch/stream", headers=token_for("dispatch1"), timeout=TIMEOUT
+        )
+        assert reply.status_code == 503
+        assert "Redis" in json.dumps(reply.json()["detail"])
+        unauthenticated = httpx.get(server.base + "/api/v1/dispatch/stream", timeout=TIMEOUT)
+        assert unauthenticated.status_code == 401  # who asks is checked before Redis is
+    finally:
+        server.close()
