@@ -120,8 +120,10 @@ def stream_rows(
     however many rows there are. The session must stay open until the iterator is done (a
     request's session does: it closes after the response is sent)."""
     sql = listing.sql if limit is None else f"{listing.sql} LIMIT :limit"
-    conn = session.connection(execution_options={"stream_results": True, "yield_per": STREAM_BATCH})
-    for row in conn.execute(text(sql), {**listing.params, "limit": limit}):
+    # Options on the statement, not the connection: the request's session has usually used its
+    # connection already (signing the caller in), and a connection's options are fixed by then.
+    statement = text(sql).execution_options(stream_results=True, yield_per=STREAM_BATCH)
+    for row in session.connection().execute(statement, {**listing.params, "limit": limit}):
         yield listing.item(row)
 
 

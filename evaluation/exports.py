@@ -194,6 +194,7 @@ def write_xlsx(
     for row in rows:
         count += 1
         if count > XLSX_MAX_ROWS:
+            sheet.close()  # finishes the sheet's temporary file instead of leaving it open
             raise TooLarge(
                 f"more than {XLSX_MAX_ROWS} rows, the most a sheet holds: narrow the window or "
                 "the filters, pass a limit, or export csv"

@@ -1,10 +1,14 @@
 """The one table that turns the errors raised below the routers into HTTP answers.
 
 Kernel errors (``kernel.errors``) and the dispatch core's errors (``domain.lifecycle``) map to
-status codes here and nowhere else; the body is FastAPI's ``{"detail": ...}``. Code below the
-routers names a field by its own path (``["category"]``); the answer's ``loc`` puts in front
-the part of the request that carried it, read from the matched route's declared inputs
-(path, query, header, body), so clients see FastAPI's own ``["body", "category"]``.
+status codes here and nowhere else. Every 4xx and 5xx body has one shape, FastAPI's validation
+list (docs/decisions/0012-operability.md): ``{"detail": [{"loc": [...], "msg": "...", "type":
+"..."}, ...]}``, where an item may carry more keys (a 409 names the status, version and allowed
+actions). Code below the routers names a field by its own path (``["category"]``); the answer's
+``loc`` puts in front the part of the request that carried it, read from the matched route's
+declared inputs (path, query, header, body), so clients see FastAPI's own
+``["body", "category"]``. Starlette's own errors (an unknown path, a wrong method) and
+``HTTPException`` get the same shape.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from domain.lifecycle import DomainError as LifecycleError
@@ -34,6 +39,21 @@ STATUS: dict[type[errors.WanggeError], int] = {
     errors.UnsupportedMedia: 415,
     errors.TooManyRequests: 429,
     errors.Unavailable: 503,
+}
+# The ``type`` of an item whose code below the routers gave only a message.
+KIND: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media",
+    422: "value_error",
+    429: "rate_limited",
+    503: "unavailable",
 }
 _SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
 
@@ -112,38 +132,77 @@ def _located(detail: Any, sources: dict[str, str]) -> Any:
     return fix(detail)
 
 
+def as_items(detail: Any, status: int) -> list[dict[str, Any]]:
+    """``detail`` in the one shape: a list of ``{"loc", "msg", "type", ...}``."""
+    kind = KIND.get(status, "error")
+    items: list[dict[str, Any]] = []
+    for item in detail if isinstance(detail, list) else [detail]:
+        if isinstance(item, dict):
+            loc = item.get("loc", [])
+            rest = {k: v for k, v in item.items() if k not in ("loc", "msg", "type")}
+            items.append(
+                {
+                    "loc": list(loc) if isinstance(loc, list | tuple) else [loc],
+                    "msg": str(item.get("msg", "")),
+                    "type": str(item.get("type", kind)),
+                    **rest,
+                }
+            )
+        else:
+            items.append({"loc": [], "msg": str(item), "type": kind})
+    return items
+
+
+def _answer(
+    request: Request, detail: Any, status: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    route = request.scope.get("route")
+    items = as_items(detail, status)
+    if isinstance(route, APIRoute):
+        items = _located(items, input_sources(route))
+    return JSONResponse({"detail": items}, status_code=status, headers=headers)
+
+
 async def _handle(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.WanggeError)
-    route = request.scope.get("route")
-    detail = exc.detail
-    if isinstance(route, APIRoute):
-        detail = _located(detail, input_sources(route))
-    return JSONResponse({"detail": detail}, status_code=_status(exc), headers=_headers(exc))
+    return _answer(request, exc.detail, _status(exc), _headers(exc))
 
 
-async def _handle_lifecycle(_: Request, exc: Exception) -> JSONResponse:
+async def _handle_lifecycle(request: Request, exc: Exception) -> JSONResponse:
     """The dispatch core's errors: illegal transitions and stale versions are 409s."""
     if isinstance(exc, IllegalTransition):
         detail: Any = {
+            "loc": [],
             "msg": str(exc),
+            "type": "illegal_transition",
             "status": exc.state.status.value,
             "level": exc.state.level,
             "action": exc.action.value,
             "allowed": [a.value for a in exc.allowed],
             "version": exc.state.version,
         }
-        return JSONResponse({"detail": detail}, status_code=409)
+        return _answer(request, detail, 409)
     if isinstance(exc, StaleVersion):
-        detail = {"msg": str(exc), "expected_version": exc.expected, "version": exc.actual}
-        return JSONResponse({"detail": detail}, status_code=409)
+        detail = {
+            "loc": ["version"],
+            "msg": str(exc),
+            "type": "stale_version",
+            "expected_version": exc.expected,
+            "version": exc.actual,
+        }
+        return _answer(request, detail, 409)
     if isinstance(exc, InvalidCommand):
-        return JSONResponse(
-            {"detail": [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]},
-            status_code=422,
-        )
-    return JSONResponse({"detail": str(exc)}, status_code=400)
+        return _answer(request, {"loc": ["body"], "msg": str(exc)}, 422)
+    return _answer(request, str(exc), 400)
+
+
+async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's and FastAPI's ``HTTPException`` (unknown path, wrong method...)."""
+    assert isinstance(exc, HTTPException)
+    return _answer(request, exc.detail, exc.status_code, dict(exc.headers or {}))
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.WanggeError, _handle)
     app.add_exception_handler(LifecycleError, _handle_lifecycle)
+    app.add_exception_handler(HTTPException, _handle_http)

@@ -33,7 +33,9 @@ def test_sign_in_then_me_names_grid_and_community(client: TestClient) -> None:
 def test_wrong_password_is_401_without_saying_which_part(client: TestClient) -> None:
     r = client.post("/api/v1/auth/token", data={"username": "g01m1", "password": "nope-nope"})
     assert r.status_code == 401
-    assert r.json()["detail"] == "incorrect username or password"
+    assert r.json()["detail"] == [
+        {"loc": [], "msg": "incorrect username or password", "type": "unauthorized"}
+    ]
     r2 = client.post("/api/v1/auth/token", data={"username": "nobody", "password": "nope-nope"})
     assert r2.status_code == 401 and r2.json() == r.json()
 
@@ -48,7 +50,7 @@ def test_five_failures_lock_the_account_then_it_unlocks(client: TestClient, cloc
         )
     locked = client.post("/api/v1/auth/token", data={"username": "g02m1", "password": PW})
     assert locked.status_code == 429
-    assert "locked" in locked.json()["detail"] and int(locked.headers["retry-after"]) > 0
+    assert "locked" in locked.json()["detail"][0]["msg"] and int(locked.headers["retry-after"]) > 0
     # another account is not affected
     assert (
         client.post("/api/v1/auth/token", data={"username": "g02m2", "password": PW}).status_code

@@ -245,7 +245,9 @@ def test_roles_matrix(
 
 
 def _msg(detail: Any) -> Any:
-    return detail.get("detail") if isinstance(detail, dict) else detail
+    if isinstance(detail, dict) and isinstance(detail.get("detail"), list) and detail["detail"]:
+        return detail["detail"][0].get("msg")
+    return detail
 
 
 _EVENT_ROUTES = [(m, p) for m, p in _ROUTES if "{event_id}" in p]

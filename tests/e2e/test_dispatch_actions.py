@@ -180,7 +180,8 @@ def test_illegal_action_names_the_status_and_the_allowed_actions(
     registered = report(db, "g01m1", now=clock.now)
     r = client.post(url(registered, "acknowledge"), headers=token_for("g01m1"))
     assert r.status_code == 409
-    detail = r.json()["detail"]
+    (detail,) = r.json()["detail"]
+    assert detail["type"] == "illegal_transition" and detail["loc"] == []
     assert detail["status"] == "registered" and detail["action"] == "acknowledge"
     assert detail["allowed"] == ["dispatch", "void"]
     assert "registered" in detail["msg"]
@@ -196,7 +197,9 @@ def test_stale_version_is_a_409_with_the_current_version(
         json={"level": 1, "version": 1},
     )
     assert r.status_code == 409
-    assert r.json()["detail"]["version"] == 2 and r.json()["detail"]["expected_version"] == 1
+    (detail,) = r.json()["detail"]
+    assert detail["version"] == 2 and detail["expected_version"] == 1
+    assert detail["type"] == "stale_version" and detail["loc"] == ["body", "version"]
 
 
 # --- command centre: dispatch, suspend/resume ------------------------------------------------

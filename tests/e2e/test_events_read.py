@@ -63,7 +63,7 @@ def test_each_role_sees_what_it_may(client: TestClient, db: Session, token_for: 
         assert client.get(f"{URL}/{e1}", headers=token_for(user)).status_code == status
         assert client.get(f"{URL}/{e1}/history", headers=token_for(user)).status_code == status
     missing = client.get(f"{URL}/999999", headers=token_for("dispatch1"))
-    assert missing.status_code == 404 and missing.json()["detail"]["loc"] == ["path", "event_id"]
+    assert missing.status_code == 404 and missing.json()["detail"][0]["loc"] == ["path", "event_id"]
     assert client.get(f"{URL}/0", headers=token_for("dispatch1")).status_code == 422
     assert client.get(f"{URL}/{2**70}", headers=token_for("dispatch1")).status_code == 422
 

@@ -304,7 +304,7 @@ def test_one_grid_as_a_feature_and_404_for_an_unknown_code(
     assert len(feature["properties"]["staff"]) == 3
     r = client.get("/api/v1/grids/130203001009999", headers=h)
     assert r.status_code == 404
-    assert "130203001009999" in r.json()["detail"]["msg"]
+    assert "130203001009999" in r.json()["detail"][0]["msg"]
     r = client.get("/api/v1/grids/not-a-code", headers=h)
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["path", "code"]

@@ -125,9 +125,9 @@ def test_start_is_idempotent_on_client_id(client: TestClient, token_for: Headers
     assert again.status_code == 200 and again.json() == body
     # the same key with another start time, or by someone else, is a conflict
     r = start(client, token_for("g01m1"), cid, started_at=T0 - timedelta(minutes=3))
-    assert r.status_code == 409 and r.json()["detail"]["loc"] == ["body", "started_at"]
+    assert r.status_code == 409 and r.json()["detail"][0]["loc"] == ["body", "started_at"]
     r = start(client, token_for("g01m2"), cid)
-    assert r.status_code == 409 and r.json()["detail"]["loc"] == ["body", "client_id"]
+    assert r.status_code == 409 and r.json()["detail"][0]["loc"] == ["body", "client_id"]
 
 
 def test_start_checks_role_and_time(client: TestClient, token_for: Headers) -> None:

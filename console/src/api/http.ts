@@ -11,8 +11,15 @@ export class ApiError extends Error {
     public detail: any,
     public headers: Headers,
   ) {
-    super(typeof detail === 'string' ? detail : detail?.msg ?? JSON.stringify(detail))
+    super(messageOf(detail))
   }
+}
+
+/** Every error body is ``{"detail": [{"loc", "msg", "type", ...}]}``: its messages, joined. */
+export function messageOf(detail: any): string {
+  if (Array.isArray(detail)) return detail.map((d) => (typeof d?.msg === 'string' ? d.msg : JSON.stringify(d))).join('; ')
+  if (typeof detail === 'string') return detail
+  return detail?.msg ?? JSON.stringify(detail)
 }
 
 export class SessionExpired extends Error {}

@@ -11,7 +11,8 @@ export interface ConflictInfo {
 }
 
 export function conflictOf(detail: any): ConflictInfo {
-  const d = detail && typeof detail === 'object' ? detail : {}
+  const first = Array.isArray(detail) ? detail[0] : detail
+  const d = first && typeof first === 'object' ? first : {}
   const allowed = Array.isArray(d.allowed) ? d.allowed : []
   const stale = 'expected_version' in d || (typeof d.msg === 'string' && d.msg.includes('version'))
   return {

@@ -24,7 +24,7 @@ describe('the 409 retry', () => {
   it('on a stale version re-reads the event and says what changed; a retry uses the fresh version', async () => {
     const fresh = { ...base, version: 5, status: 'suspended', suspended_at: 'now' } as unknown as EventOut
     const send = vi.fn(async (v: number) => {
-      if (v < 5) throw new HttpError(409, { msg: 'event version is 5, the command expected 3', expected_version: 3, version: 5 })
+      if (v < 5) throw new HttpError(409, [{ loc: ['body', 'version'], msg: 'event version is 5, the command expected 3', type: 'stale_version', expected_version: 3, version: 5 }])
       return { ...fresh, version: 6 }
     })
     const r = await actWithVersion(base, send, async () => fresh)
@@ -38,13 +38,13 @@ describe('the 409 retry', () => {
   })
 
   it('reads an illegal transition as such, with the allowed actions', () => {
-    expect(conflictOf({ msg: "action 'resume' is not allowed", status: 'dispatched', allowed: ['dispatch', 'void'], version: 2 })).toEqual({
+    expect(conflictOf([{ loc: [], msg: "action 'resume' is not allowed", type: 'illegal_transition', status: 'dispatched', allowed: ['dispatch', 'void'], version: 2 }])).toEqual({
       kind: 'illegal', currentVersion: 2, status: 'dispatched', allowed: ['dispatch', 'void'],
     })
   })
 
   it('does not swallow other errors', async () => {
-    await expect(actWithVersion(base, async () => { throw new HttpError(403, 'no') }, async () => base)).rejects.toThrow()
+    await expect(actWithVersion(base, async () => { throw new HttpError(403, [{ loc: [], msg: 'no', type: 'forbidden' }]) }, async () => base)).rejects.toThrow()
   })
 
   it('lists only the fields that differ', () => {
