@@ -40,7 +40,21 @@ class LocationIn(BaseModel):
 class EventCreate(BaseModel):
     """A report. ``client_id`` is generated once on the phone; resending it is safe."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": "0b5c2a9e-8d7f-4f3e-9a51-7d2a1c3e4f60",
+                    "category": "exposed_garbage",
+                    "description": "学院路与北环路交叉口东北角垃圾桶满溢",
+                    "location": {"lon": 118.1864, "lat": 39.6312, "coord": "gcj02",
+                                 "accuracy_m": 8},
+                    "occurred_at": "2026-03-02T09:41:00+08:00",
+                }
+            ]
+        },
+    )  # fmt: skip
 
     client_id: uuid.UUID = Field(description="idempotency key, a UUID made by the phone")
     category: CategoryCode = Field(description="a category code from GET /api/v1/categories")

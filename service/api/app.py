@@ -15,7 +15,7 @@ from kernel import db
 from kernel.logging import configure_logging
 from kernel.reference import References
 from kernel.settings import get_settings
-from service.api import console, errors, metrics
+from service.api import console, docs, errors, metrics
 from service.api.middleware import ObservabilityMiddleware, metrics_response
 from service.api.routes import (
     auth,
@@ -57,6 +57,7 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description="Urban grid management: report, dispatch, escalate, review, measure.",
         lifespan=lifespan,
+        generate_unique_id_function=docs.operation_id,
     )
     errors.install(app)
     app.add_middleware(ObservabilityMiddleware)

@@ -13,9 +13,10 @@ from dispatch.board import service
 from dispatch.board.schemas import BoardOut
 from domain.jurisdiction import REACH, Principal, Reach
 from service.api.deps import Now, RolesAllowed, SessionDep
+from service.api.docs import AUTHENTICATED, problems
 from service.api.routes.stream import Subscription, feed, subscription
 
-router = APIRouter(prefix="/api/v1/dispatch", tags=["command centre"])
+router = APIRouter(prefix="/api/v1/dispatch", tags=["command centre"], responses=AUTHENTICATED)
 # The stream carries every change: it is for those whose jurisdiction is everywhere (the
 # command centre, evaluators, admins); the board shows the watcher's jurisdiction.
 Watcher = Annotated[
@@ -34,6 +35,8 @@ def board(session: SessionDep, principal: Watcher, now: Now) -> BoardOut:
 @router.get(
     "/stream",
     response_class=EventSourceResponse,
+    name="change_stream",
+    responses=problems(503),
 )
 async def stream(
     principal: Watcher,
