@@ -60,6 +60,7 @@ def create_app() -> FastAPI:
         generate_unique_id_function=docs.operation_id,
     )
     errors.install(app)
+    app.openapi = docs.openapi_with_json_errors(app)  # type: ignore[method-assign]
     app.add_middleware(ObservabilityMiddleware)
     # Routes are matched in order: the phone's hot paths (lookup, reporting) come first.
     for module in (

@@ -7,8 +7,10 @@ the one ``service.api.errors`` writes for every 4xx.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -131,3 +133,31 @@ EXPORTS: dict[int | str, dict[str, Any]] = {
         },
     }
 }
+
+
+def openapi_with_json_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """``app.openapi`` whose error replies are ``application/json`` on every route: FastAPI
+    files a response ``model`` under the route's own media type (GeoJSON, SSE), but errors are
+    always JSON."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = build()
+            for operations in doc.get("paths", {}).values():
+                for operation in operations.values():
+                    for status, answer in operation.get("responses", {}).items():
+                        if status[0] in "45":
+                            _errors_as_json(answer.get("content", {}))
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    return openapi
+
+
+def _errors_as_json(content: dict[str, Any]) -> None:
+    for media in [m for m in content if m != "application/json"]:
+        schema = content[media].get("schema")
+        if schema == {"$ref": "#/components/schemas/Problem"}:
+            content.pop(media)
+            content.setdefault("application/json", {})["schema"] = schema
