@@ -25,6 +25,7 @@ from dispatch import metrics
 from dispatch.categories.models import Category
 from dispatch.events.models import Event, EventAudit
 from dispatch.outbox import Outbox
+from domain.calendar import CONTINUOUS, WorkCalendar
 from domain.lifecycle import (
     AuditEntry,
     Decision,
@@ -58,8 +59,10 @@ _DERIVED = {"event_id", "category", "grid"}
 _STATE_COLUMNS = tuple(name for name in STATE_FIELDS if name not in _DERIVED)
 
 
-def policy_for(category: Category) -> SlaPolicy:
-    """The category's SLA values plus the per-level allowances of the configuration."""
+def policy_for(category: Category, calendar: WorkCalendar = CONTINUOUS) -> SlaPolicy:
+    """The category's SLA values, the per-level allowances of the configuration and the
+    category's calendar (``dispatch.calendars.service.calendars``; opening an event needs none:
+    no clock runs before dispatch)."""
     levels = {
         int(level): LevelAllowance(**values)
         for level, values in get_settings().level_allowances.items()
@@ -73,6 +76,7 @@ def policy_for(category: Category) -> SlaPolicy:
             department=category.department,
         ),
         levels=levels,
+        calendar=calendar,
     )
 
 

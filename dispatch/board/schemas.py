@@ -40,6 +40,11 @@ class CommunityTally(BaseModel):
 class BoardOut(BaseModel):
     at: datetime
     open: SlaTally
+    clock_fallback: int = Field(
+        description="open events whose deadlines reach a year their category's calendar has "
+        "not loaded: the fallback counted those days as whole working days (load the year: "
+        "`wangge calendar load FILE`)"
+    )
     levels: list[LevelTally]
     grids: list[GridTally]
     communities: list[CommunityTally]

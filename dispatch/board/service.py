@@ -38,6 +38,7 @@ def _open(principal: Principal) -> Any:
             e.c.status,
             e.c.grid_id,
             e.c.community_id,
+            e.c.clock_fallback,
             sla.sla_state(e, bindparam("now")).label("sla"),
         )
         .where(
@@ -105,6 +106,9 @@ def board(session: Session, *, principal: Principal, now: datetime) -> dict[str,
         .order_by(c.c.code),
         {"now": now},
     ).all()
+    fallback = session.execute(
+        select(func.count()).select_from(o).where(o.c.clock_fallback), {"now": now}
+    ).scalar_one()
     total = Tally()
     for tally in levels.values():
         for status, n in tally.by_status.items():
@@ -115,6 +119,7 @@ def board(session: Session, *, principal: Principal, now: datetime) -> dict[str,
     return {
         "at": now,
         "open": total.as_dict(),
+        "clock_fallback": int(fallback),
         "levels": [
             {"level": level, "name": LEVEL_NAMES[level], **levels[level].as_dict()}
             for level in LEVEL_NAMES
