@@ -24,7 +24,7 @@ class CalendarFile(BaseModel):
     ``domain.calendar.parse_calendar``, every problem named."""
 
     model_config = ConfigDict(
-        extra="allow",
+        extra="forbid",
         json_schema_extra={
             "example": {
                 "code": "cn",
@@ -46,7 +46,18 @@ class CalendarFile(BaseModel):
         },
     )
 
-    code: str
+    code: str = Field(description="1–32 letters, digits, '_' or '-'")
+    name: str | None = None
+    time_zone: str | None = Field(None, description="IANA zone; default Asia/Shanghai")
+    continuous: bool | None = Field(None, description="true: a 24×7 calendar (nothing else)")
+    weekly: list[int] | None = Field(None, description="ISO weekdays that work; default 1–5")
+    hours: list[list[str]] | None = Field(None, description='[["HH:MM", "HH:MM"], …]')
+    seasons: list[dict[str, Any]] | None = Field(
+        None, description='hours by date range: [{"from": "MM-DD", "to": "MM-DD", "hours": …}]'
+    )
+    years: list[int] | None = Field(None, description="the years whose days the file gives")
+    holidays: list[str] | None = Field(None, description="weekdays off (YYYY-MM-DD)")
+    workdays: list[str] | None = Field(None, description="调休: rest days that work")
 
     def data(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
