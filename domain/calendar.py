@@ -36,6 +36,7 @@ _MAX_DAYS = 3 * 366
 _ZERO = timedelta(0)
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 _MMDD = re.compile(r"^(\d\d)-(\d\d)$")
+_ZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]{0,30}(/[A-Za-z0-9_+-]{1,30}){0,2}\Z")
 
 #: A working period of a day, as minutes after local midnight: ``[start, end)``.
 Period = tuple[int, int]
@@ -254,9 +255,11 @@ def parse_calendar(data: Any) -> WorkCalendar:
         code = ""
     zone_name = data.get("time_zone", "Asia/Shanghai")
     try:
-        ZoneInfo(zone_name if isinstance(zone_name, str) else "")
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.append((("time_zone",), f"unknown time zone {zone_name!r}"))
+        if not isinstance(zone_name, str) or not _ZONE.match(zone_name):
+            raise ValueError(zone_name)
+        ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        problems.append((("time_zone",), f"unknown time zone {str(zone_name)[:64]!r}"))
         zone_name = "UTC"
     continuous = data.get("continuous", False)
     if not isinstance(continuous, bool):
@@ -271,10 +274,12 @@ def parse_calendar(data: Any) -> WorkCalendar:
         return WorkCalendar(code=code, time_zone=zone_name, continuous=True)
 
     weekly_raw = data.get("weekly", [1, 2, 3, 4, 5])
-    if not isinstance(weekly_raw, list) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 7 for d in weekly_raw
+    if (
+        not isinstance(weekly_raw, list)
+        or not weekly_raw
+        or not all(type(d) is int and 1 <= d <= 7 for d in weekly_raw)
     ):
-        problems.append((("weekly",), "a list of ISO weekdays (1 = Monday … 7 = Sunday)"))
+        problems.append((("weekly",), "a non-empty list of ISO weekdays (1 = Monday … 7)"))
         weekly_raw = []
     weekly = frozenset(weekly_raw)
     hours = _periods(data.get("hours"), ("hours",), problems)

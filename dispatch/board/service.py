@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, bindparam, func, select, text
 from sqlmodel import Session, col
 
 from dispatch import sla
+from dispatch.calendars.service import calendars
 from dispatch.events.models import Event, EventAudit
 from dispatch.store import change_message
 from domain.jurisdiction import Principal
@@ -106,6 +107,12 @@ def board(session: Session, *, principal: Principal, now: datetime) -> dict[str,
         .order_by(c.c.code),
         {"now": now},
     ).all()
+    in_use = session.execute(
+        text("SELECT DISTINCT calendar FROM category WHERE active ORDER BY calendar")
+    ).scalars()
+    known = calendars(session, in_use)
+    next_year = {code: c.local_day(now).year + 1 for code, c in known.items()}
+    unready = sorted(code for code, c in known.items() if not c.knows(next_year[code]))
     fallback = session.execute(
         select(func.count()).select_from(o).where(o.c.clock_fallback), {"now": now}
     ).scalar_one()
@@ -120,6 +127,7 @@ def board(session: Session, *, principal: Principal, now: datetime) -> dict[str,
         "at": now,
         "open": total.as_dict(),
         "clock_fallback": int(fallback),
+        "calendars_without_next_year": unready,
         "levels": [
             {"level": level, "name": LEVEL_NAMES[level], **levels[level].as_dict()}
             for level in LEVEL_NAMES

@@ -110,8 +110,7 @@ def check_covers(calendar: WorkCalendar, now: datetime, *, field: str = "calenda
 def load_calendar(session: Session, data: Any, *, now: datetime) -> dict[str, Any]:
     """Validate a calendar's JSON form and store it: a new code is created, a known one gets the
     file's zone, week and hours and the file's years (other loaded years are kept). Refused
-    (422, every problem listed) when the file is invalid, or when it would take away the
-    current year from a calendar that categories use. Does not commit."""
+    (422, every problem listed) when the file is invalid. Does not commit."""
     try:
         new = parse_calendar(data)
     except CalendarError as exc:
@@ -135,12 +134,7 @@ def load_calendar(session: Session, data: Any, *, now: datetime) -> dict[str, An
             raise Invalid(
                 field_error("continuous", f"calendar {new.code!r} cannot change its kind")
             )
-        merged = merge_years(old, new)
-        used = session.execute(
-            text("SELECT count(*) FROM category WHERE calendar = :code"), {"code": new.code}
-        ).scalar_one()
-        if used:
-            check_covers(merged, now, field="years")
+        merged = merge_years(old, new)  # never drops a year: categories keep theirs
         spec = calendar_json(merged)
         if spec != row.spec or (name and name != row.name):  # reloading the same file: no-op
             row.spec = spec

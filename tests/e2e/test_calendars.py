@@ -161,6 +161,7 @@ def test_a_deadline_in_a_year_not_loaded_raises_the_alarm(
     assert event.ack_due_at == _local("2027-01-01 00:30")
     board = client.get("/api/v1/dispatch/board", headers=token_for("dispatch1")).json()
     assert board["clock_fallback"] >= 1
+    assert board["calendars_without_next_year"] == ["cn"]  # cal_work uses it; 2027 unknown
     shown = client.get(f"/api/v1/events/{event.id}", headers=token_for("dispatch1")).json()
     assert shown["clock_fallback"] is True
     assert CALENDAR_FALLBACKS.labels("cal_work")._value.get() == before + 1

@@ -366,6 +366,9 @@ def test_invalid_files_name_every_problem() -> None:
     assert _problems(overlapping)[0][0] == ("hours", 1)
     assert _problems({"code": "x", "continuous": True, "years": [2027]})[0][0] == ("years",)
     assert _problems([1, 2])[0][0] == ()
+    for zone in ("", "a" * 1000, "../x", "Asia/Shanghai/", 5):
+        assert _problems({**base, "time_zone": zone})[0][0] == ("time_zone",)
+    assert _problems({**base, "weekly": []})[0][0] == ("weekly",)
 
 
 def test_loading_next_year_keeps_the_years_before() -> None:
