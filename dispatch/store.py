@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from sqlalchemy import text, update
+from sqlalchemy import func, text, update
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
@@ -26,6 +26,7 @@ from dispatch.categories.models import Category
 from dispatch.events.models import Event, EventAudit
 from dispatch.outbox import Outbox
 from domain.lifecycle import (
+    Action,
     AuditEntry,
     Decision,
     EscalationReason,
@@ -527,6 +528,18 @@ def change_message(audit: EventAudit) -> dict[str, Any]:
         "reason": audit.reason,
         "at": audit.at.isoformat(),
     }
+
+
+def last_rejection_at(session: Session, event_id: int) -> datetime | None:
+    """When the event's fix was last rejected at review (``None`` if never)."""
+    return session.exec(
+        select(func.max(col(EventAudit.at))).where(
+            col(EventAudit.event_id) == event_id,
+            col(EventAudit.action) == Action.REVIEW.value,
+            col(EventAudit.from_status) == Status.RESOLVED.value,
+            col(EventAudit.to_status) != Status.CLOSED.value,
+        )
+    ).one()
 
 
 def audit_rows(session: Session, event_id: int) -> list[EventAudit]:

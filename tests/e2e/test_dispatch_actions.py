@@ -112,6 +112,31 @@ def test_failed_review_is_counted_rework_with_fresh_deadlines(
     assert "review_failed" in list(notes)
 
 
+def test_a_fix_after_a_rejection_needs_a_new_photo(
+    client: TestClient, db: Session, clock: Clock, token_for: Headers
+) -> None:
+    event = dispatched(db, clock)
+    handler = token_for(username_of(db, event.assignee_id or 0))
+    add_resolve_photo(db, event.id or 0, event.assignee_id or 0, clock)
+    client.post(url(event.id or 0, "acknowledge"), headers=handler)
+    assert client.post(url(event.id or 0, "resolve"), headers=handler).status_code == 200
+    clock.advance(minutes=5)
+    rejected = client.post(
+        url(event.id or 0, "review"), headers=token_for("g01h"),
+        json={"approved": False, "note": "照片看不出已清理"},
+    )  # fmt: skip
+    assert rejected.status_code == 200, rejected.text
+    clock.advance(minutes=5)
+    client.post(url(event.id or 0, "acknowledge"), headers=handler)
+    again = client.post(url(event.id or 0, "resolve"), headers=handler)  # the old photo only
+    assert again.status_code == 422
+    (detail,) = again.json()["detail"]
+    assert detail["loc"] == ["photos"] and "after the fix was rejected" in detail["msg"]
+    add_resolve_photo(db, event.id or 0, event.assignee_id or 0, clock)
+    fixed = client.post(url(event.id or 0, "resolve"), headers=handler)
+    assert fixed.status_code == 200 and fixed.json()["status"] == "resolved"
+
+
 def test_review_needs_approved(
     client: TestClient, db: Session, clock: Clock, token_for: Headers
 ) -> None:
