@@ -25,6 +25,7 @@ from dispatch import metrics
 from dispatch.categories.models import Category
 from dispatch.events.models import Event, EventAudit
 from dispatch.outbox import Outbox
+from domain.codes import community_code_of
 from domain.lifecycle import (
     Action,
     AuditEntry,
@@ -465,6 +466,7 @@ def outbox_values(decision: Decision, audit_id: int | None) -> list[OutboxValues
         "event_id": event_id,
         **{k: values[k] for k in _STREAM_FIELDS},
         "at": now.isoformat(),
+        **event_snapshot(decision.state),
     }
     rows: list[OutboxValues] = [(event_id, STREAM_TOPIC, change, now)]
     rows.extend(timer_values(event_id, decision.timers, now=now))
@@ -513,8 +515,24 @@ def write_timers(
     )
 
 
-def change_message(audit: EventAudit) -> dict[str, Any]:
-    """One audit row as a message of the command centre's change stream (SSE data)."""
+def event_snapshot(state: EventState) -> dict[str, Any]:
+    """What a console needs of the event in a change message, beside the change itself: where
+    it is, what it is, who holds it and its deadlines (``to_status``/``to_level``/``version``
+    are the change's own fields)."""
+    grid = state.grid
+    return {
+        "grid": grid,
+        "community": community_code_of(grid) if grid else None,
+        "category": state.category,
+        "assignee_id": int(state.assignee_id) if state.assignee_id else None,
+        "ack_due_at": state.ack_due_at.isoformat() if state.ack_due_at else None,
+        "due_at": state.due_at.isoformat() if state.due_at else None,
+    }
+
+
+def change_message(audit: EventAudit, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """One audit row as a message of the command centre's change stream (SSE data), with the
+    event's ``snapshot`` (``event_snapshot``)."""
     return {
         "audit_id": audit.id,
         "event_id": audit.event_id,
@@ -527,6 +545,7 @@ def change_message(audit: EventAudit) -> dict[str, Any]:
         "actor": audit.actor,
         "reason": audit.reason,
         "at": audit.at.isoformat(),
+        **snapshot,
     }
 
 
