@@ -28,7 +28,7 @@ from dispatch.events.schemas import (
     build_event_out,
 )
 from domain.jurisdiction import Principal, Reach, reach_of
-from domain.lifecycle import Status
+from domain.lifecycle import SlaState, Status
 from domain.lifecycle.model import TERMINAL_STATUSES
 from grids.models import Community, Grid
 from kernel.db import BBOX_FILTER, bbox_params
@@ -123,6 +123,7 @@ class EventFilter:
     levels: tuple[int, ...] = ()
     community: str | None = None  # community code
     order: Order | None = None  # None: the default for the filters (``default_order``)
+    sla_state: SlaState | None = None  # open events in this SLA state (the board's lists)
 
 
 class Order(StrEnum):
@@ -212,6 +213,11 @@ def list_events(
     if filters.overdue is not None:
         late = sla.overdue(_event, now)
         query = query.where(late if filters.overdue else ~late)
+    if filters.sla_state is not None:
+        query = query.where(
+            col(Event.status).not_in([s.value for s in TERMINAL_STATUSES]),
+            sla.sla_state(_event, now) == filters.sla_state.value,
+        )
     if filters.grid:
         query = query.where(col(Grid.code) == filters.grid)
     if filters.category:

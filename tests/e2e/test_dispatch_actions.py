@@ -360,6 +360,34 @@ def test_board_counts_by_level_sla_state_grid_and_community(
     assert client.get("/api/v1/dispatch/board", headers=token_for("evaluator")).status_code == 200
     assert client.get("/api/v1/dispatch/board", headers=token_for("g01h")).status_code == 403
 
+    # the events behind each count, a page at a time
+    def behind(query: str) -> list[int]:
+        ids: list[int] = []
+        cursor = ""
+        while True:
+            page = client.get(
+                f"/api/v1/dispatch/board/events?{query}&limit=1{cursor}",
+                headers=token_for("dispatch2"),
+            )
+            assert page.status_code == 200, page.text
+            ids += [e["id"] for e in page.json()["items"]]
+            if page.json()["next_cursor"] is None:
+                return ids
+            cursor = f"&cursor={page.json()['next_cursor']}"
+
+    assert behind("sla=breached") == [late.id]
+    assert behind("sla=warning") == [warned.id]
+    assert len(behind("sla=ok")) == 2 and ok.id in behind("sla=ok")
+    assert behind(f"sla=warning&grid={GRID_01}") == []
+    every = behind("sla=ok") + behind("sla=warning") + behind("sla=breached")
+    assert len(set(every)) == len(every) == board["open"]["total"]
+    refused = client.get("/api/v1/dispatch/board/events?sla=late", headers=token_for("dispatch2"))
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["query", "sla"]
+    assert (
+        client.get("/api/v1/dispatch/board/events?sla=ok", headers=token_for("g01h")).status_code
+        == 403
+    )
+
 
 @pytest.mark.parametrize("who", ["g01m1", "comm01", "dept_cg"])
 def test_stream_refuses_people_outside_the_command_centre(

@@ -13,11 +13,14 @@ from pydantic import Field
 from dispatch.board import service
 from dispatch.board.schemas import BoardOut
 from dispatch.changes import ChangeFilter
+from dispatch.events import reads
+from dispatch.events.schemas import EventPage
 from domain.jurisdiction import REACH, Principal, Reach
-from domain.lifecycle import Action
+from domain.lifecycle import Action, SlaState
+from kernel.paging import DEFAULT_LIMIT
 from service.api.deps import Now, RolesAllowed, SessionDep
 from service.api.docs import AUTHENTICATED, problems
-from service.api.params import CommunityCode, GridCode
+from service.api.params import CommunityCode, Cursor, GridCode, Limit
 from service.api.routes.stream import Subscription, feed, subscription
 
 router = APIRouter(prefix="/api/v1/dispatch", tags=["command centre"], responses=AUTHENTICATED)
@@ -34,6 +37,39 @@ def board(session: SessionDep, principal: Watcher, now: Now) -> BoardOut:
     """Open events by level and SLA state (ok / warning / breached), and per grid and
     community."""
     return BoardOut.model_validate(service.board(session, principal=principal, now=now))
+
+
+@router.get("/board/events", response_model=EventPage)
+def board_events(
+    session: SessionDep,
+    principal: Watcher,
+    now: Now,
+    sla: Annotated[SlaState, Query(description="ok, warning or breached")],
+    level: Annotated[
+        list[Annotated[int, Field(ge=0, le=3)]] | None, Query(description="repeatable")
+    ] = None,
+    grid: GridCode | None = None,
+    community: CommunityCode | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> EventPage:
+    """The open events behind one of the board's counts: in an SLA state (and a level, grid or
+    community), most late first for breached, else soonest deadline first, a page at a time."""
+    page = reads.list_events(
+        session,
+        principal=principal,
+        filters=reads.EventFilter(
+            sla_state=sla,
+            levels=tuple(level or ()),
+            grid=grid,
+            community=community,
+            order=reads.Order.LATE if sla is SlaState.BREACHED else reads.Order.DUE,
+        ),
+        now=now,
+        limit=limit,
+        cursor=cursor,
+    )
+    return EventPage(items=page.items, next_cursor=page.next_cursor)
 
 
 @router.get(
