@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from sqlalchemy import text, update
+from sqlalchemy import func, text, update
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
@@ -26,7 +26,9 @@ from dispatch.categories.models import Category
 from dispatch.events.models import Event, EventAudit
 from dispatch.outbox import Outbox
 from domain.calendar import CONTINUOUS, WorkCalendar
+from domain.codes import community_code_of
 from domain.lifecycle import (
+    Action,
     AuditEntry,
     Decision,
     EscalationReason,
@@ -468,6 +470,7 @@ def outbox_values(decision: Decision, audit_id: int | None) -> list[OutboxValues
         "event_id": event_id,
         **{k: values[k] for k in _STREAM_FIELDS},
         "at": now.isoformat(),
+        **event_snapshot(decision.state),
     }
     rows: list[OutboxValues] = [(event_id, STREAM_TOPIC, change, now)]
     rows.extend(timer_values(event_id, decision.timers, now=now))
@@ -516,8 +519,30 @@ def write_timers(
     )
 
 
-def change_message(audit: EventAudit) -> dict[str, Any]:
-    """One audit row as a message of the command centre's change stream (SSE data)."""
+def event_snapshot(state: EventState) -> dict[str, Any]:
+    """What a console needs of the event in a change message, beside the change itself: where
+    it is, what it is, who holds it and its deadlines (``to_status``/``to_level``/``version``
+    are the change's own fields)."""
+    grid = state.grid
+    return {
+        "grid": grid,
+        "community": community_code_of(grid) if grid else None,
+        "category": state.category,
+        "assignee_id": int(state.assignee_id) if state.assignee_id else None,
+        "ack_due_at": _iso(state.ack_due_at),
+        "due_at": _iso(state.due_at),
+        "ack_warn_at": _iso(state.ack_warn50_at),
+        "resolve_warn_at": _iso(state.resolve_warn50_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def change_message(audit: EventAudit, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """One audit row as a message of the command centre's change stream (SSE data), with the
+    event's ``snapshot`` (``event_snapshot``)."""
     return {
         "audit_id": audit.id,
         "event_id": audit.event_id,
@@ -530,7 +555,20 @@ def change_message(audit: EventAudit) -> dict[str, Any]:
         "actor": audit.actor,
         "reason": audit.reason,
         "at": audit.at.isoformat(),
+        **snapshot,
     }
+
+
+def last_rejection_at(session: Session, event_id: int) -> datetime | None:
+    """When the event's fix was last rejected at review (``None`` if never)."""
+    return session.exec(
+        select(func.max(col(EventAudit.at))).where(
+            col(EventAudit.event_id) == event_id,
+            col(EventAudit.action) == Action.REVIEW.value,
+            col(EventAudit.from_status) == Status.RESOLVED.value,
+            col(EventAudit.to_status) != Status.CLOSED.value,
+        )
+    ).one()
 
 
 def audit_rows(session: Session, event_id: int) -> list[EventAudit]:

@@ -8,7 +8,7 @@ derived from the deadline and the allowance in SQL: the event row stores them, f
 the old rule (``deadline - allowance × (1 - fraction)``) for rows that have deadlines.
 
 Revision ID: 0015
-Revises: 0009
+Revises: 0017
 Create Date: 2026-11-29 09:30:00
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0009"
+down_revision: str | None = "0017"
 
 _MARKS = (
     ("ack_warn50_at", "ack_due_at", "ack_allowance", 0.5),
