@@ -16,3 +16,4 @@ class Category(SQLModel, table=True):
     big: bool = False
     department: str | None = Field(default=None, max_length=32)
     active: bool = True
+    calendar: str = Field(default="24x7", max_length=32, foreign_key="work_calendar.code")

@@ -14,6 +14,11 @@ Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 Department = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 Minutes = Annotated[float, Field(ge=MIN_MINUTES, le=MAX_MINUTES, allow_inf_nan=False)]
+CalendarCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+_CALENDAR = (
+    "the working calendar its minutes are counted on (工作日历): '24x7' counts wall-clock "
+    "minutes, 'cn' the working minutes of the Chinese working days with 调休"
+)
 
 
 class CategoryOut(BaseModel):
@@ -24,6 +29,7 @@ class CategoryOut(BaseModel):
     big: bool = Field(description="big matters start at the command centre and go to a department")
     department: str | None
     active: bool
+    calendar: str = Field(description=_CALENDAR)
 
 
 class CategoryCreate(BaseModel):
@@ -36,6 +42,7 @@ class CategoryCreate(BaseModel):
     big: bool = False
     department: Department | None = None
     active: bool = True
+    calendar: CalendarCode = Field("24x7", description=_CALENDAR)
 
     @model_validator(mode="after")
     def _ack_before_resolve(self) -> CategoryCreate:
@@ -55,6 +62,7 @@ class CategoryUpdate(BaseModel):
     big: bool | None = None
     department: Department | None = Field(None, description="null clears the department")
     active: bool | None = None
+    calendar: CalendarCode | None = Field(None, description=_CALENDAR)
 
     @model_validator(mode="before")
     @classmethod
