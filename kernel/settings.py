@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     photo_max_bytes: int = 10 * 1024 * 1024  # per photo; larger uploads are a 413
     photo_max_per_stage: int = 9  # photos per event and stage (report / resolve)
     photo_max_pixels: int = 60_000_000  # decoded size guard against decompression bombs
+    # Request bodies (docs/decisions/0008-hardening.md): at most this many bytes, except the
+    # routes named here (path patterns, ``*`` one segment) and photo uploads (photo_max_bytes).
+    body_max_bytes: int = 64 * 1024
+    body_max_bytes_routes: dict[str, int] = {"/api/v1/patrols/*/points": 256 * 1024}
     data_dir: Path = ROOT / "data"
     timezone: str = "Asia/Shanghai"
     queue_name: str = "wangge"

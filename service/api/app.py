@@ -16,6 +16,7 @@ from kernel.logging import configure_logging
 from kernel.reference import References
 from kernel.settings import get_settings
 from service.api import console, docs, errors, metrics
+from service.api.guard import InputGuardMiddleware
 from service.api.middleware import ObservabilityMiddleware, metrics_response
 from service.api.routes import (
     auth,
@@ -61,6 +62,7 @@ def create_app() -> FastAPI:
     )
     errors.install(app)
     app.openapi = docs.openapi_with_json_errors(app)  # type: ignore[method-assign]
+    app.add_middleware(InputGuardMiddleware)  # inside: refusals still get a request id
     app.add_middleware(ObservabilityMiddleware)
     # Routes are matched in order: the phone's hot paths (lookup, reporting) come first.
     for module in (

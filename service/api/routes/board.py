@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from dispatch.board import service
@@ -14,7 +14,7 @@ from dispatch.board.schemas import BoardOut
 from domain.jurisdiction import REACH, Principal, Reach
 from service.api.deps import Now, RolesAllowed, SessionDep
 from service.api.docs import AUTHENTICATED, problems
-from service.api.routes.stream import Subscription, feed, subscription
+from service.api.routes.stream import Subscription, feed, resume_after, subscription
 
 router = APIRouter(prefix="/api/v1/dispatch", tags=["command centre"], responses=AUTHENTICATED)
 # The stream carries every change: it is for those whose jurisdiction is everywhere (the
@@ -41,18 +41,10 @@ def board(session: SessionDep, principal: Watcher, now: Now) -> BoardOut:
 async def stream(
     principal: Watcher,
     sub: Annotated[Subscription, Depends(subscription)],
-    last_event_id: Annotated[
-        str | None,
-        Header(
-            max_length=20,
-            pattern=r"^\d+$",
-            description="resume after this audit id (replayed from the database)",
-        ),
-    ] = None,
+    after: Annotated[int | None, Depends(resume_after)],
 ) -> AsyncIterator[ServerSentEvent]:
     """Every change (one audit row each) as an SSE message: ``id`` is the audit id, ``event``
     is ``change``, ``data`` the JSON change. Reconnect with ``Last-Event-ID`` to receive what
     was missed, then the live feed."""
-    after = int(last_event_id) if last_event_id is not None else None
     async for event in feed(sub, after):
         yield event

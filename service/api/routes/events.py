@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from dispatch.events import intake, reads
 from dispatch.events.schemas import EventCreate, EventOut, EventPage, HistoryOut
 from domain.jurisdiction import Principal
 from domain.lifecycle import Status
 from domain.roles import Role
+from kernel.instants import UtcDatetime
 from kernel.paging import DEFAULT_LIMIT
 from service.api.deps import (
     AnyUser,
@@ -86,8 +87,8 @@ def list_events(
         Query(description="repeatable: 0 grid, 1 community, 2 command centre, 3 department"),
     ] = None,
     category: Annotated[str | None, Query(max_length=32)] = None,
-    since: Annotated[AwareDatetime | None, Query(description="created at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="created before")] = None,
+    since: Annotated[UtcDatetime | None, Query(description="created at or after")] = None,
+    until: Annotated[UtcDatetime | None, Query(description="created before")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> EventPage:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Header
 from fastapi.sse import ServerSentEvent
 from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.client import PubSub
@@ -26,7 +27,8 @@ from starlette.concurrency import run_in_threadpool
 from dispatch.board.service import changes_after
 from dispatch.changes import stream_channel
 from kernel.db import get_engine
-from kernel.errors import Unavailable
+from kernel.errors import Invalid, Unavailable, field_error
+from kernel.paging import MAX_BIGINT
 from kernel.settings import get_settings
 from service.api.metrics import SSE_CLIENTS
 
@@ -62,6 +64,28 @@ async def subscription() -> AsyncIterator[Subscription]:
         SSE_CLIENTS.dec()
         await pubsub.aclose()  # type: ignore[no-untyped-call]
         await redis.aclose()
+
+
+def resume_after(
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            max_length=20,
+            pattern=r"^\d+$",
+            description="resume after this audit id (replayed from the database)",
+        ),
+    ] = None,
+) -> int | None:
+    """The audit id a reconnecting client last got: checked before the stream answers (an id
+    past bigint would fail in PostgreSQL after the 200 was sent)."""
+    if last_event_id is None:
+        return None
+    after = int(last_event_id)
+    if after > MAX_BIGINT:
+        raise Invalid(
+            field_error("last-event-id", f"an audit id is at most {MAX_BIGINT}", "less_than_equal")
+        )
+    return after
 
 
 def change_event(message: dict[str, Any]) -> ServerSentEvent:
