@@ -23,6 +23,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from dispatch.board.service import changes_after
 from dispatch.changes import stream_channel
@@ -30,6 +31,7 @@ from kernel.db import get_engine
 from kernel.errors import Invalid, Unavailable, field_error
 from kernel.paging import MAX_BIGINT
 from kernel.settings import get_settings
+from service.api.deps import Access, access_from_token, bearer_token, still_valid
 from service.api.metrics import SSE_CLIENTS
 
 REPLAY_BATCH = 500
@@ -39,15 +41,25 @@ LIVE = ServerSentEvent(comment="live")  # sent once the replay is done: the clie
 
 @dataclass
 class Subscription:
-    """An open subscription to the change channel, owned by one stream."""
+    """An open subscription to the change channel, owned by one stream, and the access token
+    it was opened with (the stream ends when that token expires or is revoked)."""
 
     redis: AsyncRedis
     pubsub: PubSub
+    access: Access
     replayed: set[int] = field(default_factory=set)
 
 
-async def subscription() -> AsyncIterator[Subscription]:
-    """Subscribe (503 when Redis is down); counted in ``wangge_sse_clients`` while it lasts."""
+def still_authorised(sub: Subscription) -> bool:
+    """Whether the token the stream was opened with still holds (not expired, not signed out,
+    the user not deactivated); asked at least every ``POLL_SECONDS``."""
+    return still_valid(sub.access)
+
+
+async def subscription(request: Request) -> AsyncIterator[Subscription]:
+    """Subscribe (503 when Redis is down); counted in ``wangge_sse_clients`` while it lasts.
+    The route's role check ran first, so the token is valid here."""
+    access = access_from_token(bearer_token(request))
     redis = AsyncRedis.from_url(get_settings().redis_url, socket_connect_timeout=2)
     db = int(redis.connection_pool.connection_kwargs.get("db", 0))
     pubsub = redis.pubsub()
@@ -59,7 +71,7 @@ async def subscription() -> AsyncIterator[Subscription]:
         raise Unavailable(f"the change stream needs Redis, which is unavailable ({exc})") from exc
     SSE_CLIENTS.inc()
     try:
-        yield Subscription(redis, pubsub)
+        yield Subscription(redis, pubsub, access)
     finally:
         SSE_CLIENTS.dec()
         await pubsub.aclose()  # type: ignore[no-untyped-call]
@@ -112,7 +124,7 @@ async def feed(sub: Subscription, after: int | None) -> AsyncIterator[ServerSent
                 break
             cursor = int(batch[-1]["audit_id"])
     yield LIVE
-    while True:
+    while still_authorised(sub):
         raw = await sub.pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_SECONDS)
         if raw is None:
             continue
