@@ -217,7 +217,7 @@ class _SyncCursor:
         return self._cursor.fetchall()
 
 
-def _forget_limits_and_revocations() -> None:
+def forget_limits_and_revocations() -> None:
     """Rate-limit buckets and token revocations of earlier tests (in the test Redis db) and
     this process's memory of them: each test starts with full budgets."""
     from kernel.ratelimit import KEY_PREFIX
@@ -244,7 +244,6 @@ def app(engine: Engine, db: Session, clock: Clock) -> FastAPI:
     from service.api.app import create_app
     from service.api.deps import get_now, get_session
 
-    _forget_limits_and_revocations()
     application = create_app()
     real_lifespan = application.router.lifespan_context
 

@@ -24,6 +24,7 @@ from service.api.deps import (
     pool_of,
 )
 from service.api.docs import AUTHENTICATED, problems
+from service.api.limits import limit_reporting
 from service.api.params import Cursor, EventId, Limit
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=AUTHENTICATED)
@@ -51,7 +52,9 @@ async def report_event(
     """Report a problem (上报). Registered at once; the dispatch engine then assigns it.
 
     Safe to resend: the same ``client_id`` and body answer 200 with the same event.
+    Rate limited per account and per address (429 with Retry-After).
     """
+    await limit_reporting(request, principal, now)
     result = await intake.submit(
         pool=pool_of(request),
         session=session,
