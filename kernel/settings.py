@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     photo_max_bytes: int = 10 * 1024 * 1024  # per photo; larger uploads are a 413
     photo_max_per_stage: int = 9  # photos per event and stage (report / resolve)
     photo_max_pixels: int = 60_000_000  # decoded size guard against decompression bombs
+    # Decoded pixels all of a process's photo checks may hold at once (and the most one
+    # photo may take); a check waits this long for room, then answers 503.
+    photo_decode_budget_bytes: int = 256 * 1024 * 1024
+    photo_decode_wait_seconds: float = 30
     # Request bodies (docs/decisions/0008-hardening.md): at most this many bytes, except the
     # routes named here (path patterns, ``*`` one segment) and photo uploads (photo_max_bytes).
     body_max_bytes: int = 64 * 1024
