@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     # The worker also beats into this local file, so a container healthcheck
     # (``wangge probe worker``) judges this very process, with or without Redis.
     worker_heartbeat_file: Path = ROOT / "var" / "worker.heartbeat"
+    # Who may read the API's /metrics: a scraper sending 'Authorization: Bearer <metrics_token>'
+    # (when set), or one at an address in metrics_allow_from (networks; [] for the token only).
+    metrics_token: str | None = None
+    metrics_allow_from: list[str] = [
+        "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
+    ]  # fmt: skip
     # The worker's own /metrics (its domain counts: dispatches, SLA timers); off when None.
     worker_metrics_port: int | None = None
     worker_metrics_address: str = "127.0.0.1"

@@ -260,7 +260,8 @@ def app(engine: Engine, db: Session, clock: Clock) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as c:
+    """A client on this machine (127.0.0.1: an operator address, so /metrics answers it)."""
+    with TestClient(app, client=("127.0.0.1", 50000)) as c:
         yield c
 
 

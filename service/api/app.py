@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.responses import Response
 
 from dispatch.categories import service as category_service
@@ -81,8 +81,8 @@ def create_app() -> FastAPI:
         app.include_router(module.router)
     app.include_router(console.router(settings))  # the browser console at /console/
 
-    @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    @app.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics.check_scraper)])
+    def scrape() -> Response:
         return metrics_response()
 
     app.state.settings = settings
