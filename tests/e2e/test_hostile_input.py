@@ -11,6 +11,7 @@ The counts are printed (``hostile input: N requests, M 5xx``) and M must be 0.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -58,6 +59,26 @@ JSON_VALUES = [
     "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
     '{"a": "\\u0000"}',
 ]
+# Cursors as this service writes them (base64url JSON) but holding what it never would.
+CURSORS = [
+    base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    for raw in [
+        "[99999999999999999999999]",
+        "[-1, -1]",
+        '["\\u0000", 1]',
+        '["\\ud800", 1]',
+        "[1e400, 1]",
+        "[NaN]",
+        '["9999-12-31T23:59:59-14:00", 1]',
+        '["0001-01-01", 9223372036854775808]',
+        '{"a": 1}',
+        "[[[[[[[[]]]]]]]]",
+        '"' + "x" * 100 + '"',
+    ]
+] + ["!!!", "=", "a" * 199]
+# Authorization headers that are no token (bytes as sent).
+AUTHORIZATIONS = [b"Bearer " + b"a" * 8000, b"Bearer \xff\xfe", b"Bearer a.b.c", b"Basic Og==",
+                  b"Bearer", b"bearer  x"]  # fmt: skip
 # Bodies that are not JSON objects (or JSON at all).
 RAW_BODIES = ["NaN", '"\\ud800"', "1e400", "[]", "null", '{"a": 1', "\x00", '{"\\u0000": 1}']
 SKIP = {("POST", "/api/v1/auth/token")}  # its own test below (a form, and argon2 is slow)
@@ -140,6 +161,12 @@ def test_no_hostile_input_answers_5xx(
                                 "{" + other["name"] + "}", valid_path.get(other["name"], "1")
                             )
                 probe.send(method, url, headers=headers)
+        for p in params:
+            if p["name"] == "cursor":
+                for cursor in CURSORS:
+                    probe.send(method, f"{base}?cursor={cursor}", headers=headers)
+        for authorization in AUTHORIZATIONS:
+            probe.send(method, base, headers={"Authorization": authorization})  # type: ignore[dict-item]
         content = operation.get("requestBody", {}).get("content", {})
         if "application/json" not in content:
             continue
