@@ -146,7 +146,10 @@ def _throttle_sign_in(limiter: RateLimiter, *, username: str, source: str, now: 
                     retry_after=wait,
                 )  # fmt: skip
     except RedisError as exc:
-        raise Unavailable("sign-in is unavailable for a moment; retry shortly") from exc
+        raise Unavailable(
+            [{"loc": [], "msg": "sign-in is unavailable for a moment; retry shortly",
+              "type": "unavailable"}]
+        ) from exc  # fmt: skip
     return key
 
 

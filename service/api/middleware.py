@@ -93,8 +93,10 @@ class ObservabilityMiddleware:
                     for k, v in message.get("headers", ())
                 )
                 headers = [*message.get("headers", ()), (b"x-request-id", rid.encode("ascii"))]
-                headers.append((b"x-content-type-options", b"nosniff"))
-                if api and not any(k.lower() == b"cache-control" for k, _ in headers):
+                names = {k.lower() for k, _ in headers}
+                if b"x-content-type-options" not in names:
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                if api and b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
