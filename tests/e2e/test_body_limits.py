@@ -9,8 +9,6 @@ from collections.abc import Callable, Iterator
 from fastapi.testclient import TestClient
 
 from kernel.settings import get_settings
-from service.api.errors import EXCERPT_CHARS, excerpt
-from service.api.guard import body_limit
 
 Headers = Callable[[str], dict[str, str]]
 
@@ -51,6 +49,8 @@ def test_a_chunked_body_is_cut_off_at_the_limit(client: TestClient) -> None:
 
 
 def test_each_route_has_its_limit() -> None:
+    from service.api.guard import body_limit
+
     settings = get_settings()
     assert body_limit("/api/v1/events") == settings.body_max_bytes
     assert body_limit("/api/v1/patrols/7/points") == 256 * 1024
@@ -62,10 +62,12 @@ def test_a_422_echoes_a_bounded_excerpt(client: TestClient, token_for: Headers) 
     big = "字" * 20_000  # 60 KB of UTF-8: under the body limit, far over any field's
     r = client.post("/api/v1/auth/refresh", json={"refresh_token": big})
     assert r.status_code == 422
+    assert len(r.content) < 2000
     item = r.json()["detail"][0]
     assert item["loc"] == ["body", "refresh_token"] and item["type"] == "string_too_long"
+    from service.api.errors import EXCERPT_CHARS
+
     assert item["input"] == big[:EXCERPT_CHARS] + "…"
-    assert len(r.content) < 2000
     # a missing field: pydantic's input is the whole body, echoed as a short excerpt
     r = client.post("/api/v1/auth/refresh", json={"other": "y" * 50_000})
     assert r.status_code == 422 and len(r.content) < 2000, r.text[:300]
@@ -77,6 +79,8 @@ def test_a_422_echoes_a_bounded_excerpt(client: TestClient, token_for: Headers) 
 
 
 def test_excerpts_always_serialise() -> None:
+    from service.api.errors import excerpt
+
     for value in ["\ud800", "a\x00b", float("nan"), float("inf"), 2**70, {"a": "\udfff"}, b"\xff"]:
         json.dumps(excerpt(value), allow_nan=False).encode()
 

@@ -16,7 +16,6 @@ from sqlmodel import Session
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
 from staff import auth
-from staff.revocation import Revocations
 from tests.conftest import Clock
 from tests.e2e.test_dispatch_stream import TIMEOUT, Listener, api  # noqa: F401 - fixture
 from tests.kit.servers import ApiServer
@@ -95,6 +94,8 @@ def test_deactivation_voids_every_token(
 def test_another_process_sees_a_revocation_within_the_recheck(
     redis: Redis, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from staff.revocation import Revocations
+
     monkeypatch.setattr(get_settings(), "token_revocation_recheck_seconds", 0.2)
     here, there = Revocations(), Revocations()
     issued = int(clock.now.timestamp() * 1000)
