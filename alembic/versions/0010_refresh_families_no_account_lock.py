@@ -9,8 +9,9 @@ The per-account lock (``users.failed_logins``, ``users.locked_until``) is droppe
 passwords from anywhere locked anyone out. Failed sign-ins are now throttled per account and
 source in Redis (``staff.auth``).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0010 (the number this branch was given; chained after main's 0017 when main was
+merged in — the lead may renumber it)
+Revises: 0017
 Create Date: 2026-11-29 09:00:00
 """
 
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0009"
+down_revision: str | None = "0017"
 
 
 def upgrade() -> None:

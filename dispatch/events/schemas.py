@@ -9,7 +9,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Annotated, Protocol
+from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -82,12 +82,22 @@ class StaffRef(BaseModel):
     name: str
 
 
+class PositionOut(BaseModel):
+    lon: float
+    lat: float
+    coord: CoordSystem = Field(description="the coordinate system these numbers are in")
+
+
 class LocationOut(BaseModel):
-    lon: float = Field(description="WGS-84 longitude (what the grid map uses)")
+    """Where: ``lon``/``lat`` converted to WGS-84 (what the grid map uses, and ``coord`` says
+    so), and ``as_sent``, the numbers the phone sent labelled with their own system."""
+
+    lon: float = Field(description="WGS-84 longitude")
     lat: float = Field(description="WGS-84 latitude")
-    coord: CoordSystem = Field(description="the system the phone sent")
-    orig_lon: float
-    orig_lat: float
+    coord: Literal[CoordSystem.wgs84] = Field(
+        CoordSystem.wgs84, description="always wgs84: the system of lon and lat"
+    )
+    as_sent: PositionOut = Field(description="the position as the phone reported it")
     accuracy_m: float | None
 
 
@@ -205,9 +215,9 @@ def build_event_out(event: EventRow, refs: EventRefs, *, tz: tzinfo) -> EventOut
         location=LocationOut(
             lon=refs.lon,
             lat=refs.lat,
-            coord=CoordSystem(event.coord),
-            orig_lon=event.orig_lon,
-            orig_lat=event.orig_lat,
+            as_sent=PositionOut(
+                lon=event.orig_lon, lat=event.orig_lat, coord=CoordSystem(event.coord)
+            ),
             accuracy_m=event.accuracy_m,
         ),
         snapped=event.snapped,

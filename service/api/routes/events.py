@@ -92,10 +92,18 @@ def list_events(
     category: Annotated[str | None, Query(max_length=32)] = None,
     since: Annotated[UtcDatetime | None, Query(description="created at or after")] = None,
     until: Annotated[UtcDatetime | None, Query(description="created before")] = None,
+    order: Annotated[
+        reads.Order | None,
+        Query(
+            description="due: soonest deadline first; newest: newest report first; late: most "
+            "overdue first. Default: late with overdue=true, newest for scope=reported|mine "
+            "without a status filter, else due"
+        ),
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> EventPage:
-    """My tasks: the events I may see, soonest deadline first (none last), then by id."""
+    """The events I may see, filtered and ordered (``order``), a page at a time."""
     page = reads.list_events(
         session,
         principal=principal,
@@ -109,6 +117,7 @@ def list_events(
             until=until,
             levels=tuple(level or ()),
             community=community,
+            order=order,
         ),
         now=now,
         limit=limit,
