@@ -83,9 +83,11 @@ test('report → live map and board → manual dispatch → reject → approve, 
   await drawer.getByTestId('action-submit').click()
   await expect(drawer.getByTestId('event-detail')).toHaveAttribute('data-status', 'closed')
 
-  // every step on the timeline, in order
-  const steps = await drawer.locator('[data-testid=timeline] li').evaluateAll((els) => els.map((e) => e.getAttribute('data-action')))
-  expect(steps).toEqual(['register', 'dispatch', 'dispatch', 'acknowledge', 'resolve', 'review', 'acknowledge', 'resolve', 'review'])
+  // every step on the timeline, in order (the timeline reloads just after the status shows)
+  const timeline = drawer.locator('[data-testid=timeline] li')
+  await expect
+    .poll(() => timeline.evaluateAll((els) => els.map((e) => e.getAttribute('data-action'))))
+    .toEqual(['register', 'dispatch', 'dispatch', 'acknowledge', 'resolve', 'review', 'acknowledge', 'resolve', 'review'])
   await expect(drawer.getByTestId('timeline')).toContainText('现场仍有垃圾残留，请返工')
   await drawer.getByTestId('timeline').scrollIntoViewIfNeeded()
   await shot(map, 'drawer-timeline')
