@@ -110,10 +110,13 @@ INDICATOR_BY_CODE: Mapping[str, Indicator] = {i.code: i for i in INDICATORS}
 
 @dataclass(frozen=True)
 class IndicatorValue:
+    """``note`` says why ``value`` is None (a published figure is never blank unexplained)."""
+
     indicator: Indicator
     numerator: float
     denominator: float
     value: float | None
+    note: str | None = None
 
 
 def combine(coefficients: Mapping[str, int], totals: Mapping[str, float]) -> float:
@@ -124,5 +127,8 @@ def evaluate(indicator: Indicator, totals: Mapping[str, float]) -> IndicatorValu
     """The indicator's numerator, denominator and value (None when the denominator is 0)."""
     num = combine(indicator.numerator, totals)
     den = combine(indicator.denominator, totals)
-    value = round(num / den, 6) if den else None
-    return IndicatorValue(indicator, num, den, value)
+    if den:
+        return IndicatorValue(indicator, num, den, round(num / den, 6))
+    terms = " + ".join(indicator.denominator)
+    note = f"no data: the denominator ({terms}) is 0 in the window"
+    return IndicatorValue(indicator, num, den, None, note)

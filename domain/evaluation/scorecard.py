@@ -100,7 +100,7 @@ def score(card: Scorecard, values: Mapping[str, float | None]) -> Score:
         earned += points
         applied += rule.weight
     if applied == 0:
-        return Score(tuple(lines), None, None, 0.0)
+        return Score(tuple(lines), None, None, 0.0, ("no indicator had data in the window",))
     total = round(earned * 100.0 / applied, 2)
     notes: tuple[str, ...] = ()
     if applied < 100.0:
