@@ -314,6 +314,7 @@ def _event_ids_on(session: Session, day: date) -> list[int]:
 
 # --- statistics: the fast path against the raw rows ---------------------------------------
 
+_DROP_TEMP = "DROP TABLE IF EXISTS verify_counts, verify_closed"
 _RAW_COUNTERS = """
 CREATE TEMP TABLE verify_counts ON COMMIT DROP AS
 WITH ev AS (
@@ -374,6 +375,7 @@ def statistics(session: Session, scope: Scope) -> list[Check]:
         text("SELECT value FROM stats_setting WHERE key = 'dispatch_limit_minutes'")
     ).scalar_one()
     params = {"start": start, "end": end, "tz": tz, "limit": limit}
+    session.execute(text(_DROP_TEMP))  # a second run in the same transaction
     session.execute(text(_RAW_COUNTERS), params)
     session.execute(text(_RAW_CLOSED), params)
     base = Check(
@@ -393,6 +395,7 @@ def statistics(session: Session, scope: Scope) -> list[Check]:
     _compare_indicators(session, scope, served, raw)
     _compare_resolution(session, scope, served)
     _compare_scorecard(session, scope, served, raw)
+    session.execute(text(_DROP_TEMP))
     return [base, served]
 
 

@@ -18,6 +18,7 @@ from kernel.settings import get_settings
 from service.api import console, errors, metrics
 from service.api.middleware import ObservabilityMiddleware, metrics_response
 from service.api.routes import (
+    audit,
     auth,
     board,
     categories,
@@ -72,6 +73,7 @@ def create_app() -> FastAPI:
         lifecycle,
         board,
         stats,
+        audit,
         ogc,
     ):
         app.include_router(module.router)
