@@ -42,10 +42,9 @@ from evaluation.checks import Check
 from evaluation.indicators import indicator_report
 from evaluation.models import COUNTER_COLUMNS
 from evaluation.resolution import resolution_table
-from evaluation.scope import Scope, bounds
+from evaluation.scope import MAX_WINDOW_DAYS, Scope, bounds, window
 from evaluation.scorecard import scorecard_units
 from kernel.clock import utc_now
-from kernel.errors import Invalid, field_error
 from kernel.settings import get_settings
 
 
@@ -122,9 +121,11 @@ def verify(session: Session, scope: Scope) -> VerifyReport:
 
 
 def verify_window(session: Session, since: date | None, until: date | None) -> VerifyReport:
-    """``verify`` over report days ``since .. until``; by default from the first report (or
-    the first audit row) to today. ``Invalid`` when ``since`` is after ``until``."""
+    """``verify`` over report days ``since .. until`` (checked like every statistics window:
+    ``Invalid`` naming the bound at fault). By default ``until`` is today and ``since`` the
+    first report (or audit row), at most ``MAX_WINDOW_DAYS`` before ``until``."""
     tz = get_settings().tz
+    until = until or utc_now().astimezone(tz).date()
     if since is None:
         first = session.execute(
             text(
@@ -132,14 +133,9 @@ def verify_window(session: Session, since: date | None, until: date | None) -> V
                 " (SELECT min(at) FROM event_audit))"
             )
         ).scalar()
-        since = (
-            first.astimezone(tz).date() if first is not None else utc_now().astimezone(tz).date()
-        )
-    if until is None:
-        until = max(since, utc_now().astimezone(tz).date())
-    if since > until:
-        raise Invalid(field_error("since", "since must not be after until"))
-    return verify(session, Scope(since, until))
+        since = first.astimezone(tz).date() if first is not None else until
+        since = min(max(since, until - timedelta(days=MAX_WINDOW_DAYS - 1)), until)
+    return verify(session, window(since, until))
 
 
 # --- the audit log: chains and replay ------------------------------------------------------

@@ -163,7 +163,12 @@ class IndicatorOut(BaseModel):
     formula: str
     numerator: float
     denominator: float
-    value: float | None = Field(description="numerator / denominator; null when it is 0")
+    value: float | None = Field(
+        description="numerator / denominator, or the numerator of a count; null when the "
+        "denominator is 0 (``note`` says so)"
+    )
+    kind: Literal["ratio", "count"]
+    note: str | None = Field(default=None, description="why value is null")
     higher_is_better: bool
     scope: Literal["window", "map"]
     events: str | None = Field(description="drill-down into the events behind the numerator")
@@ -301,9 +306,11 @@ def _indicator_out(v: IndicatorValue, scope: Scope) -> IndicatorOut:
         numerator=v.numerator,
         denominator=v.denominator,
         value=v.value,
+        kind=v.indicator.kind.value,
+        note=v.note,
         higher_is_better=v.indicator.higher_is_better,
         scope="window" if v.indicator.source is not Source.map else "map",
-        events=link if v.indicator.source is Source.events else None,
+        events=link if v.indicator.source in (Source.events, Source.audit) else None,
         drilldown=link,
     )
 
@@ -327,6 +334,9 @@ def indicators(session: SessionDep, _: Reader, scope: PlaceWindow, output: Outpu
             "on_time_dispatch": "first dispatch within stats_setting.dispatch_limit_minutes "
             "of the report",
             "coverage": "coverage and staffing describe the map and the roster now",
+            "audit": "立案, 核查 indicators read the audit log: registration within "
+            "stats_setting.register_limit_minutes of the report, review within "
+            "stats_setting.review_limit_minutes of the fix",
         },
         indicators=out,
     )
