@@ -23,8 +23,19 @@ def epoch_microseconds(at: datetime) -> int:
     return (at - EPOCH) // timedelta(microseconds=1)
 
 
+#: Characters that make PostgreSQL quote a field of a record's text form (``record_out``:
+#: C-locale white space, the delimiters, the quote and the backslash).
+_QUOTED = frozenset('"\\(),') | frozenset(" \t\n\r\v\f")
+
+
 def _field(value: str | None) -> str:
-    return "-" if value is None else f"{len(value)}:{value}"
+    """One field of a record's text form: nothing for NULL; quoted (with '"' and '\\'
+    doubled) when empty or holding a delimiter or white space; else as it is."""
+    if value is None:
+        return ""
+    if value and not any(c in _QUOTED for c in value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -48,14 +59,14 @@ class AuditRow:
 
 
 def canonical(row: AuditRow) -> str:
-    """``audit_canonical``: each column length-prefixed ('-' for NULL), in column order."""
+    """``audit_canonical``: the columns as a record's text form, ``(id,event_id,...,data)``."""
     values = (
         str(row.id), str(row.event_id), str(row.version), row.action, row.from_status,
         row.to_status, None if row.from_level is None else str(row.from_level),
         str(row.to_level), row.actor, str(epoch_microseconds(row.at)), row.note, row.reason,
         row.data,
     )  # fmt: skip
-    return "".join(_field(v) for v in values)
+    return "(" + ",".join(_field(v) for v in values) + ")"
 
 
 def row_hash(previous: bytes | None, row: AuditRow) -> bytes:

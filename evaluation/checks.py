@@ -25,6 +25,7 @@ class Check:
     counts: dict[str, int] = field(default_factory=dict)
     discrepancies: list[Discrepancy] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
     @property
     def ok(self) -> bool:

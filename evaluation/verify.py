@@ -65,7 +65,8 @@ class VerifyReport:
         for check in self.checks:
             status = "ok" if check.ok else f"{len(check.discrepancies)} DISCREPANCIES"
             counts = ", ".join(f"{k} {v:,}" for k, v in check.counts.items())
-            out.append(f"[{status}] {check.name}: {check.description}")
+            took = f" ({check.seconds:.1f} s)" if check.seconds else ""
+            out.append(f"[{status}] {check.name}{took}: {check.description}")
             out.append(f"    checked: {counts}")
             out.extend(f"    note: {n}" for n in check.notes)
             for d in check.discrepancies:
@@ -89,6 +90,7 @@ class VerifyReport:
                     "name": c.name,
                     "description": c.description,
                     "ok": c.ok,
+                    "seconds": round(c.seconds, 3),
                     "counts": c.counts,
                     "notes": c.notes,
                     "discrepancies": [
@@ -111,12 +113,17 @@ def verify(session: Session, scope: Scope) -> VerifyReport:
     (temporary tables of its own, dropped at the end of the transaction)."""
     started = time.perf_counter()
     session.execute(text("SET LOCAL jit = off"))
-    checks = [
-        *chain_and_replay(session, scope),
-        sealed_days(session, scope),
-        *statistics(session, scope),
-        sanity.check_report(session, scope),
-    ]
+    checks: list[Check] = []
+    for step in (
+        chain_and_replay,
+        lambda s, w: [sealed_days(s, w)],
+        statistics,
+        lambda s, w: [sanity.check_report(s, w)],
+    ):
+        began = time.perf_counter()
+        done = step(session, scope)
+        done[0].seconds = time.perf_counter() - began  # a step's checks share its time
+        checks += done
     return VerifyReport(scope.since, scope.until, checks, time.perf_counter() - started)
 
 

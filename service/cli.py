@@ -311,6 +311,25 @@ def audit_fill() -> None:
     typer.echo(f"{rows} audit rows hashed")
 
 
+@audit_app.command("bundle")
+def audit_bundle(
+    since: Annotated[str, typer.Option(help="first report day YYYY-MM-DD")],
+    until: Annotated[str, typer.Option(help="last report day YYYY-MM-DD")],
+    out: Annotated[Path, typer.Option(help="the zip to write")] = Path("bundle.zip"),
+) -> None:
+    """Write the evaluation bundle of a window (what GET /api/v1/stats/bundle serves): check
+    it anywhere with `python3 check.py` inside it."""
+    from evaluation.bundle import write_bundle
+    from evaluation.scope import window
+    from kernel.uow import unit_of_work
+
+    first, last = _days(since, until)
+    assert first is not None and last is not None
+    with unit_of_work() as uow, out.open("wb") as f:
+        manifest = write_bundle(uow.session, window(first, last), f)
+    typer.echo(f"{out}: {len(manifest['files'])} files, {manifest['label']}")
+
+
 @audit_app.command("heads")
 def audit_heads(since: Day = None, until: Day = None) -> None:
     """Print the sealed day heads (CSV: day, rows, digest, head) for publication."""

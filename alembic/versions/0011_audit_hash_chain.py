@@ -56,7 +56,7 @@ def upgrade() -> None:
         )
         """
     )
-    for name in ("audit_field.v1", "audit_canonical.v1", "audit_chained.v1",
+    for name in ("audit_canonical.v1", "audit_chained.v1",
                  "audit_append_only.v1", "audit_chain_fill.v1", "audit_replay.v1"):  # fmt: skip
         op.execute(read_sql(name))
     op.execute("SELECT audit_chain_fill()")
@@ -76,7 +76,7 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER audit_chain ON event_audit")
     op.execute("DROP AGGREGATE audit_replay(jsonb)")
     for function in ("audit_append_only()", "audit_chained()", "audit_chain_fill()",
-                     "audit_canonical(event_audit)", "audit_field(text)"):  # fmt: skip
+                     "audit_canonical(event_audit)"):  # fmt: skip
         op.execute(f"DROP FUNCTION {function}")
     op.execute("DROP TABLE audit_day_head")
     op.drop_index("ix_event_audit_at", table_name="event_audit")

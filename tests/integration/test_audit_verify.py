@@ -5,8 +5,15 @@ superuser can: ``session_replication_role = replica``)."""
 
 from __future__ import annotations
 
+import io
+import json
+import subprocess
+import sys
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -16,8 +23,11 @@ from sqlmodel import Session
 
 from dispatch.ledger import day_heads, seal_days
 from domain.audit import AuditRow, day_digest, day_head, row_hash
+from evaluation.bundle import write_bundle
 from evaluation.checks import Check
+from evaluation.indicators import indicator_report
 from evaluation.scope import Scope
+from evaluation.scorecard import scorecard_units
 from evaluation.sealing import seal, today_local
 from evaluation.verify import VerifyReport, verify
 from kernel.uow import UnitOfWork
@@ -272,3 +282,82 @@ def test_a_skipped_counter_is_reported(conn: Connection) -> None:
     assert not _check(report, "statistics tables").ok
     served = _check(report, "served figures")
     assert any(d.what.startswith("indicator closure_rate") for d in served.discrepancies)
+
+
+# --- the evaluation bundle ---------------------------------------------------------------
+
+
+def _bundle(conn: Connection, folder: Path) -> Path:
+    with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+        buffer = io.BytesIO()
+        manifest = write_bundle(session, SCOPE, buffer)
+    with zipfile.ZipFile(buffer) as archive:
+        archive.extractall(folder)
+    (unpacked,) = folder.iterdir()
+    assert set(manifest["files"]) == {p.name for p in unpacked.iterdir()} - {"manifest.json"}
+    return unpacked
+
+
+def _run_checker(folder: Path) -> tuple[int, dict[str, Any]]:
+    """check.py in a fresh interpreter without site-packages (-S) or the project (-I): the
+    standard library is all it has."""
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "check.py", "--json"],
+        cwd=folder, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.stdout, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_the_bundle_checks_out_and_agrees_with_the_api(conn: Connection, tmp_path: Path) -> None:
+    folder = _bundle(conn, tmp_path)
+    code, checked = _run_checker(folder)
+    assert (code, checked["problems"]) == (0, [])
+    assert checked["checked"]["events"] > 250 and checked["checked"]["day heads"] == 31
+    with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+        served = indicator_report(session=session, scope=SCOPE)
+        units, _ = scorecard_units(session=session, scope=SCOPE)
+    assert {v.indicator.code: v.value for v in served.values} == {
+        code: v["value"] for code, v in checked["indicators"].items()
+    }
+    by_key = {("community:" if u.kind == "community" else "") + u.code: u for u in units}
+    assert {k: (u.result.score, u.result.grade) for k, u in by_key.items()} == {
+        k: (s["score"], s["grade"]) for k, s in checked["scores"].items()
+    }
+
+
+def test_an_edited_bundle_fails_its_check(conn: Connection, tmp_path: Path) -> None:
+    folder = _bundle(conn, tmp_path)
+    events = (folder / "events.csv").read_text(encoding="utf-8")
+    closed = next(line for line in events.splitlines() if ",closed," in line)
+    edited = events.replace(closed, closed.replace(",closed,", ",resolved,"))
+    (folder / "events.csv").write_text(edited, encoding="utf-8")
+    code, checked = _run_checker(folder)
+    assert code == 1
+    assert "manifest: events.csv is not the file the manifest lists" in checked["problems"]
+    assert any(p.startswith("replay: event") for p in checked["problems"])
+    assert any(p.startswith("indicator closure_rate") for p in checked["problems"])
+
+
+def test_awkward_text_hashes_the_same_in_python(conn: Connection) -> None:
+    """Quotes, backslashes, brackets, commas, white space, empty and missing values: the
+    record text form the database hashes is the one domain.audit writes."""
+    event_id = _closed_event(conn)
+    note = 'a "quoted" \\ back\tslash, (bracket)\n换行 \x0b \x0c end'
+    row = conn.execute(
+        text("""
+        INSERT INTO event_audit (event_id, version, action, from_status, to_status, from_level,
+                                 to_level, actor, at, note, reason, data)
+        VALUES (:id, 1000, 'review', NULL, 'closed', NULL, 0, '', now(), :note, '',
+                CAST(:data AS jsonb))
+        RETURNING id, event_id, version, action, from_status, to_status, from_level, to_level,
+                  actor, at, note, reason, data::text, hash
+        """),
+        {"id": event_id, "note": note, "data": '{"x": "\\"(,)\\\\", "y": [1.50, null]}'},
+    ).one()
+    previous = conn.execute(
+        text("SELECT hash FROM event_audit WHERE event_id = :id AND version < 1000"
+             " ORDER BY version DESC LIMIT 1"),
+        {"id": event_id},
+    ).scalar_one()  # fmt: skip
+    assert row_hash(bytes(previous), AuditRow(*row[:13])) == bytes(row.hash)

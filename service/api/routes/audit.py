@@ -36,6 +36,7 @@ class CheckOut(BaseModel):
     name: str
     description: str
     ok: bool
+    seconds: float
     counts: dict[str, int]
     notes: list[str]
     discrepancies: list[DiscrepancyOut]

@@ -3,6 +3,7 @@ call ``evaluation``, shape JSON or serve the table ``evaluation.exports`` wrote.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -20,6 +21,7 @@ from domain.jurisdiction import Principal
 from domain.lifecycle import Status
 from domain.roles import Role
 from evaluation import exports
+from evaluation.bundle import write_bundle
 from evaluation.drilldown import drilldown, event_list, page, stream_rows
 from evaluation.indicators import indicator_report
 from evaluation.resolution import resolution_table
@@ -464,4 +466,27 @@ def scorecard(session: SessionDep, _: Reader, scope: Window, output: OutputDep) 
         grades=[{"grade": g, "min": m} for m, g in card.grades],
         grids=[_scored_out(u) for u in units if u.kind == "grid"],
         communities=[_scored_out(u) for u in units if u.kind == "community"],
+    )
+
+
+Evaluator = Annotated[Principal, Depends(RolesAllowed(Role.EVALUATOR))]
+
+
+@router.get(
+    "/bundle",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}, "description": "the bundle (zip)"}},
+)
+def bundle(session: SessionDep, _: Evaluator, scope: Window) -> Any:
+    """The evaluation bundle of the window (evaluators only): the scorecard's raw tables as CSV,
+    definitions, published figures, day heads, a manifest of SHA-256 and ``check.py``, which
+    recomputes everything with standard-library Python. Built in a temporary file, then sent."""
+    out = tempfile.TemporaryFile()
+    write_bundle(session, scope, out)
+    out.seek(0)
+    name = f"wangge-bundle-{scope.since.isoformat()}-{scope.until.isoformat()}.zip"
+    return StreamingResponse(
+        _chunks(out),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
