@@ -86,10 +86,21 @@ def canonical(row: dict[str, str]) -> str:
     at = instant(row["at"])
     assert at is not None
     micros = (at - EPOCH) // timedelta(microseconds=1)
-    values = [row["id"], row["event_id"], row["version"], row["action"],
-              row["from_status"] or None, row["to_status"], row["from_level"] or None,
-              row["to_level"], row["actor"], str(micros), row["note"], row["reason"] or None,
-              row["data"]]
+    values = [
+        row["id"],
+        row["event_id"],
+        row["version"],
+        row["action"],
+        row["from_status"] or None,
+        row["to_status"],
+        row["from_level"] or None,
+        row["to_level"],
+        row["actor"],
+        str(micros),
+        row["note"],
+        row["reason"] or None,
+        row["data"],
+    ]
     return "(" + ",".join(field(v) for v in values) + ")"
 
 
