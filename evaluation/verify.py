@@ -19,10 +19,13 @@ Checks, each counting what it looked at and listing every discrepancy with its e
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Interval, text
@@ -108,26 +111,66 @@ class VerifyReport:
         }
 
 
-def verify(session: Session, scope: Scope) -> VerifyReport:
+def verify(session: Session, scope: Scope, *, jobs: int = 1) -> VerifyReport:
     """Run every check on the window (events reported in it, audit days in it). Reads only
-    (temporary tables of its own, dropped at the end of the transaction)."""
+    (temporary tables of its own, dropped at the end of the transaction). ``jobs`` > 1 runs the
+    checks on that many more connections at once, all reading the session's snapshot."""
     started = time.perf_counter()
-    session.execute(text("SET LOCAL jit = off"))
-    checks: list[Check] = []
-    for step in (
-        chain_and_replay,
-        lambda s, w: [sealed_days(s, w)],
-        statistics,
-        lambda s, w: [sanity.check_report(s, w)],
-    ):
-        began = time.perf_counter()
-        done = step(session, scope)
-        done[0].seconds = time.perf_counter() - began  # a step's checks share its time
-        checks += done
+    parts = max(1, jobs)
+    steps: list[tuple[str, Callable[[Session], Any]]] = [
+        *((f"chain {i}", partial(chain_part, scope=scope, part=i, parts=parts))
+          for i in range(parts)),
+        ("day heads", lambda s: [sealed_days(s, scope)]),
+        ("statistics", lambda s: statistics(s, scope)),
+        ("report", lambda s: [sanity.check_report(s, scope)]),
+    ]  # fmt: skip
+    done = _run(session, steps, jobs)
+    chain, replay = chain_checks([done[f"chain {i}"][0] for i in range(parts)])
+    chain.seconds = sum(done[f"chain {i}"][1] for i in range(parts))
+    checks = [chain, replay]
+    for name in ("day heads", "statistics", "report"):
+        found, seconds = done[name]
+        found[0].seconds = seconds  # a step's checks share its time
+        checks += found
     return VerifyReport(scope.since, scope.until, checks, time.perf_counter() - started)
 
 
-def verify_window(session: Session, since: date | None, until: date | None) -> VerifyReport:
+def _run(
+    session: Session, steps: Sequence[tuple[str, Callable[[Session], Any]]], jobs: int
+) -> dict[str, tuple[Any, float]]:
+    """Each step's result and seconds: in the session, or on ``jobs`` connections of its
+    engine that import the session's snapshot (so every step sees the same rows)."""
+
+    def timed(step: Callable[[Session], Any], on: Session) -> tuple[Any, float]:
+        began = time.perf_counter()
+        on.execute(text("SET LOCAL jit = off"))
+        return step(on), time.perf_counter() - began
+
+    if jobs <= 1:
+        return {name: timed(step, session) for name, step in steps}
+    snapshot = str(session.execute(text("SELECT pg_export_snapshot()")).scalar_one())
+    if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):  # it is written into the statement
+        raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
+    engine = session.get_bind().engine
+
+    def in_snapshot(step: Callable[[Session], Any]) -> tuple[Any, float]:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            with Session(bind=conn) as on:
+                try:
+                    return timed(step, on)
+                finally:
+                    conn.exec_driver_sql("ROLLBACK")
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {name: pool.submit(in_snapshot, step) for name, step in steps}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def verify_window(
+    session: Session, since: date | None, until: date | None, *, jobs: int = 1
+) -> VerifyReport:
     """``verify`` over report days ``since .. until`` (checked like every statistics window:
     ``Invalid`` naming the bound at fault). By default ``until`` is today and ``since`` the
     first report (or audit row), at most ``MAX_WINDOW_DAYS`` before ``until``."""
@@ -142,7 +185,7 @@ def verify_window(session: Session, since: date | None, until: date | None) -> V
         ).scalar()
         since = first.astimezone(tz).date() if first is not None else until
         since = min(max(since, until - timedelta(days=MAX_WINDOW_DAYS - 1)), until)
-    return verify(session, window(since, until))
+    return verify(session, window(since, until), jobs=jobs)
 
 
 # --- the audit log: chains and replay ------------------------------------------------------
@@ -180,7 +223,8 @@ def _state_mismatch_sql() -> str:
 def _chain_sql() -> str:
     return f"""
     WITH ev AS MATERIALIZED (
-      SELECT id FROM event WHERE created_at >= :start AND created_at < :end
+      SELECT id FROM event
+       WHERE created_at >= :start AND created_at < :end AND id % :parts = :part
     ), x AS (
       SELECT a.event_id, a.version, a.data, a.to_status, a.to_level, a.hash IS NULL AS unhashed,
              a.hash IS DISTINCT FROM sha256(coalesce(lag(a.hash) OVER w, ''::bytea)
@@ -225,22 +269,28 @@ def _chain_sql() -> str:
     """
 
 
-def chain_and_replay(session: Session, scope: Scope) -> list[Check]:
+@dataclass
+class ChainPart:
+    """What the chain and replay query found in one part of the window's events."""
+
+    events: int = 0
+    rows: int = 0
+    broken: dict[str, list[int]] = field(default_factory=dict)
+    fields: dict[str, list[int]] = field(default_factory=dict)
+    missing: list[int] = field(default_factory=list)
+
+
+def chain_part(session: Session, scope: Scope, part: int = 0, parts: int = 1) -> ChainPart:
+    """Chains and replay of the window's events whose id is ``part`` modulo ``parts``."""
     start, end = bounds(scope)
-    chain = Check("chain", "each audit row's hash chains to the event's previous row")
-    replay = Check("replay", "each event's audit log, replayed, gives the event row")
-    broken: dict[str, list[int]] = {}
-    fields: dict[str, list[int]] = {}
-    missing: list[int] = []
-    for eid, n, events, bad, unhashed, order, differ in session.execute(
-        text(_chain_sql()), {"start": start, "end": end}
-    ):
+    found = ChainPart()
+    params = {"start": start, "end": end, "part": part, "parts": parts}
+    for eid, n, events, bad, unhashed, order, differ in session.execute(text(_chain_sql()), params):
         if eid is None:
-            chain.counts = {"events": int(events), "audit rows": int(n)}
-            replay.counts = {"events": int(events)}
+            found.events, found.rows = int(events), int(n)
             continue
         if n is None:
-            missing.append(eid)
+            found.missing.append(eid)
             continue
         for label, versions in (
             ("hash does not match the row and its predecessor (edited, deleted or moved row)", bad),
@@ -248,11 +298,28 @@ def chain_and_replay(session: Session, scope: Scope) -> list[Check]:
             ("versions out of sequence or a row not starting where the previous ended", order),
         ):
             if versions:
-                broken.setdefault(label, []).append(eid)
+                found.broken.setdefault(label, []).append(eid)
         for name in set(differ or ()):
-            fields.setdefault(name, []).append(eid)
+            found.fields.setdefault(name, []).append(eid)
+    return found
+
+
+def chain_checks(parts: Sequence[ChainPart]) -> list[Check]:
+    chain = Check("chain", "each audit row's hash chains to the event's previous row")
+    replay = Check("replay", "each event's audit log, replayed, gives the event row")
+    events = sum(p.events for p in parts)
+    chain.counts = {"events": events, "audit rows": sum(p.rows for p in parts)}
+    replay.counts = {"events": events}
+    broken: dict[str, list[int]] = {}
+    fields: dict[str, list[int]] = {}
+    for p in parts:
+        for label, ids in p.broken.items():
+            broken.setdefault(label, []).extend(ids)
+        for name, ids in p.fields.items():
+            fields.setdefault(name, []).extend(ids)
     for label, ids in broken.items():
         chain.add(label, ids, events=len(ids))
+    missing = [i for p in parts for i in p.missing]
     if missing:
         chain.add("event without any audit row", missing, events=len(missing))
     for name, ids in sorted(fields.items()):

@@ -266,6 +266,9 @@ def audit_verify(
     since: Day = None,
     until: Day = None,
     json_output: Annotated[bool, typer.Option("--json", help="the report as JSON")] = False,
+    jobs: Annotated[
+        int, typer.Option(min=1, max=16, help="connections checking at once (one snapshot)")
+    ] = 2,
 ) -> None:
     """Recompute the hash chains and day heads, replay every event's audit log against its row,
     recompute every statistic, indicator and score of the window from the raw rows and compare
@@ -278,7 +281,7 @@ def audit_verify(
 
     first, last = _days(since, until)
     with unit_of_work() as uow:
-        report = verify_window(uow.session, first, last)
+        report = verify_window(uow.session, first, last, jobs=jobs)
     if json_output:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:

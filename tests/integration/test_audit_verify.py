@@ -103,6 +103,15 @@ def test_untouched_history_passes_every_check(conn: Connection) -> None:
     assert "RESULT: every check passed" in text_report
 
 
+def test_checks_on_several_connections_see_one_snapshot_and_agree(conn: Connection) -> None:
+    with Session(bind=conn, join_transaction_mode="rollback_only") as session:
+        together = verify(session, SCOPE, jobs=3)
+    alone = _verify(conn)
+    assert together.ok and [(c.name, c.counts) for c in together.checks] == [
+        (c.name, c.counts) for c in alone.checks
+    ]
+
+
 def test_the_database_hashes_rows_as_the_python_rules_do(conn: Connection) -> None:
     rows = conn.execute(
         text(
