@@ -1,5 +1,5 @@
-"""The audit log's tamper evidence in the database: filling the hash chain after a bulk load,
-sealing the day heads, reading them for publication (docs/decisions/0009-audit-evidence.md).
+"""The audit log's tamper evidence in the database: filling in missing hashes, sealing the
+day heads, reading them for publication (docs/decisions/0009-audit-evidence.md).
 
 Row hashes are set by the trigger ``audit_chain`` when a row is inserted; the rules are in
 ``domain.audit``. A day is sealed once it is over (plus ``SEAL_GRACE``, so a writer that read
@@ -62,7 +62,8 @@ def day_digests(session: Session, first: date, last: date) -> dict[date, DayDige
 
 
 def fill_chain(session: Session) -> int:
-    """Hash the audit rows that have no hash (a bulk load with triggers off). No commit."""
+    """Hash the audit rows that have no hash (inserted with the trigger audit_chain disabled).
+    No commit."""
     return int(session.execute(text("SELECT audit_chain_fill()")).scalar_one())
 
 

@@ -8,12 +8,13 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from domain.evaluation.days import GroupBy, label_window, window_label
+from domain.evaluation.scorecard import Scorecard
 from evaluation.checks import Check
-from evaluation.indicators import indicator_report
+from evaluation.indicators import IndicatorReport, indicator_report
 from evaluation.models import COUNTER_COLUMNS
 from evaluation.resolution import resolution_table
 from evaluation.scope import Scope
-from evaluation.scorecard import scorecard_units
+from evaluation.scorecard import ScoredUnit, scorecard_units
 
 #: Groupings whose parts must add up to the report's totals.
 RESOLUTION_GROUPINGS = (
@@ -25,7 +26,13 @@ RESOLUTION_GROUPINGS = (
 )
 
 
-def check_report(session: Session, scope: Scope) -> Check:
+def check_report(
+    session: Session,
+    scope: Scope,
+    published: tuple[IndicatorReport, list[ScoredUnit], Scorecard] | None = None,
+) -> Check:
+    """The report of the window (``published``: its indicators and scorecard, if already read)
+    checked against itself."""
     check = Check(
         "report",
         "the published report is consistent with itself: totals equal the "
@@ -36,8 +43,10 @@ def check_report(session: Session, scope: Scope) -> Check:
         check.add(
             f"the window's label {label!r} names other days than {scope.since} .. {scope.until}"
         )
-    report = indicator_report(session=session, scope=scope)
-    units, card = scorecard_units(session=session, scope=scope)
+    if published is None:
+        units, card = scorecard_units(session=session, scope=scope)
+        published = (indicator_report(session=session, scope=scope), units, card)
+    report, units, card = published
     parts = {
         "grid": [u.totals for u in units if u.kind == "grid"],
         "community": [u.totals for u in units if u.kind == "community"],

@@ -304,7 +304,7 @@ def audit_seal() -> None:
 
 @audit_app.command("fill")
 def audit_fill() -> None:
-    """Hash the audit rows that have no hash (after a bulk load with triggers off)."""
+    """Hash the audit rows that have no hash (inserted with the trigger audit_chain disabled)."""
     from dispatch.ledger import fill_chain
     from kernel.uow import unit_of_work
 

@@ -1,8 +1,9 @@
 -- audit_chained v1 and its trigger audit_chain (migration 0011): every audit row gets its hash
 -- in the transaction that inserts it, whoever inserts it (the store's COPY, the report
 -- statement, plain SQL): sha256(hash of the event's previous row (by version), or nothing for
--- the first || UTF-8 of audit_canonical(row)). A bulk load in session_replication_role =
--- replica skips it; audit_chain_fill() then hashes what it left NULL.
+-- the first || UTF-8 of audit_canonical(row)). Migration 0011 makes it ENABLE ALWAYS, so bulk
+-- loads in session_replication_role = replica are hashed too; audit_chain_fill() hashes rows
+-- that came in with it disabled (and those from before 0011).
 CREATE OR REPLACE FUNCTION audit_chained() RETURNS trigger
 LANGUAGE plpgsql
 AS $$

@@ -2,8 +2,10 @@
 
 ``event_audit.hash`` = sha256(hash of the event's previous row (by version) || the row's
 canonical text, ``audit_canonical``), set by the BEFORE INSERT trigger ``audit_chain`` in the
-transaction that writes the row, whoever writes it. Existing rows are hashed here
-(``audit_chain_fill``, also run after a bulk load with triggers off).
+transaction that writes the row, whoever writes it: the trigger is ENABLE ALWAYS, so a bulk
+load in ``session_replication_role = replica`` gets its hashes too. Existing rows are hashed
+here (``audit_chain_fill``: one UPDATE of every row, so a large table holds twice its rows'
+space until VACUUM FULL or autovacuum reclaims it).
 
 ``audit_day_head``: per service-time-zone day, the number of audit rows whose ``at`` falls on
 it, the sha256 of their hashes in (event_id, version) order, and the head chained over the
@@ -59,6 +61,9 @@ def upgrade() -> None:
     for name in ("audit_canonical.v1", "audit_chained.v1",
                  "audit_append_only.v1", "audit_chain_fill.v1", "audit_replay.v1"):  # fmt: skip
         op.execute(read_sql(name))
+    # the hash is set even in session_replication_role = replica (bulk loads keep their other
+    # triggers off): no row arrives without it unless someone disables this trigger by name
+    op.execute("ALTER TABLE event_audit ENABLE ALWAYS TRIGGER audit_chain")
     op.execute("SELECT audit_chain_fill()")
     op.execute("REVOKE UPDATE, DELETE, TRUNCATE ON event_audit, audit_day_head FROM PUBLIC")
     op.execute(

@@ -244,10 +244,6 @@ def run(
                 conn, patrol_plans(world, window, seed=seed, cutoff=cutoff)
             )
             conn.commit()
-        if triggers_off:  # the audit rows went in without their hashes
-            row = conn.execute("SELECT audit_chain_fill()").fetchone()
-            total.extra["audit_hashed"] = int(row[0]) if row else 0
-            conn.commit()
     total.extra["templates"] = len(writer.templates)
     total.extra["acted_out"] = writer.memo.acted_out
     total.extra["direct"] = writer.direct
