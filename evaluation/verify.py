@@ -247,7 +247,11 @@ def _chain_sql() -> str:
              array_agg(version) FILTER (WHERE unhashed) AS unhashed,
              array_agg(version) FILTER (WHERE gap) AS gap,
              array_agg(version) FILTER (WHERE jump) AS jump,
-             audit_replay(data ORDER BY version) AS s,
+             -- the first row holds every field: fold the small deltas, then apply them to it
+             -- once (jsonb || keeps the right side's keys, so this is the same fold, cheaper)
+             (array_agg(data ORDER BY version))[1]
+               || coalesce(audit_replay(data ORDER BY version) FILTER (WHERE version > 1), '{{}}')
+               AS s,
              (array_agg(ARRAY[version::text, to_status, to_level::text]
                         ORDER BY version DESC))[1:1] AS last
         FROM x GROUP BY event_id
