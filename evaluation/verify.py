@@ -120,12 +120,14 @@ def verify(session: Session, scope: Scope, *, jobs: int = 1) -> VerifyReport:
     (temporary tables of its own, dropped at the end of the transaction). ``jobs`` > 1 runs the
     checks on that many more connections at once, all reading the session's snapshot."""
     started = time.perf_counter()
-    parts = max(1, jobs)
+    # the chains are most of the work: one part more than connections, so the parts and the
+    # statistics (started first) share the connections evenly
+    parts = 1 if jobs <= 1 else jobs + 1
     steps: list[tuple[str, Callable[[Session], Any]]] = [
+        ("statistics", lambda s: statistics(s, scope)),
         *((f"chain {i}", partial(chain_part, scope=scope, part=i, parts=parts))
           for i in range(parts)),
         ("day heads", lambda s: [sealed_days(s, scope)]),
-        ("statistics", lambda s: statistics(s, scope)),
     ]  # fmt: skip
     done = _run(session, steps, jobs)
     chain, replay = chain_checks([done[f"chain {i}"][0] for i in range(parts)])
