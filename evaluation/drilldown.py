@@ -15,6 +15,7 @@ from sqlmodel import Session
 from domain.evaluation.indicators import INDICATOR_BY_CODE, Indicator, Source
 from domain.lifecycle.model import SOURCE_LABELS, STATUS_LABELS
 from domain.roles import LEVEL_LABELS, ROLE_LABELS
+from evaluation.auditcounts import AUDIT_COUNTER_SQL, AUDIT_FACTS_JOIN
 from evaluation.indicators import STAFFED_SQL
 from evaluation.models import COUNTER_COLUMNS
 from evaluation.scope import Scope, bounds
@@ -38,6 +39,7 @@ _COUNTER_SQL: Mapping[str, str] = {
         if name != "dispatched_on_time"
     },
     "dispatched_on_time": "stats_dispatch_on_time(e, fd.at, stats_dispatch_limit())",
+    **AUDIT_COUNTER_SQL,
 }
 _FIRST_DISPATCH_JOIN = """
   LEFT JOIN LATERAL (SELECT a.at FROM event_audit a
@@ -148,13 +150,19 @@ def stream_rows(
 
 
 def _event_listing(
-    *, where: str, params: dict[str, Any], cursor: str | None, first_dispatch: bool = False
+    *,
+    where: str,
+    params: dict[str, Any],
+    cursor: str | None,
+    first_dispatch: bool = False,
+    audit_facts: bool = False,
 ) -> Listing:
     after = None if cursor is None else decode_cursor(cursor, cursor_int)
     return Listing(
         sql=f"""
         {_EVENT_SELECT}
         {_FIRST_DISPATCH_JOIN if first_dispatch else ""}
+        {AUDIT_FACTS_JOIN if audit_facts else ""}
          WHERE {where} AND (CAST(:after AS bigint) IS NULL OR e.id > :after)
          ORDER BY e.id""",
         params={**params, "after": after},
@@ -190,7 +198,7 @@ def drilldown(*, code: str, scope: Scope, cursor: str | None = None) -> Listing:
     indicator = INDICATOR_BY_CODE.get(code)
     if indicator is None:
         raise NotFound({"loc": ["code"], "msg": f"no indicator {code!r}"})
-    if indicator.source is Source.events:
+    if indicator.source in (Source.events, Source.audit):
         where, params = _scope_sql(scope)
         where += f" AND ({numerator_sql(indicator)}) > 0"
         return _event_listing(
@@ -198,6 +206,7 @@ def drilldown(*, code: str, scope: Scope, cursor: str | None = None) -> Listing:
             params=params,
             cursor=cursor,
             first_dispatch="dispatched_on_time" in indicator.numerator,
+            audit_facts=indicator.source is Source.audit,
         )
     if indicator.source is Source.patrols:
         return _patrol_days(scope, cursor)

@@ -11,8 +11,15 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session
 
-from domain.evaluation.indicators import INDICATOR_BY_CODE, INDICATORS, Source, evaluate
+from domain.evaluation.indicators import (
+    AUDIT_COUNTERS,
+    INDICATOR_BY_CODE,
+    INDICATORS,
+    Source,
+    evaluate,
+)
 from domain.evaluation.scorecard import Score, Scorecard, score
+from evaluation.auditcounts import audit_counter_sums
 from evaluation.indicators import STAFFED_SQL, counter_sums
 from evaluation.models import COUNTER_COLUMNS
 from evaluation.scope import Scope, no_jit
@@ -47,12 +54,13 @@ def scorecard_units(*, session: Session, scope: Scope) -> tuple[list[ScoredUnit]
     ).all()
     no_jit(session)
     per_grid = counter_sums(session, scope, per_grid=True)
-    empty = dict.fromkeys((*COUNTER_COLUMNS, "patrolled_grid_days"), 0.0)
+    audit = audit_counter_sums(session, scope, per_grid=True)
+    empty = dict.fromkeys((*COUNTER_COLUMNS, "patrolled_grid_days", *AUDIT_COUNTERS), 0.0)
     staffed = set(session.execute(text(STAFFED_SQL), {"grids": None}).scalars())
     units: list[ScoredUnit] = []
     by_community: dict[int, tuple[str, str, dict[str, float]]] = {}
     for gid, gcode, gname, cid, ccode, cname in grids:
-        totals = dict(per_grid.get(gid, empty))
+        totals = empty | per_grid.get(gid, {}) | audit.get(gid, {})
         totals["grid_days"] = float(scope.days)
         totals["grids"] = 1.0
         totals["staffed_grids"] = 1.0 if gid in staffed else 0.0

@@ -1,6 +1,6 @@
 """The operators' command line: ``wangge migrate | load-data | create-user | api | worker |
-run | simulate | stats rebuild|seal | calendar load|list``. Commands import what they need when
-they run, so the CLI starts fast."""
+run | simulate | stats rebuild|seal | calendar load|list | audit verify|seal|fill|heads|bundle``.
+Commands import what they need when they run, so the CLI starts fast."""
 
 from __future__ import annotations
 
@@ -308,6 +308,107 @@ def calendar_list() -> None:
             span = "all years" if c["continuous"] else f"{years[0]}–{years[-1]}"
             used = ", ".join(c["categories"]) or "-"
             typer.echo(f"{c['code']:<12} {c['time_zone']:<16} {span:<12} categories: {used}")
+
+
+audit_app = typer.Typer(help="The audit log's evidence: verify, seal and publish day heads.")
+app.add_typer(audit_app, name="audit")
+Day = Annotated[str | None, typer.Option(help="YYYY-MM-DD (service time zone), inclusive")]
+
+
+def _days(since: str | None, until: str | None) -> tuple[date | None, date | None]:
+    try:
+        return (
+            date.fromisoformat(since) if since else None,
+            date.fromisoformat(until) if until else None,
+        )
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@audit_app.command("verify")
+def audit_verify(
+    since: Day = None,
+    until: Day = None,
+    json_output: Annotated[bool, typer.Option("--json", help="the report as JSON")] = False,
+    jobs: Annotated[
+        int, typer.Option(min=1, max=16, help="connections checking at once (one snapshot)")
+    ] = 2,
+) -> None:
+    """Recompute the hash chains and day heads, replay every event's audit log against its row,
+    recompute every statistic, indicator and score of the window from the raw rows and compare
+    them with what is served, and check the report's own consistency. Default window: from the
+    first report to today. Exit status 1 when anything disagrees."""
+    import json
+
+    from evaluation.verify import verify_window
+    from kernel.uow import unit_of_work
+
+    first, last = _days(since, until)
+    with unit_of_work() as uow:
+        report = verify_window(uow.session, first, last, jobs=jobs)
+    if json_output:
+        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        for line in report.lines():
+            typer.echo(line)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@audit_app.command("seal")
+def audit_seal() -> None:
+    """Seal the day heads of finished days (the worker does this every few minutes)."""
+    from dispatch.ledger import seal_days
+    from kernel.clock import utc_now
+    from kernel.uow import unit_of_work
+
+    with unit_of_work() as uow:
+        days = seal_days(uow, now=utc_now())
+    typer.echo(f"{days} days sealed")
+
+
+@audit_app.command("fill")
+def audit_fill() -> None:
+    """Hash the audit rows that have no hash (inserted with the trigger audit_chain disabled)."""
+    from dispatch.ledger import fill_chain
+    from kernel.uow import unit_of_work
+
+    with unit_of_work() as uow:
+        rows = fill_chain(uow.session)
+        uow.commit()
+    typer.echo(f"{rows} audit rows hashed")
+
+
+@audit_app.command("bundle")
+def audit_bundle(
+    since: Annotated[str, typer.Option(help="first report day YYYY-MM-DD")],
+    until: Annotated[str, typer.Option(help="last report day YYYY-MM-DD")],
+    out: Annotated[Path, typer.Option(help="the zip to write")] = Path("bundle.zip"),
+) -> None:
+    """Write the evaluation bundle of a window (what GET /api/v1/stats/bundle serves): check
+    it anywhere with `python3 check.py` inside it."""
+    from evaluation.bundle import write_bundle
+    from evaluation.scope import window
+    from kernel.uow import unit_of_work
+
+    first, last = _days(since, until)
+    assert first is not None and last is not None
+    with unit_of_work() as uow, out.open("wb") as f:
+        manifest = write_bundle(uow.session, window(first, last), f)
+    typer.echo(f"{out}: {len(manifest['files'])} files, {manifest['label']}")
+
+
+@audit_app.command("heads")
+def audit_heads(since: Day = None, until: Day = None) -> None:
+    """Print the sealed day heads (CSV: day, rows, digest, head) for publication."""
+    from dispatch.ledger import day_heads
+    from kernel.uow import unit_of_work
+
+    first, last = _days(since, until)
+    with unit_of_work() as uow:
+        typer.echo("day,rows,digest,head")
+        for h in day_heads(uow.session, first, last):
+            typer.echo(f"{h.day.isoformat()},{h.rows},{h.digest.hex()},{h.head.hex()}")
 
 
 @app.command()

@@ -54,6 +54,7 @@ START_HINT = "run `make test` (it bootstraps the servers), or start them: see RE
 MUTABLE_TABLES: list[str] = [
     "refresh_token",
     "event_audit",
+    "audit_day_head",
     "event_photo",
     "photo",
     "outbox",

@@ -7,7 +7,7 @@ The event row holds the dispatch core's ``EventState`` field for field (same nam
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from geoalchemy2 import Geometry
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Interval,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -109,7 +110,25 @@ class EventAudit(SQLModel, table=True):
     from_level: int | None = None
     to_level: int
     actor: str = Field(max_length=64, description="staff id, or 'system' for timers")
-    at: datetime = _ts(nullable=False)
+    at: datetime = _ts(nullable=False, index=True)
     note: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     reason: str | None = Field(default=None, max_length=24)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    hash: bytes | None = Field(
+        default=None,
+        sa_column=Column(LargeBinary),
+        description="sha256(previous row's hash || canonical text), set by the trigger audit_chain",
+    )
+
+
+class AuditDayHead(SQLModel, table=True):
+    """A sealed day of the audit log (service time zone): its rows, the sha256 of their hashes
+    in (event_id, version) order, and the head chained over the days sealed before it."""
+
+    __tablename__ = "audit_day_head"
+
+    day: date = Field(primary_key=True)
+    rows: int = Field(sa_column=Column(BigInteger, nullable=False))
+    digest: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    head: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sealed_at: datetime = _ts(nullable=False)

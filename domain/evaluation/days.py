@@ -7,6 +7,7 @@ level.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -116,3 +117,43 @@ def periods(since: date, until: date, group_by: GroupBy) -> list[Period]:
         result.append(Period(label=label, first=day, last=end))
         day = end + timedelta(days=1)
     return result
+
+
+def window_label(since: date, until: date) -> str:
+    """The name a published report gives its window: ``2026年`` (a calendar year),
+    ``2026年10月`` (a month), ``2026年第4季度`` (a quarter), else ``2026-10-01至2026-10-15``."""
+    following = until + timedelta(days=1)
+    if since.day == 1 and following.day == 1:
+        months = (following.year - since.year) * 12 + following.month - since.month
+        if months == 12 and since.month == 1:
+            return f"{since.year}年"
+        if months == 3 and since.month % 3 == 1:
+            return f"{since.year}年第{since.month // 3 + 1}季度"
+        if months == 1:
+            return f"{since.year}年{since.month}月"
+    return f"{since.isoformat()}至{until.isoformat()}"
+
+
+_LABEL = re.compile(
+    r"(?P<y>\d{4})年(?:(?P<m>\d{1,2})月|第(?P<q>[1-4])季度)?"
+    r"|(?P<a>\d{4}-\d{2}-\d{2})至(?P<b>\d{4}-\d{2}-\d{2})"
+)
+
+
+def label_window(label: str) -> tuple[date, date]:
+    """The days a window label names (the inverse of ``window_label``); ValueError if none."""
+    m = _LABEL.fullmatch(label.strip())
+    if m is None:
+        raise ValueError(f"not a window label: {label!r}")
+    if m["a"]:
+        return date.fromisoformat(m["a"]), date.fromisoformat(m["b"])
+    year = int(m["y"])
+    if m["m"]:
+        first, months = date(year, int(m["m"]), 1), 1
+    elif m["q"]:
+        first, months = date(year, 3 * int(m["q"]) - 2, 1), 3
+    else:
+        first, months = date(year, 1, 1), 12
+    end_month = first.month - 1 + months
+    following = date(first.year + end_month // 12, end_month % 12 + 1, 1)
+    return first, following - timedelta(days=1)

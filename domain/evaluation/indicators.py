@@ -1,4 +1,9 @@
-"""The indicators of DESIGN §7 as data: each a ratio of linear combinations of named counters."""
+"""The indicators as data: each a ratio of linear combinations of named counters (or a count).
+
+DESIGN §7's indicators plus those of national practice (GB/T 30428 数字化城市管理信息系统,
+CJ/T 292 城市市政综合监管信息系统 评价 style: 立案数, 按时立案率, 准确立案率, 派遣数, 按时派遣率,
+准确派遣率, 结案数, 应结案数, 结案率, 按期结案率 over 应结案数 or over 结案数, 返工率, 按时核查率,
+有效上报率), each with its stated numerator and denominator (``formula``)."""
 
 from __future__ import annotations
 
@@ -11,15 +16,32 @@ class Source(StrEnum):
     """Where an indicator's counters come from (and what its drill-down lists)."""
 
     events = "events"  # stats_daily counters of the events reported in the window
+    audit = "audit"  # the audit log of the events reported in the window (AUDIT_COUNTERS)
     patrols = "patrols"  # grid-days with a patrol that walked
     map = "map"  # grids.service.coverage (the map and the roster, not the window)
 
 
+class Kind(StrEnum):
+    RATIO = "ratio"  # numerator / denominator, None when the denominator is 0
+    COUNT = "count"  # the numerator itself (no denominator)
+
+
+#: Counters read from the audit log (``evaluation.auditcounts``), per event reported in the
+#: window: it was registered (立案: reached ``registered``), registered within
+#: ``register_limit_minutes`` of the report, registered and then voided; its reviews (核查 of a
+#: fix), and those within ``review_limit_minutes`` of the fix (``stats_setting``).
+AUDIT_COUNTERS: tuple[str, ...] = (
+    "ever_registered", "registered_on_time", "voided_after_registration", "reviews",
+    "reviews_on_time",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Indicator:
-    """A ratio ``sum(numerator) / sum(denominator)`` of named counters (coefficient per name).
-    For event indicators, the drill-down lists the events whose own numerator contribution
-    is positive."""
+    """A ratio ``sum(numerator) / sum(denominator)`` of named counters (coefficient per name),
+    or a count (``kind``: the numerator). For event and audit indicators, the drill-down lists
+    the events whose own numerator contribution is positive. ``national``: the name national
+    practice gives it, when it is one of those."""
 
     code: str
     name: str
@@ -29,6 +51,7 @@ class Indicator:
     source: Source
     formula: str
     higher_is_better: bool = True
+    kind: Kind = Kind.RATIO
 
 
 def _c(**coefficients: int) -> Mapping[str, int]:
@@ -64,7 +87,8 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "accurate_dispatch", "准确派遣率", "accurate dispatch",
         _c(dispatched=1), _c(dispatched=1, redispatches=1), Source.events,
-        "(dispatches − re-dispatches) / dispatches, dispatches = first dispatches + re-dispatches",
+        "(派遣数 − 返工数) / 派遣数: dispatches = first dispatches + re-dispatches, 返工数 = "
+        "re-dispatches (a wrong dispatch is sent back and dispatched again)",
     ),
     Indicator(
         "on_time_handling", "按期处置率", "on-time handling",
@@ -74,12 +98,12 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "closure_rate", "结案率", "closure rate",
         _c(closed=1), _c(reported=1, voided=-1), Source.events,
-        "closed / due to close (reports not voided)",
+        "结案数 / 应结案数 (closed / reports not voided)",
     ),
     Indicator(
         "on_time_closure", "按期结案率", "on-time closure",
         _c(closed_on_time=1), _c(reported=1, voided=-1), Source.events,
-        "closed within the category's resolve time of the report / due to close",
+        "closed within the category's resolve time of the report / 应结案数",
     ),
     Indicator(
         "rework_rate", "返工率", "rework rate",
@@ -98,6 +122,46 @@ INDICATORS: tuple[Indicator, ...] = (
         "closed at level ≤ 2 (grid, community, command centre) / closed",
     ),
     Indicator(
+        "registered_count", "立案数", "cases registered",
+        _c(ever_registered=1), _c(), Source.audit,
+        "reports of the window that were registered (reached 立案 registered)", kind=Kind.COUNT,
+    ),
+    Indicator(
+        "on_time_registration", "按时立案率", "on-time registration",
+        _c(registered_on_time=1), _c(ever_registered=1), Source.audit,
+        "registered within stats_setting.register_limit_minutes of the report / 立案数",
+    ),
+    Indicator(
+        "accurate_registration", "准确立案率", "accurate registration",
+        _c(ever_registered=1, voided_after_registration=-1), _c(ever_registered=1), Source.audit,
+        "(立案数 − registered then voided) / 立案数",
+    ),
+    Indicator(
+        "dispatch_count", "派遣数", "dispatches",
+        _c(dispatched=1, redispatches=1), _c(), Source.events,
+        "first dispatches + re-dispatches", kind=Kind.COUNT,
+    ),
+    Indicator(
+        "closed_count", "结案数", "cases closed",
+        _c(closed=1), _c(), Source.events, "closed events", kind=Kind.COUNT,
+    ),
+    Indicator(
+        "due_count", "应结案数", "cases due to close",
+        _c(reported=1, voided=-1), _c(), Source.events,
+        "reports not voided (the denominator of 结案率 and 按期结案率)", kind=Kind.COUNT,
+    ),
+    Indicator(
+        "on_time_closure_of_closed", "按期结案率（按结案数）", "on-time closure of closed",
+        _c(closed_on_time=1), _c(closed=1), Source.events,
+        "closed within the category's resolve time of the report / 结案数 (the variant over "
+        "closed cases; on_time_closure is over 应结案数)",
+    ),
+    Indicator(
+        "on_time_review", "按时核查率", "on-time review",
+        _c(reviews_on_time=1), _c(reviews=1), Source.audit,
+        "reviews (核查) of a fix within stats_setting.review_limit_minutes of the fix / reviews",
+    ),
+    Indicator(
         "missed_report", "漏报率", "missed-report rate",
         _c(public_registered=1), _c(registered=1), Source.events,
         "registered public reports / registered events",
@@ -110,10 +174,13 @@ INDICATOR_BY_CODE: Mapping[str, Indicator] = {i.code: i for i in INDICATORS}
 
 @dataclass(frozen=True)
 class IndicatorValue:
+    """``note`` says why ``value`` is None (a published figure is never blank unexplained)."""
+
     indicator: Indicator
     numerator: float
     denominator: float
     value: float | None
+    note: str | None = None
 
 
 def combine(coefficients: Mapping[str, int], totals: Mapping[str, float]) -> float:
@@ -123,6 +190,11 @@ def combine(coefficients: Mapping[str, int], totals: Mapping[str, float]) -> flo
 def evaluate(indicator: Indicator, totals: Mapping[str, float]) -> IndicatorValue:
     """The indicator's numerator, denominator and value (None when the denominator is 0)."""
     num = combine(indicator.numerator, totals)
+    if indicator.kind is Kind.COUNT:
+        return IndicatorValue(indicator, num, 0.0, num)
     den = combine(indicator.denominator, totals)
-    value = round(num / den, 6) if den else None
-    return IndicatorValue(indicator, num, den, value)
+    if den:
+        return IndicatorValue(indicator, num, den, round(num / den, 6))
+    terms = " + ".join(indicator.denominator)
+    note = f"no data: the denominator ({terms}) is 0 in the window"
+    return IndicatorValue(indicator, num, den, None, note)

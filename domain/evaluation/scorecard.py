@@ -1,5 +1,6 @@
-"""The scorecard: 100 points shared among indicators (weights and bands as data), graded
-优 ≥ 90, 良 80–90, 中 60–80, 差 < 60 by default."""
+"""The scorecard: 100 points shared among indicators (weights and bands as data), graded on a
+configurable scale: the seed's 优 ≥ 90, 良 80–90, 中 60–80, 差 < 60 by default, or any other
+(``grade_scale`` naming one of ``grade_scales`` in data/scorecard.json, such as A–E)."""
 
 from __future__ import annotations
 
@@ -51,10 +52,19 @@ class Scorecard:
             )
             for r in data["rules"]
         )
-        grades = (
-            tuple((float(g["min"]), str(g["grade"])) for g in data.get("grades", [])) or cls.grades
-        )
-        return cls(rules=rules, grades=tuple(sorted(grades, reverse=True)))
+        scales = data.get("grade_scales") or {}
+        name = data.get("grade_scale")
+        if name is None:
+            return cls(rules=rules)
+        if name not in scales:
+            raise ValueError(f"grade_scale {name!r} is not one of {sorted(scales)}")
+        grades = tuple(sorted(((float(g["min"]), str(g["grade"])) for g in scales[name]),
+                              reverse=True))  # fmt: skip
+        if not grades or grades[-1][0] > 0:
+            raise ValueError(f"grade scale {name!r} must have a band starting at 0")
+        if len({floor for floor, _ in grades}) != len(grades):
+            raise ValueError(f"grade scale {name!r} has two bands with the same floor")
+        return cls(rules=rules, grades=grades)
 
     def grade(self, score: float) -> str:
         for floor, name in self.grades:
@@ -100,7 +110,7 @@ def score(card: Scorecard, values: Mapping[str, float | None]) -> Score:
         earned += points
         applied += rule.weight
     if applied == 0:
-        return Score(tuple(lines), None, None, 0.0)
+        return Score(tuple(lines), None, None, 0.0, ("no indicator had data in the window",))
     total = round(earned * 100.0 / applied, 2)
     notes: tuple[str, ...] = ()
     if applied < 100.0:

@@ -19,6 +19,7 @@ from service.api import console, docs, errors, metrics
 from service.api.guard import InputGuardMiddleware
 from service.api.middleware import ObservabilityMiddleware, metrics_response
 from service.api.routes import (
+    audit,
     auth,
     board,
     calendars,
@@ -78,6 +79,7 @@ def create_app() -> FastAPI:
         lifecycle,
         board,
         stats,
+        audit,
         ogc,
     ):
         app.include_router(module.router)

@@ -32,6 +32,7 @@ TRIGGER = re.compile(
     r"CREATE OR REPLACE TRIGGER (\w+)\s.*?\bON (\w+)\s.*?EXECUTE FUNCTION (\w+)\(", re.S
 )
 TYPE = re.compile(r"CREATE TYPE (\w+) AS \((.*?)\);", re.S)
+AGGREGATE = re.compile(r"CREATE OR REPLACE AGGREGATE (\w+)\(")
 README_ROW = re.compile(r"^\|[^|]*\|\s*`([^`]+\.sql)`", re.M)
 # An instant whose calendar day differs between zones far apart: 2024-01-01 02:00 UTC.
 INSTANT = datetime(2024, 1, 1, 2, 0, tzinfo=UTC)
@@ -42,6 +43,7 @@ class Objects:
     functions: dict[str, str] = field(default_factory=dict)  # name -> body
     triggers: dict[tuple[str, str], str] = field(default_factory=dict)  # (name, table) -> fn
     types: dict[str, list[str]] = field(default_factory=dict)  # name -> attribute names
+    aggregates: set[str] = field(default_factory=set)
 
 
 def current_files() -> dict[str, str]:
@@ -69,6 +71,7 @@ def objects_of(sql: str) -> Objects:
     found.functions = {m[1]: m[2] for m in FUNCTION.finditer(code)}
     found.triggers = {(m[1], m[2]): m[3] for m in TRIGGER.finditer(code)}
     found.types = {m[1]: [a.split()[0] for a in m[2].split(",")] for m in TYPE.finditer(code)}
+    found.aggregates = {m[1] for m in AGGREGATE.finditer(code)}
     return found
 
 
@@ -76,10 +79,11 @@ def current_objects() -> Objects:
     every = Objects()
     for name in current_files().values():
         found = objects_of(sql_of(name))
-        assert found.functions or found.types, f"{name}.sql creates no function or type"
+        assert found.functions or found.types or found.aggregates, f"{name}.sql creates nothing"
         every.functions.update(found.functions)
         every.triggers.update(found.triggers)
         every.types.update(found.types)
+        every.aggregates.update(found.aggregates)
     return every
 
 
@@ -104,7 +108,8 @@ def test_the_database_holds_every_current_object(connection: Connection) -> None
         for row in connection.execute(
             text(
                 "SELECT p.proname, p.prosrc FROM pg_proc p"
-                " WHERE p.pronamespace = 'public'::regnamespace AND NOT EXISTS ("
+                " WHERE p.pronamespace = 'public'::regnamespace AND p.prokind <> 'a'"
+                " AND NOT EXISTS ("
                 "   SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass"
                 "   AND d.objid = p.oid AND d.deptype = 'e')"
             )
@@ -114,6 +119,17 @@ def test_the_database_holds_every_current_object(connection: Connection) -> None
         assert name in functions, f"function {name} is missing"
         assert functions[name] == body, f"function {name} differs from its current file"
     assert set(functions) == set(expected.functions), "functions outside alembic/sql"
+    aggregates = set(
+        connection.execute(
+            text(
+                "SELECT p.proname FROM pg_proc p"
+                " WHERE p.pronamespace = 'public'::regnamespace AND p.prokind = 'a'"
+                " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass"
+                " AND d.objid = p.oid AND d.deptype = 'e')"
+            )
+        ).scalars()
+    )
+    assert aggregates == expected.aggregates
 
     triggers = {
         (row.tgname, row.relname): row.proname

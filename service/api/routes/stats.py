@@ -3,6 +3,7 @@ call ``evaluation``, shape JSON or serve the table ``evaluation.exports`` wrote.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -20,6 +21,7 @@ from domain.jurisdiction import Principal
 from domain.lifecycle import Status
 from domain.roles import Role
 from evaluation import exports
+from evaluation.bundle import write_bundle
 from evaluation.drilldown import drilldown, event_list, page, stream_rows
 from evaluation.indicators import indicator_report
 from evaluation.resolution import resolution_table
@@ -28,7 +30,7 @@ from evaluation.scorecard import ScoredUnit, scorecard_units
 from kernel.errors import Invalid, field_error
 from kernel.paging import DEFAULT_LIMIT, MAX_BIGINT, MAX_ROWS_LIMIT
 from service.api.deps import RolesAllowed, SessionDep
-from service.api.docs import AUTHENTICATED, EXPORTS, problems
+from service.api.docs import AUTHENTICATED, BINARY, EXPORTS, problems
 from service.api.params import Cursor
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"], responses=AUTHENTICATED)
@@ -164,7 +166,12 @@ class IndicatorOut(BaseModel):
     formula: str
     numerator: float
     denominator: float
-    value: float | None = Field(description="numerator / denominator; null when it is 0")
+    value: float | None = Field(
+        description="numerator / denominator, or the numerator of a count; null when the "
+        "denominator is 0 (``note`` says so)"
+    )
+    kind: Literal["ratio", "count"]
+    note: str | None = Field(default=None, description="why value is null")
     higher_is_better: bool
     scope: Literal["window", "map"]
     events: str | None = Field(description="drill-down into the events behind the numerator")
@@ -302,9 +309,11 @@ def _indicator_out(v: IndicatorValue, scope: Scope) -> IndicatorOut:
         numerator=v.numerator,
         denominator=v.denominator,
         value=v.value,
+        kind=v.indicator.kind.value,
+        note=v.note,
         higher_is_better=v.indicator.higher_is_better,
         scope="window" if v.indicator.source is not Source.map else "map",
-        events=link if v.indicator.source is Source.events else None,
+        events=link if v.indicator.source in (Source.events, Source.audit) else None,
         drilldown=link,
     )
 
@@ -328,6 +337,9 @@ def indicators(session: SessionDep, _: Reader, scope: PlaceWindow, output: Outpu
             "on_time_dispatch": "first dispatch within stats_setting.dispatch_limit_minutes "
             "of the report",
             "coverage": "coverage and staffing describe the map and the roster now",
+            "audit": "立案, 核查 indicators read the audit log: registration within "
+            "stats_setting.register_limit_minutes of the report, review within "
+            "stats_setting.review_limit_minutes of the fix",
         },
         indicators=out,
     )
@@ -459,4 +471,29 @@ def scorecard(session: SessionDep, _: Reader, scope: Window, output: OutputDep) 
         grades=[{"grade": g, "min": m} for m, g in card.grades],
         grids=[_scored_out(u) for u in units if u.kind == "grid"],
         communities=[_scored_out(u) for u in units if u.kind == "community"],
+    )
+
+
+Evaluator = Annotated[Principal, Depends(RolesAllowed(Role.EVALUATOR))]
+
+
+@router.get(
+    "/bundle",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/zip": {"schema": BINARY}}, "description": "the bundle (zip)"}
+    },
+)
+def bundle(session: SessionDep, _: Evaluator, scope: Window) -> Any:
+    """The evaluation bundle of the window (evaluators only): the scorecard's raw tables as CSV,
+    definitions, published figures, day heads, a manifest of SHA-256 and ``check.py``, which
+    recomputes everything with standard-library Python. Built in a temporary file, then sent."""
+    out = tempfile.TemporaryFile()
+    write_bundle(session, scope, out)
+    out.seek(0)
+    name = f"wangge-bundle-{scope.since.isoformat()}-{scope.until.isoformat()}.zip"
+    return StreamingResponse(
+        _chunks(out),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -14,7 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.evaluation.days import MAX_BLOCK_LEVEL, GroupBy, block_end, cover, decompose, periods
-from domain.evaluation.indicators import INDICATOR_BY_CODE, INDICATORS, Source, evaluate
+from domain.evaluation.indicators import (
+    AUDIT_COUNTERS,
+    INDICATOR_BY_CODE,
+    INDICATORS,
+    Kind,
+    Source,
+    evaluate,
+)
 from domain.evaluation.resolution import percentile, rank, summarize
 from domain.evaluation.scorecard import Scorecard, ScoreRule, score
 from evaluation import histogram as hist
@@ -169,6 +176,8 @@ def test_indicator_formulas_with_plain_values() -> None:
         "closed_on_time": 150.0, "closed_level0": 140.0, "closed_le2": 160.0,
         "patrolled_grid_days": 27.0, "grid_days": 30.0, "covered_area_km2": 16.18,
         "jurisdiction_area_km2": 16.18, "staffed_grids": 43.0, "grids": 44.0,
+        "ever_registered": 186.0, "registered_on_time": 180.0, "voided_after_registration": 1.0,
+        "reviews": 178.0, "reviews_on_time": 170.0,
     }  # fmt: skip
     value = {i.code: evaluate(i, totals) for i in INDICATORS}
     expected = {
@@ -185,6 +194,14 @@ def test_indicator_formulas_with_plain_values() -> None:
         "kept_in_grid": (140, 168, round(140 / 168, 6)),
         "kept_in_subdistrict": (160, 168, round(160 / 168, 6)),
         "missed_report": (9, 185, round(9 / 185, 6)),
+        "registered_count": (186, 0, 186),  # a count: its value is the numerator
+        "on_time_registration": (180, 186, round(180 / 186, 6)),
+        "accurate_registration": (185, 186, round(185 / 186, 6)),
+        "dispatch_count": (200, 0, 200),
+        "closed_count": (168, 0, 168),
+        "due_count": (190, 0, 190),
+        "on_time_closure_of_closed": (150, 168, round(150 / 168, 6)),
+        "on_time_review": (170, 178, round(170 / 178, 6)),
     }
     assert set(expected) == set(value)
     for code, (num, den, v) in expected.items():
@@ -192,17 +209,46 @@ def test_indicator_formulas_with_plain_values() -> None:
         assert (got.numerator, got.denominator, got.value) == pytest.approx((num, den, v)), code
 
 
-def test_an_indicator_without_a_denominator_has_no_value() -> None:
+def test_an_indicator_without_a_denominator_has_no_value_and_says_why() -> None:
     got = evaluate(INDICATOR_BY_CODE["closure_rate"], {"reported": 3.0, "voided": 3.0})
     assert (got.numerator, got.denominator, got.value) == (0, 0, None)
+    assert got.note == "no data: the denominator (reported + voided) is 0 in the window"
+    assert evaluate(INDICATOR_BY_CODE["closed_count"], {}).value == 0  # a count is never blank
+
+
+def test_a_published_city_bulletin_s_arithmetic() -> None:
+    """911 cases closed, 737 of them on time, of 972 due to close: 结案率 93.72 %,
+    按期结案率 75.82 % (over 应结案数); the variant over 结案数 gives 80.90 %."""
+    totals = {"reported": 980.0, "voided": 8.0, "closed": 911.0, "closed_on_time": 737.0}
+    value = {i.code: evaluate(i, totals) for i in INDICATORS if i.source is Source.events}
+    assert value["due_count"].value == 972 and value["closed_count"].value == 911
+    assert f"{value['closure_rate'].value:.2%}" == "93.72%"
+    assert (value["closure_rate"].numerator, value["closure_rate"].denominator) == (911, 972)
+    assert f"{value['on_time_closure'].value:.2%}" == "75.82%"
+    assert (value["on_time_closure"].numerator, value["on_time_closure"].denominator) == (737, 972)
+    assert f"{value['on_time_closure_of_closed'].value:.2%}" == "80.90%"
+
+
+def test_every_national_indicator_is_defined_with_its_formula() -> None:
+    names = {i.name for i in INDICATORS}
+    national = set(
+        "立案数 按时立案率 准确立案率 派遣数 按时派遣率 准确派遣率 结案数 结案率 按期结案率"
+        " 按期结案率（按结案数） 返工率 按时核查率 有效上报率".split()
+    )
+    assert national <= names
+    for indicator in INDICATORS:
+        assert indicator.formula and (indicator.denominator or indicator.kind is Kind.COUNT)
 
 
 def test_every_event_indicator_names_known_counters() -> None:
     from evaluation.models import COUNTER_COLUMNS
 
     for indicator in INDICATORS:
+        names = set(indicator.numerator) | set(indicator.denominator)
         if indicator.source is Source.events:
-            assert set(indicator.numerator) | set(indicator.denominator) <= set(COUNTER_COLUMNS)
+            assert names <= set(COUNTER_COLUMNS)
+        if indicator.source is Source.audit:
+            assert names <= set(AUDIT_COUNTERS)
 
 
 # --- scorecard -------------------------------------------------------------------------------
@@ -274,3 +320,26 @@ def test_the_scorecard_in_data_is_valid() -> None:
     assert sum(r.weight for r in card.rules) == 100
     assert [g for _, g in card.grades] == ["优", "良", "中", "差"]
     assert card.grade(90) == "优" and card.grade(59.9) == "差"
+
+
+def test_the_five_band_scale_and_any_indicator_can_be_chosen() -> None:
+    data = json.loads((ROOT / "data" / "scorecard.json").read_text(encoding="utf-8"))
+    data["grade_scale"] = "A-E"
+    data["rules"] = [
+        {"indicator": "on_time_registration", "weight": 40, "full_at": 1.0, "zero_at": 0.5},
+        {"indicator": "on_time_review", "weight": 30, "full_at": 1.0, "zero_at": 0.5},
+        {"indicator": "on_time_closure_of_closed", "weight": 30, "full_at": 1.0, "zero_at": 0.5},
+    ]
+    card = Scorecard.from_data(data)
+    assert [g for _, g in card.grades] == ["A", "B", "C", "D", "E"]
+    assert [card.grade(x) for x in (95, 85, 75, 65, 10)] == ["A", "B", "C", "D", "E"]
+    result = score(card, {"on_time_registration": 1.0, "on_time_review": 0.75,
+                          "on_time_closure_of_closed": 0.9})  # fmt: skip
+    assert result.score == pytest.approx(40 + 15 + 24) and result.grade == "C"
+    data["grade_scale"] = "nonsense"
+    with pytest.raises(ValueError, match="grade_scale"):
+        Scorecard.from_data(data)
+    data["grade_scale"] = "bad"
+    data["grade_scales"]["bad"] = [{"grade": "X", "min": 50}]
+    with pytest.raises(ValueError, match="starting at 0"):
+        Scorecard.from_data(data)

@@ -1,0 +1,679 @@
+"""``wangge audit verify``: check that history was not changed and that every published figure
+of a window follows from the raw rows (docs/decisions/0009-audit-evidence.md).
+
+Checks, each counting what it looked at and listing every discrepancy with its event ids:
+
+- **chain**: every audit row of the events reported in the window has the hash its content and
+  the previous row's hash give; versions run 1, 2, 3, … and each row starts where the previous
+  one ended;
+- **replay**: the audit log folded in order (``audit_replay``) gives the event row's state:
+  status, level, version, assignee, department, every clock and deadline, the counts;
+- **day heads**: each sealed day of the window still has the rows, digest and chained head it
+  was sealed with; rows on a day that was skipped while later days were sealed are reported;
+- **statistics**: the counters and histograms the triggers keep equal the raw events (per day,
+  grid and category), the patrolled grid-days equal the raw patrols, and the served figures
+  (indicators, resolution by grid / community / category / level, the scorecard of every
+  grid and community) equal the same figures computed from the raw rows;
+- **report**: the published report is consistent with itself (``evaluation.sanity``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Interval, text
+from sqlalchemy.types import DateTime, Integer
+from sqlmodel import Session
+
+from dispatch.events.models import Event
+from dispatch.ledger import day_digests, day_heads, head_before
+from domain.audit import day_head
+from domain.evaluation.days import GroupBy
+from domain.evaluation.indicators import INDICATORS, evaluate
+from domain.evaluation.resolution import Resolution
+from domain.evaluation.scorecard import Scorecard, score
+from domain.lifecycle.audit import STATE_FIELDS
+from evaluation import sanity
+from evaluation.checks import Check
+from evaluation.indicators import IndicatorReport, indicator_report
+from evaluation.models import COUNTER_COLUMNS
+from evaluation.resolution import resolution_table
+from evaluation.scope import MAX_WINDOW_DAYS, Scope, bounds, window
+from evaluation.scorecard import ScoredUnit, scorecard_units
+from kernel.clock import utc_now
+from kernel.settings import get_settings
+
+#: Memory a verify step's sorts and hashes may use (PostgreSQL's default 4 MB spills a year's
+#: sort of audit rows to disk).
+VERIFY_WORK_MEM = "256MB"
+
+
+@dataclass
+class VerifyReport:
+    since: date
+    until: date
+    checks: list[Check]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def lines(self) -> list[str]:
+        """The report as text: what was checked, counts, every discrepancy with event ids."""
+        out = [f"wangge audit verify: {self.since} .. {self.until} ({self.seconds:.1f} s)"]
+        for check in self.checks:
+            status = "ok" if check.ok else f"{len(check.discrepancies)} DISCREPANCIES"
+            counts = ", ".join(f"{k} {v:,}" for k, v in check.counts.items())
+            took = f" ({check.seconds:.1f} s)" if check.seconds else ""
+            out.append(f"[{status}] {check.name}{took}: {check.description}")
+            out.append(f"    checked: {counts}")
+            out.extend(f"    note: {n}" for n in check.notes)
+            for d in check.discrepancies:
+                detail = "; ".join(f"{k}={v}" for k, v in d.detail.items())
+                ids = ", ".join(map(str, d.event_ids))
+                more = f" (+{d.more_ids} more)" if d.more_ids else ""
+                out.append(f"    - {d.what}" + (f" [{detail}]" if detail else ""))
+                if ids:
+                    out.append(f"      events: {ids}{more}")
+        out.append("RESULT: " + ("every check passed" if self.ok else "DISCREPANCIES FOUND"))
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "ok": self.ok,
+            "seconds": round(self.seconds, 3),
+            "checks": [
+                {
+                    "name": c.name,
+                    "description": c.description,
+                    "ok": c.ok,
+                    "seconds": round(c.seconds, 3),
+                    "counts": c.counts,
+                    "notes": c.notes,
+                    "discrepancies": [
+                        {
+                            "what": d.what,
+                            "event_ids": d.event_ids,
+                            "more_ids": d.more_ids,
+                            "detail": d.detail,
+                        }
+                        for d in c.discrepancies
+                    ],
+                }
+                for c in self.checks
+            ],
+        }
+
+
+def verify(session: Session, scope: Scope, *, jobs: int = 1) -> VerifyReport:
+    """Run every check on the window (events reported in it, audit days in it). Reads only
+    (temporary tables of its own, dropped at the end of the transaction). ``jobs`` > 1 runs the
+    checks on that many more connections at once, all reading the session's snapshot."""
+    started = time.perf_counter()
+    # the chains are most of the work: one part more than connections, so the parts and the
+    # statistics (started first) share the connections evenly
+    parts = 1 if jobs <= 1 else jobs + 1
+    steps: list[tuple[str, Callable[[Session], Any]]] = [
+        ("statistics", lambda s: statistics(s, scope)),
+        *((f"chain {i}", partial(chain_part, scope=scope, part=i, parts=parts))
+          for i in range(parts)),
+        ("day heads", lambda s: [sealed_days(s, scope)]),
+    ]  # fmt: skip
+    done = _run(session, steps, jobs)
+    chain, replay = chain_checks([done[f"chain {i}"][0] for i in range(parts)])
+    chain.seconds = sum(done[f"chain {i}"][1] for i in range(parts))
+    checks = [chain, replay]
+    for name in ("day heads", "statistics"):
+        found, seconds = done[name]
+        found[0].seconds = seconds  # a step's checks share its time
+        checks += found
+    return VerifyReport(scope.since, scope.until, checks, time.perf_counter() - started)
+
+
+def _run(
+    session: Session, steps: Sequence[tuple[str, Callable[[Session], Any]]], jobs: int
+) -> dict[str, tuple[Any, float]]:
+    """Each step's result and seconds: in the session, or on ``jobs`` connections of its
+    engine that import the session's snapshot (so every step sees the same rows)."""
+
+    def timed(step: Callable[[Session], Any], on: Session) -> tuple[Any, float]:
+        began = time.perf_counter()
+        on.execute(text("SET LOCAL jit = off"))
+        # the chains are sorted by event and version, rows and all: in memory, not on disk
+        on.execute(text(f"SET LOCAL work_mem = '{VERIFY_WORK_MEM}'"))
+        return step(on), time.perf_counter() - began
+
+    if jobs <= 1:
+        return {name: timed(step, session) for name, step in steps}
+    snapshot = str(session.execute(text("SELECT pg_export_snapshot()")).scalar_one())
+    if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):  # it is written into the statement
+        raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
+    engine = session.get_bind().engine
+
+    def in_snapshot(step: Callable[[Session], Any]) -> tuple[Any, float]:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            with Session(bind=conn) as on:
+                try:
+                    return timed(step, on)
+                finally:
+                    conn.exec_driver_sql("ROLLBACK")
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {name: pool.submit(in_snapshot, step) for name, step in steps}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def verify_window(
+    session: Session, since: date | None, until: date | None, *, jobs: int = 1
+) -> VerifyReport:
+    """``verify`` over report days ``since .. until`` (checked like every statistics window:
+    ``Invalid`` naming the bound at fault). By default ``until`` is today and ``since`` the
+    first report (or audit row), at most ``MAX_WINDOW_DAYS`` before ``until``."""
+    tz = get_settings().tz
+    until = until or utc_now().astimezone(tz).date()
+    if since is None:
+        first = session.execute(
+            text(
+                "SELECT least((SELECT min(created_at) FROM event),"
+                " (SELECT min(at) FROM event_audit))"
+            )
+        ).scalar()
+        since = first.astimezone(tz).date() if first is not None else until
+        since = min(max(since, until - timedelta(days=MAX_WINDOW_DAYS - 1)), until)
+    return verify(session, window(since, until), jobs=jobs)
+
+
+# --- the audit log: chains and replay ------------------------------------------------------
+
+_DERIVED = {"event_id", "category", "grid"}
+
+
+def _state_mismatch_sql() -> str:
+    """An array of the names of the event-row fields that differ from the replayed state
+    ``s`` (the audit encoding: instants ISO 8601, durations integer microseconds)."""
+    table = Event.__table__  # type: ignore[attr-defined]
+    terms = [
+        "CASE WHEN s->>'event_id' IS DISTINCT FROM e.id::text THEN 'event_id' END",
+        "CASE WHEN s->>'category' IS DISTINCT FROM c.code THEN 'category' END",
+        "CASE WHEN s->>'grid' IS DISTINCT FROM g.code THEN 'grid' END",
+    ]
+    for name in STATE_FIELDS:
+        if name in _DERIVED:
+            continue
+        kind = table.c[name].type
+        if isinstance(kind, DateTime):
+            left, right = f"(s->>'{name}')::timestamptz", f"e.{name}"
+        elif isinstance(kind, Interval):
+            left, right = f"(s->>'{name}')::bigint", f"(extract(epoch FROM e.{name}) * 1e6)::bigint"
+        elif isinstance(kind, Integer):
+            left, right = f"(s->>'{name}')::bigint", f"e.{name}::bigint"
+        elif name == "warnings_sent":
+            left, right = f"coalesce(s->'{name}', '[]')", f"to_jsonb(e.{name})"
+        else:
+            left, right = f"s->>'{name}'", f"e.{name}::text"
+        terms.append(f"CASE WHEN {left} IS DISTINCT FROM {right} THEN '{name}' END")
+    return f"array_remove(ARRAY[{', '.join(terms)}], NULL)"
+
+
+def _chain_sql() -> str:
+    return f"""
+    WITH ev AS MATERIALIZED (
+      SELECT id FROM event
+       WHERE created_at >= :start AND created_at < :end AND id % :parts = :part
+    ), x AS (
+      SELECT a.event_id, a.version, a.data, a.to_status, a.to_level, a.hash IS NULL AS unhashed,
+             a.hash IS DISTINCT FROM sha256(coalesce(lag(a.hash) OVER w, ''::bytea)
+                                            || convert_to(audit_canonical(a), 'UTF8')) AS broken,
+             a.version <> row_number() OVER w AS gap,
+             row_number() OVER w > 1
+               AND (a.from_status IS DISTINCT FROM lag(a.to_status) OVER w
+                    OR a.from_level IS DISTINCT FROM lag(a.to_level) OVER w) AS jump
+        FROM event_audit a
+       WHERE a.event_id IN (SELECT id FROM ev)
+      WINDOW w AS (PARTITION BY a.event_id ORDER BY a.version)
+    ), per AS (
+      SELECT event_id, count(*) AS n,
+             array_agg(version) FILTER (WHERE broken AND NOT unhashed) AS broken,
+             array_agg(version) FILTER (WHERE unhashed) AS unhashed,
+             array_agg(version) FILTER (WHERE gap) AS gap,
+             array_agg(version) FILTER (WHERE jump) AS jump,
+             -- the first row holds every field: fold the small deltas, then apply them to it
+             -- once (jsonb || keeps the right side's keys, so this is the same fold, cheaper)
+             (array_agg(data ORDER BY version))[1]
+               || coalesce(audit_replay(data ORDER BY version) FILTER (WHERE version > 1), '{{}}')
+               AS s,
+             (array_agg(ARRAY[version::text, to_status, to_level::text]
+                        ORDER BY version DESC))[1:1] AS last
+        FROM x GROUP BY event_id
+    ), res AS MATERIALIZED (
+      SELECT e.id, p.n, p.broken, p.unhashed, p.gap, p.jump,
+             CASE WHEN p.s IS NULL THEN NULL ELSE {_state_mismatch_sql()}
+               || array_remove(ARRAY[
+                    CASE WHEN p.last[1][1] IS DISTINCT FROM e.version::text THEN 'version' END,
+                    CASE WHEN p.last[1][2] IS DISTINCT FROM e.status THEN 'status' END,
+                    CASE WHEN p.last[1][3] IS DISTINCT FROM e.level::text THEN 'level' END],
+                  NULL) END AS fields
+        FROM ev JOIN event e ON e.id = ev.id
+        JOIN category c ON c.id = e.category_id JOIN grid g ON g.id = e.grid_id
+        LEFT JOIN per p ON p.event_id = e.id
+    )
+    SELECT NULL::bigint, coalesce(sum(n), 0)::bigint, count(*)::bigint, NULL::int[], NULL::int[],
+           NULL::int[], NULL::text[]
+      FROM res
+    UNION ALL
+    SELECT id, n, NULL, broken, unhashed, coalesce(gap, '{{}}') || coalesce(jump, '{{}}'), fields
+      FROM res
+     WHERE n IS NULL OR broken IS NOT NULL OR unhashed IS NOT NULL OR gap IS NOT NULL
+        OR jump IS NOT NULL OR cardinality(fields) > 0
+    """
+
+
+@dataclass
+class ChainPart:
+    """What the chain and replay query found in one part of the window's events."""
+
+    events: int = 0
+    rows: int = 0
+    broken: dict[str, list[int]] = field(default_factory=dict)
+    fields: dict[str, list[int]] = field(default_factory=dict)
+    missing: list[int] = field(default_factory=list)
+
+
+def chain_part(session: Session, scope: Scope, part: int = 0, parts: int = 1) -> ChainPart:
+    """Chains and replay of the window's events whose id is ``part`` modulo ``parts``."""
+    start, end = bounds(scope)
+    found = ChainPart()
+    params = {"start": start, "end": end, "part": part, "parts": parts}
+    for eid, n, events, bad, unhashed, order, differ in session.execute(text(_chain_sql()), params):
+        if eid is None:
+            found.events, found.rows = int(events), int(n)
+            continue
+        if n is None:
+            found.missing.append(eid)
+            continue
+        for label, versions in (
+            ("hash does not match the row and its predecessor (edited, deleted or moved row)", bad),
+            ("row without a hash (inserted with the trigger off)", unhashed),
+            ("versions out of sequence or a row not starting where the previous ended", order),
+        ):
+            if versions:
+                found.broken.setdefault(label, []).append(eid)
+        for name in set(differ or ()):
+            found.fields.setdefault(name, []).append(eid)
+    return found
+
+
+def chain_checks(parts: Sequence[ChainPart]) -> list[Check]:
+    chain = Check("chain", "each audit row's hash chains to the event's previous row")
+    replay = Check("replay", "each event's audit log, replayed, gives the event row")
+    events = sum(p.events for p in parts)
+    chain.counts = {"events": events, "audit rows": sum(p.rows for p in parts)}
+    replay.counts = {"events": events}
+    broken: dict[str, list[int]] = {}
+    fields: dict[str, list[int]] = {}
+    for p in parts:
+        for label, ids in p.broken.items():
+            broken.setdefault(label, []).extend(ids)
+        for name, ids in p.fields.items():
+            fields.setdefault(name, []).extend(ids)
+    for label, ids in broken.items():
+        chain.add(label, ids, events=len(ids))
+    missing = [i for p in parts for i in p.missing]
+    if missing:
+        chain.add("event without any audit row", missing, events=len(missing))
+    for name, ids in sorted(fields.items()):
+        replay.add(f"event row's {name} differs from its audit log", ids, events=len(ids))
+    return [chain, replay]
+
+
+def sealed_days(session: Session, scope: Scope) -> Check:
+    check = Check("day heads", "each sealed day's rows still give its digest and chained head")
+    heads = {h.day: h for h in day_heads(session, scope.since, scope.until)}
+    digests = day_digests(session, scope.since, scope.until)
+    before = head_before(session, scope.since)
+    previous = None if before is None else before.head
+    last_sealed = max(heads) if heads else (None if before is None else before.day)
+    check.counts = {
+        "days sealed": len(heads),
+        "days with rows": len(digests),
+        "audit rows": sum(d.rows for d in digests.values()),
+    }
+    for day in sorted(set(heads) | set(digests)):
+        head, now = heads.get(day), digests.get(day)
+        if head is None:
+            assert now is not None
+            if last_sealed is not None and day < last_sealed:
+                check.add(
+                    f"{day}: {now.rows} audit rows on a day that was never sealed, "
+                    f"before the sealed {last_sealed} (rows added afterwards)",
+                    _event_ids_on(session, day),
+                )
+            else:
+                check.notes.append(f"{day}: not sealed yet ({now.rows} rows)")
+            continue
+        rows = 0 if now is None else now.rows
+        if now is None or (now.rows, now.digest) != (head.rows, head.digest):
+            check.add(
+                f"{day}: the rows give another digest than sealed (rows now {rows}, "
+                f"sealed {head.rows})",
+                _event_ids_on(session, day),
+                sealed=head.digest.hex(),
+                now="" if now is None else now.digest.hex(),
+            )
+        if day_head(previous, day, head.rows, head.digest) != head.head:
+            check.add(
+                f"{day}: the stored head does not follow from its digest and the "
+                "previous head (the head table was edited)"
+            )
+        previous = head.head
+    return check
+
+
+def _event_ids_on(session: Session, day: date) -> list[int]:
+    tz = get_settings().tz
+    start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
+    return [
+        int(i)
+        for i in session.execute(
+            text("SELECT DISTINCT event_id FROM event_audit WHERE at >= :a AND at < :b"),
+            {"a": start, "b": start + timedelta(days=1)},
+        ).scalars()
+    ]
+
+
+# --- statistics: the fast path against the raw rows ---------------------------------------
+
+_DROP_TEMP = "DROP TABLE IF EXISTS verify_counts, verify_closed"
+_RAW_COUNTERS = """
+CREATE TEMP TABLE verify_counts ON COMMIT DROP AS
+WITH ev AS (
+  SELECT e.*, c.resolve_minutes,
+         (SELECT a.at FROM event_audit a
+           WHERE a.event_id = e.id AND a.action = 'dispatch' AND a.from_status = 'registered'
+           ORDER BY a.version LIMIT 1) AS first_dispatch
+    FROM event e JOIN category c ON c.id = e.category_id
+   WHERE e.created_at >= :start AND e.created_at < :end)
+SELECT (created_at AT TIME ZONE :tz)::date AS day, grid_id, category_id,
+       count(*) AS reported,
+       count(*) FILTER (WHERE status = 'voided') AS voided,
+       count(*) FILTER (WHERE status NOT IN ('pending_verification', 'voided')) AS registered,
+       count(*) FILTER (WHERE source <> 'staff'
+                        AND status NOT IN ('pending_verification', 'voided')) AS public_registered,
+       count(*) FILTER (WHERE dispatched_at IS NOT NULL) AS dispatched,
+       count(*) FILTER (WHERE dispatched_at IS NOT NULL
+                        AND first_dispatch - created_at <= :limit * interval '1 minute')
+         AS dispatched_on_time,
+       sum(redispatch_count) AS redispatches,
+       sum(escalation_count) AS escalations,
+       count(*) FILTER (WHERE status IN ('resolved', 'closed')) AS handled,
+       count(*) FILTER (WHERE status IN ('resolved', 'closed') AND resolved_at <= due_at)
+         AS handled_on_time,
+       sum(rework_count) AS reworks,
+       count(*) FILTER (WHERE status = 'closed') AS closed,
+       count(*) FILTER (WHERE status = 'closed'
+                        AND closed_at - created_at <= resolve_minutes * interval '1 minute')
+         AS closed_on_time,
+       count(*) FILTER (WHERE status = 'closed' AND level = 0) AS closed_level0,
+       count(*) FILTER (WHERE status = 'closed' AND level <= 2) AS closed_le2,
+       array_agg(id) AS ids
+  FROM ev GROUP BY 1, 2, 3
+"""
+
+_RAW_CLOSED = """
+CREATE TEMP TABLE verify_closed ON COMMIT DROP AS
+SELECT e.id, (e.created_at AT TIME ZONE :tz)::date AS day, e.grid_id, e.category_id,
+       g.community_id, e.level,
+       greatest(0, floor(extract(epoch FROM e.closed_at - e.created_at) / 60))::int AS minutes,
+       (e.closed_at - e.created_at <= c.resolve_minutes * interval '1 minute') AS on_time
+  FROM event e JOIN category c ON c.id = e.category_id JOIN grid g ON g.id = e.grid_id
+ WHERE e.status = 'closed' AND e.created_at >= :start AND e.created_at < :end
+"""
+
+_GROUP_KEYS = {
+    GroupBy.grid: ("JOIN grid k ON k.id = v.grid_id", "k.code"),
+    GroupBy.community: ("JOIN community k ON k.id = v.community_id", "k.code"),
+    GroupBy.category: ("JOIN category k ON k.id = v.category_id", "k.code"),
+    GroupBy.level: ("", "v.level::text"),
+}
+
+
+def statistics(session: Session, scope: Scope) -> list[Check]:
+    start, end = bounds(scope)
+    tz = get_settings().timezone
+    limit = session.execute(
+        text("SELECT value FROM stats_setting WHERE key = 'dispatch_limit_minutes'")
+    ).scalar_one()
+    params = {"start": start, "end": end, "tz": tz, "limit": limit}
+    session.execute(text(_DROP_TEMP))  # a second run in the same transaction
+    session.execute(text(_RAW_COUNTERS), params)
+    session.execute(text(_RAW_CLOSED), params)
+    base = Check(
+        "statistics tables",
+        "the counters and histograms kept by the triggers equal "
+        "the raw events, per report day, grid and category",
+    )
+    _compare_counters(session, scope, base)
+    _compare_histograms(session, scope, base)
+    _compare_patrols(session, scope, base, params)
+    served = Check(
+        "served figures",
+        "indicators, resolution tables and the scorecard as served "
+        "(sealed blocks) equal the same figures from the raw rows",
+    )
+    raw = _raw_grid_totals(session, params)
+    report = indicator_report(session=session, scope=scope)
+    units, card = scorecard_units(session=session, scope=scope)
+    _compare_indicators(served, report, raw)
+    _compare_resolution(session, scope, served)
+    _compare_scorecard(session, served, units, card, raw)
+    session.execute(text(_DROP_TEMP))
+    return [base, served, sanity.check_report(session, scope, (report, units, card))]
+
+
+def _compare_counters(session: Session, scope: Scope, check: Check) -> None:
+    cols = COUNTER_COLUMNS
+    differ = " OR ".join(f"coalesce(r.{c}, 0) <> coalesce(f.{c}, 0)" for c in cols)
+    rows = session.execute(
+        text(f"""
+        SELECT coalesce(r.day, f.day), coalesce(r.grid_id, f.grid_id),
+               coalesce(r.category_id, f.category_id), r.ids,
+               {", ".join(f"coalesce(r.{c}, 0), coalesce(f.{c}, 0)" for c in cols)}
+          FROM verify_counts r
+          FULL JOIN (SELECT * FROM stats_daily WHERE day BETWEEN :a AND :b) f
+            USING (day, grid_id, category_id)
+         WHERE {differ}
+        """),
+        {"a": scope.since, "b": scope.until},
+    ).all()
+    check.counts["day × grid × category cells"] = int(
+        session.execute(text("SELECT count(*) FROM verify_counts")).scalar_one()
+    )
+    check.counts["events"] = int(
+        session.execute(text("SELECT coalesce(sum(reported), 0) FROM verify_counts")).scalar_one()
+    )
+    for row in rows:
+        day, grid_id, category_id, ids = row[:4]
+        values = row[4:]
+        diffs = {
+            c: f"raw {values[2 * i]} vs stored {values[2 * i + 1]}"
+            for i, c in enumerate(cols)
+            if values[2 * i] != values[2 * i + 1]
+        }
+        check.add(
+            f"counters of {day}, grid id {grid_id}, category id {category_id}", ids or (), **diffs
+        )
+
+
+def _compare_histograms(session: Session, scope: Scope, check: Check) -> None:
+    rows = session.execute(
+        text("""
+        WITH r AS (
+          SELECT day, grid_id, category_id, level, minutes, count(*) AS n,
+                 count(*) FILTER (WHERE on_time) AS ontime, array_agg(id) AS ids
+            FROM verify_closed GROUP BY 1, 2, 3, 4, 5)
+        SELECT coalesce(r.day, f.day), coalesce(r.grid_id, f.grid_id), r.ids,
+               coalesce(r.n, 0), coalesce(f.n, 0), coalesce(r.ontime, 0), coalesce(f.ontime, 0)
+          FROM r FULL JOIN (SELECT * FROM stats_resolution WHERE day BETWEEN :a AND :b) f
+            USING (day, grid_id, category_id, level, minutes)
+         WHERE coalesce(r.n, 0) <> coalesce(f.n, 0)
+            OR coalesce(r.ontime, 0) <> coalesce(f.ontime, 0)
+        """),
+        {"a": scope.since, "b": scope.until},
+    ).all()
+    check.counts["closed events (histograms)"] = int(
+        session.execute(text("SELECT count(*) FROM verify_closed")).scalar_one()
+    )
+    for day, grid_id, ids, rn, fn, ro, fo in rows:
+        check.add(
+            f"resolution histogram of {day}, grid id {grid_id}",
+            ids or (),
+            closed=f"raw {rn} vs stored {fn}",
+            on_time=f"raw {ro} vs stored {fo}",
+        )
+
+
+_RAW_PATROL_DAYS = """
+SELECT DISTINCT p.grid_id, (p.started_at AT TIME ZONE :tz)::date AS day
+  FROM patrol p
+ WHERE p.started_at >= :start AND p.started_at < :end
+   AND (p.track IS NOT NULL OR EXISTS (SELECT 1 FROM patrol_point pp WHERE pp.patrol_id = p.id))
+"""
+
+
+def _compare_patrols(
+    session: Session, scope: Scope, check: Check, params: Mapping[str, Any]
+) -> None:
+    raw = set(session.execute(text(_RAW_PATROL_DAYS), dict(params)).all())
+    stored = set(
+        session.execute(
+            text(
+                "SELECT DISTINCT grid_id, day FROM stats_patrol_walked WHERE day BETWEEN :a AND :b"
+            ),
+            {"a": scope.since, "b": scope.until},
+        ).all()
+    )
+    check.counts["patrolled grid-days"] = len(raw)
+    for grid_id, day in sorted(raw ^ stored):
+        where = "raw patrols only" if (grid_id, day) in raw else "statistics only"
+        check.add(f"patrolled grid-day {day}, grid id {grid_id}: {where}")
+
+
+def _raw_grid_totals(session: Session, params: Mapping[str, Any]) -> dict[int, dict[str, float]]:
+    sums = ", ".join(f"sum({c})" for c in COUNTER_COLUMNS)
+    out: dict[int, dict[str, float]] = {}
+    for row in session.execute(text(f"SELECT grid_id, {sums} FROM verify_counts GROUP BY 1")):
+        out[int(row[0])] = {c: float(v or 0) for c, v in zip(COUNTER_COLUMNS, row[1:], strict=True)}
+    for grid_id, n in session.execute(
+        text(f"SELECT grid_id, count(*) FROM ({_RAW_PATROL_DAYS}) d GROUP BY 1"), dict(params)
+    ):
+        out.setdefault(int(grid_id), dict.fromkeys(COUNTER_COLUMNS, 0.0))
+        out[int(grid_id)]["patrolled_grid_days"] = float(n)
+    for values in out.values():
+        values.setdefault("patrolled_grid_days", 0.0)
+    return out
+
+
+def _compare_indicators(
+    check: Check, served: IndicatorReport, per_grid: Mapping[int, Mapping[str, float]]
+) -> None:
+    totals = dict(served.totals)  # the map's figures (coverage, staffing) describe the map now
+    for name in (*COUNTER_COLUMNS, "patrolled_grid_days"):
+        totals[name] = sum(v.get(name, 0.0) for v in per_grid.values())
+    check.counts["indicators"] = len(served.values)
+    for value in served.values:
+        raw = evaluate(value.indicator, totals)
+        if (raw.numerator, raw.denominator, raw.value) != (
+            value.numerator,
+            value.denominator,
+            value.value,
+        ):
+            check.add(
+                f"indicator {value.indicator.code} ({value.indicator.name})",
+                served=f"{value.numerator}/{value.denominator} = {value.value}",
+                raw=f"{raw.numerator}/{raw.denominator} = {raw.value}",
+            )
+
+
+def _compare_resolution(session: Session, scope: Scope, check: Check) -> None:
+    compared = 0
+    for group_by, (join, key) in _GROUP_KEYS.items():
+        table = resolution_table(session=session, scope=scope, group_by=group_by)
+        served: dict[str, Resolution] = {r.group: r for r in table.rows if r.count}
+        served["(total)"] = table.total
+        raw: dict[str, tuple[Any, ...]] = {}
+        for row in session.execute(
+            text(f"""
+            SELECT {key}, count(*), avg(minutes),
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY minutes),
+                   percentile_disc(0.9) WITHIN GROUP (ORDER BY minutes),
+                   percentile_disc(0.95) WITHIN GROUP (ORDER BY minutes),
+                   max(minutes), count(*) FILTER (WHERE on_time)
+              FROM verify_closed v {join} GROUP BY ROLLUP ({key})
+            """)
+        ):
+            raw["(total)" if row[0] is None else str(row[0])] = tuple(row[1:])
+        raw.setdefault("(total)", (0, None, None, None, None, None, 0))
+        for group in sorted(set(served) | set(raw)):
+            compared += 1
+            s = served.get(group)
+            mine = (s.count, s.p50, s.p90, s.p95, s.max, s.on_time) if s else None
+            r = raw.get(group)
+            theirs = (int(r[0]), r[2], r[3], r[4], r[5], int(r[6])) if r else None
+            if r is not None and not r[0]:
+                theirs = (0, None, None, None, None, 0)
+            mean_ok = (
+                s is None
+                or r is None
+                or s.mean is None
+                or r[1] is None
+                or abs(float(s.mean) - float(r[1])) < 0.01
+            )
+            if mine != theirs or not mean_ok:
+                check.add(f"resolution by {group_by.value} {group}", served=mine, raw=theirs)
+    check.counts["resolution groups"] = compared
+
+
+def _compare_scorecard(
+    session: Session,
+    check: Check,
+    units: Sequence[ScoredUnit],
+    card: Scorecard,
+    raw: Mapping[int, Mapping[str, float]],
+) -> None:
+    grid_ids = dict(session.execute(text("SELECT code, id FROM grid")).all())
+    community_sums: dict[str, dict[str, float]] = {}
+    grid_values: dict[str, dict[str, float]] = {}
+    for unit in units:
+        if unit.kind != "grid":
+            continue
+        totals = dict(unit.totals)
+        for name in (*COUNTER_COLUMNS, "patrolled_grid_days"):
+            totals[name] = raw.get(grid_ids[unit.code], {}).get(name, 0.0)
+        grid_values[unit.code] = totals
+        agg = community_sums.setdefault(unit.community or "", {})
+        for k, v in totals.items():
+            agg[k] = agg.get(k, 0.0) + v
+    names = dict(session.execute(text("SELECT code, name FROM community")).all())
+    for unit in units:
+        totals = grid_values[unit.code] if unit.kind == "grid" else community_sums[names[unit.code]]
+        values = {i.code: evaluate(i, totals).value for i in INDICATORS if i.code in unit.values}
+        mine = score(card, values)
+        if (mine.score, mine.grade) != (unit.result.score, unit.result.grade):
+            check.add(
+                f"scorecard of {unit.kind} {unit.code}",
+                served=(unit.result.score, unit.result.grade),
+                raw=(mine.score, mine.grade),
+            )
+    check.counts["scorecard units"] = len(units)

@@ -1,0 +1,372 @@
+"""Tamper evidence on a simulated month: the chain and day heads the database keeps, what
+``wangge audit verify`` finds on untouched history (nothing), and what it reports after each
+way of changing history behind the application's back (the trigger switched off as a
+superuser can: ``session_replication_role = replica``)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+from dispatch.ledger import day_heads, seal_days
+from domain.audit import AuditRow, day_digest, day_head, row_hash
+from evaluation.bundle import write_bundle
+from evaluation.checks import Check
+from evaluation.indicators import indicator_report
+from evaluation.scope import Scope
+from evaluation.scorecard import scorecard_units
+from evaluation.sealing import seal, today_local
+from evaluation.verify import VerifyReport, verify
+from kernel.uow import UnitOfWork
+from tests.conftest import MUTABLE_TABLES
+from tools.simulate.small import simulate
+
+NOW = datetime(2026, 3, 31, 16, 30, tzinfo=UTC)  # 00:30 on 1 April in Shanghai
+SINCE, UNTIL = date(2026, 3, 1), date(2026, 3, 31)
+SCOPE = Scope(SINCE, UNTIL)
+
+
+def _truncate(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="module")
+def month(engine: Engine) -> Iterator[Engine]:
+    """March 2026 simulated through the services, statistics and audit days sealed."""
+    _truncate(engine)
+    with Session(engine) as session:
+        uow = UnitOfWork(session)
+        simulate(uow, days=31, seed=7, per_day=12, until=UNTIL, now=NOW)
+        seal(uow=uow, today=today_local(NOW))
+        uow.commit()
+        assert seal_days(uow, now=NOW + timedelta(hours=1)) >= 28
+    yield engine
+    _truncate(engine)
+
+
+@pytest.fixture
+def conn(month: Engine) -> Iterator[Connection]:
+    """A transaction on the month that is rolled back: tamper freely."""
+    with month.connect() as c:
+        trans = c.begin()
+        yield c
+        trans.rollback()
+
+
+def _verify(conn: Connection) -> VerifyReport:
+    with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+        return verify(session, SCOPE)
+
+
+def _check(report: VerifyReport, name: str) -> Check:
+    return next(c for c in report.checks if c.name == name)
+
+
+def _as_superuser_without_triggers(conn: Connection) -> None:
+    conn.execute(text("SET LOCAL session_replication_role = replica"))
+
+
+def _closed_event(conn: Connection) -> int:
+    return int(
+        conn.execute(
+            text("SELECT id FROM event WHERE status = 'closed' ORDER BY id LIMIT 1 OFFSET 7")
+        ).scalar_one()
+    )
+
+
+def _ids(check: Check) -> set[int]:
+    return {i for d in check.discrepancies for i in d.event_ids}
+
+
+def test_untouched_history_passes_every_check(conn: Connection) -> None:
+    report = _verify(conn)
+    assert report.ok, "\n".join(report.lines())
+    chain = _check(report, "chain")
+    assert chain.counts["events"] > 250 and chain.counts["audit rows"] > chain.counts["events"]
+    assert _check(report, "day heads").counts["days sealed"] == 31
+    assert _check(report, "served figures").counts["indicators"] > 10
+    text_report = "\n".join(report.lines())
+    assert "RESULT: every check passed" in text_report
+
+
+def test_checks_on_several_connections_see_one_snapshot_and_agree(conn: Connection) -> None:
+    with Session(bind=conn, join_transaction_mode="rollback_only") as session:
+        together = verify(session, SCOPE, jobs=3)
+    alone = _verify(conn)
+    assert together.ok and [(c.name, c.counts) for c in together.checks] == [
+        (c.name, c.counts) for c in alone.checks
+    ]
+
+
+def test_the_database_hashes_rows_as_the_python_rules_do(conn: Connection) -> None:
+    rows = conn.execute(
+        text(
+            "SELECT id, event_id, version, action, from_status, to_status, from_level, to_level,"
+            " actor, at, note, reason, data::text, hash FROM event_audit"
+            " ORDER BY event_id, version"
+        )
+    ).all()
+    previous: dict[int, bytes] = {}
+    for r in rows:
+        row = AuditRow(*r[:13])
+        assert row_hash(previous.get(row.event_id), row) == bytes(r.hash), r.id
+        previous[row.event_id] = bytes(r.hash)
+    # the day heads follow from the rows by domain.audit's rules
+    heads = day_heads(Session(bind=conn), SINCE, UNTIL)
+    head: bytes | None = None
+    for sealed in heads:
+        start = datetime(sealed.day.year, sealed.day.month, sealed.day.day) - timedelta(hours=8)
+        hashes = [
+            bytes(h)
+            for h in conn.execute(
+                text(
+                    "SELECT hash FROM event_audit WHERE at >= :a AND at < :b"
+                    " ORDER BY event_id, version"
+                ),
+                {
+                    "a": start.replace(tzinfo=UTC),
+                    "b": (start + timedelta(days=1)).replace(tzinfo=UTC),
+                },
+            ).scalars()
+        ]
+        assert (len(hashes), day_digest(hashes)) == (sealed.rows, sealed.digest)
+        head = day_head(head, sealed.day, sealed.rows, sealed.digest)
+        assert head == sealed.head
+
+
+def test_audit_rows_cannot_be_updated_or_deleted(conn: Connection) -> None:
+    for statement in (
+        "UPDATE event_audit SET note = 'edited' WHERE id = 5",
+        "DELETE FROM event_audit WHERE id = 5",
+    ):
+        savepoint = conn.begin_nested()
+        with pytest.raises(DBAPIError) as refused:
+            conn.execute(text(statement))
+        assert isinstance(refused.value.orig, psycopg.errors.InsufficientPrivilege)
+        assert "append-only" in str(refused.value.orig)
+        savepoint.rollback()
+
+
+def test_a_closed_at_changed_by_sql_is_reported(conn: Connection) -> None:
+    event_id = _closed_event(conn)
+    conn.execute(
+        text("UPDATE event SET closed_at = closed_at - interval '3 hours' WHERE id = :id"),
+        {"id": event_id},
+    )  # with the triggers on: the statistics follow the edit, the audit log does not
+    report = _verify(conn)
+    replay = _check(report, "replay")
+    assert [d.what for d in replay.discrepancies] == [
+        "event row's closed_at differs from its audit log"
+    ]
+    assert replay.discrepancies[0].event_ids == [event_id]
+    assert _check(report, "chain").ok and _check(report, "day heads").ok
+
+
+def test_a_closed_at_changed_behind_the_triggers_is_reported_twice(conn: Connection) -> None:
+    event_id = _closed_event(conn)
+    _as_superuser_without_triggers(conn)
+    conn.execute(
+        text("UPDATE event SET closed_at = created_at + interval '9 days' WHERE id = :id"),
+        {"id": event_id},
+    )
+    report = _verify(conn)
+    assert _ids(_check(report, "replay")) == {event_id}
+    stats = _check(report, "statistics tables")
+    assert event_id in _ids(stats)
+    assert any("resolution histogram" in d.what for d in stats.discrepancies)
+    assert not _check(report, "served figures").ok  # the served figures still say otherwise
+
+
+def test_a_deleted_audit_row_is_reported(conn: Connection) -> None:
+    event_id = _closed_event(conn)
+    _as_superuser_without_triggers(conn)
+    conn.execute(
+        text("DELETE FROM event_audit WHERE event_id = :id AND version = 2"), {"id": event_id}
+    )
+    report = _verify(conn)
+    chain = _check(report, "chain")
+    assert _ids(chain) == {event_id}
+    assert any("out of sequence" in d.what for d in chain.discrepancies)
+    assert any("hash does not match" in d.what for d in chain.discrepancies)
+    heads = _check(report, "day heads")
+    assert event_id in _ids(heads) and "another digest" in heads.discrepancies[0].what
+
+
+def test_a_deleted_last_audit_row_is_reported(conn: Connection) -> None:
+    """The chain of what is left is intact: the replay and the day head notice."""
+    event_id = _closed_event(conn)
+    _as_superuser_without_triggers(conn)
+    conn.execute(
+        text(
+            "DELETE FROM event_audit WHERE event_id = :id"
+            " AND version = (SELECT max(version) FROM event_audit WHERE event_id = :id)"
+        ),
+        {"id": event_id},
+    )
+    report = _verify(conn)
+    assert _check(report, "chain").ok
+    replay = _check(report, "replay")
+    assert _ids(replay) == {event_id}
+    assert "event row's status differs from its audit log" in {d.what for d in replay.discrepancies}
+    assert event_id in _ids(_check(report, "day heads"))
+
+
+def test_a_reordered_audit_row_is_reported(conn: Connection) -> None:
+    event_id = _closed_event(conn)
+    _as_superuser_without_triggers(conn)
+    for old, new in ((2, -1), (3, 2), (-1, 3)):  # versions 2 and 3 swap places
+        conn.execute(
+            text("UPDATE event_audit SET version = :new WHERE event_id = :id AND version = :old"),
+            {"id": event_id, "old": old, "new": new},
+        )
+    report = _verify(conn)
+    chain = _check(report, "chain")
+    assert _ids(chain) == {event_id}
+    assert {d.what for d in chain.discrepancies} >= {
+        "hash does not match the row and its predecessor (edited, deleted or moved row)"
+    }
+
+
+def test_a_rewritten_chain_is_caught_by_the_sealed_day_heads(conn: Connection) -> None:
+    """Whoever edits a row and recomputes the event's whole chain leaves no broken link; the
+    day heads sealed (and published) before the edit still disagree."""
+    event_id = _closed_event(conn)
+    _as_superuser_without_triggers(conn)
+    conn.execute(
+        text("UPDATE event_audit SET note = '已整改', hash = NULL WHERE event_id = :id"),
+        {"id": event_id},
+    )
+    conn.execute(text("SELECT audit_chain_fill()"))
+    report = _verify(conn)
+    assert _check(report, "chain").ok
+    heads = _check(report, "day heads")
+    assert not heads.ok and event_id in _ids(heads)
+
+
+def test_a_row_slipped_into_a_sealed_day_is_reported(conn: Connection) -> None:
+    event_id = _closed_event(conn)
+    conn.execute(  # a new row through the trigger: well chained, but on a sealed day
+        text("""
+        INSERT INTO event_audit (event_id, version, action, from_status, to_status, from_level,
+                                 to_level, actor, at, note, data)
+        SELECT event_id, version + 1, 'review', 'closed', 'closed', to_level, to_level, '1',
+               at + interval '1 minute', 'backdated', '{}'
+          FROM event_audit WHERE event_id = :id ORDER BY version DESC LIMIT 1
+        """),
+        {"id": event_id},
+    )
+    report = _verify(conn)
+    assert event_id in _ids(_check(report, "day heads"))
+    assert event_id in _ids(_check(report, "replay"))  # version and status of the row disagree
+
+
+def test_an_edited_day_head_is_reported(conn: Connection) -> None:
+    conn.execute(
+        text("UPDATE audit_day_head SET head = sha256(head) WHERE day = :d"),
+        {"d": date(2026, 3, 10)},
+    )
+    heads = _check(_verify(conn), "day heads")
+    assert any("2026-03-10: the stored head does not follow" in d.what for d in heads.discrepancies)
+
+
+def test_a_skipped_counter_is_reported(conn: Connection) -> None:
+    """The statistics tables edited by hand: the served figures no longer follow the rows."""
+    conn.execute(text("UPDATE stats_daily SET closed = closed + 1 WHERE day = '2026-03-05'"))
+    conn.execute(text("DELETE FROM stats_counter_sealed"))
+    report = _verify(conn)
+    assert not _check(report, "statistics tables").ok
+    served = _check(report, "served figures")
+    assert any(d.what.startswith("indicator closure_rate") for d in served.discrepancies)
+
+
+# --- the evaluation bundle ---------------------------------------------------------------
+
+
+def _bundle(conn: Connection, folder: Path) -> Path:
+    with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+        buffer = io.BytesIO()
+        manifest = write_bundle(session, SCOPE, buffer)
+    with zipfile.ZipFile(buffer) as archive:
+        archive.extractall(folder)
+    (unpacked,) = folder.iterdir()
+    assert set(manifest["files"]) == {p.name for p in unpacked.iterdir()} - {"manifest.json"}
+    return unpacked
+
+
+def _run_checker(folder: Path) -> tuple[int, dict[str, Any]]:
+    """check.py in a fresh interpreter without site-packages (-S) or the project (-I): the
+    standard library is all it has."""
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "check.py", "--json"],
+        cwd=folder, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.stdout, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_the_bundle_checks_out_and_agrees_with_the_api(conn: Connection, tmp_path: Path) -> None:
+    folder = _bundle(conn, tmp_path)
+    code, checked = _run_checker(folder)
+    assert (code, checked["problems"]) == (0, [])
+    assert checked["checked"]["events"] > 250 and checked["checked"]["day heads"] == 31
+    with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+        served = indicator_report(session=session, scope=SCOPE)
+        units, _ = scorecard_units(session=session, scope=SCOPE)
+    assert {v.indicator.code: v.value for v in served.values} == {
+        code: v["value"] for code, v in checked["indicators"].items()
+    }
+    by_key = {("community:" if u.kind == "community" else "") + u.code: u for u in units}
+    assert {k: (u.result.score, u.result.grade) for k, u in by_key.items()} == {
+        k: (s["score"], s["grade"]) for k, s in checked["scores"].items()
+    }
+
+
+def test_an_edited_bundle_fails_its_check(conn: Connection, tmp_path: Path) -> None:
+    folder = _bundle(conn, tmp_path)
+    events = (folder / "events.csv").read_text(encoding="utf-8")
+    closed = next(line for line in events.splitlines() if ",closed," in line)
+    edited = events.replace(closed, closed.replace(",closed,", ",resolved,"))
+    (folder / "events.csv").write_text(edited, encoding="utf-8")
+    code, checked = _run_checker(folder)
+    assert code == 1
+    assert "manifest: events.csv is not the file the manifest lists" in checked["problems"]
+    assert any(p.startswith("replay: event") for p in checked["problems"])
+    assert any(p.startswith("indicator closure_rate") for p in checked["problems"])
+
+
+def test_awkward_text_hashes_the_same_in_python(conn: Connection) -> None:
+    """Quotes, backslashes, brackets, commas, white space, empty and missing values: the
+    record text form the database hashes is the one domain.audit writes."""
+    event_id = _closed_event(conn)
+    note = 'a "quoted" \\ back\tslash, (bracket)\n换行 \x0b \x0c end'
+    row = conn.execute(
+        text("""
+        INSERT INTO event_audit (event_id, version, action, from_status, to_status, from_level,
+                                 to_level, actor, at, note, reason, data)
+        VALUES (:id, 1000, 'review', NULL, 'closed', NULL, 0, '', now(), :note, '',
+                CAST(:data AS jsonb))
+        RETURNING id, event_id, version, action, from_status, to_status, from_level, to_level,
+                  actor, at, note, reason, data::text, hash
+        """),
+        {"id": event_id, "note": note, "data": '{"x": "\\"(,)\\\\", "y": [1.50, null]}'},
+    ).one()
+    previous = conn.execute(
+        text("SELECT hash FROM event_audit WHERE event_id = :id AND version < 1000"
+             " ORDER BY version DESC LIMIT 1"),
+        {"id": event_id},
+    ).scalar_one()  # fmt: skip
+    assert row_hash(bytes(previous), AuditRow(*row[:13])) == bytes(row.hash)
