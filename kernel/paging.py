@@ -17,7 +17,9 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator
 
 from kernel.errors import Invalid, field_error
 
@@ -130,3 +132,14 @@ def _span(since: date | datetime, until: date | datetime) -> timedelta:
         assert isinstance(since, datetime) and isinstance(until, datetime)
         return until - since
     return until - since + timedelta(days=1)
+
+
+def _plausible_day(value: date) -> date:
+    if not 1970 <= value.year <= 2999:
+        raise ValueError("date must lie between 1970-01-01 and 2999-12-31")
+    return value
+
+
+#: A calendar day a query may name: years 1970–2999 (day arithmetic near 0001 or 9999
+#: overflows, and no record of this service lies outside).
+Day = Annotated[date, AfterValidator(_plausible_day)]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.coords import CoordSystem
 from kernel.instants import UtcDatetime
@@ -16,15 +16,6 @@ if TYPE_CHECKING:
     from patrols.service import GridDayCoverage
 
 MAX_BATCH_POINTS = 500
-
-
-def _plausible_day(value: date) -> date:
-    if not 1970 <= value.year <= 2999:
-        raise ValueError("date must lie between 1970-01-01 and 2999-12-31")
-    return value
-
-
-Day = Annotated[date, AfterValidator(_plausible_day)]
 
 
 class PatrolStart(BaseModel):

@@ -14,16 +14,17 @@ from dispatch.ledger import day_heads
 from domain.jurisdiction import Principal
 from domain.roles import Role
 from evaluation.verify import verify_window
+from kernel.paging import Day
 from service.api.deps import RolesAllowed, SessionDep
 from service.api.docs import AUTHENTICATED
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=AUTHENTICATED)
 Evaluator = Annotated[Principal, Depends(RolesAllowed(Role.EVALUATOR))]
 Since = Annotated[
-    date | None,
+    Day | None,
     Query(description="first day (service time zone), inclusive; default: the first report"),
 ]
-Until = Annotated[date | None, Query(description="last day, inclusive; default: today")]
+Until = Annotated[Day | None, Query(description="last day, inclusive; default: today")]
 
 
 class DiscrepancyOut(BaseModel):

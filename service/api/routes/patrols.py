@@ -10,13 +10,12 @@ from starlette.responses import Response
 
 from domain.jurisdiction import Principal
 from domain.roles import Role
-from kernel.paging import DEFAULT_LIMIT
+from kernel.paging import DEFAULT_LIMIT, Day
 from kernel.settings import get_settings
 from patrols import service
 from patrols.schemas import (
     BatchOut,
     CoverageOut,
-    Day,
     GridCoverageOut,
     PatrolDetail,
     PatrolOut,
