@@ -16,3 +16,4 @@ class Category(SQLModel, table=True):
     big: bool = False
     department: str | None = Field(default=None, max_length=32)
     active: bool = True
+    verify_minutes: float = Field(default=30.0, gt=0)

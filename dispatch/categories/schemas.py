@@ -24,6 +24,9 @@ class CategoryOut(BaseModel):
     big: bool = Field(description="big matters start at the command centre and go to a department")
     department: str | None
     active: bool
+    verify_minutes: float = Field(
+        description="time to verify a public or hotline report on site (核实时限), minutes"
+    )
 
 
 class CategoryCreate(BaseModel):
@@ -36,6 +39,7 @@ class CategoryCreate(BaseModel):
     big: bool = False
     department: Department | None = None
     active: bool = True
+    verify_minutes: Minutes = 30.0
 
     @model_validator(mode="after")
     def _ack_before_resolve(self) -> CategoryCreate:
@@ -55,6 +59,7 @@ class CategoryUpdate(BaseModel):
     big: bool | None = None
     department: Department | None = Field(None, description="null clears the department")
     active: bool | None = None
+    verify_minutes: Minutes | None = None
 
     @model_validator(mode="before")
     @classmethod

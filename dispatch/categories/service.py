@@ -120,8 +120,10 @@ def load_categories(*, session: Session, path: Path) -> dict[str, int]:
         data = CategoryCreate(**item)
         result = session.execute(
             text("""
-            INSERT INTO category (code, name, ack_minutes, resolve_minutes, big, department, active)
-            VALUES (:code, :name, :ack_minutes, :resolve_minutes, :big, :department, :active)
+            INSERT INTO category (code, name, ack_minutes, resolve_minutes, big, department, active,
+                                  verify_minutes)
+            VALUES (:code, :name, :ack_minutes, :resolve_minutes, :big, :department, :active,
+                    :verify_minutes)
             ON CONFLICT DO NOTHING
             """),
             data.model_dump(),
@@ -135,7 +137,8 @@ async def load_all(conn: AsyncConnection[Any]) -> dict[str, Category]:
     """Every category by code, retired ones too (a report says why a code is refused); the
     API keeps this in memory (service.reference)."""
     cursor = await conn.execute(
-        "SELECT id, code, name, ack_minutes, resolve_minutes, big, department, active FROM category"
+        "SELECT id, code, name, ack_minutes, resolve_minutes, big, department, active,"
+        " verify_minutes FROM category"
     )
     return {
         code: Category(
@@ -147,6 +150,9 @@ async def load_all(conn: AsyncConnection[Any]) -> dict[str, Category]:
             big=big,
             department=department,
             active=active,
+            verify_minutes=verify,
         )
-        for cid, code, name, ack, resolve, big, department, active in await cursor.fetchall()
+        for cid, code, name, ack, resolve, big, department, active, verify in (
+            await cursor.fetchall()
+        )
     }

@@ -9,9 +9,11 @@ from pydantic import BaseModel
 
 
 class Stage(StrEnum):
-    """When a photo was taken: with the report, or as evidence of the fix."""
+    """When a photo was taken: with the report, at the on-site verification of a public
+    report (evidence for a rejection), or as evidence of the fix."""
 
     report = "report"
+    verify = "verify"
     resolve = "resolve"
 
 

@@ -58,10 +58,14 @@ def _link(photo: Photo, link: EventPhoto) -> PhotoOut:
 
 
 def may_attach(principal: Principal, event: Event) -> bool:
-    """The reporter, the current assignee, the grid's head and the command centre."""
+    """The reporter, the current assignee, the grid's head and the command centre; while a
+    public report waits for verification, the grid's members too (the verifier's photo)."""
     if principal.role is Role.DISPATCHER:
         return True
     if principal.staff_id in (event.reporter_id, event.assignee_id):
+        return True
+    pending = event.status == Status.PENDING_VERIFICATION.value
+    if pending and principal.role is Role.MEMBER and principal.grid_id == event.grid_id:
         return True
     return heads_grid_of(principal, place_of(event))
 

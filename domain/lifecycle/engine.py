@@ -282,7 +282,10 @@ def _assigned(
 
 
 def _verify(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
-    return _Outcome(replace(state, status=Status.REGISTERED))
+    """A confirmed public report is registered (立案) now: ``created_at`` moves to the
+    confirmation, so its clocks and the indicators measured from registration start here;
+    the report's own time stays on the row (``received_at``)."""
+    return _Outcome(replace(state, status=Status.REGISTERED, created_at=now))
 
 
 def _dispatch(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:

@@ -26,8 +26,10 @@ from service.api.routes import (
     health,
     lifecycle,
     ogc,
+    open311,
     patrols,
     photos,
+    public,
     stats,
 )
 
@@ -73,6 +75,8 @@ def create_app() -> FastAPI:
         board,
         stats,
         ogc,
+        public,
+        open311,
     ):
         app.include_router(module.router)
     app.include_router(console.router(settings))  # the browser console at /console/

@@ -1,0 +1,75 @@
+"""Staff's view of a public or hotline report (with the reporter's contact: staff who may see
+the event need it to call back; never shown by the public door)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from dispatch.access import check_visible
+from dispatch.events.models import Event
+from dispatch.public import duplicates
+from dispatch.public.models import PublicReport
+from dispatch.public.schemas import CandidateOut, PublicReportOut
+from domain.jurisdiction import Principal
+from kernel.errors import NotFound, field_error
+from kernel.settings import get_settings
+
+
+def candidates_of(session: Session, event: Event, *, now: datetime) -> list[CandidateOut]:
+    """The open events an event may duplicate (same rule as at its report)."""
+    assert event.id is not None
+    lon, lat = session.execute(
+        select(func.ST_X(col(Event.geom)), func.ST_Y(col(Event.geom))).where(
+            col(Event.id) == event.id
+        )
+    ).one()
+    found = duplicates.candidates(
+        session,
+        category_id=event.category_id,
+        lon=float(lon),
+        lat=float(lat),
+        now=now,
+        exclude=event.id,
+    )
+    tz = get_settings().tz
+    return [
+        CandidateOut(
+            event_id=c.event_id,
+            status=c.status,
+            created_at=c.created_at.astimezone(tz),
+            distance_m=c.distance_m,
+        )
+        for c in found
+    ]
+
+
+def public_report(
+    session: Session, *, principal: Principal, event_id: int, now: datetime
+) -> PublicReportOut:
+    event = check_visible(principal, session.get(Event, event_id), event_id)
+    report = session.get(PublicReport, event_id)
+    if report is None:
+        raise NotFound(field_error("event_id", f"event {event_id} was not reported by the public"))
+    tz = get_settings().tz
+    return PublicReportOut(
+        event_id=event_id,
+        channel=report.channel,
+        token=str(report.token),
+        hotline_case=report.hotline_case,
+        address=report.address,
+        media_url=report.media_url,
+        attributes={str(k): str(v) for k, v in report.attributes.items()},
+        reporter_name=report.reporter_name,
+        reporter_phone=report.reporter_phone,
+        reporter_email=report.reporter_email,
+        received_at=event.received_at.astimezone(tz),
+        verify_due_at=report.verify_due_at.astimezone(tz),
+        verified_at=None if report.verified_at is None else report.verified_at.astimezone(tz),
+        outcome=report.outcome,
+        outcome_note=report.outcome_note,
+        duplicate_of=event.duplicate_of,
+        duplicate_candidates=candidates_of(session, event, now=now),
+    )
