@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,9 +22,19 @@ from sqlmodel import Session
 
 from dispatch import metrics, store
 from dispatch.categories.models import Category
+from dispatch.events.models import Event
 from dispatch.events.reads import event_out
-from dispatch.events.schemas import EventCreate, EventOut, EventRefs, StaffRef, build_event_out
+from dispatch.events.schemas import (
+    DuplicateCandidate,
+    EventCreate,
+    EventOut,
+    EventRefs,
+    StaffRef,
+    build_event_out,
+)
 from dispatch.outbox import DISPATCH
+from dispatch.public import duplicates
+from dispatch.public.reads import candidates_of
 from domain.jurisdiction import Principal
 from domain.lifecycle import open_event
 from grids.index import GridIndex
@@ -97,7 +106,7 @@ async def submit(
             earlier = await _by_client_id(pool, data.client_id)
             if earlier is None:
                 raise
-            return await _replayed(session, principal, earlier, digest)
+            return await _replayed(session, principal, earlier, digest, now)
         async with pool.connection() as conn:
             cursor = await conn.execute(_NEXT_ID)
             event_id = int((await cursor.fetchone() or (0,))[0])
@@ -141,6 +150,15 @@ async def submit(
             inserted, current, reporter_name = await cursor.fetchone() or (None, False, None)
         if inserted is not None:
             metrics.observe_report(decision, category=category.code, source=report["source"])
+            assert category.id is not None
+            found = await duplicates.candidates_async(
+                pool,
+                category_id=category.id,
+                lon=where.lon,
+                lat=where.lat,
+                now=now,
+                exclude=event_id,
+            )
             row = {"id": event_id, **report, **store.state_columns(decision.state)}
             out = build_event_out(
                 SimpleNamespace(**row),
@@ -153,6 +171,15 @@ async def submit(
                 ),
                 tz=get_settings().tz,
             )
+            out.duplicate_candidates = [
+                DuplicateCandidate(
+                    event_id=c.event_id,
+                    status=c.status,
+                    created_at=c.created_at.astimezone(get_settings().tz),
+                    distance_m=c.distance_m,
+                )
+                for c in found
+            ]
             return Submitted(out, created=True)
         earlier = None if not current else await _by_client_id(pool, data.client_id)
         if earlier is None:  # stale copies (or the grid vanished with them): decide again
@@ -160,7 +187,7 @@ async def submit(
             categories.invalidate()
             continue
         # client_id is taken: an earlier report, or a concurrent identical one that won
-        return await _replayed(session, principal, earlier, digest)
+        return await _replayed(session, principal, earlier, digest, now)
     raise Unavailable("the grid map or the categories keep changing; retry the report")
 
 
@@ -202,7 +229,7 @@ async def _by_client_id(pool: AsyncConnectionPool, client_id: uuid.UUID) -> _Ear
 
 
 async def _replayed(
-    session: Session, principal: Principal, earlier: _Earlier, digest: str
+    session: Session, principal: Principal, earlier: _Earlier, digest: str, now: datetime
 ) -> Submitted:
     if earlier.reporter_id != principal.staff_id or earlier.request_hash != digest:
         raise Conflict(
@@ -214,9 +241,15 @@ async def _replayed(
             )
         )
 
-    out = await anyio.to_thread.run_sync(partial(event_out, session, event_id=earlier.id))
-    assert out is not None
-    return Submitted(out, created=False)
+    def answer() -> EventOut:
+        """The event as the first answer showed it, its candidates as they are now."""
+        out = event_out(session, event_id=earlier.id)
+        event = session.get(Event, earlier.id)
+        assert out is not None and event is not None
+        out.duplicate_candidates = candidates_of(session, event, now=now)
+        return out
+
+    return Submitted(await anyio.to_thread.run_sync(answer), created=False)
 
 
 def _active_category(category: Category | None, code: str) -> Category:

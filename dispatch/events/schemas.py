@@ -76,6 +76,15 @@ class LocationOut(BaseModel):
     accuracy_m: float | None
 
 
+class DuplicateCandidate(BaseModel):
+    """An open event a new report may duplicate (same category, near, recent)."""
+
+    event_id: int
+    status: str
+    created_at: datetime
+    distance_m: float
+
+
 class EventOut(BaseModel):
     """An event. Times are ISO 8601 in the service's time zone (Asia/Shanghai by default)."""
 
@@ -114,6 +123,11 @@ class EventOut(BaseModel):
         None,
         description="seconds allowed to resolve in the current period: with due_at it places "
         "the warning marks (50 %, 75 %) a client needs to show the SLA state",
+    )
+    duplicate_candidates: list[DuplicateCandidate] | None = Field(
+        None,
+        description="on a new report's answer only: open events of the same category near it "
+        "(nearest first) that it may duplicate",
     )
 
 

@@ -10,15 +10,16 @@ from sqlmodel import Session, col, select
 
 from dispatch.access import check_visible
 from dispatch.events.models import Event
+from dispatch.events.schemas import DuplicateCandidate
 from dispatch.public import duplicates
 from dispatch.public.models import PublicReport
-from dispatch.public.schemas import CandidateOut, PublicReportOut
+from dispatch.public.schemas import PublicReportOut
 from domain.jurisdiction import Principal
 from kernel.errors import NotFound, field_error
 from kernel.settings import get_settings
 
 
-def candidates_of(session: Session, event: Event, *, now: datetime) -> list[CandidateOut]:
+def candidates_of(session: Session, event: Event, *, now: datetime) -> list[DuplicateCandidate]:
     """The open events an event may duplicate (same rule as at its report)."""
     assert event.id is not None
     lon, lat = session.execute(
@@ -36,7 +37,7 @@ def candidates_of(session: Session, event: Event, *, now: datetime) -> list[Cand
     )
     tz = get_settings().tz
     return [
-        CandidateOut(
+        DuplicateCandidate(
             event_id=c.event_id,
             status=c.status,
             created_at=c.created_at.astimezone(tz),

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from dispatch.events.schemas import Description, LocationIn
+from dispatch.events.schemas import Description, DuplicateCandidate, LocationIn
 from domain.intake import Outcome, RejectReason
 
 HotlineCase = Annotated[
@@ -33,13 +33,6 @@ class HotlineReportIn(BaseModel):
     caller_phone: Phone | None = None
 
 
-class CandidateOut(BaseModel):
-    event_id: int
-    status: str
-    created_at: datetime
-    distance_m: float
-
-
 class PublicReportOut(BaseModel):
     """A public or hotline report's own facts. ``reporter_*`` is personal data: only staff who
     may see the event read it, never the public door."""
@@ -60,7 +53,7 @@ class PublicReportOut(BaseModel):
     outcome: str | None
     outcome_note: str
     duplicate_of: int | None
-    duplicate_candidates: list[CandidateOut] = Field(
+    duplicate_candidates: list[DuplicateCandidate] = Field(
         description="open events of the same category near it (nearest first)"
     )
 

@@ -436,3 +436,28 @@ def test_xml_body_of_a_create(client: TestClient, key: str, point: tuple[float, 
     assert root.tag == "service_requests" and request is not None
     assert request.findtext("service_request_id", "").isdigit()
     assert request.find("duplicate_candidates") is not None
+
+
+def test_staff_reports_list_their_duplicate_candidates(
+    client: TestClient, token_for: Headers, point: tuple[float, float], key: str
+) -> None:
+    from tests.kit.events import report_body
+
+    member = token_for("g01m1")
+    body = report_body(point, category="exposed_garbage")
+    r = client.post("/api/v1/events", json=body, headers=member)
+    assert r.status_code == 201 and r.json()["duplicate_candidates"] == []
+    first = r.json()["id"]
+    again = report_body(point, category="exposed_garbage")
+    r = client.post("/api/v1/events", json=again, headers=member)
+    assert [c["event_id"] for c in r.json()["duplicate_candidates"]] == [first]
+    other = report_body(point, category="small_ads")
+    r = client.post("/api/v1/events", json=other, headers=member)
+    assert r.json()["duplicate_candidates"] == []  # another category
+    # a public report there sees both open garbage events, nearest first
+    sid = _created(client, _form(point, key))
+    listed = client.get(f"/api/v1/events/{sid}/duplicates", headers=member).json()
+    assert {c["event_id"] for c in listed} == {first, first + 1}
+    assert (
+        client.get(f"/api/v1/events/{first}", headers=member).json()["duplicate_candidates"] is None
+    )

@@ -12,14 +12,13 @@ from fastapi import APIRouter, Depends, Request
 from dispatch.access import check_visible
 from dispatch.events.models import Event
 from dispatch.events.reads import event_out
-from dispatch.events.schemas import EventOut
+from dispatch.events.schemas import DuplicateCandidate, EventOut
 from dispatch.public import keys, reads, verification
 from dispatch.public.intake import PublicReportIn, submit
 from dispatch.public.schemas import (
     ApiClientIn,
     ApiClientIssued,
     ApiClientOut,
-    CandidateOut,
     HotlineReportIn,
     PublicReportOut,
     RevokeIn,
@@ -87,10 +86,10 @@ def get_public_report(
     return reads.public_report(session, principal=principal, event_id=event_id, now=now)
 
 
-@router.get("/events/{event_id}/duplicates", response_model=list[CandidateOut])
+@router.get("/events/{event_id}/duplicates", response_model=list[DuplicateCandidate])
 def duplicate_candidates(
     event_id: EventId, session: SessionDep, principal: AnyUser, now: Now
-) -> list[CandidateOut]:
+) -> list[DuplicateCandidate]:
     """Open events of the same category near this one, nearest first (the duplicate rule)."""
     event = check_visible(principal, session.get(Event, event_id), event_id)
     return reads.candidates_of(session, event, now=now)
