@@ -18,8 +18,14 @@ from domain.lifecycle import Status
 
 DESCRIPTION_MAX = 2000
 
+#: Text PostgreSQL can store (no NUL character): a NUL is a 422, not a database error.
+NO_NUL = r"^[^\x00]*$"
+
 Description = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=DESCRIPTION_MAX)
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=DESCRIPTION_MAX, pattern=NO_NUL
+    ),
 ]
 CategoryCode = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 

@@ -301,6 +301,10 @@ def parse_post(
         return value or None
 
     values: dict[str, Any] = {"channel": channel}
+    with_nul = [k for k, v in form.items() if "\x00" in k + v]
+    for name in with_nul:
+        bad(name.replace("\x00", ""), "text cannot hold a NUL character")
+    form = {k: v for k, v in form.items() if k not in with_nul}
     code = (form.get("service_code") or "").strip()
     if not code:
         bad("service_code", "service_code is required")

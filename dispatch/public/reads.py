@@ -15,7 +15,6 @@ from dispatch.public import duplicates
 from dispatch.public.models import PublicReport
 from dispatch.public.schemas import PublicReportOut
 from domain.jurisdiction import Principal
-from kernel.errors import NotFound, field_error
 from kernel.settings import get_settings
 
 
@@ -52,9 +51,26 @@ def public_report(
 ) -> PublicReportOut:
     event = check_visible(principal, session.get(Event, event_id), event_id)
     report = session.get(PublicReport, event_id)
-    if report is None:
-        raise NotFound(field_error("event_id", f"event {event_id} was not reported by the public"))
     tz = get_settings().tz
+    if report is None:  # a staff report: its source and candidates only
+        return PublicReportOut(
+            event_id=event_id,
+            channel=event.source,
+            token=None,
+            hotline_case=None,
+            address=None,
+            media_url=None,
+            reporter_name=None,
+            reporter_phone=None,
+            reporter_email=None,
+            received_at=event.received_at.astimezone(tz),
+            verify_due_at=None,
+            verified_at=None,
+            outcome=None,
+            outcome_note="",
+            duplicate_of=event.duplicate_of,
+            duplicate_candidates=candidates_of(session, event, now=now),
+        )
     return PublicReportOut(
         event_id=event_id,
         channel=report.channel,

@@ -9,13 +9,19 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from dispatch.events.schemas import Description, DuplicateCandidate, LocationIn
+from dispatch.events.schemas import NO_NUL, Description, DuplicateCandidate, LocationIn
 from domain.intake import Outcome, RejectReason
+from kernel.paging import MAX_BIGINT
+
+MAX_INT = 2**31 - 1
 
 HotlineCase = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[\w-]+$")
 ]
-Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Short = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL)
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=NO_NUL)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9+\- ()]{3,32}$")]
 
 
@@ -28,27 +34,31 @@ class HotlineReportIn(BaseModel):
     category: Annotated[str, StringConstraints(min_length=1, max_length=32)]
     description: Description
     location: LocationIn
-    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = None
+    address: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=255, pattern=NO_NUL)]
+        | None
+    ) = None
     caller_name: Short | None = None
     caller_phone: Phone | None = None
 
 
 class PublicReportOut(BaseModel):
-    """A public or hotline report's own facts. ``reporter_*`` is personal data: only staff who
-    may see the event read it, never the public door."""
+    """Where an event's report came from, and a public or hotline report's own facts (a staff
+    report has channel ``staff`` and none of them). ``reporter_*`` is personal data: only
+    staff who may see the event read it, never the public door."""
 
     event_id: int
     channel: str
-    token: str
+    token: str | None = Field(description="the Open311 token (public and hotline reports)")
     hotline_case: str | None
     address: str | None
     media_url: str | None
-    attributes: dict[str, str]
+    attributes: dict[str, str] = {}
     reporter_name: str | None
     reporter_phone: str | None
     reporter_email: str | None
     received_at: datetime
-    verify_due_at: datetime
+    verify_due_at: datetime | None
     verified_at: datetime | None
     outcome: str | None
     outcome_note: str
@@ -66,9 +76,9 @@ class VerifyIn(BaseModel):
 
     outcome: Outcome
     reason: RejectReason | None = None
-    duplicate_of: int | None = Field(None, ge=1)
-    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
-    version: int | None = Field(None, ge=1)
+    duplicate_of: int | None = Field(None, ge=1, le=MAX_BIGINT)
+    note: Text = ""
+    version: int | None = Field(None, ge=1, le=MAX_INT)
 
 
 class ApiClientIn(BaseModel):
@@ -95,4 +105,4 @@ class ApiClientIssued(ApiClientOut):
 class RevokeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    reason: Text = ""

@@ -461,3 +461,16 @@ def test_staff_reports_list_their_duplicate_candidates(
     assert (
         client.get(f"/api/v1/events/{first}", headers=member).json()["duplicate_candidates"] is None
     )
+
+
+def test_a_nul_character_is_refused_not_a_server_error(
+    client: TestClient, key: str, point: tuple[float, float], token_for: Headers
+) -> None:
+    r = _post(client, _form(point, key, description="垃圾\x00"))
+    assert r.status_code == 400 and "NUL" in r.text
+    r = client.post(
+        "/api/v1/api-clients",
+        json={"name": "a\x00b", "channel": "public"},
+        headers=token_for("admin"),
+    )
+    assert r.status_code == 422

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from dispatch.access import check_visible
 from dispatch.events.models import Event
@@ -29,7 +29,7 @@ from domain.jurisdiction import Principal
 from domain.roles import Role
 from kernel.uow import UnitOfWork
 from service.api.deps import AnyUser, Now, RolesAllowed, SessionDep, UowDep, grid_locator
-from service.api.params import EventId
+from service.api.params import MAX_INT, EventId
 
 router = APIRouter(prefix="/api/v1", tags=["public reports"])
 
@@ -81,8 +81,9 @@ async def enter_hotline_report(
 def get_public_report(
     event_id: EventId, session: SessionDep, principal: AnyUser, now: Now
 ) -> PublicReportOut:
-    """A public or hotline report's own facts: channel, address, the reporter's contact
-    (personal data, for the staff who may see the event), its verification and candidates."""
+    """Where the event's report came from (staff, public, hotline) and, for a public or
+    hotline report, its own facts: address, the reporter's contact (personal data, for the
+    staff who may see the event), its verification; and its duplicate candidates."""
     return reads.public_report(session, principal=principal, event_id=event_id, now=now)
 
 
@@ -140,7 +141,11 @@ def list_api_clients(session: SessionDep, _: Admin) -> list[ApiClientOut]:
 
 @router.post("/api-clients/{client_id}/revoke", response_model=ApiClientOut)
 def revoke_api_client(
-    client_id: int, body: RevokeIn, uow: UowDep, _: Admin, now: Now
+    client_id: Annotated[int, Path(ge=1, le=MAX_INT, description="API client id")],
+    body: RevokeIn,
+    uow: UowDep,
+    _: Admin,
+    now: Now,
 ) -> ApiClientOut:
     """Block a client's key for good (its reports stay)."""
     return _client_out(keys.revoke(uow=uow, client_id=client_id, reason=body.reason, now=now))
