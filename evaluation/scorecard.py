@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,13 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from domain.evaluation.indicators import INDICATOR_BY_CODE, INDICATORS, Source, evaluate
+from domain.evaluation.intake import INTAKE_COUNTERS
 from domain.evaluation.scorecard import Score, Scorecard, score
 from evaluation.indicators import STAFFED_SQL, counter_sums
+from evaluation.intake import intake_sums
 from evaluation.models import COUNTER_COLUMNS
 from evaluation.scope import Scope, no_jit
+from kernel.clock import utc_now
 from kernel.settings import get_settings
 
 
@@ -36,7 +40,9 @@ class ScoredUnit:
     result: Score
 
 
-def scorecard_units(*, session: Session, scope: Scope) -> tuple[list[ScoredUnit], Scorecard]:
+def scorecard_units(
+    *, session: Session, scope: Scope, now: datetime | None = None
+) -> tuple[list[ScoredUnit], Scorecard]:
     """The 100-point score of every grid and community for the window."""
     card, _ = load_scorecard()
     grids = session.execute(
@@ -47,12 +53,14 @@ def scorecard_units(*, session: Session, scope: Scope) -> tuple[list[ScoredUnit]
     ).all()
     no_jit(session)
     per_grid = counter_sums(session, scope, per_grid=True)
+    intake = intake_sums(session, scope, per_grid=True, now=now or utc_now())
     empty = dict.fromkeys((*COUNTER_COLUMNS, "patrolled_grid_days"), 0.0)
+    no_reports = dict.fromkeys(INTAKE_COUNTERS, 0.0)
     staffed = set(session.execute(text(STAFFED_SQL), {"grids": None}).scalars())
     units: list[ScoredUnit] = []
     by_community: dict[int, tuple[str, str, dict[str, float]]] = {}
     for gid, gcode, gname, cid, ccode, cname in grids:
-        totals = dict(per_grid.get(gid, empty))
+        totals = dict(per_grid.get(gid, empty)) | intake.get(gid, no_reports)
         totals["grid_days"] = float(scope.days)
         totals["grids"] = 1.0
         totals["staffed_grids"] = 1.0 if gid in staffed else 0.0

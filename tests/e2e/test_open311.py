@@ -474,3 +474,59 @@ def test_a_nul_character_is_refused_not_a_server_error(
         headers=token_for("admin"),
     )
     assert r.status_code == 422
+
+
+def test_the_intake_indicators_and_the_missed_report_rate(
+    client: TestClient,
+    key: str,
+    point: tuple[float, float],
+    token_for: Headers,
+    clock: Clock,
+) -> None:
+    """A staff report, a public report linked to it (not missed: staff had it), a public
+    report confirmed late (missed; verified after its deadline), one left pending past its
+    deadline: 漏报率, 按时核实率, 公众有效上报率 and the duplicate share, with drill-downs."""
+    from tests.kit.events import report_body
+
+    member = token_for("g01m1")
+    staff = client.post("/api/v1/events", json=report_body(point), headers=member).json()["id"]
+    linked = _created(client, _form(point, key))
+    ok = client.post(
+        f"/api/v1/events/{linked}/verification",
+        json={"outcome": "duplicate", "duplicate_of": staff},
+        headers=member,
+    )
+    assert ok.status_code == 200
+    missed = _created(client, _form(point, key, service_code="small_ads", description="小广告"))
+    pending = _created(client, _form(point, key, service_code="road_damage", description="坑"))
+    clock.advance(minutes=40)  # past the 30-minute verification deadline
+    ok = client.post(
+        f"/api/v1/events/{missed}/verification", json={"outcome": "confirmed"}, headers=member
+    )
+    assert ok.status_code == 200
+    day = clock.now.astimezone(get_settings().tz).date().isoformat()
+    r = client.get(
+        "/api/v1/stats/indicators",
+        params={"since": day, "until": day, "grid": GRID_01},
+        headers=token_for("evaluator"),
+    )
+    assert r.status_code == 200, r.text
+    got = {i["code"]: (i["numerator"], i["denominator"]) for i in r.json()["indicators"]}
+    assert got["missed_report"] == (1, 2)  # the confirmed public report, of 2 registered
+    assert got["on_time_verification"] == (1, 3)  # the link in time; the late one, the pending
+    assert got["valid_public_report"] == (2, 2)
+    assert got["duplicate_share"] == (1, 4)
+    assert got["valid_report"] == (3, 3)  # the linked report counts once (as the original)
+    r = client.get(
+        "/api/v1/stats/indicators/on_time_verification/events",
+        params={"since": day, "until": day},
+        headers=token_for("evaluator"),
+    )
+    assert [i["id"] for i in r.json()["items"]] == [int(linked)]
+    r = client.get(
+        "/api/v1/stats/indicators/missed_report/events",
+        params={"since": day, "until": day},
+        headers=token_for("evaluator"),
+    )
+    assert [i["id"] for i in r.json()["items"]] == [int(missed)]
+    assert pending

@@ -27,7 +27,7 @@ from evaluation.scope import Scope, window, with_category, with_place
 from evaluation.scorecard import ScoredUnit, scorecard_units
 from kernel.errors import Invalid, field_error
 from kernel.paging import DEFAULT_LIMIT, MAX_BIGINT, MAX_ROWS_LIMIT
-from service.api.deps import RolesAllowed, SessionDep
+from service.api.deps import Now, RolesAllowed, SessionDep
 from service.api.params import Cursor
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
@@ -303,15 +303,17 @@ def _indicator_out(v: IndicatorValue, scope: Scope) -> IndicatorOut:
         value=v.value,
         higher_is_better=v.indicator.higher_is_better,
         scope="window" if v.indicator.source is not Source.map else "map",
-        events=link if v.indicator.source is Source.events else None,
+        events=link if v.indicator.source in (Source.events, Source.intake) else None,
         drilldown=link,
     )
 
 
 @router.get("/indicators", response_model=IndicatorsOut)
-def indicators(session: SessionDep, _: Reader, scope: PlaceWindow, output: OutputDep) -> Any:
+def indicators(
+    session: SessionDep, _: Reader, scope: PlaceWindow, output: OutputDep, now: Now
+) -> Any:
     """Every DESIGN §7 indicator with numerator, denominator, value and its drill-down."""
-    report = indicator_report(session=session, scope=scope)
+    report = indicator_report(session=session, scope=scope, now=now)
     out = [_indicator_out(v, scope) for v in report.values]
     if output.export:
         columns = ["code", "name", "numerator", "denominator", "value", "formula"]
@@ -349,11 +351,12 @@ def indicator_events(
     scope: PlaceWindow,
     output: OutputDep,
     wanted: RowsDep,
+    now: Now,
 ) -> Any:
     """What stands behind an indicator's numerator: events (or grid-days for patrol coverage,
     grids for coverage and staffing), by id, paginated; csv/xlsx export all of them (or the
     first ``limit``), streamed."""
-    listing = drilldown(code=code, scope=scope, cursor=wanted.cursor)
+    listing = drilldown(code=code, scope=scope, cursor=wanted.cursor, now=now)
     if output.export:
         return _served(
             listing.columns,
@@ -428,10 +431,10 @@ def _scored_out(unit: ScoredUnit) -> ScoredOut:
 
 
 @router.get("/scorecard", response_model=ScorecardOut)
-def scorecard(session: SessionDep, _: Reader, scope: Window, output: OutputDep) -> Any:
+def scorecard(session: SessionDep, _: Reader, scope: Window, output: OutputDep, now: Now) -> Any:
     """Each grid's and community's 100-point score (weights: data/scorecard.json), graded
     优 ≥ 90, 良 80–90, 中 60–80, 差 < 60, with how each point was earned."""
-    units, card = scorecard_units(session=session, scope=scope)
+    units, card = scorecard_units(session=session, scope=scope, now=now)
     if output.export:
         codes = [r.indicator for r in card.rules]
         columns = ["kind", "code", "name", "community", "score", "grade"]

@@ -169,6 +169,8 @@ def test_indicator_formulas_with_plain_values() -> None:
         "closed_on_time": 150.0, "closed_level0": 140.0, "closed_le2": 160.0,
         "patrolled_grid_days": 27.0, "grid_days": 30.0, "covered_area_km2": 16.18,
         "jurisdiction_area_km2": 16.18, "staffed_grids": 43.0, "grids": 44.0,
+        "all_reports": 220.0, "linked_reports": 20.0, "verifications_due": 25.0,
+        "verified_on_time": 22.0, "public_decided": 24.0, "public_valid": 18.0,
     }  # fmt: skip
     value = {i.code: evaluate(i, totals) for i in INDICATORS}
     expected = {
@@ -185,6 +187,9 @@ def test_indicator_formulas_with_plain_values() -> None:
         "kept_in_grid": (140, 168, round(140 / 168, 6)),
         "kept_in_subdistrict": (160, 168, round(160 / 168, 6)),
         "missed_report": (9, 185, round(9 / 185, 6)),
+        "on_time_verification": (22, 25, 0.88),
+        "valid_public_report": (18, 24, 0.75),
+        "duplicate_share": (20, 220, round(20 / 220, 6)),
     }
     assert set(expected) == set(value)
     for code, (num, den, v) in expected.items():
