@@ -109,6 +109,7 @@ _NOTES: Mapping[Status, str] = {
     Status.ACKNOWLEDGED: "处置中",
     Status.RESOLVED: "已处置，等待核查",
     Status.SUSPENDED: "已挂起（延期处理）",
+    Status.MERGED: "已与相同的问题合并处理",
     Status.CLOSED: "已结案",
     Status.VOIDED: "已作废",
 }

@@ -106,3 +106,20 @@ class RevokeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Text = ""
+
+
+class MergeIn(BaseModel):
+    """Merge this event into the open event ``into`` (command centre)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    into: int = Field(ge=1, le=MAX_BIGINT, description="the open event this one duplicates")
+    note: Text = ""
+    version: int | None = Field(None, ge=1, le=MAX_INT)
+
+
+class UnmergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Text = ""
+    version: int | None = Field(None, ge=1, le=MAX_INT)

@@ -9,18 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
-from sqlmodel import Session
-
 from dispatch.access import check_visible
 from dispatch.events.models import Event
 from dispatch.lifecycle.loading import load
+from dispatch.lifecycle.merging import link, linkable
 from dispatch.outbox import DISPATCH, Outbox
 from dispatch.photos.schemas import Stage
 from dispatch.photos.service import count_photos
 from dispatch.public.models import PublicReport
 from dispatch.store import record
-from domain.intake import LINKABLE_STATUSES, REJECT_LABELS, Outcome, RejectReason
+from domain.intake import REJECT_LABELS, Outcome, RejectReason
 from domain.jurisdiction import Place, Principal, serves
 from domain.lifecycle import (
     Action,
@@ -31,7 +29,7 @@ from domain.lifecycle import (
     apply,
 )
 from domain.roles import GRID_LEVEL, Role
-from kernel.errors import Conflict, Forbidden, Invalid, NotFound, field_error
+from kernel.errors import Forbidden, Invalid, field_error
 from kernel.uow import UnitOfWork
 
 
@@ -94,7 +92,7 @@ def verify(
         outcome_note = f"{label}：{request.note}" if request.note else label
         action, note = Action.VOID, f"核实未通过（{outcome_note}）"
     else:
-        original = _linkable(session, request.duplicate_of, event_id)
+        original = linkable(session, request.duplicate_of, event_id, "duplicate_of")
         action, note = Action.VOID, f"重复上报，并入事件 {original}"
         outcome_note = request.note
     decision = apply(
@@ -120,6 +118,7 @@ def verify(
             )
         )
     elif request.outcome is Outcome.DUPLICATE:
+        assert request.duplicate_of is not None
         link(session, event_id, request.duplicate_of)
     public.verified_at = now
     public.outcome = request.outcome.value
@@ -127,37 +126,3 @@ def verify(
     public.verified_by = principal.staff_id
     session.add(public)
     uow.commit()
-
-
-def _linkable(session: Session, original: int | None, event_id: int) -> int:
-    """The open event a report may be linked to: an unlinked one in a linkable status."""
-    where = "duplicate_of"
-    if original is None:
-        raise Invalid(field_error(where, "name the open event this report duplicates"))
-    if original == event_id:
-        raise Invalid(field_error(where, "a report cannot duplicate itself"))
-    row = session.execute(
-        text("SELECT status, duplicate_of FROM event WHERE id = :id FOR SHARE"), {"id": original}
-    ).first()
-    if row is None:
-        raise Invalid(field_error(where, f"no event {original}"))
-    status, root = row
-    if root is not None:
-        raise Invalid(
-            field_error(where, f"event {original} is itself linked to {root}; link to {root}")
-        )
-    if Status(status) not in LINKABLE_STATUSES:
-        raise Invalid(field_error(where, f"event {original} is {status}, not open"))
-    return original
-
-
-def link(session: Session, event_id: int, original: int | None) -> None:
-    """Set ``duplicate_of`` (the statistics trigger then stops counting the report)."""
-    if original is None:
-        raise NotFound("nothing to link to")
-    result = session.execute(
-        text("UPDATE event SET duplicate_of = :o WHERE id = :id AND duplicate_of IS NULL"),
-        {"o": original, "id": event_id},
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(field_error("duplicate_of", f"event {event_id} is already linked"))

@@ -20,7 +20,9 @@ JsonValue = str | int | float | bool | None | list[str]
 
 
 class Status(StrEnum):
-    """Where an event stands; ``suspended`` is a status (see ``EventState.resume_status``)."""
+    """Where an event stands; ``suspended`` and ``merged`` are statuses (see
+    ``EventState.resume_status``): a merged event is parked as a duplicate of another open one
+    until it is unmerged."""
 
     PENDING_VERIFICATION = "pending_verification"
     REGISTERED = "registered"
@@ -28,6 +30,7 @@ class Status(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
     SUSPENDED = "suspended"
+    MERGED = "merged"
     CLOSED = "closed"
     VOIDED = "voided"
 
@@ -53,6 +56,10 @@ RUNNING_CLOCKS: Mapping[Status, tuple[Clock, ...]] = {
 }
 #: Statuses in which an SLA clock runs.
 CLOCKED_STATUSES: frozenset[Status] = frozenset(RUNNING_CLOCKS)
+#: Statuses an event may be merged from (and returns to when unmerged).
+MERGEABLE_STATUSES: frozenset[Status] = frozenset(
+    {Status.PENDING_VERIFICATION, Status.REGISTERED, Status.DISPATCHED, Status.ACKNOWLEDGED}
+)
 
 
 class Action(StrEnum):
@@ -69,6 +76,8 @@ class Action(StrEnum):
     SUSPEND = "suspend"
     RESUME = "resume"
     VOID = "void"
+    MERGE = "merge"
+    UNMERGE = "unmerge"
     WARN = "warn"
     BREACH = "breach"
 
@@ -149,6 +158,7 @@ class NotificationKind(StrEnum):
     SUSPENDED = "suspended"
     RESUMED = "resumed"
     VERIFY_REQUESTED = "verify_requested"
+    MERGED = "merged"
 
 
 def ensure_utc(value: datetime, name: str = "datetime") -> datetime:

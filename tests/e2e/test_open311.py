@@ -530,3 +530,65 @@ def test_the_intake_indicators_and_the_missed_report_rate(
     )
     assert [i["id"] for i in r.json()["items"]] == [int(missed)]
     assert pending
+
+
+def test_dispatchers_merge_and_unmerge_open_events(
+    client: TestClient,
+    token_for: Headers,
+    make_event: Callable[..., int],
+    clock: Clock,
+    db: Session,
+) -> None:
+    dispatcher = token_for("dispatch1")
+    original = make_event("g01m1", assignee="g01m2")
+    twin = make_event("g01m1", assignee="g01m1")
+    before = client.get(f"/api/v1/events/{twin}", headers=dispatcher).json()
+    assert before["status"] == "dispatched"
+    counted = "SELECT coalesce(sum(reported), 0) FROM stats_daily"
+    assert db.execute(text(counted)).scalar_one() == 2
+
+    r = client.post(
+        f"/api/v1/events/{twin}/merge", json={"into": original}, headers=token_for("g01h")
+    )
+    assert r.status_code == 403
+    r = client.post(f"/api/v1/events/{twin}/merge", json={"into": twin}, headers=dispatcher)
+    assert r.status_code == 422
+    clock.advance(minutes=10)
+    r = client.post(
+        f"/api/v1/events/{twin}/merge",
+        json={"into": original, "version": before["version"]},
+        headers=dispatcher,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "merged"
+    assert db.execute(text(counted)).scalar_one() == 1  # counts once
+    # the original cannot be merged into the merged one (links never chain)
+    r = client.post(f"/api/v1/events/{original}/merge", json={"into": twin}, headers=dispatcher)
+    assert r.status_code == 422
+    twin_311 = _request(client, str(twin))
+    assert twin_311["status_notes"].startswith(f"与已受理的问题 {original} 相同")
+
+    clock.advance(minutes=20)
+    r = client.post(f"/api/v1/events/{twin}/unmerge", headers=dispatcher)
+    assert r.status_code == 200, r.text
+    back = r.json()
+    assert back["status"] == "dispatched"
+    parked = timedelta(minutes=20)
+    assert (
+        datetime.fromisoformat(back["due_at"]) == datetime.fromisoformat(before["due_at"]) + parked
+    )
+    assert db.execute(text(counted)).scalar_one() == 2
+    history = client.get(f"/api/v1/events/{twin}/history", headers=dispatcher).json()["items"]
+    assert [h["action"] for h in history][-2:] == ["merge", "unmerge"]
+    assert client.post(f"/api/v1/events/{twin}/unmerge", headers=dispatcher).status_code == 409
+
+    # once the original is closed (here: voided) the merge is final
+    assert (
+        client.post(
+            f"/api/v1/events/{twin}/merge", json={"into": original}, headers=dispatcher
+        ).status_code
+        == 200
+    )
+    assert client.post(f"/api/v1/events/{original}/void", headers=dispatcher).status_code == 200
+    r = client.post(f"/api/v1/events/{twin}/unmerge", headers=dispatcher)
+    assert r.status_code == 409 and r.json()["detail"][0]["type"] == "merge_final"

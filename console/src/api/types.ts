@@ -16,6 +16,7 @@ export type Status =
   | 'acknowledged'
   | 'resolved'
   | 'suspended'
+  | 'merged'
   | 'closed'
   | 'voided'
 

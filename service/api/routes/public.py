@@ -13,6 +13,7 @@ from dispatch.access import check_visible
 from dispatch.events.models import Event
 from dispatch.events.reads import event_out
 from dispatch.events.schemas import DuplicateCandidate, EventOut
+from dispatch.lifecycle import merging
 from dispatch.public import keys, reads, verification
 from dispatch.public.intake import PublicReportIn, submit
 from dispatch.public.schemas import (
@@ -20,8 +21,10 @@ from dispatch.public.schemas import (
     ApiClientIssued,
     ApiClientOut,
     HotlineReportIn,
+    MergeIn,
     PublicReportOut,
     RevokeIn,
+    UnmergeIn,
     VerifyIn,
 )
 from domain.intake import Channel
@@ -117,6 +120,47 @@ def verify_report(
         ),
         now=now,
     )
+    return _event(uow, event_id)
+
+
+@router.post("/events/{event_id}/merge", response_model=EventOut)
+def merge_event(
+    event_id: EventId, body: MergeIn, uow: UowDep, principal: Dispatcher, now: Now
+) -> EventOut:
+    """合并 (command centre): park this open event as a duplicate of the open event ``into``;
+    its clock pauses, it counts once (as ``into``), its reporter follows ``into``."""
+    merging.merge(
+        uow=uow,
+        principal=principal,
+        event_id=event_id,
+        request=merging.MergeRequest(into=body.into, note=body.note, version=body.version),
+        now=now,
+    )
+    return _event(uow, event_id)
+
+
+@router.post("/events/{event_id}/unmerge", response_model=EventOut)
+def unmerge_event(
+    event_id: EventId,
+    uow: UowDep,
+    principal: Dispatcher,
+    now: Now,
+    body: UnmergeIn | None = None,
+) -> EventOut:
+    """撤销合并 (command centre), before the event it was merged into is closed: it returns
+    where it was, its clock runs again with the time it had left."""
+    data = body or UnmergeIn()
+    merging.unmerge(
+        uow=uow,
+        principal=principal,
+        event_id=event_id,
+        request=merging.MergeRequest(note=data.note, version=data.version),
+        now=now,
+    )
+    return _event(uow, event_id)
+
+
+def _event(uow: UnitOfWork, event_id: int) -> EventOut:
     out = event_out(uow.session, event_id=event_id)
     assert out is not None
     return out
