@@ -55,11 +55,21 @@ class EventCreate(BaseModel):
     occurred_at: AwareDatetime | None = Field(
         None, description="when the reporter saw it (device clock, with offset); ≤ 72 h ago"
     )
+    duplicate_of: int | None = Field(
+        None,
+        ge=1,
+        le=2**63 - 1,
+        description="link the report to this open event (one of the candidates) instead of "
+        "opening a new one: it is merged into it, counts once, and follows it",
+    )
 
     def request_hash(self) -> str:
         """sha256 of the canonical JSON of the body: the same report always hashes the same,
-        whatever its key order, whitespace or time-zone offset."""
-        body = self.model_dump(mode="json")
+        whatever its key order, whitespace or time-zone offset (a report without a link hashes
+        as before links existed)."""
+        body = self.model_dump(
+            mode="json", exclude={"duplicate_of"} if self.duplicate_of is None else None
+        )
         body["client_id"] = str(self.client_id)
         body["occurred_at"] = (
             self.occurred_at.astimezone(UTC).isoformat() if self.occurred_at else None

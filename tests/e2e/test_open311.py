@@ -592,3 +592,33 @@ def test_dispatchers_merge_and_unmerge_open_events(
     assert client.post(f"/api/v1/events/{original}/void", headers=dispatcher).status_code == 200
     r = client.post(f"/api/v1/events/{twin}/unmerge", headers=dispatcher)
     assert r.status_code == 409 and r.json()["detail"][0]["type"] == "merge_final"
+
+
+def test_a_staff_report_linked_at_once_counts_once_and_can_be_unmerged(
+    client: TestClient, token_for: Headers, point: tuple[float, float], db: Session
+) -> None:
+    from tests.kit.events import report_body
+
+    member = token_for("g01m1")
+    first = client.post("/api/v1/events", json=report_body(point), headers=member).json()["id"]
+    body = report_body(point, duplicate_of=first)
+    r = client.post("/api/v1/events", json=body, headers=member)
+    assert r.status_code == 201, r.text
+    linked = r.json()["id"]
+    assert r.json()["status"] == "merged"
+    again = client.post("/api/v1/events", json=body, headers=member)
+    assert again.status_code == 200 and again.json()["id"] == linked
+    assert db.execute(text("SELECT sum(reported) FROM stats_daily")).scalar_one() == 1
+    dispatch_rows = db.execute(
+        text("SELECT count(*) FROM outbox WHERE event_id = :e AND topic = 'dispatch'"),
+        {"e": linked},
+    ).scalar_one()
+    assert dispatch_rows == 0  # never dispatched on its own
+    # only an open event the reporter may see
+    other = report_body(point, duplicate_of=999_999)
+    assert client.post("/api/v1/events", json=other, headers=member).status_code == 422
+    chained = report_body(point, duplicate_of=linked)
+    assert client.post("/api/v1/events", json=chained, headers=member).status_code == 422
+    r = client.post(f"/api/v1/events/{linked}/unmerge", headers=token_for("dispatch1"))
+    assert r.status_code == 200 and r.json()["status"] == "registered"
+    assert db.execute(text("SELECT sum(reported) FROM stats_daily")).scalar_one() == 2
