@@ -6,15 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from dispatch.access import check_visible
+from dispatch.access import check_visible, visible
+from dispatch.categories.models import Category
 from dispatch.events.models import Event
 from dispatch.events.schemas import DuplicateCandidate
 from dispatch.public import duplicates
 from dispatch.public.models import PublicReport
-from dispatch.public.schemas import PublicReportOut
+from dispatch.public.schemas import PublicReportOut, VerificationTask
 from domain.jurisdiction import Principal
+from domain.lifecycle import Status
+from grids.models import Grid
 from kernel.settings import get_settings
 
 
@@ -90,3 +94,49 @@ def public_report(
         duplicate_of=event.duplicate_of,
         duplicate_candidates=candidates_of(session, event, now=now),
     )
+
+
+def verification_tasks(
+    session: Session, *, principal: Principal, now: datetime, overdue: bool | None, limit: int
+) -> list[VerificationTask]:
+    """The reports waiting for verification that the caller may see (a grid's staff: their
+    grid's), soonest deadline first."""
+    stmt = (
+        sa_select(
+            Event,
+            PublicReport,
+            col(Category.code),
+            col(Grid.code),
+            func.ST_X(col(Event.geom)),
+            func.ST_Y(col(Event.geom)),
+        )
+        .join(PublicReport, col(PublicReport.event_id) == col(Event.id))
+        .join(Category, col(Category.id) == col(Event.category_id))
+        .join(Grid, col(Grid.id) == col(Event.grid_id))
+        .where(col(Event.status) == Status.PENDING_VERIFICATION.value, visible(principal))
+        .order_by(col(PublicReport.verify_due_at), col(Event.id))
+        .limit(limit)
+    )
+    if overdue is not None:
+        late = col(PublicReport.verify_due_at) < now
+        stmt = stmt.where(late if overdue else ~late)
+    tz = get_settings().tz
+    out: list[VerificationTask] = []
+    for event, report, category, grid, lon, lat in session.execute(stmt).all():
+        out.append(
+            VerificationTask(
+                event_id=event.id,
+                channel=report.channel,
+                category=category,
+                grid_code=grid,
+                description=event.description,
+                address=report.address,
+                lon=round(float(lon), 7),
+                lat=round(float(lat), 7),
+                received_at=event.received_at.astimezone(tz),
+                verify_due_at=report.verify_due_at.astimezone(tz),
+                overdue=report.verify_due_at < now,
+                version=event.version,
+            )
+        )
+    return out

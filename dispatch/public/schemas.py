@@ -123,3 +123,20 @@ class UnmergeIn(BaseModel):
 
     note: Text = ""
     version: int | None = Field(None, ge=1, le=MAX_INT)
+
+
+class VerificationTask(BaseModel):
+    """A public or hotline report waiting for on-site verification (核实任务)."""
+
+    event_id: int
+    channel: str
+    category: str
+    grid_code: str
+    description: str
+    address: str | None
+    lon: float
+    lat: float
+    received_at: datetime
+    verify_due_at: datetime
+    overdue: bool
+    version: int

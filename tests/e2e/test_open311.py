@@ -622,3 +622,25 @@ def test_a_staff_report_linked_at_once_counts_once_and_can_be_unmerged(
     r = client.post(f"/api/v1/events/{linked}/unmerge", headers=token_for("dispatch1"))
     assert r.status_code == 200 and r.json()["status"] == "registered"
     assert db.execute(text("SELECT sum(reported) FROM stats_daily")).scalar_one() == 2
+
+
+def test_the_grid_sees_its_verification_tasks_by_deadline(
+    client: TestClient, key: str, point: tuple[float, float], token_for: Headers, clock: Clock
+) -> None:
+    first = _created(client, _form(point, key))
+    clock.advance(minutes=5)
+    second = _created(client, _form(point, key, service_code="small_ads", description="小广告"))
+    member = token_for("g01m1")
+    tasks = client.get("/api/v1/verifications", headers=member).json()
+    assert [t["event_id"] for t in tasks] == [int(first), int(second)]
+    assert tasks[0]["overdue"] is False and "reporter_phone" not in tasks[0]
+    assert client.get("/api/v1/verifications", headers=token_for("g02m1")).json() == []
+    clock.advance(minutes=28)  # the first is past its 30 minutes, the second not yet
+    late = client.get("/api/v1/verifications?overdue=true", headers=member).json()
+    assert [t["event_id"] for t in late] == [int(first)]
+    r = client.post(
+        f"/api/v1/events/{first}/verification", json={"outcome": "confirmed"}, headers=member
+    )
+    assert r.status_code == 200
+    left = client.get("/api/v1/verifications", headers=member).json()
+    assert [t["event_id"] for t in left] == [int(second)]

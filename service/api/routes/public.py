@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from dispatch.access import check_visible
 from dispatch.events.models import Event
@@ -25,14 +25,16 @@ from dispatch.public.schemas import (
     PublicReportOut,
     RevokeIn,
     UnmergeIn,
+    VerificationTask,
     VerifyIn,
 )
 from domain.intake import Channel
 from domain.jurisdiction import Principal
 from domain.roles import Role
+from kernel.paging import DEFAULT_LIMIT
 from kernel.uow import UnitOfWork
 from service.api.deps import AnyUser, Now, RolesAllowed, SessionDep, UowDep, grid_locator
-from service.api.params import MAX_INT, EventId
+from service.api.params import MAX_INT, EventId, Limit
 
 router = APIRouter(prefix="/api/v1", tags=["public reports"])
 
@@ -97,6 +99,21 @@ def duplicate_candidates(
     """Open events of the same category near this one, nearest first (the duplicate rule)."""
     event = check_visible(principal, session.get(Event, event_id), event_id)
     return reads.candidates_of(session, event, now=now)
+
+
+@router.get("/verifications", response_model=list[VerificationTask])
+def verification_tasks(
+    session: SessionDep,
+    principal: AnyUser,
+    now: Now,
+    overdue: Annotated[bool | None, Query(description="past the verification deadline")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> list[VerificationTask]:
+    """核实任务: the public and hotline reports waiting for on-site verification that I may see
+    (a grid's staff: their grid's), soonest deadline first."""
+    return reads.verification_tasks(
+        session, principal=principal, now=now, overdue=overdue, limit=limit
+    )
 
 
 @router.post("/events/{event_id}/verification", response_model=EventOut)
