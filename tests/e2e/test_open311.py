@@ -404,17 +404,30 @@ def test_rate_limit_per_address_is_a_429_with_retry_after(
     assert _post(client, _form(point, key)).status_code == 201
 
 
+def test_rate_limit_per_key(
+    client: TestClient, key: str, point: tuple[float, float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "public_rate_per_key", "1/minute")
+    assert _created(client, _form(point, key))
+    r = _post(client, _form(point, key))
+    assert r.status_code == 429 and "Retry-After" in r.headers
+
+
 def test_redis_down_fails_open(
     app: FastAPI, key: str, point: tuple[float, float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Public intake still accepts and stores reports without the budget store."""
     monkeypatch.setattr(get_settings(), "public_rate_per_address", "1/minute")
+    from dispatch.public.abuse import UNAVAILABLE
+
     closed = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
     app.dependency_overrides[redis_connection] = lambda: closed
+    before = UNAVAILABLE._value.get()
     with TestClient(app) as c:
         for _ in range(3):
             r = _post(c, _form(point, key))
             assert r.status_code == 201, r.text
+    assert UNAVAILABLE._value.get() == before + 3  # counted, for the operator to see
 
 
 def test_attributes_are_checked_and_kept(
