@@ -83,7 +83,8 @@ test('report → live map and board → manual dispatch → reject → approve, 
   await drawer.getByTestId('action-submit').click()
   await expect(drawer.getByTestId('event-detail')).toHaveAttribute('data-status', 'closed')
 
-  // every step on the timeline, in order
+  // every step on the timeline, in order (the drawer reloads it after the action's answer)
+  await expect(drawer.locator('[data-testid=timeline] li')).toHaveCount(9)
   const steps = await drawer.locator('[data-testid=timeline] li').evaluateAll((els) => els.map((e) => e.getAttribute('data-action')))
   expect(steps).toEqual(['register', 'dispatch', 'dispatch', 'acknowledge', 'resolve', 'review', 'acknowledge', 'resolve', 'review'])
   await expect(drawer.getByTestId('timeline')).toContainText('现场仍有垃圾残留，请返工')
