@@ -63,6 +63,7 @@ def upgrade() -> None:
         CREATE INDEX ix_public_report_api_client_id ON public_report (api_client_id);
         CREATE INDEX ix_public_report_pending ON public_report (verify_due_at)
             WHERE verified_at IS NULL;
+        ALTER TABLE event_photo ALTER COLUMN uploaded_by DROP NOT NULL;
         """
     )
     op.execute(read_sql("stats_counts.v2"))
@@ -73,6 +74,8 @@ def downgrade() -> None:
     op.execute(read_sql("stats_counts.v1"))
     op.execute(
         """
+        DELETE FROM event_photo WHERE uploaded_by IS NULL;
+        ALTER TABLE event_photo ALTER COLUMN uploaded_by SET NOT NULL;
         DROP TABLE public_report;
         DROP TABLE api_client;
         DROP INDEX ix_event_open_geog;

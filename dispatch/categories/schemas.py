@@ -11,8 +11,15 @@ MIN_MINUTES = 0.001
 MAX_MINUTES = 525_600.0  # one year
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-Department = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+# No NUL character: PostgreSQL text cannot hold it (a 422, not a database error).
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[^\x00]*$"),
+]
+Department = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[^\x00]*$"),
+]
 Minutes = Annotated[float, Field(ge=MIN_MINUTES, le=MAX_MINUTES, allow_inf_nan=False)]
 
 

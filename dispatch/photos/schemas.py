@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Stage(StrEnum):
@@ -33,7 +33,7 @@ class PhotoOut(BaseModel):
     width: int | None
     height: int | None
     stage: Stage
-    uploaded_by: int
+    uploaded_by: int | None = Field(description="staff id; null: sent with a public report")
     created_at: datetime
     exif: Exif | None
     url: str

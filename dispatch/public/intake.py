@@ -8,13 +8,16 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import IO
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dispatch.categories.models import Category
+from dispatch.photos.service import Checked, attach_public_photo, checked_upload
 from dispatch.public import duplicates
 from dispatch.public.duplicates import Candidate
 from dispatch.public.models import PublicReport
@@ -76,6 +79,7 @@ def submit(
     api_client_id: int | None,
     entered_by: int | None,
     now: datetime,
+    photo: IO[bytes] | None = None,
 ) -> PublicSubmitted:
     """Open a pending-verification event for a public or hotline report. ``where`` is the
     grid its point fell in (``grids.lookup.locate``); ``entered_by`` the dispatcher who typed
@@ -90,6 +94,27 @@ def submit(
         raise Invalid([{"loc": ["attribute"], "msg": p, "type": "value_error"} for p in problems])
     if data.hotline_case is not None:
         _case_is_new(session, data.hotline_case)
+    assert category.id is not None
+    with ExitStack() as stack:
+        checked = None if photo is None else stack.enter_context(checked_upload(photo))
+        return _write(
+            uow, data, where, category, attributes, api_client_id, entered_by, now, checked
+        )
+
+
+def _write(
+    uow: UnitOfWork,
+    data: PublicReportIn,
+    where: Location,
+    category: Category,
+    attributes: dict[str, str],
+    api_client_id: int | None,
+    entered_by: int | None,
+    now: datetime,
+    photo: Checked | None,
+) -> PublicSubmitted:
+    """Everything checked: the event, its public row and photo, in one transaction."""
+    session = uow.session
     assert category.id is not None
     event_id = next_event_id(session)
     decision = open_event(
@@ -143,6 +168,8 @@ def submit(
         assert data.hotline_case is not None
         _case_is_new(session, data.hotline_case)
         raise Conflict(field_error("hotline_case", "hotline case number taken")) from exc
+    if photo is not None:
+        attach_public_photo(session, event_id=event_id, photo=photo, now=now)
     found = duplicates.candidates(
         session, category_id=category.id, lon=where.lon, lat=where.lat, now=now, exclude=event_id
     )

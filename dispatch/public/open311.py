@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from dispatch.categories.models import Category
 from dispatch.events.models import Event, EventAudit
+from dispatch.photos.service import public_photos
 from dispatch.public.models import PublicReport
 from dispatch.store import policy_for, to_state
 from domain.intake import (
@@ -105,7 +106,9 @@ def _open_sql(event: Any) -> ColumnElement[bool]:
     return col(event.status).not_in([s.value for s in TERMINAL_STATUSES])
 
 
-def requests(session: Session, filters: RequestFilter, *, now: datetime) -> list[dict[str, Any]]:
+def requests(
+    session: Session, filters: RequestFilter, *, now: datetime, media_base: str
+) -> list[dict[str, Any]]:
     """Service requests by the spec's filters; without ids or dates, the last 90 days; newest
     first; at most 1000."""
     stmt = _base()
@@ -125,16 +128,18 @@ def requests(session: Session, filters: RequestFilter, *, now: datetime) -> list
     elif set(filters.statuses) == {"closed"}:
         stmt = stmt.where(~or_(_open_sql(_Orig), (col(_Orig.id).is_(None) & _open_sql(Event))))
     stmt = stmt.order_by(col(Event.received_at).desc(), col(Event.id).desc()).limit(MAX_RESULTS)
-    return _shape(session, session.execute(stmt).all(), now=now)
+    return _shape(session, session.execute(stmt).all(), now=now, media_base=media_base)
 
 
-def request(session: Session, request_id: str, *, now: datetime) -> list[dict[str, Any]]:
+def request(
+    session: Session, request_id: str, *, now: datetime, media_base: str
+) -> list[dict[str, Any]]:
     """One service request (as a one-item list, as the spec answers it)."""
     event_id = parse_id(request_id, "service_request_id")
     rows = session.execute(_base().where(col(Event.id) == event_id)).all()
     if not rows:
         raise NotFound(field_error("service_request_id", f"no service request {request_id}"))
-    return _shape(session, rows, now=now)
+    return _shape(session, rows, now=now, media_base=media_base)
 
 
 def token(session: Session, value: str) -> list[dict[str, Any]]:
@@ -226,8 +231,13 @@ def _progress(row: Sequence[Any], *, now: datetime, tz: tzinfo) -> _Progress:
     )
 
 
-def _shape(session: Session, rows: Sequence[Any], *, now: datetime) -> list[dict[str, Any]]:
+def _shape(
+    session: Session, rows: Sequence[Any], *, now: datetime, media_base: str
+) -> list[dict[str, Any]]:
+    """The requests of ``rows``; ``media_base`` is where the door serves the public's photos
+    (``…/open311/v2/media/``), for a ``media_url`` when the report sent a photo, not a URL."""
     tz = get_settings().tz
+    sent = public_photos(session, [int(r[0].id) for r in rows])
     linked = {r[0].duplicate_of for r in rows if r[0].duplicate_of is not None}
     originals: dict[int, _Progress] = {}
     if linked:
@@ -269,7 +279,8 @@ def _shape(session: Session, rows: Sequence[Any], *, now: datetime) -> list[dict
                 "zipcode": None,
                 "lat": round(float(lat), 6),
                 "long": round(float(lon), 6),
-                "media_url": public.media_url if public is not None else None,
+                "media_url": (public.media_url if public is not None else None)
+                or (f"{media_base}{sent[event.id]}" if event.id in sent else None),
             }
         )
     return out

@@ -236,9 +236,9 @@ def test_keys_are_stored_hashed(client: TestClient, key: str, db: Session) -> No
     assert key not in stored and len(stored[0]) == 64 and key.startswith(stored[1])
 
 
-def _jpeg() -> bytes:
+def _jpeg(colour: tuple[int, int, int] = (30, 120, 30)) -> bytes:
     buf = io.BytesIO()
-    Image.new("RGB", (48, 32), (30, 120, 30)).save(buf, "JPEG")
+    Image.new("RGB", (48, 32), colour).save(buf, "JPEG")
     return buf.getvalue()
 
 
@@ -657,3 +657,46 @@ def test_the_grid_sees_its_verification_tasks_by_deadline(
     assert r.status_code == 200
     left = client.get("/api/v1/verifications", headers=member).json()
     assert [t["event_id"] for t in left] == [int(second)]
+
+
+def test_a_photo_sent_with_a_report_is_checked_and_served_as_its_media_url(
+    client: TestClient,
+    key: str,
+    point: tuple[float, float],
+    media_dir: Path,
+    token_for: Headers,
+    make_event: Callable[..., int],
+) -> None:
+    form = _form(point, key)
+    del form["media_url"]
+    jpeg = _jpeg()
+    r = client.post(
+        f"{V2}/requests.json", data=form, files={"media": ("p.jpg", jpeg, "image/jpeg")}
+    )
+    assert r.status_code == 201, r.text
+    sid = r.json()[0]["service_request_id"]
+    media_url = _request(client, sid)["media_url"]
+    assert media_url.startswith("http://testserver/open311/v2/media/")
+    got = client.get(media_url)
+    assert got.status_code == 200 and got.content == jpeg
+    assert got.headers["content-type"] == "image/jpeg"
+    photos = client.get(f"/api/v1/events/{sid}/photos", headers=token_for("g01m1")).json()
+    assert photos["items"][0]["uploaded_by"] is None and photos["items"][0]["stage"] == "report"
+
+    # not an image: refused in the spec's shape, nothing written
+    before = client.get(f"{V2}/requests.json").json()
+    r = client.post(
+        f"{V2}/requests.json", data=form, files={"media": ("x.jpg", b"not an image", "image/jpeg")}
+    )
+    assert r.status_code == 415 and r.json()[0]["code"] == 415
+    assert client.get(f"{V2}/requests.json").json() == before
+
+    # staff photos are not served by the public door
+    staff_event = make_event("g01m1")
+    r = client.post(
+        f"/api/v1/events/{staff_event}/photos",
+        files={"file": ("s.jpg", _jpeg((200, 30, 30)), "image/jpeg")},
+        headers=token_for("g01m1"),
+    )
+    assert r.status_code == 201, r.text
+    assert client.get(f"{V2}/media/{r.json()['id']}").status_code == 404

@@ -13,18 +13,24 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request
 from redis import Redis
 from sqlmodel import Session
-from starlette.responses import Response
+from starlette.datastructures import FormData, UploadFile
+from starlette.responses import FileResponse, Response
 
+from dispatch.photos import service as photos
 from dispatch.public import abuse, keys, open311
-from dispatch.public.intake import PublicReportIn, submit
+from dispatch.public.intake import PublicReportIn, PublicSubmitted, submit
 from dispatch.public.models import ApiClient
 from domain.coords import CoordSystem
 from domain.intake import Channel, service_notice
-from kernel.errors import Invalid
+from kernel.errors import Invalid, TooLarge, field_error
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
 from service.api.deps import Now, RedisDep, SessionDep, grid_locator
 from service.api.open311_format import render
+from service.api.params import PhotoId
+
+#: Room for the form's fields around the photo (its own limit is kept while it is copied).
+_ENVELOPE_BYTES = 64 * 1024
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -69,6 +75,7 @@ def service_definition(service_code: ServiceCode, fmt: Format, session: SessionD
 @router.get("/requests.{fmt}")
 def list_requests(
     fmt: Format,
+    request: Request,
     session: SessionDep,
     now: Now,
     service_request_id: Annotated[str | None, Query(max_length=20_000)] = None,
@@ -92,17 +99,35 @@ def list_requests(
         end=aware(end_date),
         statuses=tuple((status or "").split(",")) if status else (),
     )
-    return render(fmt, "service_requests", open311.requests(session, filters, now=now))
+    found = open311.requests(session, filters, now=now, media_base=_media_base(request))
+    return render(fmt, "service_requests", found)
 
 
 @router.get("/requests/{service_request_id}.{fmt}")
 def get_request(
     service_request_id: Annotated[str, Path(max_length=20)],
     fmt: Format,
+    request: Request,
     session: SessionDep,
     now: Now,
 ) -> Response:
-    return render(fmt, "service_requests", open311.request(session, service_request_id, now=now))
+    found = open311.request(session, service_request_id, now=now, media_base=_media_base(request))
+    return render(fmt, "service_requests", found)
+
+
+@router.get("/media/{photo_id}", response_class=FileResponse)
+def get_media(photo_id: PhotoId, session: SessionDep) -> FileResponse:
+    """A photo sent with a public report (the ``media_url`` of its request). Photos taken by
+    staff are not served here."""
+    found = photos.public_photo_file(session=session, photo_id=photo_id)
+    return FileResponse(found.path, media_type=found.media_type, headers=_CACHE)
+
+
+_CACHE = {"Cache-Control": "public, max-age=86400, immutable"}
+
+
+def _media_base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/open311/v2/media/"
 
 
 @router.get("/tokens/{token}.{fmt}")
@@ -126,36 +151,21 @@ async def create_request(
     fmt: Format, request: Request, session: SessionDep, redis: RedisDep, now: Now
 ) -> Response:
     """Report a problem (form fields of the spec; ``coord`` wgs84 / gcj02 / bd09; the
-    hotline's clients add ``hotline_case``). It waits for on-site verification (待核实); the
+    hotline's clients add ``hotline_case``; a photo as the multipart file ``media``, checked
+    as staff photos are). It waits for on-site verification (待核实); the
     answer carries the new ``service_request_id``, its ``token`` and the open events near it
     that it may duplicate (``duplicate_candidates``)."""
-    form = {k: str(v) for k, v in (await request.form()).items()}
-    key = form.get("api_key") or request.query_params.get("api_key")
-    address = request.client.host if request.client else "unknown"
-    client = await anyio.to_thread.run_sync(partial(_admitted, session, redis, key, address, now))
-    settings = get_settings()
-    values, problems = open311.parse_post(
-        form, channel=client.channel, description_max=settings.public_description_max
-    )
-    if problems:
-        raise Invalid(problems)
-    data = PublicReportIn(
-        **{**values, "channel": Channel(values["channel"]), "coord": CoordSystem(values["coord"])}
-    )
-    where = await grid_locator(request).locate(
-        data.lon, data.lat, data.coord, data.accuracy_m or 0.0, loc=("lat",)
-    )
-    done = await anyio.to_thread.run_sync(
-        partial(
-            submit,
-            uow=UnitOfWork(session),
-            data=data,
-            where=where,
-            api_client_id=client.id,
-            entered_by=None,
-            now=now,
+    limit = get_settings().photo_max_bytes + _ENVELOPE_BYTES
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(
+            field_error("media", f"the request is larger than {limit} bytes", "too_large")
         )
-    )
+    parsed = await request.form(max_files=1, max_fields=64)
+    try:
+        done = await _create(request, parsed, session, redis, now)
+    finally:
+        await parsed.close()
     category = done.category
     return render(
         fmt,
@@ -176,3 +186,39 @@ async def create_request(
         ],
         201,
     )
+
+
+async def _create(
+    request: Request, parsed: FormData, session: Session, redis: Redis, now: datetime
+) -> PublicSubmitted:
+    """Key, limits, the form's values, the grid, then the report (with its photo)."""
+    form = {k: v for k, v in parsed.items() if isinstance(v, str)}
+    media = parsed.get("media")
+    photo = media.file if isinstance(media, UploadFile) else None
+    key = form.get("api_key") or request.query_params.get("api_key")
+    address = request.client.host if request.client else "unknown"
+    client = await anyio.to_thread.run_sync(partial(_admitted, session, redis, key, address, now))
+    values, problems = open311.parse_post(
+        form, channel=client.channel, description_max=get_settings().public_description_max
+    )
+    if problems:
+        raise Invalid(problems)
+    data = PublicReportIn(
+        **{**values, "channel": Channel(values["channel"]), "coord": CoordSystem(values["coord"])}
+    )
+    where = await grid_locator(request).locate(
+        data.lon, data.lat, data.coord, data.accuracy_m or 0.0, loc=("lat",)
+    )
+    submitted: PublicSubmitted = await anyio.to_thread.run_sync(
+        partial(
+            submit,
+            uow=UnitOfWork(session),
+            data=data,
+            where=where,
+            api_client_id=client.id,
+            entered_by=None,
+            now=now,
+            photo=photo,
+        )
+    )
+    return submitted
