@@ -3,6 +3,10 @@ by the relay after the change committed, and replayed from PostgreSQL on reconne
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from redis import Redis
 
 
@@ -14,3 +18,21 @@ def stream_channel(db: int) -> str:
 
 def redis_db(connection: Redis) -> int:
     return int(connection.connection_pool.connection_kwargs.get("db", 0))
+
+
+@dataclass(frozen=True)
+class ChangeFilter:
+    """What one stream listens to: an empty set lets everything of that kind through."""
+
+    grids: frozenset[str] = frozenset()
+    communities: frozenset[str] = frozenset()
+    levels: frozenset[int] = frozenset()
+    kinds: frozenset[str] = frozenset()  # audit actions: report, dispatch, breach, review...
+
+    def matches(self, message: Mapping[str, Any]) -> bool:
+        return (
+            (not self.grids or message.get("grid") in self.grids)
+            and (not self.communities or message.get("community") in self.communities)
+            and (not self.levels or message.get("to_level") in self.levels)
+            and (not self.kinds or message.get("action") in self.kinds)
+        )

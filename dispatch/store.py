@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from sqlalchemy import text, update
+from sqlalchemy import func, text, update
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
@@ -25,7 +25,9 @@ from dispatch import metrics
 from dispatch.categories.models import Category
 from dispatch.events.models import Event, EventAudit
 from dispatch.outbox import Outbox
+from domain.codes import community_code_of
 from domain.lifecycle import (
+    Action,
     AuditEntry,
     Decision,
     EscalationReason,
@@ -464,6 +466,7 @@ def outbox_values(decision: Decision, audit_id: int | None) -> list[OutboxValues
         "event_id": event_id,
         **{k: values[k] for k in _STREAM_FIELDS},
         "at": now.isoformat(),
+        **event_snapshot(decision.state),
     }
     rows: list[OutboxValues] = [(event_id, STREAM_TOPIC, change, now)]
     rows.extend(timer_values(event_id, decision.timers, now=now))
@@ -512,8 +515,24 @@ def write_timers(
     )
 
 
-def change_message(audit: EventAudit) -> dict[str, Any]:
-    """One audit row as a message of the command centre's change stream (SSE data)."""
+def event_snapshot(state: EventState) -> dict[str, Any]:
+    """What a console needs of the event in a change message, beside the change itself: where
+    it is, what it is, who holds it and its deadlines (``to_status``/``to_level``/``version``
+    are the change's own fields)."""
+    grid = state.grid
+    return {
+        "grid": grid,
+        "community": community_code_of(grid) if grid else None,
+        "category": state.category,
+        "assignee_id": int(state.assignee_id) if state.assignee_id else None,
+        "ack_due_at": state.ack_due_at.isoformat() if state.ack_due_at else None,
+        "due_at": state.due_at.isoformat() if state.due_at else None,
+    }
+
+
+def change_message(audit: EventAudit, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """One audit row as a message of the command centre's change stream (SSE data), with the
+    event's ``snapshot`` (``event_snapshot``)."""
     return {
         "audit_id": audit.id,
         "event_id": audit.event_id,
@@ -526,7 +545,20 @@ def change_message(audit: EventAudit) -> dict[str, Any]:
         "actor": audit.actor,
         "reason": audit.reason,
         "at": audit.at.isoformat(),
+        **snapshot,
     }
+
+
+def last_rejection_at(session: Session, event_id: int) -> datetime | None:
+    """When the event's fix was last rejected at review (``None`` if never)."""
+    return session.exec(
+        select(func.max(col(EventAudit.at))).where(
+            col(EventAudit.event_id) == event_id,
+            col(EventAudit.action) == Action.REVIEW.value,
+            col(EventAudit.from_status) == Status.RESOLVED.value,
+            col(EventAudit.to_status) != Status.CLOSED.value,
+        )
+    ).one()
 
 
 def audit_rows(session: Session, event_id: int) -> list[EventAudit]:

@@ -27,6 +27,15 @@ LEVELS: tuple[int, ...] = tuple(range(MIN_LEVEL, MAX_LEVEL + 1))
 #: How the API and exports name a level (codes), and how people read it (Chinese).
 LEVEL_NAMES: Mapping[int, str] = {0: "grid", 1: "community", 2: "command_centre", 3: "department"}
 LEVEL_LABELS: Mapping[int, str] = {0: "网格", 1: "社区", 2: "街道指挥中心", 3: "职能部门"}
+ROLE_LABELS: Mapping[str, str] = {
+    Role.MEMBER: "网格员",
+    Role.HEAD: "网格长",
+    Role.COMMUNITY: "社区工作人员",
+    Role.DISPATCHER: "街道指挥中心",
+    Role.DEPARTMENT: "职能部门",
+    Role.EVALUATOR: "考核评估",
+    Role.ADMIN: "管理员",
+}
 
 #: The level each handling role works at.
 ROLE_LEVEL: Mapping[Role, int] = {

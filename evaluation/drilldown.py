@@ -13,6 +13,8 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from domain.evaluation.indicators import INDICATOR_BY_CODE, Indicator, Source
+from domain.lifecycle.model import SOURCE_LABELS, STATUS_LABELS
+from domain.roles import LEVEL_LABELS, ROLE_LABELS
 from evaluation.indicators import STAFFED_SQL
 from evaluation.intake import FROM_SQL as INTAKE_FROM_SQL
 from evaluation.intake import INTAKE_SQL
@@ -49,17 +51,30 @@ _FIRST_DISPATCH_JOIN = """
                       ORDER BY a.version LIMIT 1) fd ON true
 """
 
-EVENT_COLUMNS: tuple[str, ...] = (
+_SELECTED: tuple[str, ...] = (
     "id", "client_id", "grid_code", "grid_name", "community", "category", "category_name",
-    "status", "level", "source", "reporter_id", "assignee_id", "assignee_role", "department",
-    "created_at", "dispatched_at", "acknowledged_at", "resolved_at", "closed_at", "voided_at",
-    "due_at", "resolution_minutes", "closed_on_time", "rework_count", "redispatch_count",
-    "escalation_count",
+    "status", "level", "source", "reporter_id", "reporter_name", "assignee_id", "assignee_name",
+    "assignee_role", "department", "created_at", "dispatched_at", "acknowledged_at",
+    "resolved_at", "closed_at", "voided_at", "due_at", "resolution_minutes", "closed_on_time",
+    "rework_count", "redispatch_count", "escalation_count",
 )  # fmt: skip
+#: Coded columns, each shown in Chinese (``<code>_name``) right before its code.
+_LABELS: Mapping[str, Mapping[Any, str]] = {
+    "status": STATUS_LABELS,
+    "level": LEVEL_LABELS,
+    "source": SOURCE_LABELS,
+    "assignee_role": ROLE_LABELS,
+}
+EVENT_COLUMNS: tuple[str, ...] = tuple(
+    name
+    for column in _SELECTED
+    for name in ((f"{column}_name", column) if column in _LABELS else (column,))
+)
 
 _EVENT_SELECT = """
 SELECT e.id, e.client_id, g.code, g.name, cm.name, cat.code, cat.name, e.status, e.level,
-       e.source, e.reporter_id, e.assignee_id, e.assignee_role, e.department, e.created_at,
+       e.source, e.reporter_id, rs.name, e.assignee_id, hs.name, e.assignee_role, e.department,
+       e.created_at,
        e.dispatched_at, e.acknowledged_at, e.resolved_at, e.closed_at, e.voided_at, e.due_at,
        CASE WHEN e.status = 'closed' THEN stats_minutes(e.created_at, e.closed_at) END,
        CASE WHEN e.status = 'closed' THEN stats_on_time(e, cat.resolve_minutes) END,
@@ -68,6 +83,8 @@ SELECT e.id, e.client_id, g.code, g.name, cm.name, cat.code, cat.name, e.status,
   JOIN grid g ON g.id = e.grid_id
   JOIN community cm ON cm.id = g.community_id
   JOIN category cat ON cat.id = e.category_id
+  LEFT JOIN staff rs ON rs.id = e.reporter_id
+  LEFT JOIN staff hs ON hs.id = e.assignee_id
 """
 
 
@@ -78,9 +95,12 @@ def _local(value: Any) -> Any:
 
 
 def _event_dict(row: Sequence[Any]) -> dict[str, Any]:
-    out = {name: _local(value) for name, value in zip(EVENT_COLUMNS, row, strict=True)}
-    out["client_id"] = str(out["client_id"])
-    return out
+    values = {name: _local(value) for name, value in zip(_SELECTED, row, strict=True)}
+    values["client_id"] = str(values["client_id"])
+    for column, labels in _LABELS.items():
+        code = values[column]
+        values[f"{column}_name"] = None if code is None else labels.get(code, str(code))
+    return {name: values[name] for name in EVENT_COLUMNS}
 
 
 @dataclass(frozen=True)

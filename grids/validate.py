@@ -26,6 +26,8 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.strtree import STRtree
 from shapely.validation import explain_validity
 
+from domain.codes import COMMUNITY_CODE_LENGTH, GRID_CODE_LENGTH, community_code_of
+
 __all__ = ["AREA_TOLERANCE_M2", "ValidationProblem", "errors", "validate_map"]
 
 AREA_TOLERANCE_M2 = 1.0
@@ -33,8 +35,8 @@ AREA_TOLERANCE_M2 = 1.0
 # touching; a real street between two grids is part of one of them, never a gap.
 CONTIGUITY_TOLERANCE_M = 0.5
 REQUIRED_PROPERTIES = ("code", "name", "community", "community_code")
-_CODE = re.compile(r"^\d{15}$")
-_COMMUNITY_CODE = re.compile(r"^\d{12}$")
+_CODE = re.compile(rf"^\d{{{GRID_CODE_LENGTH}}}$")
+_COMMUNITY_CODE = re.compile(rf"^\d{{{COMMUNITY_CODE_LENGTH}}}$")
 
 Severity = Literal["error", "warning"]
 
@@ -124,7 +126,7 @@ def _check_properties(
     if isinstance(community_code, str):
         if not _COMMUNITY_CODE.match(community_code):
             problem("bad_code", f"community_code {community_code!r} is not 12 digits")
-        elif code is not None and not code.startswith(community_code):
+        elif code is not None and community_code_of(code) != community_code:
             problem("bad_code", f"code {code!r} does not start with community_code")
     return code
 

@@ -42,3 +42,7 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # RQ writes three or four INFO lines per job; each job logs one line of its own instead
+    # (failures and warnings still come through).
+    for name in ("rq.worker", "rq.job"):
+        logging.getLogger(name).setLevel(logging.WARNING)

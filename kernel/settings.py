@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # long past due a timer is left to RQ before the sweep handles it, webhook retries.
     relay_seconds: float = 0.25
     promote_seconds: float = 0.1
+    # Processed outbox rows are kept this long, then deleted by the worker in small batches
+    # (pending and failing rows are kept until handled; the audit log is the permanent record).
+    outbox_retention_days: float = Field(7.0, gt=0)
     sweep_grace_seconds: float = 5
     resolve_photo_required: bool = True
     webhook_timeout_seconds: float = 5

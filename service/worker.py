@@ -30,6 +30,8 @@ from kernel.settings import get_settings
 from kernel.tasks import PeriodicTask
 
 log = logging.getLogger("wangge.worker")
+#: RQ logs three or four INFO lines per job; each job logs one line of its own instead.
+RQ_LOGGING_LEVEL = "WARNING"
 
 
 def periodic_tasks() -> list[PeriodicTask]:
@@ -129,7 +131,7 @@ def run_worker(burst: bool = False) -> None:
     try:
         while True:
             try:
-                worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+                worker.work(burst=burst, with_scheduler=True, logging_level=RQ_LOGGING_LEVEL)
                 break
             except RedisError as exc:
                 # Redis went away: keep the process (and its pulse) alive and retry.

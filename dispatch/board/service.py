@@ -14,8 +14,9 @@ from sqlalchemy import Table, bindparam, func, select
 from sqlmodel import Session, col
 
 from dispatch import sla
+from dispatch.categories.models import Category
 from dispatch.events.models import Event, EventAudit
-from dispatch.store import change_message
+from dispatch.store import change_message, event_snapshot, to_state
 from domain.jurisdiction import Principal
 from domain.lifecycle import SlaState
 from domain.lifecycle.model import TERMINAL_STATUSES
@@ -138,11 +139,19 @@ def board(session: Session, *, principal: Principal, now: datetime) -> dict[str,
 
 
 def changes_after(session: Session, *, after_id: int, limit: int) -> list[dict[str, Any]]:
-    """Audit rows with an id above ``after_id``, as change-stream messages, oldest first."""
+    """Audit rows with an id above ``after_id``, as change-stream messages, oldest first. The
+    change is the row's; the event's snapshot (holder, deadlines) is the event's as it is now,
+    since the log keeps changes, not whole states (grid, community and category never move)."""
     rows = session.execute(
-        select(EventAudit)
+        select(EventAudit, Event, col(Category.code), col(Grid.code))
+        .join(Event, col(Event.id) == col(EventAudit.event_id))
+        .join(Category, col(Category.id) == col(Event.category_id))
+        .join(Grid, col(Grid.id) == col(Event.grid_id))
         .where(col(EventAudit.id) > after_id)
         .order_by(col(EventAudit.id))
         .limit(limit)
-    ).scalars()
-    return [change_message(row) for row in rows]
+    ).all()
+    return [
+        change_message(audit, event_snapshot(to_state(event, category_code=cat, grid_code=grid)))
+        for audit, event, cat, grid in rows
+    ]

@@ -12,6 +12,7 @@ never (the sweep then does its work from PostgreSQL).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -28,12 +29,31 @@ from domain.lifecycle import TimerKind, timer_job_id
 from kernel.clock import utc_now
 from kernel.uow import unit_of_work
 
+log = logging.getLogger("wangge.dispatch")
+
 
 def auto_dispatch_job(event_id: int) -> str:
-    """Dispatch a registered event (a no-op once it is dispatched or voided)."""
+    """Dispatch a registered event (a no-op once it is dispatched or voided). One log line
+    per job, with the lag from the report (RQ's own per-job lines are off: kernel.logging)."""
+    now = utc_now()
     with unit_of_work() as uow:
-        decision = system.auto_dispatch(uow, event_id, utc_now())
-    return "dispatched" if decision else "nothing to do"
+        decision = system.auto_dispatch(uow, event_id, now)
+    if decision is None:
+        log.info("nothing to dispatch", extra={"fields": {"event_id": event_id}})
+        return "nothing to do"
+    state = decision.state
+    log.info(
+        "dispatched",
+        extra={
+            "fields": {
+                "event_id": event_id,
+                "event_level": state.level,
+                "assignee_id": state.assignee_id,
+                "lag_seconds": round((now - state.created_at).total_seconds(), 3),
+            }
+        },
+    )
+    return "dispatched"
 
 
 def sla_timer_job(event_id: int, kind: str, deadline_version: int) -> str:

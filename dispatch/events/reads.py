@@ -4,9 +4,10 @@ of ``domain.lifecycle`` (``dispatch.sla``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select, text
@@ -27,7 +28,7 @@ from dispatch.events.schemas import (
     build_event_out,
 )
 from domain.jurisdiction import Principal, Reach, reach_of
-from domain.lifecycle import Status
+from domain.lifecycle import SlaState, Status
 from domain.lifecycle.model import TERMINAL_STATUSES
 from grids.models import Community, Grid
 from kernel.db import BBOX_FILTER, bbox_params
@@ -121,17 +122,60 @@ class EventFilter:
     until: datetime | None = None
     levels: tuple[int, ...] = ()
     community: str | None = None  # community code
+    order: Order | None = None  # None: the default for the filters (``default_order``)
+    sla_state: SlaState | None = None  # open events in this SLA state (the board's lists)
 
 
-def _after(due_at: datetime | None, event_id: int) -> ColumnElement[bool]:
-    """Rows after (due_at, id) in the order due_at ASC NULLS LAST, id ASC."""
-    if due_at is None:
-        return and_(col(Event.due_at).is_(None), col(Event.id) > event_id)
-    return or_(
-        col(Event.due_at) > due_at,
-        and_(col(Event.due_at) == due_at, col(Event.id) > event_id),
-        col(Event.due_at).is_(None),
-    )
+class Order(StrEnum):
+    """How a list is sorted (ties by id, so pages never skip or repeat a row)."""
+
+    DUE = "due"  # soonest resolution deadline first, none last: a handler's work queue
+    NEWEST = "newest"  # newest report first: what I reported / was given lately
+    LATE = "late"  # most overdue first: the earliest breached deadline of a running clock
+
+
+def default_order(filters: EventFilter) -> Order:
+    """``overdue=true`` by how late; ``scope=reported|mine`` without a status filter newest
+    first (a history, not a queue); otherwise soonest deadline first."""
+    if filters.overdue:
+        return Order.LATE
+    if filters.scope in ("reported", "mine") and not filters.statuses:
+        return Order.NEWEST
+    return Order.DUE
+
+
+def _keyset(order: Order, cursor: str | None) -> tuple[list[Any], ColumnElement[bool] | None]:
+    """ORDER BY terms for ``order``, and the condition for rows after ``cursor`` (whose first
+    part names the order it was issued for)."""
+    if order is Order.NEWEST:
+        after = None
+        if cursor:
+            _, last_id = decode_cursor(cursor, _order_part(order), cursor_int)
+            after = col(Event.id) < last_id
+        return [col(Event.id).desc()], after
+    key: Any = col(Event.due_at) if order is Order.DUE else sla.first_breach_at(_event)
+    terms = [key.asc().nulls_last(), col(Event.id).asc()]
+    if not cursor:
+        return terms, None
+    _, mark, last_id = decode_cursor(cursor, _order_part(order), cursor_instant, cursor_int)
+    if mark is None:
+        return terms, and_(key.is_(None), col(Event.id) > last_id)
+    return terms, or_(key > mark, and_(key == mark, col(Event.id) > last_id), key.is_(None))
+
+
+def _order_part(order: Order) -> Callable[[Any], str]:
+    def part(value: Any) -> str:
+        if value != order.value:
+            raise ValueError("a cursor of another order")
+        return str(value)
+
+    return part
+
+
+def _cursor(order: Order, event: Event, mark: datetime | None) -> str:
+    if order is Order.NEWEST:
+        return encode_cursor([order.value, event.id])
+    return encode_cursor([order.value, mark.isoformat() if mark else None, event.id])
 
 
 def _scope(principal: Principal, scope: str) -> ColumnElement[bool]:
@@ -159,7 +203,7 @@ def list_events(
     limit: int,
     cursor: str | None,
 ) -> Page[EventOut]:
-    """ "My tasks": visible events, filtered, by due time (no deadline last), then id."""
+    """Visible events, filtered, in ``filters.order`` (by default ``default_order``)."""
     check_window(filters.since, filters.until)
     query = _view().where(visible(principal))
     if filters.scope:
@@ -169,6 +213,11 @@ def list_events(
     if filters.overdue is not None:
         late = sla.overdue(_event, now)
         query = query.where(late if filters.overdue else ~late)
+    if filters.sla_state is not None:
+        query = query.where(
+            col(Event.status).not_in([s.value for s in TERMINAL_STATUSES]),
+            sla.sla_state(_event, now) == filters.sla_state.value,
+        )
     if filters.grid:
         query = query.where(col(Grid.code) == filters.grid)
     if filters.category:
@@ -182,18 +231,18 @@ def list_events(
         query = query.where(col(Event.created_at) >= filters.since)
     if filters.until:
         query = query.where(col(Event.created_at) < filters.until)
-    if cursor:
-        due_at, after_id = decode_cursor(cursor, cursor_instant, cursor_int)
-        query = query.where(_after(due_at, after_id))
-    query = query.order_by(col(Event.due_at).asc().nulls_last(), col(Event.id).asc()).limit(
-        limit + 1
-    )
+    order = filters.order or default_order(filters)
+    terms, after = _keyset(order, cursor)
+    if after is not None:
+        query = query.where(after)
+    mark = sla.first_breach_at(_event) if order is Order.LATE else col(Event.due_at)
+    query = query.add_columns(mark).order_by(*terms).limit(limit + 1)
     rows = session.execute(query).all()
-    items = [_present(r) for r in rows[:limit]]
+    items = [_present(r[:-1]) for r in rows[:limit]]  # the last column is the sort mark
     next_cursor = None
     if len(rows) > limit:
-        last: Event = rows[limit - 1][0]
-        next_cursor = encode_cursor([last.due_at.isoformat() if last.due_at else None, last.id])
+        last = rows[limit - 1]
+        next_cursor = _cursor(order, last[0], last[-1])
     return Page(items, next_cursor)
 
 

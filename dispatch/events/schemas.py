@@ -9,7 +9,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Annotated, Protocol
+from typing import Annotated, Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -46,7 +46,21 @@ class LocationIn(BaseModel):
 class EventCreate(BaseModel):
     """A report. ``client_id`` is generated once on the phone; resending it is safe."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": "0b5c2a9e-8d7f-4f3e-9a51-7d2a1c3e4f60",
+                    "category": "exposed_garbage",
+                    "description": "学院路与北环路交叉口东北角垃圾桶满溢",
+                    "location": {"lon": 118.1864, "lat": 39.6312, "coord": "gcj02",
+                                 "accuracy_m": 8},
+                    "occurred_at": "2026-03-02T09:41:00+08:00",
+                }
+            ]
+        },
+    )  # fmt: skip
 
     client_id: uuid.UUID = Field(description="idempotency key, a UUID made by the phone")
     category: CategoryCode = Field(description="a category code from GET /api/v1/categories")
@@ -83,12 +97,22 @@ class StaffRef(BaseModel):
     name: str
 
 
+class PositionOut(BaseModel):
+    lon: float
+    lat: float
+    coord: CoordSystem = Field(description="the coordinate system these numbers are in")
+
+
 class LocationOut(BaseModel):
-    lon: float = Field(description="WGS-84 longitude (what the grid map uses)")
+    """Where: ``lon``/``lat`` converted to WGS-84 (what the grid map uses, and ``coord`` says
+    so), and ``as_sent``, the numbers the phone sent labelled with their own system."""
+
+    lon: float = Field(description="WGS-84 longitude")
     lat: float = Field(description="WGS-84 latitude")
-    coord: CoordSystem = Field(description="the system the phone sent")
-    orig_lon: float
-    orig_lat: float
+    coord: Literal[CoordSystem.wgs84] = Field(
+        CoordSystem.wgs84, description="always wgs84: the system of lon and lat"
+    )
+    as_sent: PositionOut = Field(description="the position as the phone reported it")
     accuracy_m: float | None
 
 
@@ -220,9 +244,9 @@ def build_event_out(event: EventRow, refs: EventRefs, *, tz: tzinfo) -> EventOut
         location=LocationOut(
             lon=refs.lon,
             lat=refs.lat,
-            coord=CoordSystem(event.coord),
-            orig_lon=event.orig_lon,
-            orig_lat=event.orig_lat,
+            as_sent=PositionOut(
+                lon=event.orig_lon, lat=event.orig_lat, coord=CoordSystem(event.coord)
+            ),
             accuracy_m=event.accuracy_m,
         ),
         snapped=event.snapped,

@@ -18,7 +18,7 @@ from dispatch.lifecycle.assignment import choose
 from dispatch.lifecycle.loading import Loaded, load
 from dispatch.photos.schemas import Stage
 from dispatch.photos.service import count_photos
-from dispatch.store import record
+from dispatch.store import last_rejection_at, record
 from domain.jurisdiction import Place, Principal, heads_grid_of, serves
 from domain.lifecycle import (
     Action,
@@ -149,11 +149,13 @@ def _command(
         if target is not None:
             assignment = choose(session, loaded, level=target, now=now)
     elif allowed and action is Action.RESOLVE and get_settings().resolve_photo_required:
-        if count_photos(session, loaded.event_id, Stage.resolve) < 1:
+        rejected = last_rejection_at(session, loaded.event_id)
+        if count_photos(session, loaded.event_id, Stage.resolve, since=rejected) < 1:
+            after = "" if rejected is None else ", uploaded after the fix was rejected,"
             raise Invalid(
                 field_error(
                     "photos",
-                    "attach at least one photo of the fix (stage 'resolve') before resolving",
+                    f"attach a new photo of the fix (stage 'resolve'){after} before resolving",
                 )
             )
     return Command(

@@ -13,7 +13,9 @@ Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 class ActionIn(BaseModel):
     """acknowledge, resolve, escalate, suspend, resume, void."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"version": 3, "note": "已到场处理"}]}
+    )
 
     version: int | None = Field(
         None, ge=1, le=2**31 - 1, description="the event version you acted on; stale → 409"
@@ -24,12 +26,20 @@ class ActionIn(BaseModel):
 class ReviewIn(ActionIn):
     """review: pass (close) or fail (rework, counted)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"version": 5, "approved": False, "note": "照片不清晰"}]}
+    )
+
     approved: bool = Field(description="true: the fix is accepted; false: rework")
 
 
 class DispatchIn(ActionIn):
     """dispatch / re-dispatch (command centre): a named person, or a level whose handler the
     assignment rules choose (the level's queue when nobody qualifies)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"version": 1, "level": 0}, {"assignee_id": 12}]}
+    )
 
     assignee_id: int | None = Field(None, ge=1, le=2**31 - 1, description="staff id")
     level: int | None = Field(

@@ -72,18 +72,19 @@ def may_attach(principal: Principal, event: Event) -> bool:
     return heads_grid_of(principal, place_of(event))
 
 
-def count_photos(session: Session, event_id: int, stage: Stage | str) -> int:
-    """How many photos are attached to the event at ``stage`` (the resolve action may
-    require at least one resolve photo)."""
-    return int(
-        session.execute(
-            select(func.count())
-            .select_from(EventPhoto)
-            .where(
-                col(EventPhoto.event_id) == event_id, col(EventPhoto.stage) == Stage(stage).value
-            )
-        ).scalar_one()
+def count_photos(
+    session: Session, event_id: int, stage: Stage | str, *, since: datetime | None = None
+) -> int:
+    """How many photos are attached to the event at ``stage`` (after ``since`` when given:
+    a fix after a rejection needs evidence of its own)."""
+    query = (
+        select(func.count())
+        .select_from(EventPhoto)
+        .where(col(EventPhoto.event_id) == event_id, col(EventPhoto.stage) == Stage(stage).value)
     )
+    if since is not None:
+        query = query.where(col(EventPhoto.created_at) > since)
+    return int(session.execute(query).scalar_one())
 
 
 def _existing_link(

@@ -35,6 +35,25 @@ class Status(StrEnum):
     VOIDED = "voided"
 
 
+#: How statuses are named to people (exports, notices): the national practice's words.
+STATUS_LABELS: Mapping[str, str] = {
+    Status.PENDING_VERIFICATION: "待核实",
+    Status.REGISTERED: "已立案",
+    Status.DISPATCHED: "已派遣",
+    Status.ACKNOWLEDGED: "已签收",
+    Status.RESOLVED: "待核查",
+    Status.SUSPENDED: "挂起",
+    Status.MERGED: "已合并",
+    Status.CLOSED: "已结案",
+    Status.VOIDED: "已作废",
+}
+#: Where a report came from (``event.source``), as people name it.
+SOURCE_LABELS: Mapping[str, str] = {
+    "staff": "网格员上报",
+    "public": "群众举报",
+    "hotline": "12345热线",
+}
+
 TERMINAL_STATUSES: frozenset[Status] = frozenset({Status.CLOSED, Status.VOIDED})
 #: Statuses that count as the holder's open work (load balancing, the load cap).
 OPEN_WORK_STATUSES: frozenset[Status] = frozenset(

@@ -15,7 +15,7 @@ from kernel import db
 from kernel.logging import configure_logging
 from kernel.reference import References
 from kernel.settings import get_settings
-from service.api import console, errors, metrics
+from service.api import console, docs, errors, metrics
 from service.api.middleware import ObservabilityMiddleware, metrics_response
 from service.api.routes import (
     auth,
@@ -59,8 +59,10 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description="Urban grid management: report, dispatch, escalate, review, measure.",
         lifespan=lifespan,
+        generate_unique_id_function=docs.operation_id,
     )
     errors.install(app)
+    app.openapi = docs.openapi_with_json_errors(app)  # type: ignore[method-assign]
     app.add_middleware(ObservabilityMiddleware)
     # Routes are matched in order: the phone's hot paths (lookup, reporting) come first.
     for module in (

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path, Query
+from pydantic import StringConstraints
 
+from domain.codes import COMMUNITY_CODE_LENGTH, GRID_CODE_LENGTH
 from kernel.paging import MAX_BIGINT, MAX_LIMIT
 
 #: The largest value of a PostgreSQL integer (int4) column.
@@ -20,3 +22,5 @@ Cursor = Annotated[
 EventId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="event id")]
 PhotoId = Annotated[int, Path(ge=1, le=MAX_INT, description="photo id")]
 PatrolId = Annotated[int, Path(ge=1, le=MAX_INT, description="patrol id")]
+GridCode = Annotated[str, StringConstraints(pattern=rf"^\d{{{GRID_CODE_LENGTH}}}$")]
+CommunityCode = Annotated[str, StringConstraints(pattern=rf"^\d{{{COMMUNITY_CODE_LENGTH}}}$")]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,45 +15,22 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
-from tests.kit.servers import ROOT, free_port, server_env
+from tests.kit.servers import ROOT, ApiServer, server_env
 
 Headers = Callable[[str], dict[str, str]]
 
 
-class WanggeApi:
-    """``wangge api --workers 2`` on a free port, in a process group of its own."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.base = f"http://127.0.0.1:{free_port()}"
-        port = self.base.rsplit(":", 1)[1]
-        self.proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "wangge"), "api", "--port", port, "--workers", "2"],
-            env=env, cwd=ROOT, start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(self.base + "/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise RuntimeError("wangge api did not start")
-            time.sleep(0.2)
-        time.sleep(1)  # the second process may answer a moment after the first
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+def wangge_api(port: int) -> list[str]:
+    """``wangge api --workers 2``, as compose runs it."""
+    exe = str(ROOT / ".venv" / "bin" / "wangge")
+    return [exe, "api", "--port", str(port), "--workers", "2"]
 
 
 @pytest.fixture(scope="module")
-def api(engine: Engine) -> Iterator[WanggeApi]:
-    server = WanggeApi(
-        server_env(os.environ["WANGGE_REDIS_URL"], WANGGE_SHUTDOWN_GRACE_SECONDS="2")
-    )
+def api(engine: Engine) -> Iterator[ApiServer]:
+    env = server_env(os.environ["WANGGE_REDIS_URL"], WANGGE_SHUTDOWN_GRACE_SECONDS="2")
+    server = ApiServer(env, command=wangge_api, ready="/livez")
+    time.sleep(1)  # the second process may answer a moment after the first
     yield server
     server.close()
 
@@ -68,7 +44,7 @@ def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     }
 
 
-def test_every_scrape_counts_both_processes(api: WanggeApi) -> None:
+def test_every_scrape_counts_both_processes(api: ApiServer) -> None:
     key = (("method", "GET"), ("route", "/livez"), ("status", "200"))
 
     def livez_count() -> float:
@@ -83,7 +59,7 @@ def test_every_scrape_counts_both_processes(api: WanggeApi) -> None:
     assert [livez_count() for _ in range(4)] == [before + 20] * 4
 
 
-def test_shutdown_with_an_open_stream_is_bounded(api: WanggeApi, token_for: Headers) -> None:
+def test_shutdown_with_an_open_stream_is_bounded(api: ApiServer, token_for: Headers) -> None:
     opened = threading.Event()
     latency_key = "wangge_http_request_duration_seconds_count"
 

@@ -112,6 +112,31 @@ def test_failed_review_is_counted_rework_with_fresh_deadlines(
     assert "review_failed" in list(notes)
 
 
+def test_a_fix_after_a_rejection_needs_a_new_photo(
+    client: TestClient, db: Session, clock: Clock, token_for: Headers
+) -> None:
+    event = dispatched(db, clock)
+    handler = token_for(username_of(db, event.assignee_id or 0))
+    add_resolve_photo(db, event.id or 0, event.assignee_id or 0, clock)
+    client.post(url(event.id or 0, "acknowledge"), headers=handler)
+    assert client.post(url(event.id or 0, "resolve"), headers=handler).status_code == 200
+    clock.advance(minutes=5)
+    rejected = client.post(
+        url(event.id or 0, "review"), headers=token_for("g01h"),
+        json={"approved": False, "note": "照片看不出已清理"},
+    )  # fmt: skip
+    assert rejected.status_code == 200, rejected.text
+    clock.advance(minutes=5)
+    client.post(url(event.id or 0, "acknowledge"), headers=handler)
+    again = client.post(url(event.id or 0, "resolve"), headers=handler)  # the old photo only
+    assert again.status_code == 422
+    (detail,) = again.json()["detail"]
+    assert detail["loc"] == ["photos"] and "after the fix was rejected" in detail["msg"]
+    add_resolve_photo(db, event.id or 0, event.assignee_id or 0, clock)
+    fixed = client.post(url(event.id or 0, "resolve"), headers=handler)
+    assert fixed.status_code == 200 and fixed.json()["status"] == "resolved"
+
+
 def test_review_needs_approved(
     client: TestClient, db: Session, clock: Clock, token_for: Headers
 ) -> None:
@@ -334,6 +359,34 @@ def test_board_counts_by_level_sla_state_grid_and_community(
     assert sum(c["open"] for c in board["communities"]) == 4
     assert client.get("/api/v1/dispatch/board", headers=token_for("evaluator")).status_code == 200
     assert client.get("/api/v1/dispatch/board", headers=token_for("g01h")).status_code == 403
+
+    # the events behind each count, a page at a time
+    def behind(query: str) -> list[int]:
+        ids: list[int] = []
+        cursor = ""
+        while True:
+            page = client.get(
+                f"/api/v1/dispatch/board/events?{query}&limit=1{cursor}",
+                headers=token_for("dispatch2"),
+            )
+            assert page.status_code == 200, page.text
+            ids += [e["id"] for e in page.json()["items"]]
+            if page.json()["next_cursor"] is None:
+                return ids
+            cursor = f"&cursor={page.json()['next_cursor']}"
+
+    assert behind("sla=breached") == [late.id]
+    assert behind("sla=warning") == [warned.id]
+    assert len(behind("sla=ok")) == 2 and ok.id in behind("sla=ok")
+    assert behind(f"sla=warning&grid={GRID_01}") == []
+    every = behind("sla=ok") + behind("sla=warning") + behind("sla=breached")
+    assert len(set(every)) == len(every) == board["open"]["total"]
+    refused = client.get("/api/v1/dispatch/board/events?sla=late", headers=token_for("dispatch2"))
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["query", "sla"]
+    assert (
+        client.get("/api/v1/dispatch/board/events?sla=ok", headers=token_for("g01h")).status_code
+        == 403
+    )
 
 
 @pytest.mark.parametrize("who", ["g01m1", "comm01", "dept_cg"])

@@ -22,6 +22,7 @@ from dispatch.lifecycle import actions, system
 from domain.lifecycle import Action
 from kernel.uow import UnitOfWork
 from tests.kit.dispatch import principal, report, username_of
+from tests.kit.events import GRID_01, GRID_02
 from tests.kit.servers import ApiServer, server_env
 
 Headers = Callable[[str], dict[str, str]]
@@ -152,6 +153,49 @@ def test_stream_is_live_and_resumes_with_last_event_id(
     resumed.close()
     assert voided["data"]["action"] == "void" and voided["data"]["to_status"] == "voided"
     assert int(voided["id"]) > int(replayed[-1]["id"])
+
+
+def test_messages_carry_the_event_and_filters_narrow_them(
+    api: ApiServer, committed: Engine, redis: Redis, token_for: Headers
+) -> None:
+    url = api.base + "/api/v1/dispatch/stream"
+    everything = Listener(url, token_for("dispatch1"))
+    only_02 = Listener(f"{url}?grid={GRID_02}&kind=dispatch", token_for("dispatch1"))
+    assert everything.wait_live() == [] and only_02.wait_live() == []
+    now = datetime.now(UTC)
+    with Session(committed, expire_on_commit=False) as session:
+        in_01 = report(session, "g01m1", now=now)
+        in_02 = report(session, "g02m1", now=now, grid=GRID_02)
+        for event_id in (in_01, in_02):
+            assert system.auto_dispatch(UnitOfWork(session), event_id, now) is not None
+        relayer.relay_all(connection=redis)
+    got = everything.messages(4)
+    (dispatched_02,) = only_02.messages(1)
+    everything.close()
+    only_02.close()
+    assert sorted((m["data"]["event_id"], m["data"]["action"]) for m in got) == sorted(
+        [(in_01, "register"), (in_01, "dispatch"), (in_02, "register"), (in_02, "dispatch")]
+    )
+    data = dispatched_02["data"]
+    assert data["event_id"] == in_02 and data["action"] == "dispatch"
+    assert data["grid"] == GRID_02 and data["community"] == GRID_02[:12]
+    assert data["category"] == "exposed_garbage" and data["to_level"] == 0
+    assert data["assignee_id"] is not None and data["due_at"] and data["ack_due_at"]
+    assert only_02.items.empty(), "the filtered stream got something else"
+
+    # a replay is filtered the same way and carries the same fields
+    first = min(int(m["id"]) for m in got) - 1
+    resumed = Listener(
+        f"{url}?community={GRID_01[:12]}&level=0&kind=register",
+        {**token_for("dispatch1"), "Last-Event-ID": str(first)},
+    )
+    replayed = resumed.wait_live()
+    resumed.close()
+    assert GRID_02[:12] == GRID_01[:12], "both grids are in 新景楼社区"
+    assert [(m["data"]["event_id"], m["data"]["action"]) for m in replayed] == [
+        (in_01, "register"), (in_02, "register")
+    ]  # fmt: skip
+    assert set(data) == set(replayed[0]["data"])
 
 
 def test_stream_refuses_a_bad_last_event_id(api: ApiServer, token_for: Headers) -> None:

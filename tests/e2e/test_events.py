@@ -44,11 +44,13 @@ def test_member_report_in_gcj02_is_registered_in_its_grid(
     assert e["assignee"] is None and e["due_at"] is None and e["closed_at"] is None
     assert e["description"] == "路边垃圾堆放，约两立方米"
     loc = e["location"]
-    assert loc["coord"] == "gcj02"
-    assert (loc["orig_lon"], loc["orig_lat"]) == (body["location"]["lon"], body["location"]["lat"])
+    # each set of numbers is labelled with its own system: converted WGS-84, and as sent
+    assert loc["coord"] == "wgs84"
     assert loc["lon"] == pytest.approx(wgs[0], abs=1e-7)
     assert loc["lat"] == pytest.approx(wgs[1], abs=1e-7)
-    assert abs(loc["orig_lon"] - loc["lon"]) > 1e-3, "GCJ-02 is offset from WGS-84 here"
+    sent = body["location"]
+    assert loc["as_sent"] == {"lon": sent["lon"], "lat": sent["lat"], "coord": "gcj02"}
+    assert abs(loc["as_sent"]["lon"] - loc["lon"]) > 1e-3, "GCJ-02 is offset from WGS-84 here"
     assert e["snapped"] is False and e["distance_m"] == 0
     assert e["reporter"]["name"] and e["occurred_at"] is None
     # times: stored UTC, shown in Asia/Shanghai

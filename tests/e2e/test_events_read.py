@@ -207,3 +207,43 @@ def test_history_names_actors_and_transitions(
     one = client.get(f"{URL}/{event_id}", headers=token_for("g01m2")).json()
     assert one["status"] == "dispatched" and one["assignee"]["name"]
     assert one["due_at"] is not None and one["version"] == 2
+
+
+def test_default_orders_newest_for_my_history_and_latest_for_overdue(
+    client: TestClient, db: Session, token_for: Headers, make_event: MakeEvent, clock: Clock
+) -> None:
+    start = clock.now
+    # Q: dispatched 20 min earlier and acknowledged — its only running clock ends at +40 min
+    clock.now = start - timedelta(minutes=20)
+    q = make_event("g01m1", assignee="g01m2")
+    clock.now = start
+    ack = client.post(f"{URL}/{q}/acknowledge", headers=token_for("g01m2"), json={})
+    assert ack.status_code == 200, ack.text
+    # P: dispatched now, never acknowledged — its acknowledgement clock breaches at +30 min
+    p = make_event("g01m1", assignee="g01m2")
+    clock.advance(minutes=1)
+    fresh = _report(client, db, token_for, "g01m1", GRID_01)  # registered: no deadline yet
+
+    # what I reported / was given: a history, newest first (by deadline it was q, p, fresh)
+    assert _ids(client, token_for("g01m1"), "&scope=reported") == [fresh, p, q]
+    assert _ids(client, token_for("g01m2"), "&scope=mine") == [p, q]
+    # with a status filter it is a work queue again: soonest deadline first
+    queue = "&scope=mine&status=dispatched&status=acknowledged"
+    assert _ids(client, token_for("g01m2"), queue) == [q, p]
+    assert _ids(client, token_for("g01m2"), "&scope=mine&order=due") == [q, p]
+
+    # both late at +61 min: p has been late since +30, q since +40 (by due_at it was q, p)
+    clock.now = start + timedelta(minutes=61)
+    d = token_for("dispatch1")
+    assert _ids(client, d, "&overdue=true") == [p, q]
+    # pages follow the order, and a cursor of one order is refused by another
+    first = client.get(f"{URL}?overdue=true&limit=1", headers=d).json()
+    assert [e["id"] for e in first["items"]] == [p]
+    rest = client.get(f"{URL}?overdue=true&limit=1&cursor={first['next_cursor']}", headers=d)
+    assert [e["id"] for e in rest.json()["items"]] == [q]
+    wrong = client.get(f"{URL}?order=newest&cursor={first['next_cursor']}", headers=d)
+    assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"] == ["query", "cursor"]
+    newest = client.get(f"{URL}?order=newest&limit=2", headers=d).json()
+    assert [e["id"] for e in newest["items"]] == [fresh, p]
+    tail = client.get(f"{URL}?order=newest&limit=2&cursor={newest['next_cursor']}", headers=d)
+    assert [e["id"] for e in tail.json()["items"]] == [q]

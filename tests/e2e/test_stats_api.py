@@ -342,6 +342,18 @@ def test_xlsx_is_typed_with_a_frozen_filtered_header(
     assert created.value == stored.astimezone(get_settings().tz).replace(tzinfo=None)
     assert first[column["按期结案"]].data_type == "b" and first[column["按期结案"]].value is True
     assert first[column["结案用时(分钟)"]].data_type == "n"
+    # codes in Chinese first, the code itself in the next column; names beside staff ids
+    assert header[column["状态"] + 1] == "状态代码" and header[column["来源"] + 1] == "来源代码"
+    assert header[column["处置层级"] + 1] == "层级代码"
+    assert header[column["上报人编号"] + 1] == "上报人"
+    assert (first[column["状态"]].value, first[column["状态代码"]].value) == ("已结案", "closed")
+    assert (first[column["处置层级"]].value, first[column["层级代码"]].value) == ("网格", 0)
+    assert first[column["来源"]].value == "网格员上报"
+    reporter = db.execute(
+        text("SELECT s.name FROM event e JOIN staff s ON s.id = e.reporter_id WHERE e.id = :id"),
+        {"id": first[column["事件编号"]].value},
+    ).scalar_one()
+    assert first[column["上报人"]].value == reporter
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -96,25 +97,30 @@ def server_env(redis_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-class ApiServer:
-    """``uvicorn service.api.app:app_factory`` on a free port."""
+def _uvicorn(port: int) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", "service.api.app:app_factory", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+            "--log-level", "warning", "--timeout-graceful-shutdown", "1"]  # fmt: skip
 
-    def __init__(self, env: dict[str, str]) -> None:
+
+class ApiServer:
+    """The API on a free port: one uvicorn process, or ``command(port)`` (e.g. ``wangge api
+    --workers 2`` as deployed), in a process group of its own; ready when ``ready`` answers."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        command: Callable[[int], list[str]] = _uvicorn,
+        ready: str = "/openapi.json",
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "service.api.app:app_factory", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
-             "--log-level", "warning", "--timeout-graceful-shutdown", "1"],
-            env=env,
-            cwd=ROOT,
-            start_new_session=True,
-        )  # fmt: skip
+        self.proc = subprocess.Popen(command(self.port), env=env, cwd=ROOT, start_new_session=True)
         deadline = time.monotonic() + 120  # importing the app takes long on a busy machine
         while True:
             try:
-                httpx.get(self.base + "/openapi.json", timeout=1)
-                return
+                if httpx.get(self.base + ready, timeout=1).status_code == 200:
+                    return
             except httpx.HTTPError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:

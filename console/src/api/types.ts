@@ -57,9 +57,8 @@ export interface EventOut {
   location: {
     lon: number
     lat: number
-    coord: string
-    orig_lon: number
-    orig_lat: number
+    coord: 'wgs84'
+    as_sent: { lon: number; lat: number; coord: 'wgs84' | 'gcj02' | 'bd09' }
     accuracy_m: number | null
   }
   snapped: boolean

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.roles import Role
 from service.api.deps import AnyUser, Now, SessionDep, UowDep
+from service.api.docs import problems
 from staff import auth
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -23,6 +24,8 @@ class TokenOut(BaseModel):
 
 
 class RefreshIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"refresh_token": "q3Zk…"}]})
+
     refresh_token: str = Field(min_length=10, max_length=200)
 
 
@@ -43,19 +46,19 @@ def _out(t: auth.TokenPair) -> TokenOut:
     )
 
 
-@router.post("/token", response_model=TokenOut)
+@router.post("/token", response_model=TokenOut, responses=problems(401, 422, 429))
 def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], uow: UowDep, now: Now) -> TokenOut:
     """OAuth2 password flow. Five failures in a row lock the account for 15 minutes (429)."""
     return _out(auth.sign_in(uow=uow, username=form.username, password=form.password, now=now))
 
 
-@router.post("/refresh", response_model=TokenOut)
+@router.post("/refresh", response_model=TokenOut, responses=problems(401, 422))
 def refresh(body: RefreshIn, uow: UowDep, now: Now) -> TokenOut:
     """Exchange a refresh token for a new pair; the old refresh token stops working."""
     return _out(auth.refresh(uow=uow, token=body.refresh_token, now=now))
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, responses=problems(401, 422))
 def logout(
     body: RefreshIn,
     uow: UowDep,
@@ -66,7 +69,7 @@ def logout(
     auth.revoke(uow=uow, token=body.refresh_token, user_id=principal.user_id, now=now)
 
 
-@router.get("/me", response_model=MeOut)
+@router.get("/me", response_model=MeOut, responses=problems(401))
 def me(session: SessionDep, principal: AnyUser) -> MeOut:
     grid_code, community = auth.workplace(session=session, principal=principal)
     return MeOut(

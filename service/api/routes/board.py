@@ -6,16 +6,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import Field
 
 from dispatch.board import service
 from dispatch.board.schemas import BoardOut
+from dispatch.changes import ChangeFilter
+from dispatch.events import reads
+from dispatch.events.schemas import EventPage
 from domain.jurisdiction import REACH, Principal, Reach
+from domain.lifecycle import Action, SlaState
+from kernel.paging import DEFAULT_LIMIT
 from service.api.deps import Now, RolesAllowed, SessionDep
+from service.api.docs import AUTHENTICATED, problems
+from service.api.params import CommunityCode, Cursor, GridCode, Limit
 from service.api.routes.stream import Subscription, feed, subscription
 
-router = APIRouter(prefix="/api/v1/dispatch", tags=["command centre"])
+router = APIRouter(prefix="/api/v1/dispatch", tags=["command centre"], responses=AUTHENTICATED)
 # The stream carries every change: it is for those whose jurisdiction is everywhere (the
 # command centre, evaluators, admins); the board shows the watcher's jurisdiction.
 Watcher = Annotated[
@@ -31,9 +39,44 @@ def board(session: SessionDep, principal: Watcher, now: Now) -> BoardOut:
     return BoardOut.model_validate(service.board(session, principal=principal, now=now))
 
 
+@router.get("/board/events", response_model=EventPage)
+def board_events(
+    session: SessionDep,
+    principal: Watcher,
+    now: Now,
+    sla: Annotated[SlaState, Query(description="ok, warning or breached")],
+    level: Annotated[
+        list[Annotated[int, Field(ge=0, le=3)]] | None, Query(description="repeatable")
+    ] = None,
+    grid: GridCode | None = None,
+    community: CommunityCode | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> EventPage:
+    """The open events behind one of the board's counts: in an SLA state (and a level, grid or
+    community), most late first for breached, else soonest deadline first, a page at a time."""
+    page = reads.list_events(
+        session,
+        principal=principal,
+        filters=reads.EventFilter(
+            sla_state=sla,
+            levels=tuple(level or ()),
+            grid=grid,
+            community=community,
+            order=reads.Order.LATE if sla is SlaState.BREACHED else reads.Order.DUE,
+        ),
+        now=now,
+        limit=limit,
+        cursor=cursor,
+    )
+    return EventPage(items=page.items, next_cursor=page.next_cursor)
+
+
 @router.get(
     "/stream",
     response_class=EventSourceResponse,
+    name="change_stream",
+    responses=problems(503),
 )
 async def stream(
     principal: Watcher,
@@ -46,10 +89,26 @@ async def stream(
             description="resume after this audit id (replayed from the database)",
         ),
     ] = None,
+    grid: Annotated[list[GridCode] | None, Query(description="repeatable")] = None,
+    community: Annotated[list[CommunityCode] | None, Query(description="repeatable")] = None,
+    level: Annotated[
+        list[Annotated[int, Field(ge=0, le=3)]] | None,
+        Query(description="repeatable: the level the change leaves the event at"),
+    ] = None,
+    kind: Annotated[
+        list[Action] | None, Query(description="repeatable: report, dispatch, breach, review...")
+    ] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Every change (one audit row each) as an SSE message: ``id`` is the audit id, ``event``
-    is ``change``, ``data`` the JSON change. Reconnect with ``Last-Event-ID`` to receive what
-    was missed, then the live feed."""
+    is ``change``, ``data`` the JSON change (what changed, and the event's grid, community,
+    category, holder and deadlines). Filters narrow it on the server. Reconnect with
+    ``Last-Event-ID`` to receive what was missed, then the live feed."""
     after = int(last_event_id) if last_event_id is not None else None
-    async for event in feed(sub, after):
+    wanted = ChangeFilter(
+        grids=frozenset(grid or ()),
+        communities=frozenset(community or ()),
+        levels=frozenset(level or ()),
+        kinds=frozenset(k.value for k in kind or ()),
+    )
+    async for event in feed(sub, after, wanted):
         yield event

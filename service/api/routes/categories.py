@@ -12,8 +12,9 @@ from dispatch.categories.schemas import CategoryCreate, CategoryOut, CategoryUpd
 from domain.jurisdiction import Principal
 from domain.roles import Role
 from service.api.deps import AnyUser, RolesAllowed, SessionDep, UowDep
+from service.api.docs import AUTHENTICATED, problems
 
-router = APIRouter(prefix="/api/v1/categories", tags=["categories"])
+router = APIRouter(prefix="/api/v1/categories", tags=["categories"], responses=AUTHENTICATED)
 Admin = Annotated[Principal, Depends(RolesAllowed(Role.ADMIN))]
 CodePath = Annotated[str, Path(max_length=32)]
 
@@ -32,13 +33,13 @@ def list_categories(
     ]
 
 
-@router.post("", response_model=CategoryOut, status_code=201)
+@router.post("", response_model=CategoryOut, status_code=201, responses=problems(409))
 def create_category(body: CategoryCreate, uow: UowDep, _: Admin) -> CategoryOut:
     """Add a category (admin). Minutes may be fractional; a taken code or name is a 409."""
     return _out(service.create(uow=uow, data=body))
 
 
-@router.patch("/{code}", response_model=CategoryOut)
+@router.patch("/{code}", response_model=CategoryOut, responses=problems(404, 409))
 def update_category(code: CodePath, body: CategoryUpdate, uow: UowDep, _: Admin) -> CategoryOut:
     """Change a category's name, minutes, big flag, department or active flag (admin).
     New minutes apply to deadlines set from now on."""

@@ -22,14 +22,15 @@ from service.api.deps import (
     grid_map_of,
     pool_of,
 )
+from service.api.docs import AUTHENTICATED, problems
 from service.api.params import Cursor, EventId, Limit
 
-router = APIRouter(prefix="/api/v1/events", tags=["events"])
+router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=AUTHENTICATED)
 Reporter = Annotated[Principal, Depends(RolesAllowed(Role.MEMBER, Role.HEAD))]
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": EventOut, "description": "a retry: the event made earlier"},
-    409: {"description": "client_id already used for a different report"},
+    **problems(409, 429),
 }
 
 
@@ -87,10 +88,18 @@ def list_events(
     category: Annotated[str | None, Query(max_length=32)] = None,
     since: Annotated[AwareDatetime | None, Query(description="created at or after")] = None,
     until: Annotated[AwareDatetime | None, Query(description="created before")] = None,
+    order: Annotated[
+        reads.Order | None,
+        Query(
+            description="due: soonest deadline first; newest: newest report first; late: most "
+            "overdue first. Default: late with overdue=true, newest for scope=reported|mine "
+            "without a status filter, else due"
+        ),
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> EventPage:
-    """My tasks: the events I may see, soonest deadline first (none last), then by id."""
+    """The events I may see, filtered and ordered (``order``), a page at a time."""
     page = reads.list_events(
         session,
         principal=principal,
@@ -104,6 +113,7 @@ def list_events(
             until=until,
             levels=tuple(level or ()),
             community=community,
+            order=order,
         ),
         now=now,
         limit=limit,
@@ -112,12 +122,12 @@ def list_events(
     return EventPage(items=page.items, next_cursor=page.next_cursor)
 
 
-@router.get("/{event_id}", response_model=EventOut)
+@router.get("/{event_id}", response_model=EventOut, responses=problems(404))
 def get_event(event_id: EventId, session: SessionDep, principal: AnyUser) -> EventOut:
     return reads.get_visible(session, principal=principal, event_id=event_id)
 
 
-@router.get("/{event_id}/history", response_model=HistoryOut)
+@router.get("/{event_id}/history", response_model=HistoryOut, responses=problems(404))
 def event_history(event_id: EventId, session: SessionDep, principal: AnyUser) -> HistoryOut:
     """The audit trail: every transition with from → to status and level, actor, time, note."""
     return reads.history(session, principal=principal, event_id=event_id)

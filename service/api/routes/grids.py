@@ -7,20 +7,25 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from domain.coords import CoordSystem
 from grids import service
 from service.api.deps import AnyUser, SessionDep, grid_locator
+from service.api.docs import AUTHENTICATED, GridCollection, GridFeature, problems
 from service.api.query import parse_query, query_parameters
 
-router = APIRouter(prefix="/api/v1", tags=["grids"])
+router = APIRouter(prefix="/api/v1", tags=["grids"], responses=AUTHENTICATED)
 
 
-class GeoJSONResponse(Response):
-    """GeoJSON text produced by PostGIS, served as RFC 7946 media type."""
+class GeoJSONResponse(JSONResponse):
+    """GeoJSON text produced by PostGIS, passed through as it is, under RFC 7946's media type
+    (a JSON response to FastAPI, so the documented model is the reply's schema)."""
 
     media_type = "application/geo+json"
+
+    def render(self, content: Any) -> bytes:
+        return content.encode() if isinstance(content, str) else super().render(content)
 
 
 class GridRef(BaseModel):
@@ -44,7 +49,13 @@ class CommunityOut(BaseModel):
     grids: list[str]
 
 
-_GEOJSON: dict[int | str, dict[str, Any]] = {200: {"content": {"application/geo+json": {}}}}
+_GRIDS: dict[int | str, dict[str, Any]] = {
+    200: {"model": GridCollection, "description": "every grid, a GeoJSON FeatureCollection"}
+}
+_GRID: dict[int | str, dict[str, Any]] = {
+    200: {"model": GridFeature, "description": "the grid, a GeoJSON Feature"},
+    **problems(404),
+}
 
 
 class LocateQuery(BaseModel):
@@ -76,13 +87,13 @@ async def locate(request: Request, _: AnyUser) -> Response:
     return Response(out.model_dump_json(), media_type="application/json")
 
 
-@router.get("/grids", response_class=GeoJSONResponse, responses=_GEOJSON)
+@router.get("/grids", response_class=GeoJSONResponse, responses=_GRIDS)
 def list_grids(session: SessionDep, _: AnyUser) -> GeoJSONResponse:
     """All grids as a FeatureCollection (properties: code, name, community, area_km2, staff)."""
     return GeoJSONResponse(service.feature_collection(session=session))
 
 
-@router.get("/grids/{code}", response_class=GeoJSONResponse, responses=_GEOJSON)
+@router.get("/grids/{code}", response_class=GeoJSONResponse, responses=_GRID)
 def get_grid(
     session: SessionDep, _: AnyUser, code: Annotated[str, Path(pattern=r"^\d{15}$")]
 ) -> GeoJSONResponse:
@@ -94,7 +105,7 @@ def list_communities(session: SessionDep, _: AnyUser) -> list[CommunityOut]:
     return [CommunityOut(**c) for c in service.communities(session=session)]
 
 
-@router.get("/coverage", response_model=service.Coverage)
+@router.get("/coverage", response_model=service.Coverage, name="grid_coverage")
 def coverage(session: SessionDep, _: AnyUser) -> service.Coverage:
     """网格化管理覆盖率 and 一长两员配备率, measured on the stored map."""
     return service.coverage(session=session)

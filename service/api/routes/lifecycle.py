@@ -21,20 +21,16 @@ from domain.lifecycle import Action
 from domain.roles import ROLE_LEVEL, Role
 from kernel.uow import UnitOfWork
 from service.api.deps import Now, RolesAllowed, UowDep
+from service.api.docs import AUTHENTICATED, problems
 from service.api.params import EventId
 
-router = APIRouter(prefix="/api/v1/events", tags=["dispatch"])
+router = APIRouter(prefix="/api/v1/events", tags=["dispatch"], responses=AUTHENTICATED)
 
 #: Everyone who handles events at some level (the service narrows it to the assignee).
 HANDLERS = tuple(ROLE_LEVEL)
 COMMAND_CENTRE = (Role.DISPATCHER,)
 
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    403: {"description": "your role may act, but not on this event (not its assignee...)"},
-    404: {"description": "no such event, or not one you may see"},
-    409: {"description": "illegal for the event's status (names it and the allowed actions), "
-          "or a stale version (names the current one)"},
-}  # fmt: skip
+_RESPONSES = problems(404, 409)
 
 
 @dataclass(frozen=True)

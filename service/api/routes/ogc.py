@@ -28,8 +28,9 @@ from kernel.paging import BBox, FeaturePage
 from kernel.settings import get_settings
 from patrols.service import coverage_features
 from service.api.deps import AnyUser, Now, SessionDep
+from service.api.docs import AUTHENTICATED
 
-router = APIRouter(prefix="/api/v1/ogc", tags=["OGC API Features"])
+router = APIRouter(prefix="/api/v1/ogc", tags=["OGC API Features"], responses=AUTHENTICATED)
 
 GEOJSON = "application/geo+json"
 CONFORMANCE = (

@@ -32,7 +32,9 @@ from service.api.params import PhotoId
 #: Room for the form's fields around the photo (its own limit is kept while it is copied).
 _ENVELOPE_BYTES = 64 * 1024
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+# Described by the GeoReport v2 specification and its own discovery, not by this API's OpenAPI
+# document (whose errors have the Wangge shape; the door answers the spec's).
+router = APIRouter(prefix="/open311/v2", tags=["open311"], include_in_schema=False)
 
 Format = Annotated[Literal["json", "xml"], Path(description="json or xml")]
 ServiceCode = Annotated[str, Path(max_length=32)]

@@ -27,9 +27,10 @@ from patrols.schemas import (
 )
 from patrols.service import TrackPoint
 from service.api.deps import AnyUser, Now, RolesAllowed, SessionDep, UowDep
+from service.api.docs import AUTHENTICATED, problems
 from service.api.params import Cursor, Limit, PatrolId
 
-router = APIRouter(prefix="/api/v1", tags=["patrols"])
+router = APIRouter(prefix="/api/v1", tags=["patrols"], responses=AUTHENTICATED)
 
 Walker = Annotated[Principal, Depends(RolesAllowed(Role.MEMBER, Role.HEAD))]
 GridCode = Annotated[str, Query(pattern=r"^\d{15}$", description="15-digit grid code")]
@@ -43,7 +44,10 @@ def _today(now: datetime) -> date:
     "/patrols",
     response_model=PatrolOut,
     status_code=201,
-    responses={200: {"description": "already started with this client_id", "model": PatrolOut}},
+    responses={
+        200: {"description": "already started with this client_id", "model": PatrolOut},
+        **problems(409),
+    },
 )
 def start_patrol(
     uow: UowDep, principal: Walker, now: Now, body: PatrolStart, response: Response
@@ -83,7 +87,7 @@ def list_patrols(
     return PatrolPage(items=list(items), next_cursor=next_cursor)
 
 
-@router.get("/patrols/coverage", response_model=CoverageOut)
+@router.get("/patrols/coverage", response_model=CoverageOut, name="patrol_coverage")
 def coverage(
     session: SessionDep,
     principal: AnyUser,
@@ -105,7 +109,7 @@ def coverage(
     )
 
 
-@router.get("/patrols/{patrol_id}", response_model=PatrolDetail)
+@router.get("/patrols/{patrol_id}", response_model=PatrolDetail, responses=problems(404))
 def get_patrol(session: SessionDep, principal: AnyUser, patrol_id: PatrolId) -> PatrolDetail:
     view = service.get_patrol(session=session, principal=principal, patrol_id=patrol_id)
     return view
@@ -115,7 +119,10 @@ def get_patrol(session: SessionDep, principal: AnyUser, patrol_id: PatrolId) -> 
     "/patrols/{patrol_id}/points",
     response_model=BatchOut,
     status_code=201,
-    responses={200: {"description": "this batch_id was already stored", "model": BatchOut}},
+    responses={
+        200: {"description": "this batch_id was already stored", "model": BatchOut},
+        **problems(404, 409),
+    },
 )
 def add_points(
     uow: UowDep,
@@ -146,7 +153,7 @@ def add_points(
     )
 
 
-@router.post("/patrols/{patrol_id}/stop", response_model=PatrolDetail)
+@router.post("/patrols/{patrol_id}/stop", response_model=PatrolDetail, responses=problems(404, 409))
 def stop_patrol(
     uow: UowDep,
     principal: Walker,

@@ -19,9 +19,10 @@ from domain.roles import Role
 from kernel.errors import Invalid, TooLarge, UnsupportedMedia, field_error
 from kernel.settings import get_settings
 from service.api.deps import AnyUser, Now, RolesAllowed, SessionDep, UowDep
+from service.api.docs import AUTHENTICATED, BINARY, problems
 from service.api.params import EventId, PhotoId
 
-router = APIRouter(prefix="/api/v1", tags=["photos"])
+router = APIRouter(prefix="/api/v1", tags=["photos"], responses=AUTHENTICATED)
 
 Uploader = Annotated[
     Principal,
@@ -147,9 +148,7 @@ def _stage(query: Stage | None, form: str | None) -> Stage:
     openapi_extra=_MULTIPART,
     responses={
         200: {"description": "this photo was already attached at this stage", "model": PhotoOut},
-        413: {"description": "larger than the photo limit"},
-        415: {"description": "not a JPEG, PNG or WebP image"},
-        422: {"description": "undecodable image, or the stage already has 9 photos"},
+        **problems(404, 409, 413, 415),
     },
 )
 def upload_photo(
@@ -177,7 +176,7 @@ def upload_photo(
     return link
 
 
-@router.get("/events/{event_id}/photos", response_model=PhotoList)
+@router.get("/events/{event_id}/photos", response_model=PhotoList, responses=problems(404))
 def list_photos(session: SessionDep, principal: AnyUser, event_id: EventId) -> PhotoList:
     """The event's photos (report stage, then resolve), with their EXIF evidence."""
     links = service.list_photos(session=session, principal=principal, event_id=event_id)
@@ -188,8 +187,13 @@ def list_photos(session: SessionDep, principal: AnyUser, event_id: EventId) -> P
     "/photos/{photo_id}",
     response_class=FileResponse,
     responses={
-        200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
-        404: {"description": "no such photo, or not attached to an event you may see"},
+        200: {
+            "description": "the photo's bytes, in the type it was uploaded as",
+            "content": {
+                media: {"schema": BINARY} for media in ("image/jpeg", "image/png", "image/webp")
+            },
+        },
+        **problems(404),
     },
 )
 def get_photo(session: SessionDep, principal: AnyUser, photo_id: PhotoId) -> FileResponse:

@@ -34,16 +34,22 @@ from domain.roles import Role
 from kernel.paging import DEFAULT_LIMIT
 from kernel.uow import UnitOfWork
 from service.api.deps import AnyUser, Now, RolesAllowed, SessionDep, UowDep, grid_locator
+from service.api.docs import AUTHENTICATED, problems
 from service.api.params import MAX_INT, EventId, Limit
 
-router = APIRouter(prefix="/api/v1", tags=["public reports"])
+router = APIRouter(prefix="/api/v1", tags=["public reports"], responses=AUTHENTICATED)
 
 Dispatcher = Annotated[Principal, Depends(RolesAllowed(Role.DISPATCHER))]
 Verifier = Annotated[Principal, Depends(RolesAllowed(Role.MEMBER, Role.HEAD, Role.DISPATCHER))]
 Admin = Annotated[Principal, Depends(RolesAllowed(Role.ADMIN))]
 
 
-@router.post("/hotline-reports", response_model=PublicReportOut, status_code=201)
+@router.post(
+    "/hotline-reports",
+    response_model=PublicReportOut,
+    status_code=201,
+    responses=problems(409),
+)
 async def enter_hotline_report(
     body: HotlineReportIn, request: Request, session: SessionDep, principal: Dispatcher, now: Now
 ) -> PublicReportOut:
@@ -82,7 +88,9 @@ async def enter_hotline_report(
     return await anyio.to_thread.run_sync(run)
 
 
-@router.get("/events/{event_id}/public-report", response_model=PublicReportOut)
+@router.get(
+    "/events/{event_id}/public-report", response_model=PublicReportOut, responses=problems(404)
+)
 def get_public_report(
     event_id: EventId, session: SessionDep, principal: AnyUser, now: Now
 ) -> PublicReportOut:
@@ -92,7 +100,11 @@ def get_public_report(
     return reads.public_report(session, principal=principal, event_id=event_id, now=now)
 
 
-@router.get("/events/{event_id}/duplicates", response_model=list[DuplicateCandidate])
+@router.get(
+    "/events/{event_id}/duplicates",
+    response_model=list[DuplicateCandidate],
+    responses=problems(404),
+)
 def duplicate_candidates(
     event_id: EventId, session: SessionDep, principal: AnyUser, now: Now
 ) -> list[DuplicateCandidate]:
@@ -116,7 +128,9 @@ def verification_tasks(
     )
 
 
-@router.post("/events/{event_id}/verification", response_model=EventOut)
+@router.post(
+    "/events/{event_id}/verification", response_model=EventOut, responses=problems(404, 409)
+)
 def verify_report(
     event_id: EventId, body: VerifyIn, uow: UowDep, principal: Verifier, now: Now
 ) -> EventOut:
@@ -140,7 +154,7 @@ def verify_report(
     return _event(uow, event_id)
 
 
-@router.post("/events/{event_id}/merge", response_model=EventOut)
+@router.post("/events/{event_id}/merge", response_model=EventOut, responses=problems(404, 409))
 def merge_event(
     event_id: EventId, body: MergeIn, uow: UowDep, principal: Dispatcher, now: Now
 ) -> EventOut:
@@ -156,7 +170,7 @@ def merge_event(
     return _event(uow, event_id)
 
 
-@router.post("/events/{event_id}/unmerge", response_model=EventOut)
+@router.post("/events/{event_id}/unmerge", response_model=EventOut, responses=problems(404, 409))
 def unmerge_event(
     event_id: EventId,
     uow: UowDep,
@@ -187,7 +201,9 @@ def _client_out(client: object) -> ApiClientOut:
     return ApiClientOut.model_validate(client, from_attributes=True)
 
 
-@router.post("/api-clients", response_model=ApiClientIssued, status_code=201)
+@router.post(
+    "/api-clients", response_model=ApiClientIssued, status_code=201, responses=problems(409)
+)
 def issue_api_client(body: ApiClientIn, uow: UowDep, _: Admin, now: Now) -> ApiClientIssued:
     """Issue an Open311 client its key (an app, a WeChat mini-program backend: ``public``;
     the 12345 system: ``hotline``). The key is in this answer only."""
@@ -200,7 +216,9 @@ def list_api_clients(session: SessionDep, _: Admin) -> list[ApiClientOut]:
     return [_client_out(c) for c in keys.list_clients(session=session)]
 
 
-@router.post("/api-clients/{client_id}/revoke", response_model=ApiClientOut)
+@router.post(
+    "/api-clients/{client_id}/revoke", response_model=ApiClientOut, responses=problems(404)
+)
 def revoke_api_client(
     client_id: Annotated[int, Path(ge=1, le=MAX_INT, description="API client id")],
     body: RevokeIn,

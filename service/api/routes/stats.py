@@ -28,9 +28,10 @@ from evaluation.scorecard import ScoredUnit, scorecard_units
 from kernel.errors import Invalid, field_error
 from kernel.paging import DEFAULT_LIMIT, MAX_BIGINT, MAX_ROWS_LIMIT
 from service.api.deps import Now, RolesAllowed, SessionDep
+from service.api.docs import AUTHENTICATED, EXPORTS, problems
 from service.api.params import Cursor
 
-router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
+router = APIRouter(prefix="/api/v1/stats", tags=["statistics"], responses=AUTHENTICATED)
 Reader = Annotated[Principal, Depends(RolesAllowed(Role.EVALUATOR, Role.DISPATCHER, Role.ADMIN))]
 Since = Annotated[date, Query(description="first report day (service time zone), inclusive")]
 Until = Annotated[date, Query(description="last report day (service time zone), inclusive")]
@@ -250,7 +251,7 @@ def _chunks(file: IO[bytes], size: int = 256 * 1024) -> Iterator[bytes]:
             yield chunk
 
 
-@router.get("/resolution", response_model=ResolutionOut)
+@router.get("/resolution", response_model=ResolutionOut, responses={**EXPORTS, **problems(413)})
 def resolution(
     session: SessionDep,
     _: Reader,
@@ -343,7 +344,9 @@ IndicatorCode = Annotated[
 ]
 
 
-@router.get("/indicators/{code}/events", response_model=PageOut)
+@router.get(
+    "/indicators/{code}/events", response_model=PageOut, responses={**EXPORTS, **problems(404, 413)}
+)
 def indicator_events(
     session: SessionDep,
     _: Reader,
@@ -370,7 +373,9 @@ def indicator_events(
     return PageOut(columns=list(table.columns), items=table.items, next_cursor=table.next_cursor)
 
 
-@router.get("/events", response_model=PageOut)
+@router.get(
+    "/events", response_model=PageOut, name="stats_events", responses={**EXPORTS, **problems(413)}
+)
 def events(
     session: SessionDep,
     _: Reader,
@@ -430,7 +435,7 @@ def _scored_out(unit: ScoredUnit) -> ScoredOut:
     )
 
 
-@router.get("/scorecard", response_model=ScorecardOut)
+@router.get("/scorecard", response_model=ScorecardOut, responses={**EXPORTS, **problems(413)})
 def scorecard(session: SessionDep, _: Reader, scope: Window, output: OutputDep, now: Now) -> Any:
     """Each grid's and community's 100-point score (weights: data/scorecard.json), graded
     优 ≥ 90, 良 80–90, 中 60–80, 差 < 60, with how each point was earned."""

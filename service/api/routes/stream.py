@@ -24,7 +24,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from dispatch.board.service import changes_after
-from dispatch.changes import stream_channel
+from dispatch.changes import ChangeFilter, stream_channel
 from kernel.db import get_engine
 from kernel.errors import Unavailable
 from kernel.settings import get_settings
@@ -75,15 +75,19 @@ def _replay(after_id: int) -> list[dict[str, Any]]:
         return changes_after(session, after_id=after_id, limit=REPLAY_BATCH)
 
 
-async def feed(sub: Subscription, after: int | None) -> AsyncIterator[ServerSentEvent]:
-    """Replay above ``after`` from PostgreSQL, announce ``live``, then the live feed."""
+async def feed(
+    sub: Subscription, after: int | None, wanted: ChangeFilter
+) -> AsyncIterator[ServerSentEvent]:
+    """Replay above ``after`` from PostgreSQL, announce ``live``, then the live feed; only the
+    changes ``wanted`` lets through."""
     if after is not None:
         cursor = after
         while True:
             batch = await run_in_threadpool(_replay, cursor)
             for message in batch:
                 sub.replayed.add(int(message["audit_id"]))
-                yield change_event(message)
+                if wanted.matches(message):
+                    yield change_event(message)
             if len(batch) < REPLAY_BATCH:
                 break
             cursor = int(batch[-1]["audit_id"])
@@ -93,6 +97,6 @@ async def feed(sub: Subscription, after: int | None) -> AsyncIterator[ServerSent
         if raw is None:
             continue
         message = json.loads(raw["data"])
-        if int(message["audit_id"]) in sub.replayed:
+        if int(message["audit_id"]) in sub.replayed or not wanted.matches(message):
             continue
         yield change_event(message)

@@ -1,0 +1,12 @@
+"""The administrative codes of the map: a 15-digit grid code starts with its 12-digit community
+code (district 6 · subdistrict 3 · community 3 · grid 3), so either is read off the other."""
+
+from __future__ import annotations
+
+COMMUNITY_CODE_LENGTH = 12
+GRID_CODE_LENGTH = 15
+
+
+def community_code_of(grid_code: str) -> str:
+    """The community code a grid code begins with (the map loader refuses any other)."""
+    return grid_code[:COMMUNITY_CODE_LENGTH]
