@@ -11,6 +11,7 @@ the worker's heartbeat) is read at scrape time instead (``service.api.metrics``)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from prometheus_client import Counter, Histogram
@@ -46,6 +47,14 @@ SLA_BREACHES = Counter(
     ["clock", "level"],
 )
 
+CALENDAR_FALLBACKS = Counter(
+    "wangge_calendar_fallback_total",
+    "Deadlines set on a year their calendar has not loaded (the fallback counted those days "
+    "as whole working days: load the year with `wangge calendar load`), by category",
+    ["category"],
+)
+log = logging.getLogger("wangge.calendar")
+
 _TIMER_NOTICES = (NotificationKind.WARNING, NotificationKind.BREACH)
 
 
@@ -56,6 +65,14 @@ def observe(decisions: Iterable[Decision]) -> None:
         if audit is None:
             continue
         TRANSITIONS.labels(audit.action.value, str(audit.to_level)).inc()
+        if decision.state.clock_fallback and "deadline_version" in audit.data:
+            CALENDAR_FALLBACKS.labels(decision.state.category).inc()
+            log.warning(
+                "event %s (%s): deadlines reach a year its calendar has not loaded; "
+                "fallback applied (whole days count as working time)",
+                decision.state.event_id,
+                decision.state.category,
+            )
         if audit.action is Action.DISPATCH and audit.from_status is Status.REGISTERED:
             lag = (audit.at - decision.state.created_at).total_seconds()
             REPORT_TO_ASSIGNED.observe(max(lag, 0.0))

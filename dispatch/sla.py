@@ -1,25 +1,18 @@
 """The SLA rules of ``domain.lifecycle.sla`` as SQL over the event table, for the lists, the
 board and the reconciliation sweep. Built from the domain's tables (which clocks run in which
-status, at which share of the allowance a clock warns and breaches), never written by hand; a
-property test checks that SQL and Python agree on random events and instants.
+status, which stored mark each timer fires at), never written by hand; a property test checks
+that SQL and Python agree on random events and instants.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, and_, any_, case, func, literal, or_
 
 from domain.lifecycle import Clock, SlaState, TimerKind
-from domain.lifecycle.model import RUNNING_CLOCKS
+from domain.lifecycle.model import RUNNING_CLOCKS, TIMER_FIELDS
 from domain.lifecycle.sla import BREACH_TIMER, WARNING_TIMER
-
-#: The event columns of each clock: its deadline and its allowance.
-_CLOCK_COLUMNS: Mapping[Clock, tuple[str, str]] = {
-    Clock.ACK: ("ack_due_at", "ack_allowance"),
-    Clock.RESOLVE: ("due_at", "resolve_allowance"),
-}
 
 
 def _statuses(clock: Clock) -> list[str]:
@@ -31,13 +24,9 @@ def _clock(kind: TimerKind) -> Clock:
 
 
 def fire_at(event: FromClause, kind: TimerKind) -> ColumnElement[Any]:
-    """When a timer of ``kind`` fires for the row's current deadlines
-    (``domain.lifecycle.sla.timer_fire_at``: ``deadline - allowance * (1 - fraction)``)."""
-    deadline, allowance = (event.c[name] for name in _CLOCK_COLUMNS[_clock(kind)])
-    if kind.fraction >= 1.0:
-        return deadline
-    share: ColumnElement[Any] = allowance.op("*")(literal(1.0 - kind.fraction))
-    return deadline - share
+    """When a timer of ``kind`` fires for the row's current deadlines: the row's mark column
+    (``domain.lifecycle.sla.timer_due_at``, computed on the category's calendar)."""
+    return event.c[TIMER_FIELDS[kind]]
 
 
 def _reached(event: FromClause, kind: TimerKind, now: Any) -> ColumnElement[bool]:

@@ -25,6 +25,7 @@ from dispatch import metrics
 from dispatch.categories.models import Category
 from dispatch.events.models import Event, EventAudit
 from dispatch.outbox import Outbox
+from domain.calendar import CONTINUOUS, WorkCalendar
 from domain.codes import community_code_of
 from domain.lifecycle import (
     Action,
@@ -60,8 +61,10 @@ _DERIVED = {"event_id", "category", "grid"}
 _STATE_COLUMNS = tuple(name for name in STATE_FIELDS if name not in _DERIVED)
 
 
-def policy_for(category: Category) -> SlaPolicy:
-    """The category's SLA values plus the per-level allowances of the configuration."""
+def policy_for(category: Category, calendar: WorkCalendar = CONTINUOUS) -> SlaPolicy:
+    """The category's SLA values, the per-level allowances of the configuration and the
+    category's calendar (``dispatch.calendars.service.calendars``; opening an event needs none:
+    no clock runs before dispatch)."""
     levels = {
         int(level): LevelAllowance(**values)
         for level, values in get_settings().level_allowances.items()
@@ -75,6 +78,7 @@ def policy_for(category: Category) -> SlaPolicy:
             department=category.department,
         ),
         levels=levels,
+        calendar=calendar,
     )
 
 
@@ -525,9 +529,15 @@ def event_snapshot(state: EventState) -> dict[str, Any]:
         "community": community_code_of(grid) if grid else None,
         "category": state.category,
         "assignee_id": int(state.assignee_id) if state.assignee_id else None,
-        "ack_due_at": state.ack_due_at.isoformat() if state.ack_due_at else None,
-        "due_at": state.due_at.isoformat() if state.due_at else None,
+        "ack_due_at": _iso(state.ack_due_at),
+        "due_at": _iso(state.due_at),
+        "ack_warn_at": _iso(state.ack_warn50_at),
+        "resolve_warn_at": _iso(state.resolve_warn50_at),
     }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def change_message(audit: EventAudit, snapshot: dict[str, Any]) -> dict[str, Any]:

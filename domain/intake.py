@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from domain.calendar import add_working
 from domain.lifecycle.model import TERMINAL_STATUSES, EventState, Status
-from domain.lifecycle.sla import SlaPolicy, add_allowance
+from domain.lifecycle.sla import SlaPolicy
 from domain.roles import COMMAND_CENTRE_LEVEL, COMMUNITY_LEVEL, GRID_LEVEL, LEVEL_LABELS
 
 
@@ -56,8 +57,9 @@ DEFAULT_VERIFY_MINUTES = 30.0
 
 
 def verify_due_at(received_at: datetime, verify_minutes: float) -> datetime:
-    """When the on-site verification of a report received at ``received_at`` is due."""
-    return add_allowance(received_at, timedelta(minutes=verify_minutes))
+    """When the on-site verification of a report received at ``received_at`` is due: wall-clock
+    minutes (someone goes to look whatever the day; the category's calendar governs handling)."""
+    return received_at + timedelta(minutes=verify_minutes)
 
 
 def verified_on_time(verified_at: datetime | None, due_at: datetime) -> bool:
@@ -151,22 +153,23 @@ def expected_datetime(
     verify_due: datetime | None,
     now: datetime,
 ) -> datetime | None:
-    """When the problem is expected to be fixed, from the SLA, while the event is open (None
-    once it is closed or voided). Dispatched, acknowledged or resolved: its resolve deadline.
-    Suspended: now plus the time it has left. Registered: dispatch is immediate, so now plus
-    the allowance of its level. Pending verification: the verification deadline (or now, when
-    that has passed) plus that allowance."""
+    """When the problem is expected to be fixed, from the SLA on the category's working
+    calendar, while the event is open (None once it is closed or voided). Dispatched,
+    acknowledged or resolved: its resolve deadline. Suspended: now plus the time it has left.
+    Registered: dispatch is immediate, so now plus the allowance of its level. Pending
+    verification: the verification deadline (or now, when that has passed) plus that
+    allowance."""
     if state.status in TERMINAL_STATUSES:
         return None
     allowance = policy.resolve_allowance(state.level)
     if state.status is Status.SUSPENDED and state.resolve_remaining is not None:
-        return add_allowance(now, state.resolve_remaining)
+        return add_working(policy.calendar, now, state.resolve_remaining)
     if state.due_at is not None and state.status is not Status.REGISTERED:
         return state.due_at
     start = now
     if state.status is Status.PENDING_VERIFICATION and verify_due is not None:
         start = max(verify_due, now)
-    return add_allowance(start, allowance)
+    return add_working(policy.calendar, start, allowance)
 
 
 def service_notice(category_name: str, verify_minutes: float, resolve_minutes: float) -> str:

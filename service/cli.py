@@ -1,6 +1,6 @@
 """The operators' command line: ``wangge migrate | load-data | create-user | api | worker |
-run | simulate | stats rebuild|seal``. Commands import what they need when they run, so the
-CLI starts fast."""
+run | simulate | stats rebuild|seal | calendar load|list``. Commands import what they need when
+they run, so the CLI starts fast."""
 
 from __future__ import annotations
 
@@ -243,6 +243,52 @@ def stats_seal() -> None:
     with unit_of_work() as uow:
         blocks = seal(uow=uow, today=today_local(utc_now()))
     typer.echo(f"{blocks} blocks sealed")
+
+
+calendar_app = typer.Typer(help="Working calendars (工作日历): load a year, list what is known.")
+app.add_typer(calendar_app, name="calendar")
+
+
+@calendar_app.command("load")
+def calendar_load(path: Annotated[Path, typer.Argument(help="calendar JSON file")]) -> None:
+    """Validate and store a calendar file: a new code is created; a known one gets the file's
+    years (years loaded before are kept), time zone, week and hours. An invalid file changes
+    nothing and exits with status 2, listing every problem."""
+    from dispatch.calendars.service import load_calendar_file
+    from kernel.clock import utc_now
+    from kernel.errors import WanggeError
+    from kernel.uow import unit_of_work
+
+    try:
+        with unit_of_work() as uow:
+            summary = load_calendar_file(uow.session, path, now=utc_now())
+            uow.commit()
+    except WanggeError as exc:
+        typer.echo(f"error: calendar file {path} was not loaded", err=True)
+        for problem in exc.detail if isinstance(exc.detail, list) else [exc.detail]:
+            loc = ".".join(str(p) for p in problem.get("loc", []))
+            typer.echo(f"  {loc}: {problem.get('msg', problem)}", err=True)
+        raise typer.Exit(2) from exc
+    verb = "created" if summary["created"] else "updated"
+    years = summary["years"]
+    span = f"{years[0]}–{years[-1]}" if years else "all (continuous)"
+    typer.echo(f"calendar {summary['code']} {verb}: years {span}, revision {summary['revision']}")
+
+
+@calendar_app.command("list")
+def calendar_list() -> None:
+    """The calendars, the years each knows, and the categories that use it."""
+    from sqlmodel import Session
+
+    from dispatch.calendars.service import list_calendars
+    from kernel.db import get_engine
+
+    with Session(get_engine()) as session:
+        for c in list_calendars(session):
+            years = c["years"]
+            span = "all years" if c["continuous"] else f"{years[0]}–{years[-1]}"
+            used = ", ".join(c["categories"]) or "-"
+            typer.echo(f"{c['code']:<12} {c['time_zone']:<16} {span:<12} categories: {used}")
 
 
 @app.command()

@@ -40,6 +40,15 @@ class CommunityTally(BaseModel):
 class BoardOut(BaseModel):
     at: datetime
     open: SlaTally
+    clock_fallback: int = Field(
+        description="open events whose deadlines reach a year their category's calendar has "
+        "not loaded: the fallback counted those days as whole working days (load the year: "
+        "`wangge calendar load FILE`)"
+    )
+    calendars_without_next_year: list[str] = Field(
+        description="calendars that active categories use and that have no days loaded for "
+        "next year: load the State Council's schedule before the year turns"
+    )
     levels: list[LevelTally]
     grids: list[GridTally]
     communities: list[CommunityTally]

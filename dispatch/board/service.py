@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, bindparam, func, select, text
 from sqlmodel import Session, col
 
 from dispatch import sla
+from dispatch.calendars.service import calendars
 from dispatch.categories.models import Category
 from dispatch.events.models import Event, EventAudit
 from dispatch.store import change_message, event_snapshot, to_state
@@ -39,6 +40,7 @@ def _open(principal: Principal) -> Any:
             e.c.status,
             e.c.grid_id,
             e.c.community_id,
+            e.c.clock_fallback,
             sla.sla_state(e, bindparam("now")).label("sla"),
         )
         .where(
@@ -106,6 +108,15 @@ def board(session: Session, *, principal: Principal, now: datetime) -> dict[str,
         .order_by(c.c.code),
         {"now": now},
     ).all()
+    in_use = session.execute(
+        text("SELECT DISTINCT calendar FROM category WHERE active ORDER BY calendar")
+    ).scalars()
+    known = calendars(session, in_use)
+    next_year = {code: c.local_day(now).year + 1 for code, c in known.items()}
+    unready = sorted(code for code, c in known.items() if not c.knows(next_year[code]))
+    fallback = session.execute(
+        select(func.count()).select_from(o).where(o.c.clock_fallback), {"now": now}
+    ).scalar_one()
     total = Tally()
     for tally in levels.values():
         for status, n in tally.by_status.items():
@@ -116,6 +127,8 @@ def board(session: Session, *, principal: Principal, now: datetime) -> dict[str,
     return {
         "at": now,
         "open": total.as_dict(),
+        "clock_fallback": int(fallback),
+        "calendars_without_next_year": unready,
         "levels": [
             {"level": level, "name": LEVEL_NAMES[level], **levels[level].as_dict()}
             for level in LEVEL_NAMES

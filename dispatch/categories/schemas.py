@@ -21,6 +21,11 @@ Department = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[^\x00]*$"),
 ]
 Minutes = Annotated[float, Field(ge=MIN_MINUTES, le=MAX_MINUTES, allow_inf_nan=False)]
+CalendarCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+_CALENDAR = (
+    "the working calendar its minutes are counted on (工作日历): '24x7' counts wall-clock "
+    "minutes, 'cn' the working minutes of the Chinese working days with 调休"
+)
 
 
 class CategoryOut(BaseModel):
@@ -34,6 +39,7 @@ class CategoryOut(BaseModel):
     verify_minutes: float = Field(
         description="time to verify a public or hotline report on site (核实时限), minutes"
     )
+    calendar: str = Field(description=_CALENDAR)
 
 
 class CategoryCreate(BaseModel):
@@ -47,6 +53,7 @@ class CategoryCreate(BaseModel):
     department: Department | None = None
     active: bool = True
     verify_minutes: Minutes = 30.0
+    calendar: CalendarCode = Field("24x7", description=_CALENDAR)
 
     @model_validator(mode="after")
     def _ack_before_resolve(self) -> CategoryCreate:
@@ -67,6 +74,7 @@ class CategoryUpdate(BaseModel):
     department: Department | None = Field(None, description="null clears the department")
     active: bool | None = None
     verify_minutes: Minutes | None = None
+    calendar: CalendarCode | None = Field(None, description=_CALENDAR)
 
     @model_validator(mode="before")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from dispatch.calendars.service import check_covers, get_calendar
 from dispatch.categories.models import Category
 from dispatch.categories.schemas import CategoryCreate
 from kernel.errors import Conflict, Invalid, NotFound, field_error
@@ -47,6 +49,15 @@ def _check_department(session: Session, department: str | None) -> None:
         )
 
 
+def _check_calendar(session: Session, code: str, now: datetime) -> None:
+    """The calendar exists and knows the current year (a deadline on it can be computed)."""
+    try:
+        calendar = get_calendar(session, code)
+    except NotFound as exc:
+        raise Invalid(field_error("calendar", f"no calendar {code!r}")) from exc
+    check_covers(calendar, now)
+
+
 def _taken(session: Session, *, code: str | None, name: str | None, skip: int | None) -> None:
     """409 naming the field when another category already has this code or name."""
     for field, value in (("code", code), ("name", name)):
@@ -60,11 +71,12 @@ def _taken(session: Session, *, code: str | None, name: str | None, skip: int | 
             raise Conflict(field_error(field, f"a category with {field} {value!r} exists"))
 
 
-def create(*, uow: UnitOfWork, data: CategoryCreate) -> Category:
+def create(*, uow: UnitOfWork, data: CategoryCreate, now: datetime) -> Category:
     """Insert a category (committed); a taken code or name is a 409 (also under a concurrent
-    insert)."""
+    insert); a calendar that does not know the current year is a 422."""
     session = uow.session
     _check_department(session, data.department)
+    _check_calendar(session, data.calendar, now)
     _taken(session, code=data.code, name=data.name, skip=None)
     category = Category(**data.model_dump())
     try:
@@ -78,7 +90,7 @@ def create(*, uow: UnitOfWork, data: CategoryCreate) -> Category:
     return category
 
 
-def update(*, uow: UnitOfWork, code: str, changes: dict[str, Any]) -> Category:
+def update(*, uow: UnitOfWork, code: str, changes: dict[str, Any], now: datetime) -> Category:
     """Change some fields of a category (committed); the result must still have ack ≤
     resolve."""
     session = uow.session
@@ -89,6 +101,8 @@ def update(*, uow: UnitOfWork, code: str, changes: dict[str, Any]) -> Category:
         raise NotFound({"loc": ["code"], "msg": f"no category {code!r}"})
     if "department" in changes:
         _check_department(session, changes["department"])
+    if "calendar" in changes:
+        _check_calendar(session, changes["calendar"], now)
     if "name" in changes:
         _taken(session, code=None, name=changes["name"], skip=category.id)
     ack = changes.get("ack_minutes", category.ack_minutes)
@@ -121,9 +135,9 @@ def load_categories(*, session: Session, path: Path) -> dict[str, int]:
         result = session.execute(
             text("""
             INSERT INTO category (code, name, ack_minutes, resolve_minutes, big, department, active,
-                                  verify_minutes)
+                                  calendar, verify_minutes)
             VALUES (:code, :name, :ack_minutes, :resolve_minutes, :big, :department, :active,
-                    :verify_minutes)
+                    :calendar, :verify_minutes)
             ON CONFLICT DO NOTHING
             """),
             data.model_dump(),
@@ -137,7 +151,7 @@ async def load_all(conn: AsyncConnection[Any]) -> dict[str, Category]:
     """Every category by code, retired ones too (a report says why a code is refused); the
     API keeps this in memory (service.reference)."""
     cursor = await conn.execute(
-        "SELECT id, code, name, ack_minutes, resolve_minutes, big, department, active,"
+        "SELECT id, code, name, ack_minutes, resolve_minutes, big, department, active, calendar,"
         " verify_minutes FROM category"
     )
     return {
@@ -150,9 +164,10 @@ async def load_all(conn: AsyncConnection[Any]) -> dict[str, Category]:
             big=big,
             department=department,
             active=active,
+            calendar=calendar,
             verify_minutes=verify,
         )
-        for cid, code, name, ack, resolve, big, department, active, verify in (
+        for cid, code, name, ack, resolve, big, department, active, calendar, verify in (
             await cursor.fetchall()
         )
     }

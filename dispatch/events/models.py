@@ -76,6 +76,11 @@ class Event(SQLModel, table=True):
     resolve_allowance: timedelta | None = Field(default=None, sa_column=Column(Interval))
     ack_remaining: timedelta | None = Field(default=None, sa_column=Column(Interval))
     resolve_remaining: timedelta | None = Field(default=None, sa_column=Column(Interval))
+    ack_warn50_at: datetime | None = _ts()
+    ack_warn75_at: datetime | None = _ts()
+    resolve_warn50_at: datetime | None = _ts()
+    resolve_warn75_at: datetime | None = _ts()
+    clock_fallback: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     deadline_version: int = 0
     warnings_sent: list[str] = Field(
         default_factory=list,

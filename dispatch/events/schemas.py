@@ -157,12 +157,26 @@ class EventOut(BaseModel):
     escalation_count: int
     version: int
     ack_allowance_s: float | None = Field(
-        None, description="seconds allowed to acknowledge in the current deadline period"
+        None,
+        description="seconds allowed to acknowledge in the current deadline period, counted "
+        "on the category's calendar (working seconds unless it is 24x7)",
     )
     resolve_allowance_s: float | None = Field(
         None,
-        description="seconds allowed to resolve in the current period: with due_at it places "
-        "the warning marks (50 %, 75 %) a client needs to show the SLA state",
+        description="seconds allowed to resolve in the current period, on the category's calendar",
+    )
+    ack_warn_at: datetime | None = Field(
+        None,
+        description="when the acknowledgement clock enters 'warning' (50 % of its allowance "
+        "on the category's calendar); a client shows the SLA state from this and ack_due_at",
+    )
+    resolve_warn_at: datetime | None = Field(
+        None, description="when the resolution clock enters 'warning' (50 %), like ack_warn_at"
+    )
+    clock_fallback: bool = Field(
+        False,
+        description="the deadlines reach a year the category's calendar has not loaded: those "
+        "days were counted as whole working days (see README, 'Working calendars')",
     )
     duplicate_candidates: list[DuplicateCandidate] | None = Field(
         None,
@@ -221,6 +235,9 @@ class EventRow(Protocol):
     version: int
     ack_allowance: timedelta | None
     resolve_allowance: timedelta | None
+    ack_warn50_at: datetime | None
+    resolve_warn50_at: datetime | None
+    clock_fallback: bool
 
 
 def _seconds(value: timedelta | None) -> float | None:
@@ -268,6 +285,9 @@ def build_event_out(event: EventRow, refs: EventRefs, *, tz: tzinfo) -> EventOut
         version=event.version,
         ack_allowance_s=_seconds(event.ack_allowance),
         resolve_allowance_s=_seconds(event.resolve_allowance),
+        ack_warn_at=_local(event.ack_warn50_at, tz),
+        resolve_warn_at=_local(event.resolve_warn50_at, tz),
+        clock_fallback=event.clock_fallback,
     )
 
 

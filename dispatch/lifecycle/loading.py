@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from dispatch.access import place_of
+from dispatch.calendars.service import calendars
 from dispatch.categories.models import Category
 from dispatch.events.models import Event
 from dispatch.store import policy_for, to_state
@@ -51,11 +52,14 @@ def load_many(session: Session, event_ids: Sequence[int]) -> dict[int, Loaded]:
         .where(col(Event.id).in_(list(event_ids)))
         .execution_options(populate_existing=True)
     ).all()
+    known = calendars(session, (category.calendar for _, category, _ in rows))
     policies: dict[int, SlaPolicy] = {}
     found: dict[int, Loaded] = {}
     for event, category, grid_code in rows:
         assert event.id is not None and category.id is not None
-        policy = policies.get(category.id) or policies.setdefault(category.id, policy_for(category))
+        policy = policies.get(category.id) or policies.setdefault(
+            category.id, policy_for(category, known[category.calendar])
+        )
         found[event.id] = Loaded(
             event=event,
             category=category,

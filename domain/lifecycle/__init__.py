@@ -23,9 +23,11 @@ Choosing a handler::
     reviewer_role(state) -> Role
 
 SLA values: ``SlaPolicy(category, levels={level: LevelAllowance(multiplier, ack_minutes,
-resolve_minutes)})``; ``pending_timers(state)`` and ``set_timers(state, now)`` rebuild the timer
-plan (for the reconciliation sweep); ``current_timer_due(state, kind, deadline_version)`` says
-when a timer is due if it still belongs to the plan; ``sla_state(state, now)`` /
+resolve_minutes)}, calendar=WorkCalendar)`` (minutes of working time on the calendar,
+``domain.calendar``; ``24x7`` by default); ``pending_timers(state)`` and
+``set_timers(state, now)`` rebuild the timer plan (for the reconciliation sweep);
+``current_timer_due(state, kind, deadline_version)`` says when a timer is due if it still
+belongs to the plan; ``sla_state(state, now)`` /
 ``clock_state(state, clock, now)`` say whether the event is ok, in warning or breached;
 ``invariant_violations(state)`` lists broken invariants.
 

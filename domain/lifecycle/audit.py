@@ -29,7 +29,8 @@ from domain.roles import Role
 
 _INSTANTS = frozenset({
     "created_at", "ack_due_at", "due_at", "suspended_at", "dispatched_at", "acknowledged_at",
-    "resolved_at", "closed_at", "voided_at",
+    "resolved_at", "closed_at", "voided_at", "ack_warn50_at", "ack_warn75_at",
+    "resolve_warn50_at", "resolve_warn75_at",
 })  # fmt: skip
 _DURATIONS = frozenset({"ack_allowance", "resolve_allowance", "ack_remaining", "resolve_remaining"})
 _ENUMS: Mapping[str, type[StrEnum]] = {
@@ -42,6 +43,7 @@ _KIND_SETS = frozenset({"warnings_sent"})
 _PLAIN = frozenset({
     "event_id", "level", "version", "category", "grid", "reporter_id", "assignee_id",
     "department", "deadline_version", "rework_count", "redispatch_count", "escalation_count",
+    "clock_fallback",
 })  # fmt: skip
 
 STATE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(EventState))
@@ -64,7 +66,7 @@ def encode_field(name: str, value: Any) -> JsonValue:
     if name in _KIND_SETS:
         return sorted(kind.value for kind in value)
     if name in _PLAIN:
-        if not isinstance(value, str | int):
+        if not isinstance(value, str | int):  # bool is an int
             raise TypeError(f"{name} must be str or int, got {type(value).__name__}")
         return value
     raise KeyError(name)

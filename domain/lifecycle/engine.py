@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from domain.lifecycle.audit import encode_delta
 from domain.lifecycle.errors import IllegalTransition, InvalidCommand, StaleVersion
@@ -35,9 +36,9 @@ from domain.lifecycle.model import (
 )
 from domain.lifecycle.sla import (
     SlaPolicy,
-    add_allowance,
     cancel_timers,
     current_timer_due,
+    plan_marks,
     remaining,
     set_timers,
 )
@@ -241,8 +242,15 @@ def _start_period(
     """Dispatch to ``assignment``: fresh deadlines for its level, a new deadline version."""
     ack_allowance = policy.ack_allowance(assignment.level)
     resolve_allowance = policy.resolve_allowance(assignment.level)
+    ack = plan_marks(policy.calendar, now, ack_allowance, ack_allowance, ACK_TIMERS, state)
+    resolve = plan_marks(
+        policy.calendar, now, resolve_allowance, resolve_allowance, RESOLVE_TIMERS, state
+    )
+    marks: dict[str, Any] = {**ack.at, **resolve.at}
     return replace(
         state,
+        **marks,
+        clock_fallback=ack.fallback or resolve.fallback,
         status=Status.DISPATCHED,
         level=assignment.level,
         assignee_id=assignment.assignee_id,
@@ -250,8 +258,6 @@ def _start_period(
         department=assignment.department,
         ack_allowance=ack_allowance,
         resolve_allowance=resolve_allowance,
-        ack_due_at=add_allowance(now, ack_allowance),
-        due_at=add_allowance(now, resolve_allowance),
         ack_remaining=None,
         resolve_remaining=None,
         deadline_version=state.deadline_version + 1,
@@ -368,14 +374,14 @@ def _suspend(state: EventState, command: Command, now: datetime, policy: SlaPoli
         raise AssertionError("a clocked status without a resolve deadline")
     ack_left = None
     if state.status == Status.DISPATCHED and state.ack_due_at is not None:
-        ack_left = remaining(state.ack_due_at, now)
+        ack_left = remaining(policy.calendar, state.ack_due_at, now)
     new = replace(
         state,
         status=Status.SUSPENDED,
         resume_status=state.status,
         suspended_at=now,
         ack_remaining=ack_left,
-        resolve_remaining=remaining(state.due_at, now),
+        resolve_remaining=remaining(policy.calendar, state.due_at, now),
     )
     notes = (_to_handler(new, NotificationKind.SUSPENDED, command.note),)
     return _Outcome(new, cancel_timers(state), notes)
@@ -384,16 +390,32 @@ def _suspend(state: EventState, command: Command, now: datetime, policy: SlaPoli
 def _resume(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
     if state.resume_status is None or state.resolve_remaining is None:
         raise AssertionError("a suspended event without its resume status or remaining time")
-    ack_due = state.ack_due_at
-    if state.ack_remaining is not None:
-        ack_due = add_allowance(now, state.ack_remaining)
+    if state.resolve_allowance is None:
+        raise AssertionError("a suspended event without its resolve allowance")
+    plans = [
+        plan_marks(
+            policy.calendar,
+            now,
+            state.resolve_allowance,
+            state.resolve_remaining,
+            RESOLVE_TIMERS,
+            state,
+        )
+    ]
+    if state.ack_remaining is not None and state.ack_allowance is not None:
+        plans.append(
+            plan_marks(
+                policy.calendar, now, state.ack_allowance, state.ack_remaining, ACK_TIMERS, state
+            )
+        )
+    marks: dict[str, Any] = {name: at for plan in plans for name, at in plan.at.items()}
     new = replace(
         state,
+        **marks,
+        clock_fallback=any(plan.fallback for plan in plans),
         status=state.resume_status,
         resume_status=None,
         suspended_at=None,
-        ack_due_at=ack_due,
-        due_at=add_allowance(now, state.resolve_remaining),
         ack_remaining=None,
         resolve_remaining=None,
         deadline_version=state.deadline_version + 1,
@@ -411,14 +433,14 @@ def _merge(state: EventState, command: Command, now: datetime, policy: SlaPolicy
         raise AssertionError("a clocked status without a resolve deadline")
     ack_left = None
     if state.status == Status.DISPATCHED and state.ack_due_at is not None:
-        ack_left = remaining(state.ack_due_at, now)
+        ack_left = remaining(policy.calendar, state.ack_due_at, now)
     new = replace(
         state,
         status=Status.MERGED,
         resume_status=state.status,
         suspended_at=now,
         ack_remaining=ack_left,
-        resolve_remaining=remaining(state.due_at, now),
+        resolve_remaining=remaining(policy.calendar, state.due_at, now),
     )
     notes = (_to_handler(new, NotificationKind.MERGED, command.note),)
     return _Outcome(new, cancel_timers(state), notes)

@@ -157,6 +157,17 @@ TIMER_FRACTIONS: Mapping[TimerKind, float] = {
     TimerKind.RESOLVE_WARN75: 0.75,
     TimerKind.RESOLVE_BREACH: 1.0,
 }
+#: The ``EventState`` field holding the instant each timer fires for the current deadlines.
+#: The marks are computed once on the category's calendar (working time is not linear in wall
+#: time, so a mark cannot be derived from the deadline in SQL) and stored on the event row.
+TIMER_FIELDS: Mapping[TimerKind, str] = {
+    TimerKind.ACK_WARN50: "ack_warn50_at",
+    TimerKind.ACK_WARN75: "ack_warn75_at",
+    TimerKind.ACK_BREACH: "ack_due_at",
+    TimerKind.RESOLVE_WARN50: "resolve_warn50_at",
+    TimerKind.RESOLVE_WARN75: "resolve_warn75_at",
+    TimerKind.RESOLVE_BREACH: "due_at",
+}
 
 
 class TimerOp(StrEnum):
@@ -243,6 +254,12 @@ class EventState:
     resolve_allowance: timedelta | None = None
     ack_remaining: timedelta | None = None
     resolve_remaining: timedelta | None = None
+    ack_warn50_at: datetime | None = None
+    ack_warn75_at: datetime | None = None
+    resolve_warn50_at: datetime | None = None
+    resolve_warn75_at: datetime | None = None
+    #: The current deadlines reached a year the calendar does not know and used its fallback.
+    clock_fallback: bool = False
     deadline_version: int = 0
     warnings_sent: frozenset[TimerKind] = frozenset()
     rework_count: int = 0

@@ -1,18 +1,21 @@
-"""SLA arithmetic: allowances per level, deadlines on the event's own clock, timer plans, and
-the SLA state of an event (ok / warning / breached) — the one definition the lists, the board
-and the sweep derive their SQL from (``dispatch.sla``).
+"""SLA arithmetic: allowances per level, deadlines on the category's working calendar, timer
+plans, and the SLA state of an event (ok / warning / breached) — the one definition the lists, the
+board and the sweep derive their SQL from (``dispatch.sla``).
 
 An event has two clocks: acknowledgement (runs while dispatched) and resolution (runs while
 dispatched or acknowledged). A clock is ``breached`` from its deadline on, in ``warning`` from
 its first warning mark (50 % of the allowance) on, ``ok`` before; the event's state is the worse
 of its running clocks (``ok`` when none runs: registered, resolved, suspended, closed...).
 
-A deadline period starts when the event is dispatched at a level (first dispatch, re-dispatch,
-escalation, rework). Its allowances come from the category, adjusted per level by configuration.
-Suspending stores what is left of each allowance; resuming sets ``deadline = now + remaining``.
-Warnings fire at 50 % and 75 % of the allowance, the breach at 100 %; after a suspension the same
-marks move by the suspended time (``fire_at = deadline - (1 - fraction) * allowance``).
-Business-hours calendars could replace the plain ``timedelta`` addition in ``add_allowance``.
+Allowances are amounts of *working time* on the policy's calendar (``domain.calendar``; the
+``24x7`` calendar makes them wall-clock time). A deadline period starts when the event is
+dispatched at a level (first dispatch, re-dispatch, escalation, rework): each mark — 50 %, 75 %
+and 100 % (the deadline) — is ``add_working(calendar, now, fraction × allowance)`` and is stored
+on the state (``TIMER_FIELDS``), so SQL compares instants and never needs the calendar.
+Suspending stores the working time left to the deadline; resuming sets every mark still ahead to
+``add_working(calendar, now, left - (1 - fraction) × allowance)`` (a mark already passed stays
+where it was), so suspended time never counts. A period that reaches a year the calendar does not
+know uses the calendar's fallback and sets ``clock_fallback``.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from domain.calendar import CONTINUOUS, WorkCalendar, add_working, gap_years, working_between
 from domain.lifecycle.model import (
     ACK_TIMERS,
     RESOLVE_TIMERS,
     RUNNING_CLOCKS,
+    TIMER_FIELDS,
     Category,
     Clock,
     EventState,
@@ -57,11 +62,12 @@ def _default_levels() -> dict[int, LevelAllowance]:
 
 @dataclass(frozen=True)
 class SlaPolicy:
-    """The SLA values that apply to one event: its category plus the per-level configuration.
-    A level missing from ``levels`` uses the category's minutes unchanged."""
+    """The SLA values that apply to one event: its category, the per-level configuration and the
+    category's calendar. A level missing from ``levels`` uses the category's minutes unchanged."""
 
     category: Category
     levels: Mapping[int, LevelAllowance] = field(default_factory=_default_levels)
+    calendar: WorkCalendar = CONTINUOUS
 
     def level_allowance(self, level: int) -> LevelAllowance:
         if not MIN_LEVEL <= level <= MAX_LEVEL:
@@ -79,19 +85,42 @@ class SlaPolicy:
         return timedelta(minutes=minutes)
 
 
-def add_allowance(start: datetime, allowance: timedelta) -> datetime:
-    """The instant ``allowance`` of the event's clock after ``start`` (wall-clock for now)."""
-    return start + allowance
+@dataclass(frozen=True)
+class Marks:
+    """The instants of one clock's timers (by ``TIMER_FIELDS`` name) and whether computing them
+    used the calendar's fallback for a year it does not know."""
+
+    at: Mapping[str, datetime]
+    fallback: bool
 
 
-def remaining(deadline: datetime, now: datetime) -> timedelta:
-    """What is left until ``deadline`` (never negative: an overdue clock has nothing left)."""
-    return max(deadline - now, timedelta(0))
+def plan_marks(
+    calendar: WorkCalendar,
+    now: datetime,
+    allowance: timedelta,
+    left: timedelta,
+    kinds: tuple[TimerKind, ...],
+    state: EventState,
+) -> Marks:
+    """The marks of a clock with ``allowance`` that has ``left`` of it at ``now`` (the whole
+    allowance at dispatch); a mark already passed keeps its instant on ``state``."""
+    at: dict[str, datetime] = {}
+    last = now
+    for kind in kinds:
+        name = TIMER_FIELDS[kind]
+        before_mark = left - allowance * (1.0 - kind.fraction)
+        previous = getattr(state, name)
+        if before_mark < timedelta(0) and previous is not None:
+            at[name] = previous
+            continue
+        at[name] = add_working(calendar, now, max(before_mark, timedelta(0)))
+        last = max(last, at[name])
+    return Marks(at, bool(gap_years(calendar, now, last)))
 
 
-def timer_fire_at(deadline: datetime, allowance: timedelta, kind: TimerKind) -> datetime:
-    """When ``kind`` fires for a period that ends at ``deadline`` and lasts ``allowance``."""
-    return deadline - allowance * (1.0 - kind.fraction)
+def remaining(calendar: WorkCalendar, deadline: datetime, now: datetime) -> timedelta:
+    """The working time left until ``deadline`` (never negative: an overdue clock has none)."""
+    return working_between(calendar, now, deadline)
 
 
 class SlaState(StrEnum):
@@ -153,23 +182,10 @@ def current_timer_due(state: EventState, kind: TimerKind, deadline_version: int)
     return timer_due_at(state, kind)
 
 
-def timer_deadline(state: EventState, kind: TimerKind) -> tuple[datetime, timedelta] | None:
-    """The deadline and allowance a timer of ``kind`` belongs to, if the state has them."""
-    if kind.is_ack:
-        deadline, allowance = state.ack_due_at, state.ack_allowance
-    else:
-        deadline, allowance = state.due_at, state.resolve_allowance
-    if deadline is None or allowance is None:
-        return None
-    return deadline, allowance
-
-
 def timer_due_at(state: EventState, kind: TimerKind) -> datetime | None:
     """The instant a timer of ``kind`` is due for the state's current deadlines."""
-    found = timer_deadline(state, kind)
-    if found is None:
-        return None
-    return timer_fire_at(found[0], found[1], kind)
+    value: datetime | None = getattr(state, TIMER_FIELDS[kind])
+    return value
 
 
 def set_timers(state: EventState, now: datetime) -> tuple[TimerCommand, ...]:

@@ -20,6 +20,7 @@ from service.api.middleware import ObservabilityMiddleware, metrics_response
 from service.api.routes import (
     auth,
     board,
+    calendars,
     categories,
     events,
     grids,
@@ -71,6 +72,7 @@ def create_app() -> FastAPI:
         health,
         auth,
         categories,
+        calendars,
         photos,
         patrols,
         lifecycle,

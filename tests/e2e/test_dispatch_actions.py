@@ -338,8 +338,8 @@ def test_board_counts_by_level_sla_state_grid_and_community(
     late = dispatched(db, clock, category="zz_board")
     report(db, "g01m1", now=clock.now)  # registered, not yet dispatched
     start = clock.now
-    db.execute(text("UPDATE event SET ack_due_at = :t WHERE id = :e"), {
-        "t": start + timedelta(minutes=2), "e": warned.id,
+    db.execute(text("UPDATE event SET ack_due_at = :t, ack_warn50_at = :w WHERE id = :e"), {
+        "t": start + timedelta(minutes=2), "w": start - timedelta(minutes=3), "e": warned.id,
     })  # fmt: skip
     db.execute(text("UPDATE event SET ack_due_at = :t WHERE id = :e"), {
         "t": start - timedelta(seconds=1), "e": late.id,

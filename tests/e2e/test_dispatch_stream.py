@@ -181,6 +181,7 @@ def test_messages_carry_the_event_and_filters_narrow_them(
     assert data["grid"] == GRID_02 and data["community"] == GRID_02[:12]
     assert data["category"] == "exposed_garbage" and data["to_level"] == 0
     assert data["assignee_id"] is not None and data["due_at"] and data["ack_due_at"]
+    assert data["ack_warn_at"] and data["resolve_warn_at"]  # the marks on its calendar
     assert only_02.items.empty(), "the filtered stream got something else"
 
     # a replay is filtered the same way and carries the same fields

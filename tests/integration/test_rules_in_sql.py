@@ -2,7 +2,8 @@
 SQL that lists, the board, the sweep and the statistics run agrees with the Python rule.
 
 - SLA state, overdue, due breaches and the first breach (``dispatch.sla``) against
-  ``domain.lifecycle`` (``sla_state``, ``current_timer_due``, ``timer_due_at``);
+  ``domain.lifecycle`` (``sla_state``, ``current_timer_due``, ``timer_due_at``), for marks
+  planned on the 24×7 and the Chinese working calendars;
 - jurisdiction (``staff.jurisdiction``) against ``domain.jurisdiction`` (``within``,
   ``can_see``, ``serves``);
 - the statistics counters (SQL ``stats_counts``) against ``domain.evaluation.counters``.
@@ -13,6 +14,7 @@ Each family is one batch of cases evaluated in one query, inside the test's tran
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,20 +33,26 @@ from sqlalchemy import (
 from sqlmodel import Session
 
 from dispatch import sla
+from domain.calendar import CONTINUOUS
 from domain.evaluation.counters import EventFacts, counts
 from domain.jurisdiction import Place, Principal, can_see, serves, within
 from domain.lifecycle import EventState, SlaState, Status, TimerKind, current_timer_due, sla_state
-from domain.lifecycle.model import RUNNING_CLOCKS
-from domain.lifecycle.sla import BREACH_TIMER, timer_due_at
+from domain.lifecycle.model import ACK_TIMERS, RESOLVE_TIMERS, RUNNING_CLOCKS
+from domain.lifecycle.sla import BREACH_TIMER, plan_marks, timer_due_at
 from domain.roles import LEVELS, Role
 from evaluation.models import COUNTER_COLUMNS
 from staff.jurisdiction import serving_sql, visible_sql, within_sql
+from tests.kit.data import cn_calendar
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 US = timedelta(microseconds=1)
 CASES = 3000
 
 # --- SLA ---------------------------------------------------------------------------------------
+
+_MARK_COLUMNS = ("ack_warn50_at", "ack_warn75_at", "resolve_warn50_at", "resolve_warn75_at")
+#: The seeded Chinese working calendar (调休, lunch breaks, summer hours) and 24×7.
+_CALENDARS = (CONTINUOUS, cn_calendar())
 
 _sla_cases = Table(
     "sla_case",
@@ -55,6 +63,7 @@ _sla_cases = Table(
     Column("due_at", DateTime(timezone=True)),
     Column("ack_allowance", Interval),
     Column("resolve_allowance", Interval),
+    *(Column(name, DateTime(timezone=True)) for name in _MARK_COLUMNS),
     Column("warnings_sent", ARRAY(String)),
     Column("now", DateTime(timezone=True)),
     prefixes=["TEMPORARY"],
@@ -69,30 +78,37 @@ def _allowance(rng: random.Random) -> timedelta:
 
 
 def _sla_case(rng: random.Random) -> tuple[EventState, datetime]:
+    """A state whose marks the domain planned on a calendar (24×7 or the Chinese working days,
+    dispatched anywhere in 2024–2026), sometimes after a suspension, and an instant near one of
+    its marks or anywhere."""
     status = rng.choice(list(Status))
+    calendar = rng.choice(_CALENDARS)
     ack_allowance, resolve_allowance = _allowance(rng), _allowance(rng)
-    dispatched = T0 + timedelta(seconds=rng.randint(0, 86_400))
-    ack_due = None if rng.random() < 0.1 else dispatched + ack_allowance
-    due = None if rng.random() < 0.1 else dispatched + resolve_allowance
+    dispatched = T0 + timedelta(seconds=rng.randint(-700 * 86_400, 200 * 86_400))
+    base = EventState(event_id="1", status=status, level=rng.randint(0, 3), created_at=T0)
+    marks: dict[str, Any] = {}
+    for allowance, kinds in ((ack_allowance, ACK_TIMERS), (resolve_allowance, RESOLVE_TIMERS)):
+        left = allowance * rng.choice([1.0, 1.0, rng.random()])  # < 1: resumed after a pause
+        marks.update(plan_marks(calendar, dispatched, allowance, left, kinds, base).at)
+    if rng.random() < 0.1:
+        marks = dict.fromkeys(("ack_due_at", "ack_warn50_at", "ack_warn75_at"))
+    elif rng.random() < 0.1:
+        marks = dict.fromkeys(("due_at", "resolve_warn50_at", "resolve_warn75_at"))
     sent = frozenset(k for k in TimerKind if rng.random() < 0.3)
-    state = EventState(
-        event_id="1",
-        status=status,
-        level=rng.randint(0, 3),
-        created_at=T0,
-        ack_due_at=ack_due,
-        due_at=due,
+    state = replace(
+        base,
+        **marks,
         ack_allowance=ack_allowance,
         resolve_allowance=resolve_allowance,
         warnings_sent=sent,
         deadline_version=1,
     )
     # instants around every mark of either clock, and anywhere
-    deadline, allowance = rng.choice([(ack_due, ack_allowance), (due, resolve_allowance)])
-    if deadline is None or rng.random() < 0.2:
+    planned = [v for v in (timer_due_at(state, k) for k in TimerKind) if v is not None]
+    if not planned or rng.random() < 0.2:
         now = dispatched + timedelta(seconds=rng.randint(-60, 2 * 86_400))
     else:
-        mark = deadline - allowance * (1.0 - rng.choice([0.5, 0.75, 1.0]))
+        mark = rng.choice(planned)
         now = mark + rng.choice([-US, timedelta(0), US, timedelta(seconds=rng.randint(-99, 99))])
     return state, now
 
@@ -112,6 +128,7 @@ def test_sla_sql_agrees_with_the_domain(db: Session) -> None:
                 "due_at": s.due_at,
                 "ack_allowance": s.ack_allowance,
                 "resolve_allowance": s.resolve_allowance,
+                **{name: getattr(s, name) for name in _MARK_COLUMNS},
                 "warnings_sent": sorted(k.value for k in s.warnings_sent),
                 "now": now,
             }

@@ -15,12 +15,21 @@ from pyproj import Transformer
 from shapely.geometry import LineString, Point, Polygon, shape
 from shapely.geometry.polygon import orient
 
+from domain.calendar import WorkCalendar, parse_calendar
 from kernel.settings import ROOT, get_settings
 
 # the categories of data/categories.json, as the test database was seeded with them
 SEED: list[dict[str, Any]] = json.loads(
     (get_settings().data_dir / "categories.json").read_text(encoding="utf-8")
 )["categories"]
+
+
+@cache
+def cn_calendar() -> WorkCalendar:
+    """The seeded Chinese working calendar (data/calendars/cn.json)."""
+    path = get_settings().data_dir / "calendars" / "cn.json"
+    return parse_calendar(json.loads(path.read_text(encoding="utf-8")))
+
 
 Coord = tuple[float, float]
 TO_UTM = Transformer.from_crs("EPSG:4326", "EPSG:32650", always_xy=True)

@@ -80,6 +80,9 @@ export interface EventOut {
   version: number
   ack_allowance_s?: number | null
   resolve_allowance_s?: number | null
+  ack_warn_at?: string | null
+  resolve_warn_at?: string | null
+  clock_fallback?: boolean
 }
 
 export interface EventPage {

@@ -1,7 +1,8 @@
 // The SLA state of an event, as the domain defines it (domain/lifecycle/sla.py): two clocks,
 // acknowledgement (runs while dispatched) and resolution (runs while dispatched or
-// acknowledged). A clock warns from 50 % of its allowance and is breached at its deadline;
-// the event's state is the worse of its running clocks, "ok" when none runs.
+// acknowledged). A clock warns from its warning mark (50 % of its allowance, on the category's
+// working calendar: the API sends the mark, ack_warn_at / resolve_warn_at) and is breached at
+// its deadline; the event's state is the worse of its running clocks, "ok" when none runs.
 import type { EventOut, Status } from '../api/types'
 
 export type SlaState = 'ok' | 'warning' | 'breached'
@@ -11,18 +12,13 @@ const RUNNING: Partial<Record<Status, ('ack' | 'resolve')[]>> = {
   acknowledged: ['resolve'],
 }
 const SEVERITY: SlaState[] = ['ok', 'warning', 'breached']
-export const WARNING_FRACTION = 0.5
 
-type Clocked = Pick<
-  EventOut,
-  'status' | 'ack_due_at' | 'due_at' | 'ack_allowance_s' | 'resolve_allowance_s'
->
+type Clocked = Pick<EventOut, 'status' | 'ack_due_at' | 'due_at' | 'ack_warn_at' | 'resolve_warn_at'>
 
-function clockState(deadline: string | null, allowanceS: number | null | undefined, now: number): SlaState {
+function clockState(deadline: string | null, warnAt: string | null | undefined, now: number): SlaState {
   if (!deadline) return 'ok'
-  const due = Date.parse(deadline)
-  if (now >= due) return 'breached'
-  if (allowanceS != null && now >= due - allowanceS * 1000 * (1 - WARNING_FRACTION)) return 'warning'
+  if (now >= Date.parse(deadline)) return 'breached'
+  if (warnAt && now >= Date.parse(warnAt)) return 'warning'
   return 'ok'
 }
 
@@ -33,8 +29,8 @@ export function slaState(event: Clocked, now: number): SlaState {
   for (const clock of clocks) {
     const state =
       clock === 'ack'
-        ? clockState(event.ack_due_at, event.ack_allowance_s, now)
-        : clockState(event.due_at, event.resolve_allowance_s, now)
+        ? clockState(event.ack_due_at, event.ack_warn_at, now)
+        : clockState(event.due_at, event.resolve_warn_at, now)
     worst = Math.max(worst, SEVERITY.indexOf(state))
   }
   return SEVERITY[worst]

@@ -8,8 +8,8 @@ const dispatched = {
   status: 'dispatched' as const,
   ack_due_at: iso(T0 + 10 * 60_000),
   due_at: iso(T0 + 30 * 60_000),
-  ack_allowance_s: 600,
-  resolve_allowance_s: 1800,
+  ack_warn_at: iso(T0 + 5 * 60_000),
+  resolve_warn_at: iso(T0 + 15 * 60_000),
 }
 
 describe('slaState (domain/lifecycle/sla.py)', () => {
@@ -34,14 +34,19 @@ describe('slaState (domain/lifecycle/sla.py)', () => {
       expect(slaState({ ...dispatched, status }, T0 + 60 * 60_000)).toBe('ok')
     }
   })
-  it('places the warning mark from the allowance after a resume moved the deadline', () => {
-    // resumed: deadline 40 min out with 30 min allowance → warning from deadline - 15 min
-    const resumed = { ...dispatched, status: 'acknowledged' as const, due_at: iso(T0 + 40 * 60_000) }
-    expect(slaState(resumed, T0 + 24 * 60_000)).toBe('ok')
+  it('warns from the mark the API sends (on a working calendar it is not halfway in wall time)', () => {
+    // working time: a mark the evening before a holiday, the deadline a week later
+    const resumed = {
+      ...dispatched,
+      status: 'acknowledged' as const,
+      resolve_warn_at: iso(T0 + 25 * 60_000),
+      due_at: iso(T0 + 7 * 86_400_000),
+    }
+    expect(slaState(resumed, T0 + 25 * 60_000 - 1)).toBe('ok')
     expect(slaState(resumed, T0 + 25 * 60_000)).toBe('warning')
   })
-  it('without an allowance only the breach is known', () => {
-    const bare = { ...dispatched, ack_allowance_s: null, resolve_allowance_s: null }
+  it('without a warning mark only the breach is known', () => {
+    const bare = { ...dispatched, ack_warn_at: null, resolve_warn_at: null }
     expect(slaState(bare, T0 + 9 * 60_000)).toBe('ok')
     expect(slaState(bare, T0 + 10 * 60_000)).toBe('breached')
   })

@@ -11,7 +11,7 @@ from dispatch.categories.models import Category
 from dispatch.categories.schemas import CategoryCreate, CategoryOut, CategoryUpdate
 from domain.jurisdiction import Principal
 from domain.roles import Role
-from service.api.deps import AnyUser, RolesAllowed, SessionDep, UowDep
+from service.api.deps import AnyUser, Now, RolesAllowed, SessionDep, UowDep
 from service.api.docs import AUTHENTICATED, problems
 
 router = APIRouter(prefix="/api/v1/categories", tags=["categories"], responses=AUTHENTICATED)
@@ -34,13 +34,16 @@ def list_categories(
 
 
 @router.post("", response_model=CategoryOut, status_code=201, responses=problems(409))
-def create_category(body: CategoryCreate, uow: UowDep, _: Admin) -> CategoryOut:
-    """Add a category (admin). Minutes may be fractional; a taken code or name is a 409."""
-    return _out(service.create(uow=uow, data=body))
+def create_category(body: CategoryCreate, uow: UowDep, _: Admin, now: Now) -> CategoryOut:
+    """Add a category (admin). Minutes may be fractional; a taken code or name is a 409; a
+    calendar that has no days loaded for the current year is a 422."""
+    return _out(service.create(uow=uow, data=body, now=now))
 
 
 @router.patch("/{code}", response_model=CategoryOut, responses=problems(404, 409))
-def update_category(code: CodePath, body: CategoryUpdate, uow: UowDep, _: Admin) -> CategoryOut:
-    """Change a category's name, minutes, big flag, department or active flag (admin).
-    New minutes apply to deadlines set from now on."""
-    return _out(service.update(uow=uow, code=code, changes=body.changes()))
+def update_category(
+    code: CodePath, body: CategoryUpdate, uow: UowDep, _: Admin, now: Now
+) -> CategoryOut:
+    """Change a category's name, minutes, big flag, department, active flag or calendar
+    (admin). New minutes and calendars apply to deadlines set from now on."""
+    return _out(service.update(uow=uow, code=code, changes=body.changes(), now=now))
