@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kernel.ratelimit import Rate
+
 DEV_SECRET = "dev-insecure-secret-change-me-not-for-production"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +23,9 @@ class InsecureSettings(RuntimeError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WANGGE_", env_file=".env", extra="ignore")
 
-    env: str = Field("dev", description="dev | test | prod; only dev/test accept the dev secret")
+    env: str | None = Field(
+        None, description="dev | test | prod; unset is not dev: only dev/test accept the dev secret"
+    )
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/wangge"
     redis_url: str = "redis://127.0.0.1:6379/0"
     secret_key: str = DEV_SECRET
@@ -29,19 +33,40 @@ class Settings(BaseSettings):
     photo_max_bytes: int = 10 * 1024 * 1024  # per photo; larger uploads are a 413
     photo_max_per_stage: int = 9  # photos per event and stage (report / resolve)
     photo_max_pixels: int = 60_000_000  # decoded size guard against decompression bombs
+    # Decoded pixels all of a process's photo checks may hold at once (and the most one
+    # photo may take); a check waits this long for room, then answers 503.
+    photo_decode_budget_bytes: int = 256 * 1024 * 1024
+    photo_decode_wait_seconds: float = 30
+    # Request bodies (docs/decisions/0008-hardening.md): at most this many bytes, except the
+    # routes named here (path patterns, ``*`` one segment) and photo uploads (photo_max_bytes).
+    body_max_bytes: int = 64 * 1024
+    body_max_bytes_routes: dict[str, int] = {"/api/v1/patrols/*/points": 256 * 1024}
     data_dir: Path = ROOT / "data"
     timezone: str = "Asia/Shanghai"
     queue_name: str = "wangge"
     access_token_minutes: float = 30
     refresh_token_days: float = 14
-    login_max_failures: int = 5
-    login_lock_minutes: float = 15
+    # Sign-in throttling (docs/decisions/0008-hardening.md): per account and source address,
+    # each rate a tier of growing delay; every attempt from one address, whatever the account.
+    signin_failure_rates: list[str] = ["5/minute", "20/hour", "100/day"]
+    signin_rate_per_source: str = "60/minute"
+    # Reporting (POST /api/v1/events): per account and per source address.
+    report_rate_per_account: str = "30/minute"
+    report_rate_per_source: str = "300/minute"
+    # How long a process trusts what it read of the token revocations (sign-out, deactivation).
+    token_revocation_recheck_seconds: float = 2
     dev_password: str = "wangge-demo"
     db_pool_size: int = 10
     worker_heartbeat_seconds: float = 5
     # The worker also beats into this local file, so a container healthcheck
     # (``wangge probe worker``) judges this very process, with or without Redis.
     worker_heartbeat_file: Path = ROOT / "var" / "worker.heartbeat"
+    # Who may read the API's /metrics: a scraper sending 'Authorization: Bearer <metrics_token>'
+    # (when set), or one at an address in metrics_allow_from (networks; [] for the token only).
+    metrics_token: str | None = None
+    metrics_allow_from: list[str] = [
+        "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
+    ]  # fmt: skip
     # The worker's own /metrics (its domain counts: dispatches, SLA timers); off when None.
     worker_metrics_port: int | None = None
     worker_metrics_address: str = "127.0.0.1"
@@ -96,11 +121,24 @@ class Settings(BaseSettings):
         if self.env not in ("dev", "test") and (
             self.secret_key == DEV_SECRET or len(self.secret_key) < 32
         ):
+            mode = "with WANGGE_ENV unset" if self.env is None else f"with WANGGE_ENV={self.env!r}"
             raise InsecureSettings(
                 "WANGGE_SECRET_KEY is unset, the development default or shorter than 32 "
-                f"characters; set a long random secret before running with WANGGE_ENV={self.env!r}"
-                " (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                f"characters; set a long random secret before running {mode}"
+                " (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'), or set"
+                " WANGGE_ENV=dev for a development machine"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _rates_parse(self) -> Settings:
+        for rate in (
+            *self.signin_failure_rates,
+            self.signin_rate_per_source,
+            self.report_rate_per_account,
+            self.report_rate_per_source,
+        ):
+            Rate.parse(rate)
         return self
 
     @property

@@ -4,27 +4,18 @@ and a day's coverage."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from domain.coords import CoordSystem
+from kernel.instants import UtcDatetime
 
 if TYPE_CHECKING:
     from patrols.service import GridDayCoverage
 
 MAX_BATCH_POINTS = 500
-
-
-def _utc(value: datetime) -> datetime:
-    try:
-        return value.astimezone(UTC)
-    except OverflowError as exc:
-        raise ValueError("datetime out of range") from exc
-
-
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 
 def _plausible_day(value: date) -> date:

@@ -101,6 +101,25 @@ def create_user(
         raise typer.Exit(2) from exc
 
 
+@app.command("deactivate-user")
+def deactivate_user(username: str) -> None:
+    """Deactivate a login: it cannot sign in or refresh, and its access tokens stop working
+    within seconds (WANGGE_TOKEN_REVOCATION_RECHECK_SECONDS)."""
+    from kernel.clock import utc_now
+    from kernel.errors import WanggeError
+    from kernel.redis import get_redis
+    from kernel.uow import unit_of_work
+    from staff.auth import deactivate
+
+    try:
+        with unit_of_work() as uow:
+            user = deactivate(uow=uow, redis=get_redis(), username=username, now=utc_now())
+    except WanggeError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"deactivated user {user.username} (id {user.id})")
+
+
 @app.command()
 def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the HTTP API with uvicorn. With several worker processes their metrics are

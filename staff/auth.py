@@ -1,25 +1,34 @@
-"""Signing in: passwords checked with a lockout, access tokens (JWT) naming the caller, refresh
-tokens rotated on use and revoked on sign-out."""
+"""Signing in: passwords checked with throttling per account and source, access tokens (JWT)
+naming the caller, refresh tokens rotated on use (a replayed one revokes its family) and revoked
+on sign-out, logins deactivated (docs/decisions/0008-hardening.md)."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from domain.jurisdiction import Principal
 from domain.roles import Role
 from grids.models import Community, Grid
-from kernel.errors import TooManyRequests, Unauthorized
+from kernel.errors import NotFound, TooManyRequests, Unauthorized, Unavailable, field_error
+from kernel.ratelimit import Rate, RateLimiter
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
 from staff.models import RefreshToken, Staff, User
+from staff.revocation import REVOCATIONS
 from staff.security import create_access_token, hash_password, verify_password
+
+log = logging.getLogger(__name__)
 
 
 def claims_of(principal: Principal) -> dict[str, Any]:
@@ -86,88 +95,168 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_tokens(session: Session, principal: Principal, now: datetime) -> TokenPair:
+def issue_tokens(
+    session: Session, principal: Principal, now: datetime, family: str | None = None
+) -> TokenPair:
+    """A new access token and refresh token; ``family`` is the sign-in the refresh token
+    continues (a new one when None)."""
     settings = get_settings()
+    family = family or secrets.token_hex(16)
     refresh = secrets.token_urlsafe(32)
     session.add(
         RefreshToken(
             token_hash=_hash_token(refresh),
             user_id=principal.user_id,
+            family=family,
             created_at=now,
             expires_at=now + timedelta(days=settings.refresh_token_days),
         )
     )
     access = create_access_token(
-        user_id=principal.user_id, role=principal.role.value, now=now, extra=claims_of(principal)
+        user_id=principal.user_id,
+        role=principal.role.value,
+        now=now,
+        extra={**claims_of(principal), "fam": family},
     )
     return TokenPair(access, refresh, int(settings.access_token_minutes * 60))
 
 
-def sign_in(*, uow: UnitOfWork, username: str, password: str, now: datetime) -> TokenPair:
-    """Check the password; N failures in a row lock the account for a while (per account).
+def _signin_key(username: str, source: str) -> str:
+    """One bucket per account name (known or not: no enumeration) and source address."""
+    return hashlib.sha256(f"{username.casefold()}\n{source}".encode()).hexdigest()[:32]
 
-    The failure counter is committed even though sign-in fails, so it survives the request.
-    """
+
+def _throttle_sign_in(limiter: RateLimiter, *, username: str, source: str, now: datetime) -> str:
+    """Refuse (429) when this source has tried too often, for this account (growing delays:
+    each tier of ``signin_failure_rates`` is a slower rate) or for any account
+    (``signin_rate_per_source``). Every attempt counts; a success empties the account's
+    buckets for this source. Another source is not affected: the right password from there
+    works. Redis down: sign-in is refused (503) rather than left unthrottled."""
     settings = get_settings()
+    key = _signin_key(username, source)
+    try:
+        limiter.enforce("signin-source", source, Rate.parse(settings.signin_rate_per_source), now)
+        for tier, rate in enumerate(settings.signin_failure_rates):
+            decision = limiter.check(f"signin-{tier}", key, Rate.parse(rate), now)
+            if not decision.allowed:
+                wait = max(1, math.ceil(decision.retry_after))
+                raise TooManyRequests(
+                    [{"loc": [], "msg": f"too many sign-in attempts; retry in {wait} s",
+                      "type": "rate_limited"}],
+                    retry_after=wait,
+                )  # fmt: skip
+    except RedisError as exc:
+        raise Unavailable(
+            [{"loc": [], "msg": "sign-in is unavailable for a moment; retry shortly",
+              "type": "unavailable"}]
+        ) from exc  # fmt: skip
+    return key
+
+
+def sign_in(
+    *,
+    uow: UnitOfWork,
+    limiter: RateLimiter,
+    username: str,
+    password: str,
+    source: str,
+    now: datetime,
+) -> TokenPair:
+    """Check the password, throttled per account and source (``_throttle_sign_in``). Unknown
+    and known usernames get the same answers, at the same cost."""
+    key = _throttle_sign_in(limiter, username=username, source=source, now=now)
     user = uow.session.execute(
-        select(User).where(col(User.username) == username).with_for_update()
+        select(User).where(col(User.username) == username)
     ).scalar_one_or_none()
     if user is None or not user.is_active:
         verify_password(_DUMMY_HASH, password)  # same cost as a real check: no user enumeration
         raise Unauthorized("incorrect username or password")
-    if user.locked_until and user.locked_until > now:
-        wait = int((user.locked_until - now).total_seconds()) + 1
-        raise TooManyRequests(
-            f"account locked after {settings.login_max_failures} failed sign-ins; "
-            f"try again in {wait} s",
-            retry_after=wait,
-        )
     if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= settings.login_max_failures:
-            user.locked_until = now + timedelta(minutes=settings.login_lock_minutes)
-            user.failed_logins = 0
-        uow.session.add(user)
-        uow.commit()
         raise Unauthorized("incorrect username or password")
-    user.failed_logins = 0
-    user.locked_until = None
-    uow.session.add(user)
+    for tier in range(len(get_settings().signin_failure_rates)):
+        limiter.reset(f"signin-{tier}", key)
     tokens = issue_tokens(uow.session, principal_for(uow.session, user), now)
     uow.commit()
     return tokens
 
 
-def refresh(*, uow: UnitOfWork, token: str, now: datetime) -> TokenPair:
-    """Rotate a refresh token: the old one is revoked, a new pair is issued."""
+def _revoke_family(session: Session, family: str, now: datetime) -> None:
+    session.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.family) == family, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def _revoke_access(redis: Redis, family: str, now: datetime) -> None:
+    try:
+        REVOCATIONS.revoke_family(redis, family, now)
+    except RedisError as exc:  # the refresh tokens are revoked; access tokens expire
+        log.warning("could not mark token family revoked in Redis: %s", exc)
+
+
+def refresh(*, uow: UnitOfWork, redis: Redis, token: str, now: datetime) -> TokenPair:
+    """Rotate a refresh token: the old one is revoked, a new pair of the same family issued.
+
+    A refresh token used a second time was copied: the whole family (every token of that
+    sign-in, and its access tokens) is revoked, for whoever holds them."""
     row = uow.session.execute(
         select(RefreshToken)
         .where(col(RefreshToken.token_hash) == _hash_token(token))
         .with_for_update()
     ).scalar_one_or_none()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
-        raise Unauthorized("refresh token is invalid, expired or revoked")
+    if row is None or row.expires_at <= now:
+        raise Unauthorized(INVALID_REFRESH)
+    if row.revoked_at is not None:
+        _revoke_family(uow.session, row.family, now)
+        uow.commit()
+        _revoke_access(redis, row.family, now)
+        raise Unauthorized(INVALID_REFRESH)
     user = uow.session.get(User, row.user_id)
     if user is None or not user.is_active:
-        raise Unauthorized("user is inactive")
+        raise Unauthorized(INVALID_REFRESH)
     row.revoked_at = now
     uow.session.add(row)
-    tokens = issue_tokens(uow.session, principal_for(uow.session, user), now)
+    tokens = issue_tokens(uow.session, principal_for(uow.session, user), now, family=row.family)
     uow.commit()
     return tokens
 
 
-def revoke(*, uow: UnitOfWork, token: str, user_id: int, now: datetime) -> None:
-    uow.session.execute(
-        update(RefreshToken)
-        .where(
+def revoke(*, uow: UnitOfWork, redis: Redis, token: str, user_id: int, now: datetime) -> None:
+    """Sign out: the refresh token's family (this sign-in) is revoked, its access tokens with
+    it (within seconds, ``staff.revocation``). Other sign-ins of the user are not affected."""
+    family = uow.session.execute(
+        select(col(RefreshToken.family)).where(
             col(RefreshToken.token_hash) == _hash_token(token),
             col(RefreshToken.user_id) == user_id,
-            col(RefreshToken.revoked_at).is_(None),
         )
+    ).scalar_one_or_none()
+    if family is None:
+        return
+    _revoke_family(uow.session, family, now)
+    uow.commit()
+    _revoke_access(redis, family, now)
+
+
+def deactivate(*, uow: UnitOfWork, redis: Redis, username: str, now: datetime) -> User:
+    """Deactivate a login: no sign-in, no refresh, and its access tokens stop working within
+    seconds (``staff.revocation``)."""
+    user: User | None = uow.session.execute(
+        select(User).where(col(User.username) == username).with_for_update()
+    ).scalar_one_or_none()
+    if user is None or user.id is None:
+        raise NotFound(field_error("username", f"no user named {username!r}", "not_found"))
+    user.is_active = False
+    uow.session.add(user)
+    uow.session.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.user_id) == user.id, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=now)
     )
     uow.commit()
+    REVOCATIONS.revoke_user(redis, user.id, now)
+    return user
 
 
+INVALID_REFRESH = "refresh token is invalid, expired or revoked"
 _DUMMY_HASH = hash_password("not-a-real-password")

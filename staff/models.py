@@ -31,7 +31,7 @@ class Staff(SQLModel, table=True):
 
 
 class User(SQLModel, table=True):
-    """A login. Passwords are argon2 hashes; failed logins lock the account for a while."""
+    """A login. Passwords are argon2 hashes; failed sign-ins are throttled in Redis."""
 
     __tablename__ = "users"
 
@@ -40,20 +40,18 @@ class User(SQLModel, table=True):
     password_hash: str
     staff_id: int = Field(foreign_key="staff.id", unique=True)
     is_active: bool = True
-    failed_logins: int = 0
-    locked_until: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
 
 
 class RefreshToken(SQLModel, table=True):
-    """An opaque refresh token, stored only as its sha256; rotated on use, revoked on logout."""
+    """An opaque refresh token, stored only as its sha256; rotated on use, revoked on logout.
+    ``family``: the sign-in it continues (rotation keeps it; a replay revokes all of it)."""
 
     __tablename__ = "refresh_token"
 
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True)
     user_id: int = Field(foreign_key="users.id", index=True)
+    family: str = Field(max_length=32, index=True)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     revoked_at: datetime | None = Field(

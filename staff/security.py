@@ -40,6 +40,7 @@ def create_access_token(
         "sub": str(user_id),
         "role": role,
         "iat": int(now.timestamp()),
+        "ims": int(now.timestamp() * 1000),  # issued, ms: compared with revocation marks
         "exp": int((now + timedelta(minutes=minutes)).timestamp()),
         "typ": "access",
         **(extra or {}),
@@ -50,7 +51,7 @@ def create_access_token(
 def decode_access_token(token: str, secret: str) -> dict[str, Any]:
     """The token's claims, checked with ``secret``; raises jwt.PyJWTError when invalid,
     expired or not an access token. (service.api.deps remembers verified tokens, keyed by token
-    and secret: see ``principal_from_token``.)"""
+    and secret: see ``access_from_token``.)"""
     claims: dict[str, Any] = jwt.decode(
         token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
     )

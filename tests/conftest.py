@@ -219,6 +219,26 @@ class _SyncCursor:
         return self._cursor.fetchall()
 
 
+def forget_limits_and_revocations() -> None:
+    """Rate-limit buckets and token revocations of earlier tests (in the test Redis db) and
+    this process's memory of them: each test starts with full budgets."""
+    from kernel.ratelimit import KEY_PREFIX
+    from staff.revocation import FAMILY_KEY, REVOCATIONS, USER_KEY
+
+    _, url = _test_urls()
+    conn = Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        for prefix in (KEY_PREFIX, FAMILY_KEY, USER_KEY):
+            keys = list(conn.scan_iter(match=prefix + "*", count=1000))
+            if keys:
+                conn.delete(*keys)
+    except RedisError as exc:
+        pytest.exit(f"Redis is not reachable at {url} ({exc}); {START_HINT}", 2)
+    finally:
+        conn.close()
+    REVOCATIONS.forget()
+
+
 @pytest.fixture
 def app(engine: Engine, db: Session, clock: Clock) -> FastAPI:
     """The app on the test's transaction: sessions are ``db``, and the hot paths' pool (the
@@ -242,7 +262,8 @@ def app(engine: Engine, db: Session, clock: Clock) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as c:
+    """A client on this machine (127.0.0.1: an operator address, so /metrics answers it)."""
+    with TestClient(app, client=("127.0.0.1", 50000)) as c:
         yield c
 
 

@@ -10,7 +10,7 @@ A partial GiST index on the open, unlinked events' points (as geography) serves 
 candidate search (same category, within metres, within hours, nearest first).
 
 Revision ID: 0013
-Revises: 0015
+Revises: 0010
 Create Date: 2026-11-29 09:00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from kernel.sqlfiles import read_sql
 
 revision: str = "0013"
-down_revision: str | None = "0015"
+down_revision: str | None = "0010"
 
 
 def upgrade() -> None:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated, Literal, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from domain.coords import CoordSystem
 from domain.lifecycle import Status
+from kernel.instants import UtcDatetime
 
 DESCRIPTION_MAX = 2000
 
@@ -66,7 +67,7 @@ class EventCreate(BaseModel):
     category: CategoryCode = Field(description="a category code from GET /api/v1/categories")
     description: Description
     location: LocationIn
-    occurred_at: AwareDatetime | None = Field(
+    occurred_at: UtcDatetime | None = Field(
         None, description="when the reporter saw it (device clock, with offset); ≤ 72 h ago"
     )
     duplicate_of: int | None = Field(

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.responses import Response
 
 from dispatch.categories import service as category_service
@@ -16,6 +16,7 @@ from kernel.logging import configure_logging
 from kernel.reference import References
 from kernel.settings import get_settings
 from service.api import console, docs, errors, metrics
+from service.api.guard import InputGuardMiddleware
 from service.api.middleware import ObservabilityMiddleware, metrics_response
 from service.api.routes import (
     auth,
@@ -64,6 +65,7 @@ def create_app() -> FastAPI:
     )
     errors.install(app)
     app.openapi = docs.openapi_with_json_errors(app)  # type: ignore[method-assign]
+    app.add_middleware(InputGuardMiddleware)  # inside: refusals still get a request id
     app.add_middleware(ObservabilityMiddleware)
     # Routes are matched in order: the phone's hot paths (lookup, reporting) come first.
     for module in (
@@ -85,8 +87,8 @@ def create_app() -> FastAPI:
         app.include_router(module.router)
     app.include_router(console.router(settings))  # the browser console at /console/
 
-    @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    @app.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics.check_scraper)])
+    def scrape() -> Response:
         return metrics_response()
 
     app.state.settings = settings

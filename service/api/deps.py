@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated
@@ -27,11 +28,13 @@ from grids.lookup import GridLocator
 from kernel.clock import utc_now
 from kernel.db import get_engine
 from kernel.errors import Forbidden, Unauthorized
+from kernel.ratelimit import RateLimiter
 from kernel.redis import get_redis
 from kernel.reference import ReferenceCache
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
 from staff.auth import principal_from_claims
+from staff.revocation import REVOCATIONS
 from staff.security import decode_access_token
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -102,27 +105,75 @@ def grid_locator(request: Request) -> GridLocator:
     return GridLocator(pool_of(request), grid_map_of(request))
 
 
-def principal_from_token(token: str | None) -> Principal:
-    """The caller of a bearer token, or ``Unauthorized``.
+@dataclass(frozen=True)
+class Access:
+    """A verified access token: its caller, when it expires (epoch s), the sign-in it belongs
+    to (``family``, None for tokens made outside a sign-in) and when it was issued (epoch ms)."""
 
-    A token is immutable, so once its signature is checked the caller it names is
-    remembered per process (bounded LRU keyed by token and secret; nothing to agree on
-    across processes); only the expiry is checked again on every use."""
+    principal: Principal
+    expires: float
+    family: str | None
+    issued_ms: int
+
+
+INVALID_TOKEN = "invalid or expired access token"
+
+
+def access_from_token(token: str | None) -> Access:
+    """The verified access token, or ``Unauthorized`` (with one generic text: what was wrong
+    with a token is not the caller's business).
+
+    A token is immutable, so once its signature is checked it is remembered per process
+    (bounded LRU keyed by token and secret); the expiry is checked again on every use, and
+    the revocations (sign-out, deactivation) as ``staff.revocation`` says."""
     if not token:
         raise Unauthorized("not authenticated: send 'Authorization: Bearer <access token>'")
     try:
-        principal, expires = _verified(token, get_settings().secret_key)
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
-        raise Unauthorized(f"invalid or expired access token ({exc})") from exc
-    if expires <= time.time():
-        raise Unauthorized("invalid or expired access token (Signature has expired)")
-    return principal
+        access = _verified(token, get_settings().secret_key)
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+        raise Unauthorized(INVALID_TOKEN) from exc
+    if not still_valid(access):
+        raise Unauthorized(INVALID_TOKEN)
+    return access
+
+
+def still_valid(access: Access) -> bool:
+    """Not expired and not revoked (a change stream asks again while it runs)."""
+    if access.expires <= time.time():
+        return False
+    return not REVOCATIONS.is_revoked(
+        get_redis(),
+        user_id=access.principal.user_id,
+        family=access.family,
+        issued_ms=access.issued_ms,
+    )
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    return token if scheme.lower() == "bearer" else None
 
 
 @lru_cache(maxsize=4096)
-def _verified(token: str, secret: str) -> tuple[Principal, float]:
+def _verified(token: str, secret: str) -> Access:
     claims = decode_access_token(token, secret)
-    return principal_from_claims(claims), float(claims["exp"])
+    family = claims.get("fam")
+    return Access(
+        principal=principal_from_claims(claims),
+        expires=float(claims["exp"]),
+        family=str(family) if family is not None else None,
+        issued_ms=int(claims.get("ims", int(claims.get("iat", 0)) * 1000)),
+    )
+
+
+def source_of(request: Request) -> str:
+    """The client's address (behind a proxy: what uvicorn's ``--forwarded-allow-ips`` let
+    through from ``X-Forwarded-For``), the 'source' of per-source rate limits."""
+    return request.client.host if request.client else "unknown"
+
+
+def rate_limiter() -> RateLimiter:
+    return RateLimiter(get_redis())
 
 
 class RolesAllowed(OAuth2PasswordBearer):
@@ -139,8 +190,7 @@ class RolesAllowed(OAuth2PasswordBearer):
         self.roles = frozenset(roles)
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
-        principal = principal_from_token(token if scheme.lower() == "bearer" else None)
+        principal = access_from_token(bearer_token(request)).principal
         if principal.role not in self.roles:
             allowed = ", ".join(sorted(self.roles))
             raise Forbidden(f"role {principal.role} may not do this (allowed: {allowed})")

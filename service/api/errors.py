@@ -13,14 +13,15 @@ declared inputs (path, query, header, body), so clients see FastAPI's own
 
 from __future__ import annotations
 
+import json
+import math
+import re
 import types
 import typing
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -209,22 +210,85 @@ async def _handle_lifecycle(request: Request, exc: Exception) -> Response:
     return _answer(request, str(exc), 400)
 
 
-async def _handle_validation(request: Request, exc: Exception) -> Response:
-    """FastAPI's validation errors: its own answer, in the spec's shape on the Open311 door."""
-    assert isinstance(exc, RequestValidationError)
-    if request.url.path.startswith(OPEN311_PREFIX):
-        return _answer(request, jsonable_encoder(exc.errors()), 422)
-    return await request_validation_exception_handler(request, exc)
-
-
 async def _handle_http(request: Request, exc: Exception) -> Response:
     """Starlette's and FastAPI's ``HTTPException`` (unknown path, wrong method...)."""
     assert isinstance(exc, HTTPException)
     return _answer(request, exc.detail, exc.status_code, dict(exc.headers or {}))
 
 
+#: The most characters of a rejected input a 422 echoes back (the rest is cut, marked "…").
+EXCERPT_CHARS = 120
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _clean(text: str, limit: int) -> str:
+    """Text that JSON (as UTF-8) can carry, at most ``limit`` characters."""
+    cut = text[:limit] + "…" if len(text) > limit else text
+    return _UNSAFE.sub("\ufffd", cut)
+
+
+def excerpt(value: Any) -> Any:
+    """A bounded, serialisable excerpt of a rejected input: scalars as they are (non-finite
+    numbers as text), text and structures cut to ``EXCERPT_CHARS``."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**63 else _clean(str(value), EXCERPT_CHARS)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return _clean(value, EXCERPT_CHARS)
+    if isinstance(value, bytes):
+        return _clean(value[: EXCERPT_CHARS * 4].decode("utf-8", "replace"), EXCERPT_CHARS)
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)
+    return _clean(text, EXCERPT_CHARS)
+
+
+def _safe_scalar(value: Any) -> Any:
+    if isinstance(value, str | bool | type(None)) or (
+        isinstance(value, int | float) and excerpt(value) == value
+    ):
+        return excerpt(value)
+    return _clean(str(value), EXCERPT_CHARS)
+
+
+def validation_items(raw: Any) -> list[dict[str, Any]]:
+    """Pydantic's errors in the one shape, with every input cut to an excerpt: an answer that
+    is always small and always serialisable, whatever was sent."""
+    items: list[dict[str, Any]] = []
+    for error in list(raw)[:50]:
+        item: dict[str, Any] = {
+            "loc": [
+                part if isinstance(part, int) else _clean(str(part), 64)
+                for part in error.get("loc", ())
+            ],
+            "msg": _clean(str(error.get("msg", "")), 500),
+            "type": _clean(str(error.get("type", "value_error")), 64),
+        }
+        if "input" in error:
+            item["input"] = excerpt(error["input"])
+        ctx = error.get("ctx")
+        if isinstance(ctx, dict):
+            item["ctx"] = {str(k): _safe_scalar(v) for k, v in list(ctx.items())[:10]}
+        items.append(item)
+    return items
+
+
+async def _handle_validation(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422, without echoing more than an excerpt of the input (in the spec's shape,
+    as a 400, on the Open311 door)."""
+    assert isinstance(exc, RequestValidationError)
+    items = validation_items(exc.errors())
+    if request.url.path.startswith(OPEN311_PREFIX):
+        return _answer(request, items, 422)
+    return JSONResponse({"detail": items}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(errors.WanggeError, _handle)
     app.add_exception_handler(LifecycleError, _handle_lifecycle)
     app.add_exception_handler(HTTPException, _handle_http)
-    app.add_exception_handler(RequestValidationError, _handle_validation)

@@ -9,8 +9,11 @@ per scrape; a part that does not answer is left out and ``wangge_state_up`` says
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import os
 from collections.abc import Iterator
+from functools import lru_cache
 
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
@@ -18,12 +21,15 @@ from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
+from starlette.requests import Request
 
 from dispatch.engine.queue import job_counts, relay_redis
 from dispatch.outbox import backlog
 from kernel.clock import utc_now
 from kernel.db import get_engine
+from kernel.errors import Forbidden
 from kernel.redis import read_heartbeat
+from kernel.settings import get_settings
 
 #: Open change streams (Server-Sent Events) of the live API processes.
 SSE_CLIENTS = Gauge("wangge_sse_clients", "Open change streams (SSE)", multiprocess_mode="livesum")
@@ -107,6 +113,36 @@ def exposition() -> bytes:
     else:
         counts = generate_latest(REGISTRY)
     return counts + generate_latest(_SHARED)
+
+
+@lru_cache(maxsize=8)
+def _networks(
+    allowed: tuple[str, ...],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(n, strict=False) for n in allowed)
+
+
+def check_scraper(request: Request) -> None:
+    """``/metrics`` is for the operator's scraper: the bearer token ``metrics_token`` (when
+    set) or an address in ``metrics_allow_from``; anyone else gets a 403."""
+    settings = get_settings()
+    if settings.metrics_token:
+        sent = request.headers.get("authorization", "")
+        expected = f"Bearer {settings.metrics_token}"
+        if hmac.compare_digest(sent.encode(), expected.encode()):
+            return
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None and any(
+        address in network for network in _networks(tuple(settings.metrics_allow_from))
+    ):
+        return
+    raise Forbidden(
+        [{"loc": [], "msg": "metrics are for the operator's scraper", "type": "forbidden"}]
+    )
 
 
 def process_exit() -> None:

@@ -1,10 +1,13 @@
 """HTTP observability: a request id in and out, one access-log line, Prometheus metrics by
-route template (a change stream's duration is not a latency: it is left out of the histogram)."""
+route template (a change stream's duration is not a latency: it is left out of the histogram);
+and the headers every reply carries: ``X-Content-Type-Options: nosniff``, and
+``Cache-Control: no-store`` on the API's (unless the route set its own)."""
 
 from __future__ import annotations
 
 import itertools
 import logging
+import re
 import time
 import uuid
 from functools import lru_cache
@@ -18,6 +21,12 @@ from kernel.logging import request_id_var
 from service.api.metrics import exposition
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# A client's request id is used (logged, echoed) only when it is a plain token: letters, digits
+# and ``._:-``, at most 64; anything else is replaced by one made here.
+_VALID_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+# Replies that must not be stored by browsers or proxies (API data, health, metrics); the
+# console's static files keep their own caching.
+_NO_STORE_PREFIXES = ("/api/", "/metrics", "/livez", "/readyz", "/openapi.json", "/docs")
 REQUESTS = Counter("wangge_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
     "wangge_http_request_duration_seconds",
@@ -63,13 +72,13 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        sent = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
         rid = (
-            next(
-                (v.decode("latin-1")[:128] for k, v in scope["headers"] if k == b"x-request-id"),
-                None,
-            )
-            or f"{_ID_PREFIX}{next(_id_counter):020x}"
+            sent.decode("ascii")
+            if sent is not None and _VALID_ID.fullmatch(sent)
+            else f"{_ID_PREFIX}{next(_id_counter):020x}"
         )
+        api = scope["path"].startswith(_NO_STORE_PREFIXES)
         token = request_id_var.set(rid)
         start = time.perf_counter()
         status = 500
@@ -83,10 +92,13 @@ class ObservabilityMiddleware:
                     k == b"content-type" and v.startswith(b"text/event-stream")
                     for k, v in message.get("headers", ())
                 )
-                message["headers"] = [
-                    *message.get("headers", ()),
-                    (b"x-request-id", rid.encode("latin-1")),
-                ]
+                headers = [*message.get("headers", ()), (b"x-request-id", rid.encode("ascii"))]
+                names = {k.lower() for k, _ in headers}
+                if b"x-content-type-options" not in names:
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                if api and b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
             await send(message)
 
         try:

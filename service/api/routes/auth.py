@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.roles import Role
-from service.api.deps import AnyUser, Now, SessionDep, UowDep
+from service.api.deps import (
+    AnyUser,
+    Now,
+    RedisDep,
+    SessionDep,
+    UowDep,
+    rate_limiter,
+    source_of,
+)
 from service.api.docs import problems
 from staff import auth
 
@@ -46,27 +54,45 @@ def _out(t: auth.TokenPair) -> TokenOut:
     )
 
 
-@router.post("/token", response_model=TokenOut, responses=problems(401, 422, 429))
-def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], uow: UowDep, now: Now) -> TokenOut:
-    """OAuth2 password flow. Five failures in a row lock the account for 15 minutes (429)."""
-    return _out(auth.sign_in(uow=uow, username=form.username, password=form.password, now=now))
+@router.post("/token", response_model=TokenOut, responses=problems(401, 422, 429, 503))
+def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    uow: UowDep,
+    now: Now,
+) -> TokenOut:
+    """OAuth2 password flow. Attempts are throttled per account and source address, with
+    growing delays (429 with Retry-After); another address is not affected."""
+    return _out(
+        auth.sign_in(
+            uow=uow,
+            limiter=rate_limiter(),
+            username=form.username,
+            password=form.password,
+            source=source_of(request),
+            now=now,
+        )
+    )
 
 
 @router.post("/refresh", response_model=TokenOut, responses=problems(401, 422))
-def refresh(body: RefreshIn, uow: UowDep, now: Now) -> TokenOut:
-    """Exchange a refresh token for a new pair; the old refresh token stops working."""
-    return _out(auth.refresh(uow=uow, token=body.refresh_token, now=now))
+def refresh(body: RefreshIn, uow: UowDep, redis: RedisDep, now: Now) -> TokenOut:
+    """Exchange a refresh token for a new pair; the old refresh token stops working. Using
+    it again revokes every token of that sign-in."""
+    return _out(auth.refresh(uow=uow, redis=redis, token=body.refresh_token, now=now))
 
 
 @router.post("/logout", status_code=204, responses=problems(401, 422))
 def logout(
     body: RefreshIn,
     uow: UowDep,
+    redis: RedisDep,
     now: Now,
     principal: AnyUser,
 ) -> None:
-    """Revoke the refresh token (access tokens expire on their own, within minutes)."""
-    auth.revoke(uow=uow, token=body.refresh_token, user_id=principal.user_id, now=now)
+    """Sign out: the refresh token and every token of its sign-in stop working, access
+    tokens within seconds."""
+    auth.revoke(uow=uow, redis=redis, token=body.refresh_token, user_id=principal.user_id, now=now)
 
 
 @router.get("/me", response_model=MeOut, responses=problems(401))

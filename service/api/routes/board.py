@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import Field
 
@@ -21,7 +21,7 @@ from kernel.paging import DEFAULT_LIMIT
 from service.api.deps import Now, RolesAllowed, SessionDep
 from service.api.docs import AUTHENTICATED, problems
 from service.api.params import CommunityCode, Cursor, GridCode, Limit
-from service.api.routes.stream import Subscription, feed, subscription
+from service.api.routes.stream import Subscription, feed, resume_after, subscription
 
 router = APIRouter(prefix="/api/v1/dispatch", tags=["command centre"], responses=AUTHENTICATED)
 # The stream carries every change: it is for those whose jurisdiction is everywhere (the
@@ -81,14 +81,7 @@ def board_events(
 async def stream(
     principal: Watcher,
     sub: Annotated[Subscription, Depends(subscription)],
-    last_event_id: Annotated[
-        str | None,
-        Header(
-            max_length=20,
-            pattern=r"^\d+$",
-            description="resume after this audit id (replayed from the database)",
-        ),
-    ] = None,
+    after: Annotated[int | None, Depends(resume_after)],
     grid: Annotated[list[GridCode] | None, Query(description="repeatable")] = None,
     community: Annotated[list[CommunityCode] | None, Query(description="repeatable")] = None,
     level: Annotated[
@@ -103,7 +96,6 @@ async def stream(
     is ``change``, ``data`` the JSON change (what changed, and the event's grid, community,
     category, holder and deadlines). Filters narrow it on the server. Reconnect with
     ``Last-Event-ID`` to receive what was missed, then the live feed."""
-    after = int(last_event_id) if last_event_id is not None else None
     wanted = ChangeFilter(
         grids=frozenset(grid or ()),
         communities=frozenset(community or ()),

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from dispatch.events import intake, reads
 from dispatch.events.schemas import EventCreate, EventOut, EventPage, HistoryOut
 from domain.jurisdiction import Principal
 from domain.lifecycle import Status
 from domain.roles import Role
+from kernel.instants import UtcDatetime
 from kernel.paging import DEFAULT_LIMIT
 from service.api.deps import (
     AnyUser,
@@ -23,6 +24,7 @@ from service.api.deps import (
     pool_of,
 )
 from service.api.docs import AUTHENTICATED, problems
+from service.api.limits import limit_reporting
 from service.api.params import Cursor, EventId, Limit
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=AUTHENTICATED)
@@ -50,7 +52,9 @@ async def report_event(
     """Report a problem (上报). Registered at once; the dispatch engine then assigns it.
 
     Safe to resend: the same ``client_id`` and body answer 200 with the same event.
+    Rate limited per account and per address (429 with Retry-After).
     """
+    await limit_reporting(request, principal, now)
     result = await intake.submit(
         pool=pool_of(request),
         session=session,
@@ -86,8 +90,8 @@ def list_events(
         Query(description="repeatable: 0 grid, 1 community, 2 command centre, 3 department"),
     ] = None,
     category: Annotated[str | None, Query(max_length=32)] = None,
-    since: Annotated[AwareDatetime | None, Query(description="created at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="created before")] = None,
+    since: Annotated[UtcDatetime | None, Query(description="created at or after")] = None,
+    until: Annotated[UtcDatetime | None, Query(description="created before")] = None,
     order: Annotated[
         reads.Order | None,
         Query(

@@ -148,7 +148,7 @@ def _stage(query: Stage | None, form: str | None) -> Stage:
     openapi_extra=_MULTIPART,
     responses={
         200: {"description": "this photo was already attached at this stage", "model": PhotoOut},
-        **problems(404, 409, 413, 415),
+        **problems(404, 409, 413, 415, 503),
     },
 )
 def upload_photo(

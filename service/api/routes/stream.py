@@ -14,20 +14,24 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Header
 from fastapi.sse import ServerSentEvent
 from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from dispatch.board.service import changes_after
 from dispatch.changes import ChangeFilter, stream_channel
 from kernel.db import get_engine
-from kernel.errors import Unavailable
+from kernel.errors import Invalid, Unavailable, field_error
+from kernel.paging import MAX_BIGINT
 from kernel.settings import get_settings
+from service.api.deps import Access, access_from_token, bearer_token, still_valid
 from service.api.metrics import SSE_CLIENTS
 
 REPLAY_BATCH = 500
@@ -37,15 +41,25 @@ LIVE = ServerSentEvent(comment="live")  # sent once the replay is done: the clie
 
 @dataclass
 class Subscription:
-    """An open subscription to the change channel, owned by one stream."""
+    """An open subscription to the change channel, owned by one stream, and the access token
+    it was opened with (the stream ends when that token expires or is revoked)."""
 
     redis: AsyncRedis
     pubsub: PubSub
+    access: Access
     replayed: set[int] = field(default_factory=set)
 
 
-async def subscription() -> AsyncIterator[Subscription]:
-    """Subscribe (503 when Redis is down); counted in ``wangge_sse_clients`` while it lasts."""
+def still_authorised(sub: Subscription) -> bool:
+    """Whether the token the stream was opened with still holds (not expired, not signed out,
+    the user not deactivated); asked at least every ``POLL_SECONDS``."""
+    return still_valid(sub.access)
+
+
+async def subscription(request: Request) -> AsyncIterator[Subscription]:
+    """Subscribe (503 when Redis is down); counted in ``wangge_sse_clients`` while it lasts.
+    The route's role check ran first, so the token is valid here."""
+    access = access_from_token(bearer_token(request))
     redis = AsyncRedis.from_url(get_settings().redis_url, socket_connect_timeout=2)
     db = int(redis.connection_pool.connection_kwargs.get("db", 0))
     pubsub = redis.pubsub()
@@ -57,11 +71,33 @@ async def subscription() -> AsyncIterator[Subscription]:
         raise Unavailable(f"the change stream needs Redis, which is unavailable ({exc})") from exc
     SSE_CLIENTS.inc()
     try:
-        yield Subscription(redis, pubsub)
+        yield Subscription(redis, pubsub, access)
     finally:
         SSE_CLIENTS.dec()
         await pubsub.aclose()  # type: ignore[no-untyped-call]
         await redis.aclose()
+
+
+def resume_after(
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            max_length=20,
+            pattern=r"^\d+$",
+            description="resume after this audit id (replayed from the database)",
+        ),
+    ] = None,
+) -> int | None:
+    """The audit id a reconnecting client last got: checked before the stream answers (an id
+    past bigint would fail in PostgreSQL after the 200 was sent)."""
+    if last_event_id is None:
+        return None
+    after = int(last_event_id)
+    if after > MAX_BIGINT:
+        raise Invalid(
+            field_error("last-event-id", f"an audit id is at most {MAX_BIGINT}", "less_than_equal")
+        )
+    return after
 
 
 def change_event(message: dict[str, Any]) -> ServerSentEvent:
@@ -92,7 +128,7 @@ async def feed(
                 break
             cursor = int(batch[-1]["audit_id"])
     yield LIVE
-    while True:
+    while still_authorised(sub):
         raw = await sub.pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_SECONDS)
         if raw is None:
             continue
