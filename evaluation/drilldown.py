@@ -13,12 +13,18 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from domain.evaluation.indicators import INDICATOR_BY_CODE, Indicator, Source
-from domain.lifecycle.model import SOURCE_LABELS, STATUS_LABELS
+from domain.intake import CHANNEL_LABELS
+from domain.lifecycle.model import STATUS_LABELS
 from domain.roles import LEVEL_LABELS, ROLE_LABELS
 from evaluation.auditcounts import AUDIT_COUNTER_SQL, AUDIT_FACTS_JOIN
 from evaluation.indicators import STAFFED_SQL
+from evaluation.intake import FROM_SQL as INTAKE_FROM_SQL
+from evaluation.intake import INTAKE_SQL
+from evaluation.intake import WHERE_SQL as INTAKE_WHERE_SQL
+from evaluation.intake import window_params as intake_params
 from evaluation.models import COUNTER_COLUMNS
 from evaluation.scope import Scope, bounds
+from kernel.clock import utc_now
 from kernel.errors import NotFound
 from kernel.paging import (
     Page,
@@ -59,7 +65,7 @@ _SELECTED: tuple[str, ...] = (
 _LABELS: Mapping[str, Mapping[Any, str]] = {
     "status": STATUS_LABELS,
     "level": LEVEL_LABELS,
-    "source": SOURCE_LABELS,
+    "source": CHANNEL_LABELS,
     "assignee_role": ROLE_LABELS,
 }
 EVENT_COLUMNS: tuple[str, ...] = tuple(
@@ -193,7 +199,9 @@ def numerator_sql(indicator: Indicator) -> str:
     return " + ".join(f"({k}) * {_COUNTER_SQL[name]}" for name, k in indicator.numerator.items())
 
 
-def drilldown(*, code: str, scope: Scope, cursor: str | None = None) -> Listing:
+def drilldown(
+    *, code: str, scope: Scope, cursor: str | None = None, now: datetime | None = None
+) -> Listing:
     """What stands behind an indicator's numerator: its events, or its grid-days / grids."""
     indicator = INDICATOR_BY_CODE.get(code)
     if indicator is None:
@@ -208,9 +216,39 @@ def drilldown(*, code: str, scope: Scope, cursor: str | None = None) -> Listing:
             first_dispatch="dispatched_on_time" in indicator.numerator,
             audit_facts=indicator.source is Source.audit,
         )
+    if indicator.source is Source.intake:
+        return _reports(indicator, scope, cursor, now or utc_now())
     if indicator.source is Source.patrols:
         return _patrol_days(scope, cursor)
     return _grids(scope, staffed_only=code == "staffing", cursor=cursor)
+
+
+#: What a report listing shows: the event, and its public report's channel and verification.
+REPORT_COLUMNS: tuple[str, ...] = (
+    "id", "grid_code", "category", "source", "status", "received_at", "duplicate_of",
+    "hotline_case", "verify_due_at", "verified_at", "outcome",
+)  # fmt: skip
+
+
+def _reports(indicator: Indicator, scope: Scope, cursor: str | None, now: datetime) -> Listing:
+    """The reports of the window whose own numerator contribution is positive (the intake
+    counters of ``evaluation.intake``)."""
+    after = None if cursor is None else decode_cursor(cursor, cursor_int)
+    numerator = " + ".join(f"({k}) * {INTAKE_SQL[n]}" for n, k in indicator.numerator.items())
+    return Listing(
+        sql=f"""
+        SELECT e.id, g.code, cat.code, e.source, e.status, e.received_at, e.duplicate_of,
+               p.hotline_case, p.verify_due_at, p.verified_at, p.outcome
+          {INTAKE_FROM_SQL}
+          JOIN grid g ON g.id = e.grid_id JOIN category cat ON cat.id = e.category_id
+         WHERE {INTAKE_WHERE_SQL}
+           AND ({numerator}) > 0 AND (CAST(:after AS bigint) IS NULL OR e.id > :after)
+         ORDER BY e.id""",
+        params={**intake_params(scope, now), "after": after},
+        columns=REPORT_COLUMNS,
+        item=lambda r: {name: _local(v) for name, v in zip(REPORT_COLUMNS, r, strict=True)},
+        key=lambda item: item["id"],
+    )
 
 
 def _patrol_days(scope: Scope, cursor: str | None) -> Listing:

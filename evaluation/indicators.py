@@ -6,16 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlmodel import Session
 
 from domain.evaluation.days import MAX_BLOCK_LEVEL, cover, day_number, day_of_number
 from domain.evaluation.indicators import AUDIT_COUNTERS, INDICATORS, IndicatorValue, evaluate
+from domain.evaluation.intake import INTAKE_COUNTERS
 from evaluation.auditcounts import audit_counter_sums
+from evaluation.intake import intake_sums
 from evaluation.mapfigures import map_figures
 from evaluation.models import COUNTER_COLUMNS
 from evaluation.scope import Scope, no_jit
+from kernel.clock import utc_now
 from kernel.errors import Invalid, field_error
 
 COUNTER_SUMS = ", ".join(f"sum({c})" for c in COUNTER_COLUMNS)
@@ -67,13 +71,16 @@ def counter_sums(session: Session, scope: Scope, *, per_grid: bool) -> dict[int,
     return out
 
 
-def _totals(session: Session, scope: Scope) -> dict[str, float]:
+def _totals(session: Session, scope: Scope, now: datetime) -> dict[str, float]:
     cov = map_figures(session)
     no_jit(session)
     sums = counter_sums(session, scope, per_grid=False)
     totals = sums.get(0) or dict.fromkeys((*COUNTER_COLUMNS, "patrolled_grid_days"), 0.0)
     totals |= audit_counter_sums(session, scope, per_grid=False).get(
         0, dict.fromkeys(AUDIT_COUNTERS, 0.0)
+    )
+    totals |= intake_sums(session, scope, per_grid=False, now=now).get(0) or dict.fromkeys(
+        INTAKE_COUNTERS, 0.0
     )
     totals["grid_days"] = float(_grid_count(session, scope) * scope.days)
     totals["covered_area_km2"] = cov.covered_area_km2
@@ -117,9 +124,12 @@ class IndicatorReport:
     totals: dict[str, float]
 
 
-def indicator_report(*, session: Session, scope: Scope) -> IndicatorReport:
-    """Every DESIGN §7 indicator for the window (events reported in it, as they stand now)."""
+def indicator_report(
+    *, session: Session, scope: Scope, now: datetime | None = None
+) -> IndicatorReport:
+    """Every DESIGN §7 indicator for the window (events reported in it, as they stand now;
+    ``now`` decides which pending verifications are overdue)."""
     if scope.category_id is not None:
         raise Invalid(field_error("category", "indicators take grid or community"))
-    totals = _totals(session, scope)
+    totals = _totals(session, scope, now or utc_now())
     return IndicatorReport(scope, [evaluate(i, totals) for i in INDICATORS], totals)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,14 @@ from domain.evaluation.indicators import (
     Source,
     evaluate,
 )
+from domain.evaluation.intake import INTAKE_COUNTERS
 from domain.evaluation.scorecard import Score, Scorecard, score
 from evaluation.auditcounts import audit_counter_sums
 from evaluation.indicators import STAFFED_SQL, counter_sums
+from evaluation.intake import intake_sums
 from evaluation.models import COUNTER_COLUMNS
 from evaluation.scope import Scope, no_jit
+from kernel.clock import utc_now
 from kernel.settings import get_settings
 
 
@@ -43,7 +47,9 @@ class ScoredUnit:
     result: Score
 
 
-def scorecard_units(*, session: Session, scope: Scope) -> tuple[list[ScoredUnit], Scorecard]:
+def scorecard_units(
+    *, session: Session, scope: Scope, now: datetime | None = None
+) -> tuple[list[ScoredUnit], Scorecard]:
     """The 100-point score of every grid and community for the window."""
     card, _ = load_scorecard()
     grids = session.execute(
@@ -55,12 +61,14 @@ def scorecard_units(*, session: Session, scope: Scope) -> tuple[list[ScoredUnit]
     no_jit(session)
     per_grid = counter_sums(session, scope, per_grid=True)
     audit = audit_counter_sums(session, scope, per_grid=True)
+    intake = intake_sums(session, scope, per_grid=True, now=now or utc_now())
     empty = dict.fromkeys((*COUNTER_COLUMNS, "patrolled_grid_days", *AUDIT_COUNTERS), 0.0)
+    no_reports = dict.fromkeys(INTAKE_COUNTERS, 0.0)
     staffed = set(session.execute(text(STAFFED_SQL), {"grids": None}).scalars())
     units: list[ScoredUnit] = []
     by_community: dict[int, tuple[str, str, dict[str, float]]] = {}
     for gid, gcode, gname, cid, ccode, cname in grids:
-        totals = empty | per_grid.get(gid, {}) | audit.get(gid, {})
+        totals = empty | per_grid.get(gid, {}) | audit.get(gid, {}) | intake.get(gid, no_reports)
         totals["grid_days"] = float(scope.days)
         totals["grids"] = 1.0
         totals["staffed_grids"] = 1.0 if gid in staffed else 0.0

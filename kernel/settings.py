@@ -96,6 +96,16 @@ class Settings(BaseSettings):
         3: {"multiplier": 2.0},
     }
     assignment_load_cap: int = 5
+    # Duplicate candidates of a new report (every source): open events of the same category
+    # within this distance and time, nearest first, at most this many.
+    duplicate_distance_m: float = Field(50.0, gt=0)
+    duplicate_window_hours: float = Field(24.0, gt=0)
+    duplicate_limit: int = Field(5, ge=1, le=50)
+    # The public door (Open311): reports per client address and per API key (kernel.ratelimit
+    # spelling, e.g. "10/minute"); the longest public description.
+    public_rate_per_address: str = "10/minute"
+    public_rate_per_key: str = "600/minute"
+    public_description_max: int = Field(1000, ge=10, le=4000)
     # The browser console (/console/): where its build lives, and an optional base map. The
     # map works with the grid polygons alone; a tile URL template ({z}/{x}/{y}, {s} for
     # subdomains) adds tiles, and its host is added to the Content-Security-Policy.

@@ -6,6 +6,7 @@ import dispatch.categories.models  # noqa: F401
 import dispatch.events.models  # noqa: F401
 import dispatch.outbox  # noqa: F401
 import dispatch.photos.models  # noqa: F401
+import dispatch.public.models  # noqa: F401
 import evaluation.models  # noqa: F401
 import grids.models  # noqa: F401
 import kernel.reference  # noqa: F401

@@ -60,7 +60,9 @@ MUTABLE_TABLES: list[str] = [
     "outbox",
     "patrol_point",
     "patrol",
+    "public_report",
     "event",
+    "api_client",
 ]
 
 

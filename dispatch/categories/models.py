@@ -16,4 +16,5 @@ class Category(SQLModel, table=True):
     big: bool = False
     department: str | None = Field(default=None, max_length=32)
     active: bool = True
+    verify_minutes: float = Field(default=30.0, gt=0)
     calendar: str = Field(default="24x7", max_length=32, foreign_key="work_calendar.code")

@@ -11,8 +11,15 @@ MIN_MINUTES = 0.001
 MAX_MINUTES = 525_600.0  # one year
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-Department = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+# No NUL character: PostgreSQL text cannot hold it (a 422, not a database error).
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[^\x00]*$"),
+]
+Department = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[^\x00]*$"),
+]
 Minutes = Annotated[float, Field(ge=MIN_MINUTES, le=MAX_MINUTES, allow_inf_nan=False)]
 CalendarCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 _CALENDAR = (
@@ -29,6 +36,9 @@ class CategoryOut(BaseModel):
     big: bool = Field(description="big matters start at the command centre and go to a department")
     department: str | None
     active: bool
+    verify_minutes: float = Field(
+        description="time to verify a public or hotline report on site (核实时限), minutes"
+    )
     calendar: str = Field(description=_CALENDAR)
 
 
@@ -42,6 +52,7 @@ class CategoryCreate(BaseModel):
     big: bool = False
     department: Department | None = None
     active: bool = True
+    verify_minutes: Minutes = 30.0
     calendar: CalendarCode = Field("24x7", description=_CALENDAR)
 
     @model_validator(mode="after")
@@ -62,6 +73,7 @@ class CategoryUpdate(BaseModel):
     big: bool | None = None
     department: Department | None = Field(None, description="null clears the department")
     active: bool | None = None
+    verify_minutes: Minutes | None = None
     calendar: CalendarCode | None = Field(None, description=_CALENDAR)
 
     @model_validator(mode="before")

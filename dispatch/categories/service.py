@@ -134,10 +134,10 @@ def load_categories(*, session: Session, path: Path) -> dict[str, int]:
         data = CategoryCreate(**item)
         result = session.execute(
             text("""
-            INSERT INTO category
-                (code, name, ack_minutes, resolve_minutes, big, department, active, calendar)
+            INSERT INTO category (code, name, ack_minutes, resolve_minutes, big, department, active,
+                                  calendar, verify_minutes)
             VALUES (:code, :name, :ack_minutes, :resolve_minutes, :big, :department, :active,
-                    :calendar)
+                    :calendar, :verify_minutes)
             ON CONFLICT DO NOTHING
             """),
             data.model_dump(),
@@ -151,8 +151,8 @@ async def load_all(conn: AsyncConnection[Any]) -> dict[str, Category]:
     """Every category by code, retired ones too (a report says why a code is refused); the
     API keeps this in memory (service.reference)."""
     cursor = await conn.execute(
-        "SELECT id, code, name, ack_minutes, resolve_minutes, big, department, active, calendar"
-        " FROM category"
+        "SELECT id, code, name, ack_minutes, resolve_minutes, big, department, active, calendar,"
+        " verify_minutes FROM category"
     )
     return {
         code: Category(
@@ -165,8 +165,9 @@ async def load_all(conn: AsyncConnection[Any]) -> dict[str, Category]:
             department=department,
             active=active,
             calendar=calendar,
+            verify_minutes=verify,
         )
-        for cid, code, name, ack, resolve, big, department, active, calendar in (
+        for cid, code, name, ack, resolve, big, department, active, calendar, verify in (
             await cursor.fetchall()
         )
     }

@@ -19,20 +19,33 @@ from typing import Any
 import anyio.to_thread
 import psycopg
 from psycopg_pool import AsyncConnectionPool
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from dispatch import metrics, store
+from dispatch.access import place_of
 from dispatch.categories.models import Category
+from dispatch.events.models import Event
 from dispatch.events.reads import event_out
-from dispatch.events.schemas import EventCreate, EventOut, EventRefs, StaffRef, build_event_out
+from dispatch.events.schemas import (
+    DuplicateCandidate,
+    EventCreate,
+    EventOut,
+    EventRefs,
+    StaffRef,
+    build_event_out,
+)
+from dispatch.lifecycle.merging import link, linkable
 from dispatch.outbox import DISPATCH
-from domain.jurisdiction import Principal
-from domain.lifecycle import open_event
+from dispatch.public import duplicates
+from dispatch.public.reads import candidates_of
+from domain.jurisdiction import Principal, can_see
+from domain.lifecycle import Action, Command, apply, open_event
 from grids.index import GridIndex
-from grids.lookup import locate
+from grids.lookup import Location, locate
 from kernel.errors import Conflict, Forbidden, Invalid, Unavailable, field_error
 from kernel.reference import ReferenceCache
 from kernel.settings import get_settings
+from kernel.uow import UnitOfWork
 
 #: A device clock may run this far ahead of the server's.
 FUTURE_SKEW = timedelta(minutes=5)
@@ -97,7 +110,10 @@ async def submit(
             earlier = await _by_client_id(pool, data.client_id)
             if earlier is None:
                 raise
-            return await _replayed(session, principal, earlier, digest)
+            return await _replayed(session, principal, earlier, digest, now)
+        if data.duplicate_of is not None:  # linked at once: not the hot path
+            linked = partial(_linked, session, principal, data, digest, category, where, now)
+            return await anyio.to_thread.run_sync(linked)
         async with pool.connection() as conn:
             cursor = await conn.execute(_NEXT_ID)
             event_id = int((await cursor.fetchone() or (0,))[0])
@@ -109,22 +125,7 @@ async def submit(
                 trusted=True,
                 grid=where.code,
             )
-            report: dict[str, Any] = {
-                "client_id": data.client_id,
-                "request_hash": digest,
-                "category_id": category.id,
-                "grid_id": where.grid_id,
-                "description": data.description,
-                "coord": loc.coord.value,
-                "orig_lon": loc.lon,
-                "orig_lat": loc.lat,
-                "accuracy_m": loc.accuracy_m,
-                "snapped": where.snapped,
-                "distance_m": where.distance_m,
-                "source": "staff",
-                "occurred_at": data.occurred_at,
-                "received_at": now,
-            }
+            report = _report_row(data, digest, category, where, now)
             sql, params = store.open_event(
                 decision,
                 report,
@@ -141,6 +142,15 @@ async def submit(
             inserted, current, reporter_name = await cursor.fetchone() or (None, False, None)
         if inserted is not None:
             metrics.observe_report(decision, category=category.code, source=report["source"])
+            assert category.id is not None
+            found = await duplicates.candidates_async(
+                pool,
+                category_id=category.id,
+                lon=where.lon,
+                lat=where.lat,
+                now=now,
+                exclude=event_id,
+            )
             row = {"id": event_id, **report, **store.state_columns(decision.state)}
             out = build_event_out(
                 SimpleNamespace(**row),
@@ -153,6 +163,15 @@ async def submit(
                 ),
                 tz=get_settings().tz,
             )
+            out.duplicate_candidates = [
+                DuplicateCandidate(
+                    event_id=c.event_id,
+                    status=c.status,
+                    created_at=c.created_at.astimezone(get_settings().tz),
+                    distance_m=c.distance_m,
+                )
+                for c in found
+            ]
             return Submitted(out, created=True)
         earlier = None if not current else await _by_client_id(pool, data.client_id)
         if earlier is None:  # stale copies (or the grid vanished with them): decide again
@@ -160,8 +179,107 @@ async def submit(
             categories.invalidate()
             continue
         # client_id is taken: an earlier report, or a concurrent identical one that won
-        return await _replayed(session, principal, earlier, digest)
+        return await _replayed(session, principal, earlier, digest, now)
     raise Unavailable("the grid map or the categories keep changing; retry the report")
+
+
+def _report_row(
+    data: EventCreate, digest: str, category: Category, where: Location, now: datetime
+) -> dict[str, Any]:
+    """The report columns of a staff report (``dispatch.store.REPORT_COLUMNS``)."""
+    loc = data.location
+    return {
+        "client_id": data.client_id,
+        "request_hash": digest,
+        "category_id": category.id,
+        "grid_id": where.grid_id,
+        "description": data.description,
+        "coord": loc.coord.value,
+        "orig_lon": loc.lon,
+        "orig_lat": loc.lat,
+        "accuracy_m": loc.accuracy_m,
+        "snapped": where.snapped,
+        "distance_m": where.distance_m,
+        "source": "staff",
+        "occurred_at": data.occurred_at,
+        "received_at": now,
+    }
+
+
+def _linked(
+    session: Session,
+    principal: Principal,
+    data: EventCreate,
+    digest: str,
+    category: Category,
+    where: Location,
+    now: datetime,
+) -> Submitted:
+    """A staff report linked at once to an open event it duplicates (one the reporter may
+    see): opened and merged into it in one transaction, never dispatched; a dispatcher can
+    unmerge it. The same ``client_id`` again answers the event made the first time."""
+    uow = UnitOfWork(session)
+    earlier = session.exec(select(Event).where(col(Event.client_id) == data.client_id)).first()
+    if earlier is not None:
+        assert earlier.id is not None
+        _same_report(principal, earlier.reporter_id, earlier.request_hash, digest)
+        out = event_out(session, event_id=earlier.id)
+        assert out is not None
+        return Submitted(out, created=False)
+    target = data.duplicate_of
+    assert target is not None
+    original = session.get(Event, target)
+    if original is None or not can_see(
+        principal, place_of(original), (original.assignee_id, original.reporter_id)
+    ):
+        raise Invalid(field_error("duplicate_of", f"no open event {target} you may see"))
+    event_id = store.next_event_id(session)
+    linkable(session, target, event_id, "duplicate_of")
+    policy = store.policy_for(category)
+    opened = open_event(
+        event_id=str(event_id),
+        policy=policy,
+        now=now,
+        reporter_id=str(principal.staff_id),
+        trusted=True,
+        grid=where.code,
+    )
+    store.insert_event(
+        session,
+        opened,
+        _report_row(data, digest, category, where, now),
+        lon=where.lon,
+        lat=where.lat,
+    )
+    merged = apply(
+        opened.state,
+        Command(
+            action=Action.MERGE, actor=str(principal.staff_id), note=f"上报时并入事件 {target}"
+        ),
+        now=now,
+        policy=policy,
+    )
+    store.record(session, merged, previous_version=opened.state.version)
+    link(session, event_id, target)
+    uow.commit()
+    out = event_out(session, event_id=event_id)
+    assert out is not None
+    return Submitted(out, created=True)
+
+
+def _same_report(
+    principal: Principal, reporter_id: int | None, request_hash: str, digest: str
+) -> None:
+    """A ``client_id`` used before: the same report again, or a 409."""
+    if reporter_id != principal.staff_id or request_hash != digest:
+        raise Conflict(
+            field_error(
+                "client_id",
+                "this client_id was already used for a different report; "
+                "generate a new UUID for a new report",
+                "idempotency_conflict",
+            )
+        )
 
 
 def _removed_meanwhile(
@@ -202,21 +320,19 @@ async def _by_client_id(pool: AsyncConnectionPool, client_id: uuid.UUID) -> _Ear
 
 
 async def _replayed(
-    session: Session, principal: Principal, earlier: _Earlier, digest: str
+    session: Session, principal: Principal, earlier: _Earlier, digest: str, now: datetime
 ) -> Submitted:
-    if earlier.reporter_id != principal.staff_id or earlier.request_hash != digest:
-        raise Conflict(
-            field_error(
-                "client_id",
-                "this client_id was already used for a different report; "
-                "generate a new UUID for a new report",
-                "idempotency_conflict",
-            )
-        )
+    _same_report(principal, earlier.reporter_id, earlier.request_hash, digest)
 
-    out = await anyio.to_thread.run_sync(partial(event_out, session, event_id=earlier.id))
-    assert out is not None
-    return Submitted(out, created=False)
+    def answer() -> EventOut:
+        """The event as the first answer showed it, its candidates as they are now."""
+        out = event_out(session, event_id=earlier.id)
+        event = session.get(Event, earlier.id)
+        assert out is not None and event is not None
+        out.duplicate_candidates = candidates_of(session, event, now=now)
+        return out
+
+    return Submitted(await anyio.to_thread.run_sync(answer), created=False)
 
 
 def _active_category(category: Category | None, code: str) -> Category:

@@ -14,6 +14,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     Column,
+    ForeignKey,
     Identity,
     Index,
     Interval,
@@ -56,6 +57,11 @@ class Event(SQLModel, table=True):
     occurred_at: datetime | None = _ts()
     received_at: datetime = _ts(nullable=False)
     reporter_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
+    # A report linked to an open event it duplicates: it counts once (the original), and its
+    # reporter follows the original's progress.
+    duplicate_of: int | None = Field(
+        default=None, sa_column=Column(BigInteger, ForeignKey("event.id"), nullable=True)
+    )
 
     # --- the dispatch core's state (EventState), field for field -----------------------
     status: str = Field(max_length=24, index=True)

@@ -19,8 +19,14 @@ from kernel.instants import UtcDatetime
 
 DESCRIPTION_MAX = 2000
 
+#: Text PostgreSQL can store (no NUL character): a NUL is a 422, not a database error.
+NO_NUL = r"^[^\x00]*$"
+
 Description = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=DESCRIPTION_MAX)
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=DESCRIPTION_MAX, pattern=NO_NUL
+    ),
 ]
 CategoryCode = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
@@ -64,11 +70,21 @@ class EventCreate(BaseModel):
     occurred_at: UtcDatetime | None = Field(
         None, description="when the reporter saw it (device clock, with offset); ≤ 72 h ago"
     )
+    duplicate_of: int | None = Field(
+        None,
+        ge=1,
+        le=2**63 - 1,
+        description="link the report to this open event (one of the candidates) instead of "
+        "opening a new one: it is merged into it, counts once, and follows it",
+    )
 
     def request_hash(self) -> str:
         """sha256 of the canonical JSON of the body: the same report always hashes the same,
-        whatever its key order, whitespace or time-zone offset."""
-        body = self.model_dump(mode="json")
+        whatever its key order, whitespace or time-zone offset (a report without a link hashes
+        as before links existed)."""
+        body = self.model_dump(
+            mode="json", exclude={"duplicate_of"} if self.duplicate_of is None else None
+        )
         body["client_id"] = str(self.client_id)
         body["occurred_at"] = (
             self.occurred_at.astimezone(UTC).isoformat() if self.occurred_at else None
@@ -99,6 +115,15 @@ class LocationOut(BaseModel):
     )
     as_sent: PositionOut = Field(description="the position as the phone reported it")
     accuracy_m: float | None
+
+
+class DuplicateCandidate(BaseModel):
+    """An open event a new report may duplicate (same category, near, recent)."""
+
+    event_id: int
+    status: str
+    created_at: datetime
+    distance_m: float
 
 
 class EventOut(BaseModel):
@@ -153,6 +178,11 @@ class EventOut(BaseModel):
         False,
         description="the deadlines reach a year the category's calendar has not loaded: those "
         "days were counted as whole working days (see README, 'Working calendars')",
+    )
+    duplicate_candidates: list[DuplicateCandidate] | None = Field(
+        None,
+        description="on a new report's answer only: open events of the same category near it "
+        "(nearest first) that it may duplicate",
     )
 
 

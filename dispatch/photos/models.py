@@ -35,5 +35,7 @@ class EventPhoto(SQLModel, table=True):
     event_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     photo_id: int = Field(foreign_key="photo.id")
     stage: str = Field(max_length=16)
-    uploaded_by: int = Field(foreign_key="staff.id")
+    uploaded_by: int | None = Field(
+        default=None, foreign_key="staff.id", description="staff id; None: sent by the public"
+    )
     created_at: datetime = _ts(nullable=False)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Stage(StrEnum):
-    """When a photo was taken: with the report, or as evidence of the fix."""
+    """When a photo was taken: with the report, at the on-site verification of a public
+    report (evidence for a rejection), or as evidence of the fix."""
 
     report = "report"
+    verify = "verify"
     resolve = "resolve"
 
 
@@ -31,7 +33,7 @@ class PhotoOut(BaseModel):
     width: int | None
     height: int | None
     stage: Stage
-    uploaded_by: int
+    uploaded_by: int | None = Field(description="staff id; null: sent with a public report")
     created_at: datetime
     exif: Exif | None
     url: str

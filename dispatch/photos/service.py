@@ -13,6 +13,8 @@ WGS-84); it is never used to place the event.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,10 +26,10 @@ from sqlmodel import Session, col, select
 
 from dispatch.access import check_visible, place_of, visible
 from dispatch.events.models import Event
-from dispatch.photos.images import inspect_image, sniff
+from dispatch.photos.images import ImageInfo, inspect_image, sniff
 from dispatch.photos.models import EventPhoto, Photo
 from dispatch.photos.schemas import Exif, PhotoOut, Stage
-from dispatch.photos.storage import media_path, place, stage_upload
+from dispatch.photos.storage import StagedFile, media_path, place, stage_upload
 from domain.jurisdiction import Principal, heads_grid_of
 from domain.lifecycle.model import TERMINAL_STATUSES, Status
 from domain.roles import Role
@@ -58,10 +60,14 @@ def _link(photo: Photo, link: EventPhoto) -> PhotoOut:
 
 
 def may_attach(principal: Principal, event: Event) -> bool:
-    """The reporter, the current assignee, the grid's head and the command centre."""
+    """The reporter, the current assignee, the grid's head and the command centre; while a
+    public report waits for verification, the grid's members too (the verifier's photo)."""
     if principal.role is Role.DISPATCHER:
         return True
     if principal.staff_id in (event.reporter_id, event.assignee_id):
+        return True
+    pending = event.status == Status.PENDING_VERIFICATION.value
+    if pending and principal.role is Role.MEMBER and principal.grid_id == event.grid_id:
         return True
     return heads_grid_of(principal, place_of(event))
 
@@ -123,19 +129,7 @@ def attach_photo(
         )
     staged = stage_upload(source)
     try:
-        media_type = sniff(staged.head)
-        if media_type is None:
-            raise UnsupportedMedia(
-                [
-                    {
-                        "loc": ["file"],
-                        "msg": "not a JPEG, PNG or WebP image (recognised by the file's "
-                        "content, not its name or declared type)",
-                        "type": "unsupported_media",
-                    }
-                ]
-            )
-        info = inspect_image(staged.path, media_type)
+        info = _checked(staged, "file")
         # Serialise attachments to one event and stage so the count limit holds under races.
         session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
@@ -164,26 +158,8 @@ def attach_photo(
                     }
                 ]
             )
-        session.execute(
-            insert(Photo)
-            .values(
-                sha256=staged.sha256,
-                media_type=info.media_type,
-                size_bytes=staged.size,
-                width=info.width,
-                height=info.height,
-                exif_lon=info.exif_lon,
-                exif_lat=info.exif_lat,
-                exif_taken_at=info.exif_taken_at,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["sha256"])
-        )
-        photo = session.exec(select(Photo).where(col(Photo.sha256) == staged.sha256)).one()
+        photo = _stored(session, staged, info, now)
         assert photo.id is not None
-        # The file goes into place before the row commits: a rollback leaves an unreferenced
-        # file (harmless, content-addressed), never a row without its bytes.
-        place(staged)
         link = EventPhoto(
             event_id=event_id,
             photo_id=photo.id,
@@ -196,6 +172,112 @@ def attach_photo(
         return _link(photo, link), True
     finally:
         staged.path.unlink(missing_ok=True)
+
+
+def _checked(staged: StagedFile, loc: str) -> ImageInfo:
+    """What the upload is: a decodable JPEG, PNG or WebP within the pixel limit, or an error."""
+    media_type = sniff(staged.head)
+    if media_type is None:
+        raise UnsupportedMedia(
+            [
+                {
+                    "loc": [loc],
+                    "msg": "not a JPEG, PNG or WebP image (recognised by the file's "
+                    "content, not its name or declared type)",
+                    "type": "unsupported_media",
+                }
+            ]
+        )
+    return inspect_image(staged.path, media_type)
+
+
+def _stored(session: Session, staged: StagedFile, info: ImageInfo, now: datetime) -> Photo:
+    """The photo row of these bytes (made now, or the one stored before) with its file."""
+    session.execute(
+        insert(Photo)
+        .values(
+            sha256=staged.sha256,
+            media_type=info.media_type,
+            size_bytes=staged.size,
+            width=info.width,
+            height=info.height,
+            exif_lon=info.exif_lon,
+            exif_lat=info.exif_lat,
+            exif_taken_at=info.exif_taken_at,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["sha256"])
+    )
+    photo = session.exec(select(Photo).where(col(Photo.sha256) == staged.sha256)).one()
+    # The file goes into place before the row commits: a rollback leaves an unreferenced
+    # file (harmless, content-addressed), never a row without its bytes.
+    place(staged)
+    return photo
+
+
+@dataclass(frozen=True)
+class Checked:
+    """An upload that passed the photo checks, staged until it is attached."""
+
+    staged: StagedFile
+    info: ImageInfo
+
+
+@contextmanager
+def checked_upload(source: IO[bytes], loc: str = "media") -> Iterator[Checked]:
+    """A photo sent with a public report (the Open311 door's ``media``), staged and checked
+    as staff photos are (size, content type, decodable, pixels) before anything is written;
+    the staged file is removed on leaving."""
+    staged = stage_upload(source)
+    try:
+        yield Checked(staged, _checked(staged, loc))
+    finally:
+        staged.path.unlink(missing_ok=True)
+
+
+def attach_public_photo(session: Session, *, event_id: int, photo: Checked, now: datetime) -> int:
+    """Attach a checked public photo at stage ``report``, by nobody on the staff; in the
+    caller's transaction (no commit). Returns the photo id."""
+    stored = _stored(session, photo.staged, photo.info, now)
+    assert stored.id is not None
+    session.add(
+        EventPhoto(
+            event_id=event_id,
+            photo_id=stored.id,
+            stage=Stage.report.value,
+            uploaded_by=None,
+            created_at=now,
+        )
+    )
+    return stored.id
+
+
+def public_photo_file(*, session: Session, photo_id: int) -> PhotoFile:
+    """A photo the public sent (the door serves those only: staff photos stay behind sign-in)."""
+    sent_by_public = exists(
+        select(col(EventPhoto.id)).where(
+            col(EventPhoto.photo_id) == col(Photo.id), col(EventPhoto.uploaded_by).is_(None)
+        )
+    )
+    photo = session.exec(select(Photo).where(col(Photo.id) == photo_id, sent_by_public)).first()
+    missing = NotFound({"loc": ["photo_id"], "msg": f"no photo {photo_id}"})
+    if photo is None or not media_path(photo.sha256).is_file():
+        raise missing
+    return PhotoFile(
+        path=media_path(photo.sha256), media_type=photo.media_type, sha256=photo.sha256
+    )
+
+
+def public_photos(session: Session, event_ids: list[int]) -> dict[int, int]:
+    """The first photo the public sent of each event (for Open311's ``media_url``)."""
+    rows = session.execute(
+        text(
+            "SELECT event_id, min(photo_id) FROM event_photo"
+            " WHERE event_id = ANY(:ids) AND uploaded_by IS NULL GROUP BY event_id"
+        ),
+        {"ids": event_ids},
+    ).all()
+    return {int(e): int(p) for e, p in rows}
 
 
 def list_photos(*, session: Session, principal: Principal, event_id: int) -> list[PhotoOut]:

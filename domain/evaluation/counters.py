@@ -37,6 +37,7 @@ class EventFacts:
     redispatch_count: int
     escalation_count: int
     rework_count: int
+    duplicate_of: int | None = None
 
 
 def closed_on_time(event: EventFacts, resolve_minutes: float) -> bool:
@@ -47,7 +48,8 @@ def closed_on_time(event: EventFacts, resolve_minutes: float) -> bool:
 
 
 def counts(event: EventFacts, resolve_minutes: float) -> dict[str, int]:
-    """The event's contribution to each counter (``stats_counts``, in its field order)."""
+    """The event's contribution to each counter (``stats_counts``, in its field order). A
+    report linked to the event it duplicates contributes nothing: the original counts once."""
     registered = event.status not in _NOT_REGISTERED
     handled = event.status in _HANDLED
     closed = event.status is Status.CLOSED
@@ -57,7 +59,7 @@ def counts(event: EventFacts, resolve_minutes: float) -> dict[str, int]:
         and event.due_at is not None
         and event.resolved_at <= event.due_at
     )
-    return {
+    counted = {
         "reported": 1,
         "voided": int(event.status is Status.VOIDED),
         "registered": int(registered),
@@ -73,3 +75,6 @@ def counts(event: EventFacts, resolve_minutes: float) -> dict[str, int]:
         "closed_level0": int(closed and event.level == GRID_LEVEL),
         "closed_le2": int(closed and event.level <= COMMAND_CENTRE_LEVEL),
     }
+    if event.duplicate_of is not None:
+        return dict.fromkeys(counted, 0)
+    return counted

@@ -19,6 +19,7 @@ class Source(StrEnum):
     audit = "audit"  # the audit log of the events reported in the window (AUDIT_COUNTERS)
     patrols = "patrols"  # grid-days with a patrol that walked
     map = "map"  # grids.service.coverage (the map and the roster, not the window)
+    intake = "intake"  # the reports received in the window and their verification
 
 
 class Kind(StrEnum):
@@ -164,7 +165,26 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "missed_report", "漏报率", "missed-report rate",
         _c(public_registered=1), _c(registered=1), Source.events,
-        "registered public reports / registered events",
+        "events first reported by the public or the hotline (registered, not linked to a staff "
+        "report) / registered events",
+        higher_is_better=False,
+    ),
+    Indicator(
+        "on_time_verification", "按时核实率", "on-time verification",
+        _c(verified_on_time=1), _c(verifications_due=1), Source.intake,
+        "public and hotline reports verified on site (confirmed, rejected or linked) by their "
+        "deadline / those verified or past their deadline",
+    ),
+    Indicator(
+        "valid_public_report", "公众有效上报率", "valid public reports",
+        _c(public_valid=1), _c(public_decided=1), Source.intake,
+        "public and hotline reports found real on site (confirmed, or a duplicate of an open "
+        "event) / those verified",
+    ),
+    Indicator(
+        "duplicate_share", "重复上报占比", "duplicate share",
+        _c(linked_reports=1), _c(all_reports=1), Source.intake,
+        "reports linked to an open event they duplicate / all reports (each source)",
         higher_is_better=False,
     ),
 )  # fmt: skip

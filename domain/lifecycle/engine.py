@@ -17,6 +17,7 @@ from domain.lifecycle.errors import IllegalTransition, InvalidCommand, StaleVers
 from domain.lifecycle.invariants import invariant_violations
 from domain.lifecycle.model import (
     ACK_TIMERS,
+    CLOCKED_STATUSES,
     RESOLVE_TIMERS,
     SYSTEM_ACTIONS,
     Action,
@@ -288,7 +289,10 @@ def _assigned(
 
 
 def _verify(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
-    return _Outcome(replace(state, status=Status.REGISTERED))
+    """A confirmed public report is registered (立案) now: ``created_at`` moves to the
+    confirmation, so its clocks and the indicators measured from registration start here;
+    the report's own time stays on the row (``received_at``)."""
+    return _Outcome(replace(state, status=Status.REGISTERED, created_at=now))
 
 
 def _dispatch(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
@@ -420,6 +424,37 @@ def _resume(state: EventState, command: Command, now: datetime, policy: SlaPolic
     return _Outcome(new, set_timers(new, now), notes)
 
 
+def _merge(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    """Parked as a duplicate of another open event (the service links them): a running clock
+    pauses with its remaining time kept, as a suspension does."""
+    if state.status not in CLOCKED_STATUSES:
+        return _Outcome(replace(state, status=Status.MERGED, resume_status=state.status))
+    if state.due_at is None:
+        raise AssertionError("a clocked status without a resolve deadline")
+    ack_left = None
+    if state.status == Status.DISPATCHED and state.ack_due_at is not None:
+        ack_left = remaining(policy.calendar, state.ack_due_at, now)
+    new = replace(
+        state,
+        status=Status.MERGED,
+        resume_status=state.status,
+        suspended_at=now,
+        ack_remaining=ack_left,
+        resolve_remaining=remaining(policy.calendar, state.due_at, now),
+    )
+    notes = (_to_handler(new, NotificationKind.MERGED, command.note),)
+    return _Outcome(new, cancel_timers(state), notes)
+
+
+def _unmerge(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    """Back where it was: a paused clock runs again with the time it had left."""
+    if state.resume_status in CLOCKED_STATUSES:
+        return _resume(state, command, now, policy)
+    if state.resume_status is None:
+        raise AssertionError("a merged event without the status it came from")
+    return _Outcome(replace(state, status=state.resume_status, resume_status=None))
+
+
 def _void(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
     new = replace(
         state,
@@ -469,6 +504,8 @@ _HANDLERS: dict[Action, _Handler] = {
     Action.SUSPEND: _suspend,
     Action.RESUME: _resume,
     Action.VOID: _void,
+    Action.MERGE: _merge,
+    Action.UNMERGE: _unmerge,
     Action.WARN: _warn,
     Action.BREACH: _breach,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from domain.lifecycle.model import (
     CLOCKED_STATUSES,
+    MERGEABLE_STATUSES,
     EventState,
     Status,
 )
@@ -77,6 +78,16 @@ def invariant_violations(state: EventState) -> list[str]:
         need(
             (state.ack_remaining is not None) == (state.resume_status == Status.DISPATCHED),
             "remaining ack time is kept exactly when suspended before acknowledgement",
+        )
+    elif s == Status.MERGED:
+        back = state.resume_status
+        need(back in MERGEABLE_STATUSES, "merged without a status to return to")
+        clocked = back in CLOCKED_STATUSES
+        need((state.suspended_at is not None) == clocked, "merged: paused exactly when clocked")
+        need((state.resolve_remaining is not None) == clocked, "merged: remaining time if clocked")
+        need(
+            (state.ack_remaining is not None) == (back == Status.DISPATCHED),
+            "remaining ack time is kept exactly when merged before acknowledgement",
         )
     else:
         need(state.suspended_at is None, f"{s} but suspended_at is set")

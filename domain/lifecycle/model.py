@@ -20,7 +20,9 @@ JsonValue = str | int | float | bool | None | list[str]
 
 
 class Status(StrEnum):
-    """Where an event stands; ``suspended`` is a status (see ``EventState.resume_status``)."""
+    """Where an event stands; ``suspended`` and ``merged`` are statuses (see
+    ``EventState.resume_status``): a merged event is parked as a duplicate of another open one
+    until it is unmerged."""
 
     PENDING_VERIFICATION = "pending_verification"
     REGISTERED = "registered"
@@ -28,6 +30,7 @@ class Status(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
     SUSPENDED = "suspended"
+    MERGED = "merged"
     CLOSED = "closed"
     VOIDED = "voided"
 
@@ -40,14 +43,9 @@ STATUS_LABELS: Mapping[str, str] = {
     Status.ACKNOWLEDGED: "已签收",
     Status.RESOLVED: "待核查",
     Status.SUSPENDED: "挂起",
+    Status.MERGED: "已合并",
     Status.CLOSED: "已结案",
     Status.VOIDED: "已作废",
-}
-#: Where a report came from (``event.source``), as people name it.
-SOURCE_LABELS: Mapping[str, str] = {
-    "staff": "网格员上报",
-    "public": "群众举报",
-    "hotline": "12345热线",
 }
 
 TERMINAL_STATUSES: frozenset[Status] = frozenset({Status.CLOSED, Status.VOIDED})
@@ -71,6 +69,10 @@ RUNNING_CLOCKS: Mapping[Status, tuple[Clock, ...]] = {
 }
 #: Statuses in which an SLA clock runs.
 CLOCKED_STATUSES: frozenset[Status] = frozenset(RUNNING_CLOCKS)
+#: Statuses an event may be merged from (and returns to when unmerged).
+MERGEABLE_STATUSES: frozenset[Status] = frozenset(
+    {Status.PENDING_VERIFICATION, Status.REGISTERED, Status.DISPATCHED, Status.ACKNOWLEDGED}
+)
 
 
 class Action(StrEnum):
@@ -87,6 +89,8 @@ class Action(StrEnum):
     SUSPEND = "suspend"
     RESUME = "resume"
     VOID = "void"
+    MERGE = "merge"
+    UNMERGE = "unmerge"
     WARN = "warn"
     BREACH = "breach"
 
@@ -178,6 +182,7 @@ class NotificationKind(StrEnum):
     SUSPENDED = "suspended"
     RESUMED = "resumed"
     VERIFY_REQUESTED = "verify_requested"
+    MERGED = "merged"
 
 
 def ensure_utc(value: datetime, name: str = "datetime") -> datetime:

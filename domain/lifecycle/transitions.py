@@ -33,6 +33,12 @@ prints it:
 | resolved | review | rejected | dispatched | rework (counted): same handler, fresh deadlines |
 | suspended | resume | | previous | deadlines = now + remaining time |
 | suspended | void | | voided | |
+| pending_verification | merge | | merged | parked as a duplicate of another open event |
+| registered | merge | | merged | parked as a duplicate of another open event |
+| dispatched | merge | | merged | parked as a duplicate; clock paused, remaining time kept |
+| acknowledged | merge | | merged | parked as a duplicate; clock paused, remaining time kept |
+| merged | unmerge | | previous | back where it was; deadlines = now + remaining time |
+| merged | void | | voided | |
 """
 
 from __future__ import annotations
@@ -89,6 +95,8 @@ _SUSPEND = "clock paused; remaining time kept"
 _WARN = "warning sent (50 % / 75 %)"
 _TOP_BREACH = "breach reported to the command centre"
 _VOID_REPORT = "invalid or duplicate report"
+_MERGE = "parked as a duplicate of another open event"
+_MERGE_CLOCKED = "parked as a duplicate; clock paused, remaining time kept"
 
 RULES: tuple[Rule, ...] = (
     Rule(_S.PENDING_VERIFICATION, _A.VERIFY, _S.REGISTERED, None,
@@ -122,6 +130,13 @@ RULES: tuple[Rule, ...] = (
          "rework (counted): same handler, fresh deadlines"),
     Rule(_S.SUSPENDED, _A.RESUME, Target.PREVIOUS, None, "deadlines = now + remaining time"),
     Rule(_S.SUSPENDED, _A.VOID, _S.VOIDED, None, ""),
+    Rule(_S.PENDING_VERIFICATION, _A.MERGE, _S.MERGED, None, _MERGE),
+    Rule(_S.REGISTERED, _A.MERGE, _S.MERGED, None, _MERGE),
+    Rule(_S.DISPATCHED, _A.MERGE, _S.MERGED, None, _MERGE_CLOCKED),
+    Rule(_S.ACKNOWLEDGED, _A.MERGE, _S.MERGED, None, _MERGE_CLOCKED),
+    Rule(_S.MERGED, _A.UNMERGE, Target.PREVIOUS, None,
+         "back where it was; deadlines = now + remaining time"),
+    Rule(_S.MERGED, _A.VOID, _S.VOIDED, None, ""),
 )  # fmt: skip
 
 
@@ -178,7 +193,9 @@ def resolve_target(rule: Rule, state: EventState) -> Status:
         return state.status
     if rule.target is Target.PREVIOUS:
         if state.resume_status is None:
-            raise AssertionError(f"event {state.event_id} is suspended without a resume status")
+            raise AssertionError(
+                f"event {state.event_id} is {state.status} without a resume status"
+            )
         return state.resume_status
     return Status(rule.target)
 

@@ -29,8 +29,10 @@ from service.api.routes import (
     health,
     lifecycle,
     ogc,
+    open311,
     patrols,
     photos,
+    public,
     stats,
 )
 
@@ -81,6 +83,8 @@ def create_app() -> FastAPI:
         stats,
         audit,
         ogc,
+        public,
+        open311,
     ):
         app.include_router(module.router)
     app.include_router(console.router(settings))  # the browser console at /console/

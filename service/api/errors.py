@@ -28,10 +28,12 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 
 from domain.lifecycle import DomainError as LifecycleError
 from domain.lifecycle import IllegalTransition, InvalidCommand, StaleVersion
 from kernel import errors
+from service.api import open311_format
 
 STATUS: dict[type[errors.WanggeError], int] = {
     errors.Invalid: 422,
@@ -157,22 +159,30 @@ def as_items(detail: Any, status: int) -> list[dict[str, Any]]:
     return items
 
 
+#: Paths of the Open311 GeoReport v2 door, which answers errors in its spec's shape.
+OPEN311_PREFIX = "/open311/"
+
+
 def _answer(
     request: Request, detail: Any, status: int, headers: dict[str, str] | None = None
-) -> JSONResponse:
+) -> Response:
     route = request.scope.get("route")
     items = as_items(detail, status)
     if isinstance(route, APIRoute):
         items = _located(items, input_sources(route))
+    if request.url.path.startswith(OPEN311_PREFIX):
+        # the spec's "invalid input" is a 400
+        code = 400 if status == 422 else status
+        return open311_format.errors(request.url.path, code, items, headers)
     return JSONResponse({"detail": items}, status_code=status, headers=headers)
 
 
-async def _handle(request: Request, exc: Exception) -> JSONResponse:
+async def _handle(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.WanggeError)
     return _answer(request, exc.detail, _status(exc), _headers(exc))
 
 
-async def _handle_lifecycle(request: Request, exc: Exception) -> JSONResponse:
+async def _handle_lifecycle(request: Request, exc: Exception) -> Response:
     """The dispatch core's errors: illegal transitions and stale versions are 409s."""
     if isinstance(exc, IllegalTransition):
         detail: Any = {
@@ -200,7 +210,7 @@ async def _handle_lifecycle(request: Request, exc: Exception) -> JSONResponse:
     return _answer(request, str(exc), 400)
 
 
-async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
+async def _handle_http(request: Request, exc: Exception) -> Response:
     """Starlette's and FastAPI's ``HTTPException`` (unknown path, wrong method...)."""
     assert isinstance(exc, HTTPException)
     return _answer(request, exc.detail, exc.status_code, dict(exc.headers or {}))
@@ -267,10 +277,14 @@ def validation_items(raw: Any) -> list[dict[str, Any]]:
     return items
 
 
-async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422, without echoing more than an excerpt of the input."""
+async def _handle_validation(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422, without echoing more than an excerpt of the input (in the spec's shape,
+    as a 400, on the Open311 door)."""
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse({"detail": validation_items(exc.errors())}, status_code=422)
+    items = validation_items(exc.errors())
+    if request.url.path.startswith(OPEN311_PREFIX):
+        return _answer(request, items, 422)
+    return JSONResponse({"detail": items}, status_code=422)
 
 
 def install(app: FastAPI) -> None:

@@ -27,10 +27,12 @@ from urllib.parse import unquote_to_bytes
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kernel.settings import Settings, get_settings
+from service.api import open311_format
 
 #: Envelope a multipart upload may add to the photo itself (part headers, the stage field).
 UPLOAD_ENVELOPE_BYTES = 64 * 1024
-_UPLOAD_PATH = "/api/v1/events/*/photos"
+#: Routes that take a photo: a staff photo upload, and an Open311 report with its ``media``.
+_UPLOAD_PATHS = ("/api/v1/events/*/photos", "/open311/v2/requests.*")
 _INT64 = (-(2**63), 2**63 - 1)
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
 _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
@@ -153,7 +155,7 @@ def _limit_for(path: str, settings: Settings) -> int:
     def matches(pattern: str) -> bool:
         return fnmatchcase(path.rstrip("/"), pattern) and path.count("/") == pattern.count("/")
 
-    if matches(_UPLOAD_PATH):
+    if any(matches(pattern) for pattern in _UPLOAD_PATHS):
         # the route refuses past photo + envelope with its own message; this is the backstop
         return settings.photo_max_bytes + 2 * UPLOAD_ENVELOPE_BYTES
     for pattern, limit in settings.body_max_bytes_routes.items():
@@ -246,7 +248,7 @@ class InputGuardMiddleware:
                     check_pairs(body, "body")
                 receive = _replay(body, receive)
         except _Rejected as rejected:
-            await _answer(send, rejected)
+            await _refuse(scope, receive, send, rejected)
             return
         started = False
 
@@ -261,7 +263,17 @@ class InputGuardMiddleware:
         except _Rejected as rejected:  # a streamed body passed its limit
             if started:
                 raise
-            await _answer(send, rejected)
+            await _refuse(scope, receive, send, rejected)
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, rejected: _Rejected) -> None:
+    """The refusal in the one error shape, or in the GeoReport v2 shape on the Open311 door."""
+    path = str(scope["path"])
+    if path.startswith("/open311/"):
+        status = 400 if rejected.status == 422 else rejected.status
+        await open311_format.errors(path, status, rejected.items, None)(scope, receive, send)
+        return
+    await _answer(send, rejected)
 
 
 async def _read(receive: Receive, limit: int) -> bytes:

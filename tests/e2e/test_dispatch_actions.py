@@ -208,7 +208,7 @@ def test_illegal_action_names_the_status_and_the_allowed_actions(
     (detail,) = r.json()["detail"]
     assert detail["type"] == "illegal_transition" and detail["loc"] == []
     assert detail["status"] == "registered" and detail["action"] == "acknowledge"
-    assert detail["allowed"] == ["dispatch", "void"]
+    assert detail["allowed"] == ["dispatch", "void", "merge"]
     assert "registered" in detail["msg"]
 
 

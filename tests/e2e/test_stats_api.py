@@ -238,7 +238,9 @@ def test_indicators_link_to_their_events(
     assert (closure["numerator"], closure["denominator"], closure["value"]) == (9, 9, 1.0)
     for i in INDICATORS:
         got = indicators[i.code]
-        assert (got["events"] is not None) == (i.source in (Source.events, Source.audit))
+        assert (got["events"] is not None) == (
+            i.source in (Source.events, Source.audit, Source.intake)
+        )
         assert got["drilldown"].startswith(f"/api/v1/stats/indicators/{i.code}/events?")
     seen: list[int] = []
     url: str | None = closure["events"] + "&limit=4"

@@ -305,6 +305,7 @@ def _facts(rng: random.Random) -> EventFacts:
         redispatch_count=rng.randint(0, 2),
         escalation_count=rng.randint(0, 2),
         rework_count=rng.randint(0, 2),
+        duplicate_of=rng.choice([None, None, None, 1]),
     )
 
 
@@ -322,11 +323,11 @@ def test_statistics_counters_agree_with_the_domain(db: Session) -> None:
         INSERT INTO event_case (id, client_id, request_hash, category_id, grid_id, community_id,
             description, geom, coord, orig_lon, orig_lat, snapped, distance_m, received_at, status,
             level, version, deadline_version, source, created_at, dispatched_at, resolved_at,
-            due_at, closed_at, redispatch_count, escalation_count, rework_count)
+            due_at, closed_at, redispatch_count, escalation_count, rework_count, duplicate_of)
         VALUES (:id, gen_random_uuid(), '', 1, 1, 1, '', ST_MakePoint(0, 0), 'wgs84', 0, 0,
             false, 0, :created_at, :status, :level, 1, 1, :source, :created_at, :dispatched_at,
             :resolved_at, :due_at, :closed_at, :redispatch_count, :escalation_count,
-            :rework_count)
+            :rework_count, :duplicate_of)
         """),
         [{**f.__dict__, "status": f.status.value, "id": i} for i, f in enumerate(facts)],
     )
@@ -341,3 +342,53 @@ def test_statistics_counters_agree_with_the_domain(db: Session) -> None:
     ).all()
     for f, row in zip(facts, rows, strict=True):
         assert dict(zip(names, row, strict=True)) == counts(f, minutes), f
+
+
+# --- the intake counters (the public door's indicators) ----------------------------------------
+
+
+def test_intake_counters_agree_with_the_domain(db: Session) -> None:
+    """``evaluation.intake.INTAKE_SQL`` equals ``domain.evaluation.intake.intake_counts`` on
+    random reports (sources, links, deadlines, verification times and outcomes)."""
+    from domain.evaluation.intake import INTAKE_COUNTERS, ReportFacts, intake_counts
+    from domain.intake import Outcome
+    from evaluation.intake import INTAKE_SQL
+
+    rng = random.Random(12)
+    now = T0 + timedelta(hours=12)
+    conn = db.connection()
+    conn.execute(text("CREATE TEMPORARY TABLE e (id bigint, source text, duplicate_of bigint)"))
+    conn.execute(
+        text(
+            "CREATE TEMPORARY TABLE p (event_id bigint, verify_due_at timestamptz,"
+            " verified_at timestamptz, outcome text)"
+        )
+    )
+    facts: list[ReportFacts] = []
+    for i in range(CASES):
+        source = rng.choice(["staff", "public", "hotline"])
+        public = source != "staff"
+        due = T0 + timedelta(minutes=rng.randint(0, 24 * 60)) if public else None
+        verified = (
+            None
+            if not public or rng.random() < 0.3
+            else T0 + timedelta(minutes=rng.randint(0, 24 * 60))
+        )
+        outcome = None if verified is None else rng.choice(list(Outcome))
+        f = ReportFacts(source, rng.choice([None, None, 1]), due, verified, outcome)
+        facts.append(f)
+        conn.execute(
+            text("INSERT INTO e VALUES (:i, :s, :d)"), {"i": i, "s": source, "d": f.duplicate_of}
+        )
+        if public:
+            conn.execute(
+                text("INSERT INTO p VALUES (:i, :due, :v, :o)"),
+                {"i": i, "due": due, "v": verified, "o": outcome.value if outcome else None},
+            )
+    sums = ", ".join(INTAKE_SQL[c] for c in INTAKE_COUNTERS)
+    rows = conn.execute(
+        text(f"SELECT {sums} FROM e LEFT JOIN p ON p.event_id = e.id ORDER BY e.id"),
+        {"now": now},
+    ).all()
+    for f, row in zip(facts, rows, strict=True):
+        assert dict(zip(INTAKE_COUNTERS, row, strict=True)) == intake_counts(f, now), f

@@ -43,6 +43,7 @@ DUMPS = {
     "stats_daily": "SELECT * FROM stats_daily WHERE reported <> 0 ORDER BY 1, 2, 3",
     "stats_resolution": "SELECT * FROM stats_resolution ORDER BY 1, 2, 3, 4, 5",
     "stats_patrol_walked": "SELECT * FROM stats_patrol_walked ORDER BY patrol_id",
+    "public_report": "SELECT * FROM public_report ORDER BY event_id",
 }
 
 
@@ -68,6 +69,9 @@ def test_small_and_bulk_runs_write_the_same_rows(clean: Engine) -> None:
         small = simulate(UnitOfWork(session), **ARGS)
     by_services = _dump(clean)
     assert small.events > 60 and small.closed and small.voided and small.open
+    # the public door: reports from residents and the hotline, duplicates linked on site
+    assert small.public + small.hotline > 0 and small.duplicates > 0
+    assert len(by_services["public_report"]) == small.public + small.hotline
     assert len(by_services["event_audit"]) == small.audit_rows
     with clean.connect() as conn:  # the simulated past leaves no work for the relay
         pending = conn.execute(

@@ -253,6 +253,7 @@ SELECT count(*) AS reported,
   FROM event e JOIN category c ON c.id = e.category_id
  WHERE e.created_at >= :start AND e.created_at < :end
    AND (CAST(:grids AS integer[]) IS NULL OR e.grid_id = ANY(:grids))
+   AND e.duplicate_of IS NULL  -- a linked report counts once: as the event it joined
 """
 
 

@@ -42,6 +42,7 @@ from tools.simulate.paths import Acted, PathMemo
 from tools.simulate.patrols import copy_patrols, patrol_plans
 from tools.simulate.plans import Plan, default_window, plans, report_of, reporter_of, staff_ids
 from tools.simulate.play import act_out
+from tools.simulate.public import PublicRows
 from tools.simulate.summary import Summary
 from tools.simulate.templates import (
     HEAD_COLUMNS,
@@ -111,11 +112,15 @@ class BulkWriter:
     templates: dict[PathKey, Template] = field(default_factory=dict)
     seen: dict[PathKey, int] = field(default_factory=lambda: defaultdict(int))
     direct: int = 0
+    public: PublicRows | None = None
 
     def lines(self, batch: Sequence[Plan], first_id: int) -> tuple[list[str], list[str], Summary]:
         groups: dict[PathKey, list[tuple[int, Plan, Acted]]] = defaultdict(list)
+        if self.public is None:
+            self.public = PublicRows(self.world, self.cutoff)
         for offset, plan in enumerate(batch):
             event_id = first_id + offset
+            self.public.note(plan, event_id)
             acted = self.memo.find(self.world, plan, event_id, cutoff=self.cutoff)
             group = groups[acted.key]
             group.append((event_id, plan, acted))
@@ -239,6 +244,10 @@ def run(
             thread.join()
         if failure:
             raise failure[0]
+        if writer.public is not None:  # after every event row: links point at earlier chunks
+            total.add_public(writer.public)
+            writer.public.write(conn)
+            conn.commit()
         if patrols:
             total.patrols = copy_patrols(
                 conn, patrol_plans(world, window, seed=seed, cutoff=cutoff)

@@ -7,7 +7,9 @@ drawn up front as a ``Plan``:
   by weight (some seasonal: 道路积水 in summer, 病媒 in warm months), an hour of day from the
   category's daily profile (morning and afternoon peaks; 占道经营 in the evening, 噪音 at
   night), a grid drawn by its own busyness and a point inside it; a few reports come from the
-  public and wait for verification (some of those are voided);
+  public or the 12345 hotline and wait for verification (some of those are voided: nothing
+  found), and some problems staff reported are reported again by them while open (duplicates,
+  linked on site: ``public_reports``);
 - handling: automatic dispatch within seconds (a few wait for the command centre), the member
   acknowledges in minutes, fixes in about half of the category's time, the head reviews; a
   fraction fail review (rework), are re-dispatched, escalated by hand, suspended for hours, or
@@ -62,8 +64,13 @@ CATEGORY_MONTHS: Mapping[str, Mapping[int, float]] = {
     "exposed_garbage": {7: 1.3, 8: 1.3},
 }
 WEEKEND_FACTOR = 0.85
+#: Problems first reported by the public or the hotline (those the grid staff missed: 漏报),
+#: of which some are found to be nothing on site (voided), and the hotline's part of them.
 PUBLIC_SHARE = 0.04
 PUBLIC_VOID_SHARE = 0.3
+HOTLINE_OF_PUBLIC = 0.4
+#: Problems staff reported that the public or the hotline report again while open.
+REPORTED_AGAIN_SHARE = 0.06
 VOID_SHARE = 0.025
 LATE_DISPATCH_SHARE = 0.03
 REDISPATCH_SHARE = 0.025
@@ -102,6 +109,9 @@ class Plan:
     hand_escalate_after: int | None = None
     suspend: tuple[float, int] | None = None  # (share of the work done, seconds suspended)
     extra: list[int] = field(default_factory=list)
+    source: str = "staff"  # staff, or (public) the public or the 12345 hotline
+    duplicate_of: uuid.UUID | None = None  # a report of an open problem: its first report
+    duplicated: bool = False  # reported again by the public or the hotline
 
 
 def _lognormal(rng: random.Random, median_s: float, sigma: float) -> int:
@@ -154,6 +164,7 @@ def plans(world: World, window: Window, *, seed: int, per_day: float) -> Iterato
         for c in cats
     ]
     grid_weights = _cumulative([math.exp(rng.gauss(0.0, 0.4)) for _ in world.grids])
+    others = random.Random(seed * 7919 + 12345)  # the public's reports: a stream of their own
     for day in window.days:
         month_weights = _cumulative(
             [
@@ -165,6 +176,7 @@ def plans(world: World, window: Window, *, seed: int, per_day: float) -> Iterato
         n = int(counts.poisson(mean))
         start = day_start_us(day)
         batch = [_plan(rng, world, start, month_weights, hours, grid_weights) for _ in range(n)]
+        batch += public_reports(others, world, batch)
         batch.sort(key=lambda p: p.t0)
         yield batch
 
@@ -230,6 +242,38 @@ def _plan(
     return plan
 
 
+def public_reports(rng: random.Random, world: World, batch: list[Plan]) -> list[Plan]:
+    """Who else reports the day's problems: the public reports of ``batch`` come from residents
+    or the hotline; some problems staff reported are reported again by them while open (the
+    duplicates, linked on site to the first report). Drawn from their own stream, so the
+    staff's events are the same with or without them."""
+    again: list[Plan] = []
+    for plan in batch:
+        if plan.public:
+            plan.source = "hotline" if rng.random() < HOTLINE_OF_PUBLIC else "public"
+            continue
+        if world.categories[plan.category].big or rng.random() >= REPORTED_AGAIN_SHARE:
+            continue
+        plan.duplicated = True
+        dup = Plan(
+            t0=plan.t0 + _lognormal(rng, 900, 0.8) * US,
+            grid=plan.grid,
+            category=plan.category,
+            point=plan.point,
+            client_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+            accuracy_m=round(rng.uniform(5.0, 40.0), 1),
+            public=True,
+            member=plan.member,
+            dispatcher=plan.dispatcher,
+            source="hotline" if rng.random() < HOTLINE_OF_PUBLIC else "public",
+            duplicate_of=plan.client_id,
+        )
+        dup.verify_after = _lognormal(rng, 600, 0.6)
+        dup.void_pending = True
+        again.append(dup)
+    return again
+
+
 # --- who is involved and what was reported ----------------------------------------------------
 
 
@@ -273,7 +317,7 @@ def report_of(world: World, plan: Plan) -> tuple[dict[str, Any], float, float]:
         "accuracy_m": plan.accuracy_m,
         "snapped": False,
         "distance_m": 0.0,
-        "source": "public" if plan.public else "staff",
+        "source": plan.source,
         "occurred_at": reported - OCCURRED_BEFORE,
         "received_at": reported,
     }

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime
+from typing import Any
 
+import psycopg
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -19,6 +21,7 @@ from kernel.uow import UnitOfWork
 from tools.simulate.patrols import insert_patrols, patrol_plans
 from tools.simulate.plans import Plan, default_window, plans, report_of
 from tools.simulate.play import act_out
+from tools.simulate.public import PublicRows
 from tools.simulate.summary import Summary
 from tools.simulate.world import World, ensure_synthetic_grids, load_world, to_us
 
@@ -57,14 +60,18 @@ def simulate(
     cutoff = to_us(now)
     rate = per_day if per_day is not None else 1.5 * len(world.grids)
     event_ids: list[int] = []
+    public = PublicRows(world, cutoff)
     for batch in plans(world, window, seed=seed, per_day=rate):
         for plan in batch:
             if plan.t0 > cutoff:
                 continue
             decisions = record_plan(uow.session, world, plan, cutoff=cutoff)
             event_ids.append(int(decisions[0].state.event_id))
+            public.note(plan, event_ids[-1])
             summary.count(decisions[-1].state.status)
             summary.audit_rows += len(decisions)
+        summary.add_public(public)
+        public.write(_raw(uow.session))
         uow.commit()
     if patrols:
         walked = patrol_plans(world, window, seed=seed, cutoff=cutoff)
@@ -74,6 +81,12 @@ def simulate(
     uow.commit()
     summary.seconds = time.perf_counter() - began
     return summary
+
+
+def _raw(session: Session) -> psycopg.Connection[Any]:
+    raw = session.connection().connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    return raw
 
 
 def _retire_outbox(session: Session, event_ids: list[int], now: datetime) -> None:

@@ -53,6 +53,8 @@ class CategoryInfo:
     department: str | None
     department_staff: int
     policy: SlaPolicy
+    #: the on-site verification allowance of public reports, in microseconds
+    verify_us: int
     #: (ack, resolve) allowance per level, in microseconds
     allowances: tuple[tuple[int, int], ...]
 
@@ -208,6 +210,7 @@ def load_world(session: Session, *, grids: int | None = None, seed: int = 0) -> 
                 department=dept,
                 department_staff=dept_staff,
                 policy=policy,
+                verify_us=int(category.verify_minutes * 60 * US),
                 allowances=_allowances(policy),
             )
         )

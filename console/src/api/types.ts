@@ -16,6 +16,7 @@ export type Status =
   | 'acknowledged'
   | 'resolved'
   | 'suspended'
+  | 'merged'
   | 'closed'
   | 'voided'
 
@@ -183,8 +184,8 @@ export interface Photo {
   size: number
   width: number
   height: number
-  stage: 'report' | 'resolve'
-  uploaded_by: number
+  stage: 'report' | 'verify' | 'resolve'
+  uploaded_by: number | null // null: sent with a public report
   exif: Record<string, any> | null
   url: string
   uploaded_at?: string

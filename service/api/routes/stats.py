@@ -29,7 +29,7 @@ from evaluation.scope import Scope, window, with_category, with_place
 from evaluation.scorecard import ScoredUnit, scorecard_units
 from kernel.errors import Invalid, field_error
 from kernel.paging import DEFAULT_LIMIT, MAX_BIGINT, MAX_ROWS_LIMIT
-from service.api.deps import RolesAllowed, SessionDep
+from service.api.deps import Now, RolesAllowed, SessionDep
 from service.api.docs import AUTHENTICATED, BINARY, EXPORTS, problems
 from service.api.params import Cursor
 
@@ -313,15 +313,17 @@ def _indicator_out(v: IndicatorValue, scope: Scope) -> IndicatorOut:
         note=v.note,
         higher_is_better=v.indicator.higher_is_better,
         scope="window" if v.indicator.source is not Source.map else "map",
-        events=link if v.indicator.source in (Source.events, Source.audit) else None,
+        events=link if v.indicator.source in (Source.events, Source.audit, Source.intake) else None,
         drilldown=link,
     )
 
 
 @router.get("/indicators", response_model=IndicatorsOut)
-def indicators(session: SessionDep, _: Reader, scope: PlaceWindow, output: OutputDep) -> Any:
+def indicators(
+    session: SessionDep, _: Reader, scope: PlaceWindow, output: OutputDep, now: Now
+) -> Any:
     """Every DESIGN §7 indicator with numerator, denominator, value and its drill-down."""
-    report = indicator_report(session=session, scope=scope)
+    report = indicator_report(session=session, scope=scope, now=now)
     out = [_indicator_out(v, scope) for v in report.values]
     if output.export:
         columns = ["code", "name", "numerator", "denominator", "value", "formula"]
@@ -364,11 +366,12 @@ def indicator_events(
     scope: PlaceWindow,
     output: OutputDep,
     wanted: RowsDep,
+    now: Now,
 ) -> Any:
     """What stands behind an indicator's numerator: events (or grid-days for patrol coverage,
     grids for coverage and staffing), by id, paginated; csv/xlsx export all of them (or the
     first ``limit``), streamed."""
-    listing = drilldown(code=code, scope=scope, cursor=wanted.cursor)
+    listing = drilldown(code=code, scope=scope, cursor=wanted.cursor, now=now)
     if output.export:
         return _served(
             listing.columns,
@@ -445,10 +448,10 @@ def _scored_out(unit: ScoredUnit) -> ScoredOut:
 
 
 @router.get("/scorecard", response_model=ScorecardOut, responses={**EXPORTS, **problems(413)})
-def scorecard(session: SessionDep, _: Reader, scope: Window, output: OutputDep) -> Any:
+def scorecard(session: SessionDep, _: Reader, scope: Window, output: OutputDep, now: Now) -> Any:
     """Each grid's and community's 100-point score (weights: data/scorecard.json), graded
     优 ≥ 90, 良 80–90, 中 60–80, 差 < 60, with how each point was earned."""
-    units, card = scorecard_units(session=session, scope=scope)
+    units, card = scorecard_units(session=session, scope=scope, now=now)
     if output.export:
         codes = [r.indicator for r in card.rules]
         columns = ["kind", "code", "name", "community", "score", "grade"]

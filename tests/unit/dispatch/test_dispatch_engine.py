@@ -177,7 +177,7 @@ def test_illegal_action_names_state_and_allowed_actions() -> None:
     with pytest.raises(IllegalTransition) as caught:
         story.do(1, Action.RESOLVE)
     assert caught.value.state == story.state
-    assert caught.value.allowed == (Action.DISPATCH, Action.VOID)
+    assert caught.value.allowed == (Action.DISPATCH, Action.VOID, Action.MERGE)
     assert "registered" in str(caught.value)
 
 

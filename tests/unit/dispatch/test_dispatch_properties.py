@@ -78,7 +78,7 @@ WEIGHTED_ACTIONS: list[Action] = [
     for a, weight in {
         Action.VERIFY: 2, Action.DISPATCH: 3, Action.ACKNOWLEDGE: 4, Action.RESOLVE: 4,
         Action.REVIEW: 4, Action.ESCALATE: 2, Action.SUSPEND: 2, Action.RESUME: 3,
-        Action.VOID: 1, Action.WARN: 3, Action.BREACH: 3,
+        Action.VOID: 1, Action.WARN: 3, Action.BREACH: 3, Action.MERGE: 1, Action.UNMERGE: 2,
     }.items()
     for _ in range(weight)
 ]  # fmt: skip

@@ -90,6 +90,7 @@ def test_allowed_actions_follow_the_guards() -> None:
     story.do(0, Action.DISPATCH, assignment=MEMBER)
     assert allowed_actions(story.state) == [
         Action.DISPATCH, Action.ACKNOWLEDGE, Action.ESCALATE, Action.SUSPEND, Action.VOID,
+        Action.MERGE,
     ]  # fmt: skip
     top = replace(story.state, level=3)
     assert Action.ESCALATE not in allowed_actions(top)
@@ -101,6 +102,27 @@ def test_target_markers() -> None:
         Target.SAME,
         Target.PREVIOUS,
     }
+
+
+def test_merge_parks_the_clock_and_unmerge_gives_back_the_time_left() -> None:
+    story = Story()
+    story.do(0, Action.DISPATCH, assignment=MEMBER)
+    due = story.state.due_at
+    assert due is not None
+    story.do(5, Action.MERGE)
+    merged = story.state
+    assert merged.status is Status.MERGED and merged.resume_status is Status.DISPATCHED
+    assert merged.resolve_remaining is not None and merged.ack_remaining is not None
+    assert allowed_actions(merged) == [Action.VOID, Action.UNMERGE]
+    story.do(20, Action.UNMERGE)
+    back = story.state
+    assert back.status is Status.DISPATCHED and back.resume_status is None
+    assert back.due_at == due + timedelta(minutes=15)  # parked from minute 5 to 20
+    fresh = Story()
+    fresh.do(0, Action.MERGE)  # registered: nothing to pause
+    assert fresh.state.resolve_remaining is None and fresh.state.suspended_at is None
+    fresh.do(1, Action.UNMERGE)
+    assert fresh.state.status is Status.REGISTERED
 
 
 def test_codec_round_trips_every_field() -> None:

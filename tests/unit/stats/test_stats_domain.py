@@ -178,6 +178,8 @@ def test_indicator_formulas_with_plain_values() -> None:
         "jurisdiction_area_km2": 16.18, "staffed_grids": 43.0, "grids": 44.0,
         "ever_registered": 186.0, "registered_on_time": 180.0, "voided_after_registration": 1.0,
         "reviews": 178.0, "reviews_on_time": 170.0,
+        "all_reports": 220.0, "linked_reports": 20.0, "verifications_due": 25.0,
+        "verified_on_time": 22.0, "public_decided": 24.0, "public_valid": 18.0,
     }  # fmt: skip
     value = {i.code: evaluate(i, totals) for i in INDICATORS}
     expected = {
@@ -202,6 +204,9 @@ def test_indicator_formulas_with_plain_values() -> None:
         "due_count": (190, 0, 190),
         "on_time_closure_of_closed": (150, 168, round(150 / 168, 6)),
         "on_time_review": (170, 178, round(170 / 178, 6)),
+        "on_time_verification": (22, 25, 0.88),
+        "valid_public_report": (18, 24, 0.75),
+        "duplicate_share": (20, 220, round(20 / 220, 6)),
     }
     assert set(expected) == set(value)
     for code, (num, den, v) in expected.items():

@@ -1,0 +1,61 @@
+"""The intake counters of a window (reports by their report time, ``received_at``): the SQL of
+``domain.evaluation.intake``, per report (drill-downs) and summed per grid (indicators and the
+scorecard)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from domain.evaluation.intake import INTAKE_COUNTERS, VALID_OUTCOMES
+from evaluation.scope import Scope, bounds
+
+_PUBLIC = "(e.source <> 'staff' AND p.event_id IS NOT NULL)"
+_VALID = ", ".join(f"'{o.value}'" for o in sorted(VALID_OUTCOMES))
+
+#: Per report (``e`` the event, ``p`` its public_report row or NULLs), 0 or 1.
+INTAKE_SQL: Mapping[str, str] = {
+    "all_reports": "1",
+    "linked_reports": "(e.duplicate_of IS NOT NULL)::int",
+    "public_reports": f"{_PUBLIC}::int",
+    "verifications_due": (
+        f"({_PUBLIC} AND (p.verified_at IS NOT NULL OR p.verify_due_at <= :now))::int"
+    ),
+    "verified_on_time": f"coalesce({_PUBLIC} AND p.verified_at <= p.verify_due_at, false)::int",
+    "public_decided": f"({_PUBLIC} AND p.outcome IS NOT NULL)::int",
+    "public_valid": f"coalesce({_PUBLIC} AND p.outcome IN ({_VALID}), false)::int",
+}
+assert tuple(INTAKE_SQL) == INTAKE_COUNTERS
+
+#: The reports of a window, as ``e`` and ``p``: the tables, and the condition.
+FROM_SQL = "FROM event e LEFT JOIN public_report p ON p.event_id = e.id"
+WHERE_SQL = (
+    "e.received_at >= :start AND e.received_at < :end"
+    " AND (CAST(:grids AS integer[]) IS NULL OR e.grid_id = ANY(:grids))"
+)
+
+
+def window_params(scope: Scope, now: datetime) -> dict[str, Any]:
+    start, end = bounds(scope)
+    grids = None if scope.grid_ids is None else list(scope.grid_ids)
+    return {"start": start, "end": end, "grids": grids, "now": now}
+
+
+def intake_sums(
+    session: Session, scope: Scope, *, per_grid: bool, now: datetime
+) -> dict[int, dict[str, float]]:
+    """The counters of the window per grid (or, key 0, over all grids in scope)."""
+    key = "e.grid_id" if per_grid else "0"
+    sums = ", ".join(f"sum({INTAKE_SQL[c]})" for c in INTAKE_COUNTERS)
+    rows = session.execute(
+        text(f"SELECT {key}, {sums} {FROM_SQL} WHERE {WHERE_SQL} GROUP BY 1"),
+        window_params(scope, now),
+    ).all()
+    return {
+        int(row[0]): {c: float(v or 0) for c, v in zip(INTAKE_COUNTERS, row[1:], strict=True)}
+        for row in rows
+    }

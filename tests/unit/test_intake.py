@@ -1,0 +1,91 @@
+"""The public door's rules (domain.intake), with plain values."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.intake import (
+    ATTRIBUTES,
+    DuplicateRule,
+    Outcome,
+    agency_responsible,
+    check_attributes,
+    expected_datetime,
+    public_status,
+    status_notes,
+    verified_on_time,
+    verify_due_at,
+)
+from domain.lifecycle import Category, EventState, SlaPolicy, Status
+
+T0 = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
+POLICY = SlaPolicy(Category("exposed_garbage", ack_minutes=10, resolve_minutes=30))
+
+
+def test_every_status_has_a_public_status_and_a_note() -> None:
+    for status in Status:
+        assert public_status(status) in ("open", "closed")
+        assert status_notes(status)
+    assert public_status(Status.VOIDED) == "closed" and public_status(Status.MERGED) == "open"
+    assert status_notes(Status.VOIDED, outcome=Outcome.REJECTED, reason="现场未发现") == (
+        "核实未通过：现场未发现"
+    )
+    assert status_notes(Status.VOIDED, duplicate_of=7, original="处置中").endswith("；处置中")
+
+
+def test_expected_datetime_follows_the_sla() -> None:
+    pending = EventState("1", Status.PENDING_VERIFICATION, 0, T0)
+    due = verify_due_at(T0, 30)
+    assert due == T0 + timedelta(minutes=30)
+    assert expected_datetime(pending, POLICY, verify_due=due, now=T0) == T0 + timedelta(hours=1)
+    late = T0 + timedelta(hours=2)  # verification overdue: from now
+    assert expected_datetime(pending, POLICY, verify_due=due, now=late) == late + timedelta(
+        minutes=30
+    )
+    registered = replace(pending, status=Status.REGISTERED)
+    assert expected_datetime(registered, POLICY, verify_due=None, now=T0) == T0 + timedelta(
+        minutes=30
+    )
+    dispatched = replace(registered, status=Status.DISPATCHED, due_at=T0 + timedelta(minutes=45))
+    assert expected_datetime(dispatched, POLICY, verify_due=None, now=T0) == dispatched.due_at
+    suspended = replace(dispatched, status=Status.SUSPENDED, resolve_remaining=timedelta(minutes=5))
+    assert expected_datetime(suspended, POLICY, verify_due=None, now=late) == late + timedelta(
+        minutes=5
+    )
+    for status in (Status.CLOSED, Status.VOIDED):
+        assert (
+            expected_datetime(replace(pending, status=status), POLICY, verify_due=due, now=T0)
+            is None
+        )
+
+
+def test_agency_from_the_level() -> None:
+    args = {"grid": "新景楼01", "community": "新景楼", "department": "城管"}
+    assert agency_responsible(0, **args) == "新景楼01网格"
+    assert agency_responsible(1, **args) == "新景楼社区"
+    assert agency_responsible(2, **args) == "街道指挥中心"
+    assert agency_responsible(3, **args) == "城管"
+
+
+def test_attributes_are_checked() -> None:
+    assert "gas_safety" in ATTRIBUTES
+    kept, problems = check_attributes("gas_safety", {})
+    assert kept == {} and problems == ["attribute[gas_smell] is required"]
+    kept, problems = check_attributes("gas_safety", {"gas_smell": "yes", "x": "1"})
+    assert kept == {"gas_smell": "yes"} and problems == [
+        "attribute[x] is not asked by this service"
+    ]
+    kept, problems = check_attributes("abandoned_vehicle", {"days": "many"})
+    assert problems == ["attribute[days] must be a number"]
+    assert check_attributes("exposed_garbage", {}) == ({}, [])
+
+
+def test_verification_on_time_and_the_duplicate_rule() -> None:
+    due = T0 + timedelta(minutes=30)
+    assert verified_on_time(due, due) and not verified_on_time(due + timedelta(seconds=1), due)
+    assert not verified_on_time(None, due)
+    with pytest.raises(ValueError):
+        DuplicateRule(distance_m=0)
