@@ -39,9 +39,10 @@ CHECKER = Path(__file__).with_name("bundle_check.py")
 _EVENTS = """
 SELECT e.id, g.code, cm.code, c.code, e.source, e.status, e.level, e.version, e.created_at,
        e.dispatched_at, e.acknowledged_at, e.resolved_at, e.closed_at, e.voided_at, e.due_at,
-       e.assignee_id, e.reporter_id, e.rework_count, e.redispatch_count, e.escalation_count
+       e.assignee_id, e.reporter_id, e.rework_count, e.redispatch_count, e.escalation_count,
+       e.duplicate_of, pr.verify_due_at, pr.verified_at, pr.outcome
   FROM event e JOIN grid g ON g.id = e.grid_id JOIN community cm ON cm.id = g.community_id
-  JOIN category c ON c.id = e.category_id
+  JOIN category c ON c.id = e.category_id LEFT JOIN public_report pr ON pr.event_id = e.id
  WHERE e.created_at >= :start AND e.created_at < :end ORDER BY e.id
 """
 EVENT_COLUMNS = (
@@ -65,6 +66,10 @@ EVENT_COLUMNS = (
     "rework_count",
     "redispatch_count",
     "escalation_count",
+    "duplicate_of",
+    "verify_due_at",
+    "verified_at",
+    "outcome",
 )
 _AUDIT = """
 SELECT a.id, a.event_id, a.version, a.action, a.from_status, a.to_status, a.from_level,
@@ -141,10 +146,11 @@ def _json(value: Any) -> bytes:
     return (json.dumps(value, ensure_ascii=False, indent=1, default=str) + "\n").encode("utf-8")
 
 
-def results(session: Session, scope: Scope) -> dict[str, Any]:
-    """The figures the system publishes for the window, as the bundle records them."""
-    report = indicator_report(session=session, scope=scope)
-    units, _ = scorecard_units(session=session, scope=scope)
+def results(session: Session, scope: Scope, now: datetime) -> dict[str, Any]:
+    """The figures the system publishes for the window at ``now`` (which pending verifications
+    are overdue depends on it: the manifest's ``generated_at``), as the bundle records them."""
+    report = indicator_report(session=session, scope=scope, now=now)
+    units, _ = scorecard_units(session=session, scope=scope, now=now)
     return {
         "since": scope.since.isoformat(),
         "until": scope.until.isoformat(),
@@ -204,6 +210,7 @@ def write_bundle(session: Session, scope: Scope, out: IO[bytes]) -> dict[str, An
     """Write the bundle of the window as a zip to ``out``; returns its manifest."""
     start, end = bounds(scope)
     window = {"start": start, "end": end}
+    now = utc_now()
     folder = f"wangge-bundle-{scope.since.isoformat()}-{scope.until.isoformat()}"
     files: dict[str, bytes] = {
         "events.csv": _csv(EVENT_COLUMNS, session.execute(text(_EVENTS), window).all()),
@@ -217,7 +224,7 @@ def write_bundle(session: Session, scope: Scope, out: IO[bytes]) -> dict[str, An
         ((h.day, h.rows, h.digest.hex(), h.head.hex()) for h in heads),
     )
     files["definitions.json"] = _json(definitions(session))
-    files["results.json"] = _json(results(session, scope))
+    files["results.json"] = _json(results(session, scope, now))
     files["check.py"] = CHECKER.read_bytes()
     files["README.txt"] = README.encode("utf-8")
     before = head_before(session, scope.since)
@@ -225,7 +232,7 @@ def write_bundle(session: Session, scope: Scope, out: IO[bytes]) -> dict[str, An
         "since": scope.since.isoformat(),
         "until": scope.until.isoformat(),
         "label": window_label(scope.since, scope.until),
-        "generated_at": utc_now().isoformat(),
+        "generated_at": now.isoformat(),
         "previous_head": "" if before is None else before.head.hex(),
         "previous_head_day": None if before is None else before.day.isoformat(),
         "files": {

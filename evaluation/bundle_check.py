@@ -55,7 +55,19 @@ COUNTERS = (
     "voided_after_registration",
     "reviews",
     "reviews_on_time",
+    "all_reports",
+    "linked_reports",
+    "public_reports",
+    "verifications_due",
+    "verified_on_time",
+    "public_decided",
+    "public_valid",
 )
+#: The counters a report linked as another event's duplicate does not count (the event it
+#: joined counts once): every counter of the events, up to the audit's and the intake's.
+EVENT_COUNTERS = COUNTERS[: COUNTERS.index("closed_le2") + 1]
+#: Verification outcomes that found the problem real (a duplicate is real too).
+VALID_OUTCOMES = ("confirmed", "duplicate")
 
 
 def read_csv(folder: Path, name: str) -> list[dict[str, str]]:
@@ -248,6 +260,9 @@ class Checker:
                 settings,
                 sorted(audit[event_id], key=lambda r: int(r["version"])),
             )
+            counts |= intake_counts(event, instant(manifest["generated_at"]) or EPOCH)
+            if event["duplicate_of"]:
+                counts |= dict.fromkeys(EVENT_COUNTERS, 0.0)
             for name, value in counts.items():
                 per_grid[event["grid"]][name] += value
         since, until = date.fromisoformat(manifest["since"]), date.fromisoformat(manifest["until"])
@@ -411,6 +426,27 @@ def event_counts(
         "voided_after_registration": float(bool(registrations) and status == "voided"),
         "reviews": float(reviews),
         "reviews_on_time": float(reviews_on_time),
+    }
+
+
+def intake_counts(event: dict[str, str], now: datetime) -> dict[str, float]:
+    """What one report contributes to the public door's counters at ``now`` (the bundle's
+    generated_at): a verification is due once done or past its deadline."""
+    due_at, verified_at = instant(event["verify_due_at"]), instant(event["verified_at"])
+    public = event["source"] != "staff" and due_at is not None
+    outcome = event["outcome"] or None
+    return {
+        "all_reports": 1.0,
+        "linked_reports": float(bool(event["duplicate_of"])),
+        "public_reports": float(public),
+        "verifications_due": float(
+            public and (verified_at is not None or (due_at is not None and due_at <= now))
+        ),
+        "verified_on_time": float(
+            public and verified_at is not None and due_at is not None and verified_at <= due_at
+        ),
+        "public_decided": float(public and outcome is not None),
+        "public_valid": float(public and outcome in VALID_OUTCOMES),
     }
 
 

@@ -404,7 +404,8 @@ WITH ev AS (
            WHERE a.event_id = e.id AND a.action = 'dispatch' AND a.from_status = 'registered'
            ORDER BY a.version LIMIT 1) AS first_dispatch
     FROM event e JOIN category c ON c.id = e.category_id
-   WHERE e.created_at >= :start AND e.created_at < :end)
+   WHERE e.created_at >= :start AND e.created_at < :end
+     AND e.duplicate_of IS NULL)  -- a linked duplicate counts nothing (the original counts once)
 SELECT (created_at AT TIME ZONE :tz)::date AS day, grid_id, category_id,
        count(*) AS reported,
        count(*) FILTER (WHERE status = 'voided') AS voided,

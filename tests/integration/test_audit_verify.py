@@ -321,7 +321,7 @@ def _run_checker(folder: Path) -> tuple[int, dict[str, Any]]:
 def test_the_bundle_checks_out_and_agrees_with_the_api(conn: Connection, tmp_path: Path) -> None:
     folder = _bundle(conn, tmp_path)
     code, checked = _run_checker(folder)
-    assert (code, checked["problems"]) == (0, [])
+    assert (code, checked["problems"]) == (0, []), "\n".join(checked["problems"][:15])
     assert checked["checked"]["events"] > 250 and checked["checked"]["day heads"] == 31
     with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
         served = indicator_report(session=session, scope=SCOPE)
