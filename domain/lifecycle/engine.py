@@ -369,7 +369,15 @@ def _escalate(state: EventState, command: Command, now: datetime, policy: SlaPol
     return _escalate_to(state, command, now, policy, EscalationReason.HANDLER_REQUEST)
 
 
-def _suspend(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+def _pause(
+    state: EventState,
+    command: Command,
+    now: datetime,
+    policy: SlaPolicy,
+    into: Status,
+    kind: NotificationKind,
+) -> _Outcome:
+    """Into ``into`` (suspended, merged) with the running clocks' remaining time kept."""
     if state.due_at is None:
         raise AssertionError("a clocked status without a resolve deadline")
     ack_left = None
@@ -377,14 +385,18 @@ def _suspend(state: EventState, command: Command, now: datetime, policy: SlaPoli
         ack_left = remaining(policy.calendar, state.ack_due_at, now)
     new = replace(
         state,
-        status=Status.SUSPENDED,
+        status=into,
         resume_status=state.status,
         suspended_at=now,
         ack_remaining=ack_left,
         resolve_remaining=remaining(policy.calendar, state.due_at, now),
     )
-    notes = (_to_handler(new, NotificationKind.SUSPENDED, command.note),)
+    notes = (_to_handler(new, kind, command.note),)
     return _Outcome(new, cancel_timers(state), notes)
+
+
+def _suspend(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    return _pause(state, command, now, policy, Status.SUSPENDED, NotificationKind.SUSPENDED)
 
 
 def _resume(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
@@ -429,21 +441,7 @@ def _merge(state: EventState, command: Command, now: datetime, policy: SlaPolicy
     pauses with its remaining time kept, as a suspension does."""
     if state.status not in CLOCKED_STATUSES:
         return _Outcome(replace(state, status=Status.MERGED, resume_status=state.status))
-    if state.due_at is None:
-        raise AssertionError("a clocked status without a resolve deadline")
-    ack_left = None
-    if state.status == Status.DISPATCHED and state.ack_due_at is not None:
-        ack_left = remaining(policy.calendar, state.ack_due_at, now)
-    new = replace(
-        state,
-        status=Status.MERGED,
-        resume_status=state.status,
-        suspended_at=now,
-        ack_remaining=ack_left,
-        resolve_remaining=remaining(policy.calendar, state.due_at, now),
-    )
-    notes = (_to_handler(new, NotificationKind.MERGED, command.note),)
-    return _Outcome(new, cancel_timers(state), notes)
+    return _pause(state, command, now, policy, Status.MERGED, NotificationKind.MERGED)
 
 
 def _unmerge(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:

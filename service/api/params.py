@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from domain.codes import COMMUNITY_CODE_LENGTH, GRID_CODE_LENGTH
+from domain.roles import MAX_LEVEL, MIN_LEVEL
 from kernel.paging import MAX_BIGINT, MAX_LIMIT
 
 #: The largest value of a PostgreSQL integer (int4) column.
@@ -24,3 +25,8 @@ PhotoId = Annotated[int, Path(ge=1, le=MAX_INT, description="photo id")]
 PatrolId = Annotated[int, Path(ge=1, le=MAX_INT, description="patrol id")]
 GridCode = Annotated[str, StringConstraints(pattern=rf"^\d{{{GRID_CODE_LENGTH}}}$")]
 CommunityCode = Annotated[str, StringConstraints(pattern=rf"^\d{{{COMMUNITY_CODE_LENGTH}}}$")]
+#: Levels as a repeatable query parameter (0 grid, 1 community, 2 command centre, 3 department).
+Levels = Annotated[
+    list[Annotated[int, Field(ge=MIN_LEVEL, le=MAX_LEVEL)]] | None,
+    Query(description="repeatable: 0 grid, 1 community, 2 command centre, 3 department"),
+]

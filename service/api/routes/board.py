@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import Field
 
 from dispatch.board import service
 from dispatch.board.schemas import BoardOut
@@ -20,7 +19,7 @@ from domain.lifecycle import Action, SlaState
 from kernel.paging import DEFAULT_LIMIT
 from service.api.deps import Now, RolesAllowed, SessionDep
 from service.api.docs import AUTHENTICATED, problems
-from service.api.params import CommunityCode, Cursor, GridCode, Limit
+from service.api.params import CommunityCode, Cursor, GridCode, Levels, Limit
 from service.api.routes.stream import Subscription, feed, resume_after, subscription
 
 router = APIRouter(prefix="/api/v1/dispatch", tags=["command centre"], responses=AUTHENTICATED)
@@ -45,9 +44,7 @@ def board_events(
     principal: Watcher,
     now: Now,
     sla: Annotated[SlaState, Query(description="ok, warning or breached")],
-    level: Annotated[
-        list[Annotated[int, Field(ge=0, le=3)]] | None, Query(description="repeatable")
-    ] = None,
+    level: Levels = None,
     grid: GridCode | None = None,
     community: CommunityCode | None = None,
     limit: Limit = DEFAULT_LIMIT,
@@ -84,10 +81,7 @@ async def stream(
     after: Annotated[int | None, Depends(resume_after)],
     grid: Annotated[list[GridCode] | None, Query(description="repeatable")] = None,
     community: Annotated[list[CommunityCode] | None, Query(description="repeatable")] = None,
-    level: Annotated[
-        list[Annotated[int, Field(ge=0, le=3)]] | None,
-        Query(description="repeatable: the level the change leaves the event at"),
-    ] = None,
+    level: Levels = None,  # the level the change leaves the event at
     kind: Annotated[
         list[Action] | None, Query(description="repeatable: report, dispatch, breach, review...")
     ] = None,

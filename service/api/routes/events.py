@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import Field
 
 from dispatch.events import intake, reads
 from dispatch.events.schemas import EventCreate, EventOut, EventPage, HistoryOut
@@ -25,7 +24,7 @@ from service.api.deps import (
 )
 from service.api.docs import AUTHENTICATED, problems
 from service.api.limits import limit_reporting
-from service.api.params import Cursor, EventId, Limit
+from service.api.params import Cursor, EventId, Levels, Limit
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=AUTHENTICATED)
 Reporter = Annotated[Principal, Depends(RolesAllowed(Role.MEMBER, Role.HEAD))]
@@ -85,10 +84,7 @@ def list_events(
     overdue: Annotated[bool | None, Query(description="past due and still open")] = None,
     grid: Annotated[str | None, Query(pattern=r"^\d{15}$")] = None,
     community: Annotated[str | None, Query(pattern=r"^\d{12}$", description="code")] = None,
-    level: Annotated[
-        list[Annotated[int, Field(ge=0, le=3)]] | None,
-        Query(description="repeatable: 0 grid, 1 community, 2 command centre, 3 department"),
-    ] = None,
+    level: Levels = None,
     category: Annotated[str | None, Query(max_length=32)] = None,
     since: Annotated[UtcDatetime | None, Query(description="created at or after")] = None,
     until: Annotated[UtcDatetime | None, Query(description="created before")] = None,
