@@ -115,10 +115,8 @@ async def submit(
             linked = partial(_linked, session, principal, data, digest, category, where, now)
             return await anyio.to_thread.run_sync(linked)
         async with pool.connection() as conn:
-            cursor = await conn.execute(_NEXT_ID)
-            event_id = int((await cursor.fetchone() or (0,))[0])
             decision = open_event(
-                event_id=str(event_id),
+                event_id=store.DRAWN_ID,
                 policy=store.policy_for(category),
                 now=now,
                 reporter_id=str(principal.staff_id),
@@ -133,7 +131,7 @@ async def submit(
                 lon=where.lon,
                 lat=where.lat,
                 versions=(maps.version, cats.version),
-                outbox=[(DISPATCH, {"event_id": event_id})],
+                outbox=[(DISPATCH, {"event_id": 0})],  # the drawn id, written by the statement
                 read_along=duplicates.query(
                     category_id=category.id, lon=where.lon, lat=where.lat, now=now
                 ),
@@ -148,7 +146,7 @@ async def submit(
         if inserted is not None:
             metrics.observe_report(decision, category=category.code, source=report["source"])
             found = duplicates.from_json(near)
-            row = {"id": event_id, **report, **store.state_columns(decision.state)}
+            row = {"id": inserted, **report, **store.state_columns(decision.state)}
             out = build_event_out(
                 SimpleNamespace(**row),
                 EventRefs(
@@ -294,9 +292,6 @@ def _removed_meanwhile(
         categories.invalidate()
     else:
         grid_map.invalidate()
-
-
-_NEXT_ID = "SELECT nextval(pg_get_serial_sequence('event', 'id'))"
 
 
 @dataclass(frozen=True)
