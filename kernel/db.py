@@ -63,6 +63,12 @@ def server_versions(session: Session) -> tuple[str, str | None]:
     return str(pg), postgis
 
 
+def xact_lock(session: Session, key: str) -> None:
+    """Wait for, then hold until the transaction ends, the advisory lock named ``key``
+    (re-entrant within a transaction)."""
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+
+
 def libpq_url(url: str, database: str | None = None) -> str:
     """The SQLAlchemy URL as a libpq URL (for psycopg.connect), optionally another database."""
     u = make_url(url).set(drivername="postgresql")

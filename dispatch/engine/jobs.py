@@ -2,7 +2,7 @@
 re-reads the event and does nothing when it has moved on, so RQ may run one twice, late, or
 never (the sweep then does its work from PostgreSQL).
 
-- ``auto_dispatch_job(event_id)``: assign a registered event;
+- ``dispatch_backlog_job()``: assign the registered events, oldest report first, in batches;
 - ``sla_timer_job(event_id, kind, deadline_version)`` and ``sla_batch_job(timers)``: warnings
   and breaches (timers due together go in batches);
 - ``notify_job(outbox_id)``: deliver one notification through the configured adapter.
@@ -32,28 +32,33 @@ from kernel.uow import unit_of_work
 log = logging.getLogger("wangge.dispatch")
 
 
-def auto_dispatch_job(event_id: int) -> str:
-    """Dispatch a registered event (a no-op once it is dispatched or voided). One log line
-    per job, with the lag from the report (RQ's own per-job lines are off: kernel.logging)."""
-    now = utc_now()
-    with unit_of_work() as uow:
-        decision = system.auto_dispatch(uow, event_id, now)
-    if decision is None:
-        log.info("nothing to dispatch", extra={"fields": {"event_id": event_id}})
-        return "nothing to do"
-    state = decision.state
-    log.info(
-        "dispatched",
-        extra={
-            "fields": {
-                "event_id": event_id,
-                "event_level": state.level,
-                "assignee_id": state.assignee_id,
-                "lag_seconds": round((now - state.created_at).total_seconds(), 3),
-            }
-        },
-    )
-    return "dispatched"
+def dispatch_backlog_job() -> str:
+    """Dispatch every registered event, oldest report first, a batch per transaction, until
+    none is left (events another worker holds are skipped: it is dispatching them). One log
+    line per batch, with the ids and the lag from the report (RQ's own per-job lines are off:
+    kernel.logging)."""
+    total = 0
+    while True:
+        now = utc_now()
+        with unit_of_work() as uow:
+            decisions = system.dispatch_backlog(uow, now)
+        if not decisions:
+            break
+        total += len(decisions)
+        lags = sorted((now - d.state.created_at).total_seconds() for d in decisions)
+        log.info(
+            "dispatched",
+            extra={
+                "fields": {
+                    "events": len(decisions),
+                    "first_event_id": int(decisions[0].state.event_id),
+                    "last_event_id": int(decisions[-1].state.event_id),
+                    "lag_seconds_max": round(lags[-1], 3),
+                    "lag_seconds_median": round(lags[len(lags) // 2], 3),
+                }
+            },
+        )
+    return f"dispatched {total}"
 
 
 def sla_timer_job(event_id: int, kind: str, deadline_version: int) -> str:

@@ -1,7 +1,8 @@
 """The outbox relay: committed outbox rows to Redis (see docs/decisions/0003).
 
-Timers become scheduled RQ jobs with deterministic ids, dispatch requests and notifications
-queued jobs, change-stream rows pub/sub messages. The worker runs it when ``NOTIFY outbox``
+Timers become scheduled RQ jobs with deterministic ids, notifications queued jobs, change-stream
+rows pub/sub messages; the dispatch requests of a batch become one job that dispatches the
+whole backlog of registered events, oldest report first. The worker runs it when ``NOTIFY outbox``
 says rows were added (``OutboxWakeup``), and polls meanwhile.
 """
 
@@ -21,7 +22,7 @@ from rq import Queue, Retry
 
 from dispatch import outbox
 from dispatch.changes import redis_db, stream_channel
-from dispatch.engine.jobs import auto_dispatch_job, cancel_timer, notify_job, schedule_timer
+from dispatch.engine.jobs import cancel_timer, dispatch_backlog_job, notify_job, schedule_timer
 from dispatch.engine.queue import JOB_RETRY, JOB_TIMEOUT, RESULT_TTL, get_dispatch_queue
 from dispatch.notify import configured_adapter
 from domain.lifecycle import TimerKind
@@ -48,17 +49,7 @@ def _stage(
     elif message.topic == outbox.TIMER_CANCEL:
         cancel_timer(queue, pipe, str(p["job_id"]))
     elif message.topic == outbox.DISPATCH:
-        event_id = int(p.get("event_id") or message.event_id or 0)
-        queue.enqueue(
-            auto_dispatch_job,
-            event_id,
-            job_id=f"dispatch-{event_id}",
-            retry=JOB_RETRY,
-            job_timeout=JOB_TIMEOUT,
-            result_ttl=RESULT_TTL,
-            at_front=True,  # assignment within a second: ahead of warnings and notices
-            pipeline=pipe,
-        )
+        pass  # the batch's one backlog job (``relay``)
     elif message.topic == outbox.NOTIFY:
         if notify:  # without an adapter the row itself is the record; nothing to deliver
             intervals = get_settings().webhook_retry_intervals
@@ -103,6 +94,17 @@ def relay(
                 pipe.multi()
                 for message in messages:
                     _stage(queue, pipe, message, now, notify)
+                asks = [m.id for m in messages if m.topic == outbox.DISPATCH]
+                if asks:  # one job takes the whole backlog, oldest report first
+                    queue.enqueue(
+                        dispatch_backlog_job,
+                        job_id=f"dispatch-{asks[0]}",
+                        retry=JOB_RETRY,
+                        job_timeout=JOB_TIMEOUT,
+                        result_ttl=RESULT_TTL,
+                        at_front=True,  # assignment within a second: ahead of warnings
+                        pipeline=pipe,
+                    )
                 pipe.execute()
         except RedisError as exc:
             outbox.mark_failed(session, ids, now=now, error=repr(exc))

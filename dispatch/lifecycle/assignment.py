@@ -2,11 +2,13 @@
 
 The pool at a level is the staff who serve it where the event is (``serving_sql``, compiled
 from ``domain.jurisdiction``), each with their open work and last assignment; the choice itself
-is ``domain.lifecycle.choose_assignee``.
+is ``domain.lifecycle.choose_assignee``. A pool is locked while it is counted and assigned from
+(``lock_pools``), so concurrent writers never exceed the load cap together.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from typing import cast
@@ -21,6 +23,7 @@ from domain.lifecycle import Assignment, Candidate, choose_assignee
 from domain.lifecycle.assignment import target_place
 from domain.lifecycle.model import OPEN_WORK_STATUSES
 from domain.roles import LEVEL_ROLES, Role, start_level
+from kernel.db import xact_lock
 from kernel.settings import get_settings
 from staff.jurisdiction import serving_sql
 from staff.models import Staff
@@ -88,6 +91,21 @@ def _pool_key(place: Place, level: int) -> tuple[int, object]:
     return level, tuple(scope_of(REACH[role], place) for role in LEVEL_ROLES[level])
 
 
+def pool_of(loaded: Loaded, level: int | None) -> tuple[int, object]:
+    """The pool that ``choose`` draws on for ``loaded`` at ``level`` (None: its start)."""
+    target = level if level is not None else start_level(loaded.category.big)
+    return _pool_key(target_place(loaded.place, target, loaded.policy.category), target)
+
+
+def lock_pools(session: Session, keys: Iterable[tuple[int, object]]) -> None:
+    """Hold the pools' locks until the transaction ends (PostgreSQL advisory locks, taken in
+    one order so that two batches cannot deadlock): while one writer counts a pool's open work
+    and assigns from it, no other writer counts the same pool, so the load cap is exact across
+    workers. Taking a lock the transaction already holds returns at once."""
+    for key in sorted({repr(k) for k in keys}):
+        xact_lock(session, f"pool:{key}")
+
+
 def choose(
     session: Session,
     loaded: Loaded,
@@ -102,6 +120,7 @@ def choose(
     key = _pool_key(place, target)
     pool = cache.get(key) if cache is not None else None
     if pool is None:
+        lock_pools(session, [key])
         pool = candidates(session, place, target)
         if cache is not None:
             cache[key] = pool

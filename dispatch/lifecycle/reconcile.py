@@ -58,6 +58,20 @@ def undispatched(session: Session, *, before: datetime, limit: int) -> list[int]
     return [int(r) for r in rows]
 
 
+def claim_undispatched(session: Session, *, limit: int) -> list[int]:
+    """The oldest registered events (report order, ties by id), at most ``limit``, locked for
+    this transaction; rows another transaction holds are skipped, so concurrent dispatchers
+    take consecutive batches instead of waiting for each other."""
+    rows = session.execute(
+        select(col(Event.id))
+        .where(col(Event.status) == Status.REGISTERED.value)
+        .order_by(col(Event.created_at), col(Event.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).scalars()
+    return [int(r) for r in rows]
+
+
 def reschedule_open_timers(uow: UnitOfWork, *, now: datetime, batch: int = 1000) -> int:
     """Write ``timer.set`` outbox rows for every pending timer of every clocked event (after
     Redis lost its scheduled jobs), a batch per commit. Setting a timer again is harmless:

@@ -1,4 +1,5 @@
-"""The system's own writers: automatic dispatch and the SLA timers' warnings and breaches.
+"""The system's own writers: automatic dispatch (one event, or the backlog in report order)
+and the SLA timers' warnings and breaches.
 
 They are idempotent: each re-reads the event and does nothing when it has moved on, so RQ may
 run them twice, late, or never (the reconciliation sweep calls them directly). Nothing locks
@@ -15,7 +16,8 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from dispatch.lifecycle.assignment import CandidateCache, choose
+from dispatch.lifecycle import reconcile
+from dispatch.lifecycle.assignment import CandidateCache, choose, lock_pools, pool_of
 from dispatch.lifecycle.loading import Loaded, load, load_many
 from dispatch.store import record, record_many
 from domain.lifecycle import (
@@ -76,6 +78,43 @@ def auto_dispatch(uow: UnitOfWork, event_id: int, now: datetime) -> Decision | N
     return _system_write(uow, event_id, decide)
 
 
+#: Events one dispatch batch takes (one transaction).
+DISPATCH_BATCH = 200
+
+
+def dispatch_backlog(
+    uow: UnitOfWork, now: datetime, *, limit: int = DISPATCH_BATCH
+) -> list[Decision]:
+    """Dispatch up to ``limit`` registered events, oldest report first (ties by id), in one
+    transaction: the events claimed (another worker skips them and takes the next ones), read
+    once, their pools locked in one order and read once each, every decision written together
+    and committed. Returns the decisions written, in report order; an event changed meanwhile
+    is dispatched on its own afterwards."""
+    ids = reconcile.claim_undispatched(uow.session, limit=limit)
+    loaded = load_many(uow.session, ids)
+    lock_pools(uow.session, [pool_of(current, None) for current in loaded.values()])
+    cache: CandidateCache = {}
+    pending: list[tuple[Decision, int]] = []
+    for event_id in ids:
+        current = loaded.get(event_id)
+        if current is None or current.state.status is not Status.REGISTERED:
+            continue
+        assignment = choose(uow.session, current, level=None, now=now, cache=cache)
+        command = Command(
+            action=Action.DISPATCH, actor=SYSTEM_ACTOR, assignment=assignment, note="auto"
+        )
+        pending.append(
+            (apply(current.state, command, now=now, policy=current.policy), current.state.version)
+        )
+    written, conflicted = record_many(uow.session, pending)
+    uow.commit()
+    for event_id in conflicted:
+        retried = auto_dispatch(uow, event_id, now)
+        if retried is not None:
+            written.append(retried)
+    return written
+
+
 @dataclass(frozen=True)
 class TimerBatch:
     """What ``handle_timers`` did: the decisions written, and the timers that came early
@@ -92,6 +131,14 @@ def handle_timers(
     candidates read once per pool, all decisions written and committed together. A timer whose
     event changed meanwhile is retried on its own (``handle_timer``); stale ones do nothing."""
     loaded = load_many(uow.session, sorted({t[0] for t in timers}))
+    escalating = [
+        pool_of(current, target)
+        for event_id, kind, _ in timers
+        if kind.is_breach
+        and (current := loaded.get(event_id)) is not None
+        and (target := escalation_target(current.state)) is not None
+    ]
+    lock_pools(uow.session, escalating)  # in one order, before any is read: no deadlock
     cache: CandidateCache = {}
     pending: list[tuple[Decision, int]] = []
     early: list[tuple[int, TimerKind, int, datetime]] = []

@@ -33,6 +33,7 @@ from dispatch.photos.storage import StagedFile, media_path, place, stage_upload
 from domain.jurisdiction import Principal, heads_grid_of
 from domain.lifecycle.model import TERMINAL_STATUSES, Status
 from domain.roles import Role
+from kernel.db import xact_lock
 from kernel.errors import Conflict, Forbidden, Invalid, NotFound, UnsupportedMedia
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
@@ -131,10 +132,7 @@ def attach_photo(
     try:
         info = _checked(staged, "file")
         # Serialise attachments to one event and stage so the count limit holds under races.
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"event_photo:{event_id}:{stage.value}"},
-        )
+        xact_lock(session, f"event_photo:{event_id}:{stage.value}")
         existing = _existing_link(session, event_id, stage, staged.sha256)
         if existing is not None:
             place(staged)  # heals a missing file; a no-op otherwise
