@@ -58,7 +58,7 @@ def _scheduled(redis: Redis) -> dict[str, float]:
 
 def _queued_jobs(redis: Redis) -> list[str]:
     queue = get_dispatch_queue(redis)
-    return [Job.fetch(job_id, connection=redis).func_name for job_id in queue.job_ids]
+    return [str(Job.fetch(job_id, connection=redis).func_name) for job_id in queue.job_ids]
 
 
 def test_report_relay_worker_dispatches_and_schedules_exact_timers(
