@@ -35,7 +35,8 @@ log = logging.getLogger("wangge.dispatch")
 def dispatch_backlog_job() -> str:
     """Dispatch every registered event, oldest report first, a batch per transaction, until
     none is left (events another worker holds are skipped: it is dispatching them). One log
-    line per batch, with the ids and the lag from the report (RQ's own per-job lines are off:
+    line per batch (at most ``system.DISPATCH_BATCH`` events), with their ids, in report order,
+    and the lag from the report (RQ's own per-job lines are off:
     kernel.logging)."""
     total = 0
     while True:
@@ -51,8 +52,7 @@ def dispatch_backlog_job() -> str:
             extra={
                 "fields": {
                     "events": len(decisions),
-                    "first_event_id": int(decisions[0].state.event_id),
-                    "last_event_id": int(decisions[-1].state.event_id),
+                    "event_ids": [int(d.state.event_id) for d in decisions],
                     "lag_seconds_max": round(lags[-1], 3),
                     "lag_seconds_median": round(lags[len(lags) // 2], 3),
                 }
