@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from domain.lifecycle.audit import encode_delta
+from domain.calendar import add_working
+from domain.lifecycle.audit import encode_delta, encode_field
 from domain.lifecycle.errors import IllegalTransition, InvalidCommand, StaleVersion
 from domain.lifecycle.invariants import invariant_violations
 from domain.lifecycle.model import (
@@ -20,13 +21,17 @@ from domain.lifecycle.model import (
     CLOCKED_STATUSES,
     RESOLVE_TIMERS,
     SYSTEM_ACTIONS,
+    PROMISE_FIELDS,
+    TIMER_FIELDS,
     Action,
     Assignment,
     AuditEntry,
+    Clock,
     Command,
     Decision,
     EscalationReason,
     EventState,
+    JsonValue,
     Notification,
     NotificationKind,
     Status,
@@ -158,7 +163,7 @@ def apply(state: EventState, command: Command, *, now: datetime, policy: SlaPoli
         version=new_state.version,
         note=command.note,
         reason=outcome.reason,
-        data=encode_delta(state, new_state),
+        data={**encode_delta(state, new_state), **_timer_annotation(state, command)},
     )
     return Decision(
         state=new_state,
@@ -166,6 +171,24 @@ def apply(state: EventState, command: Command, *, now: datetime, policy: SlaPoli
         timers=outcome.timers,
         notifications=outcome.notifications,
     )
+
+
+def _timer_annotation(state: EventState, command: Command) -> dict[str, JsonValue]:
+    """Which clock a warning or breach belongs to, at which share of its allowance, the
+    deadline of that clock (the stage/level clock that fired) and the original promise for the
+    same clock: the history shows each clock apart (``TIMER_ANNOTATIONS``; replay skips them)."""
+    kind = command.timer
+    if command.action not in SYSTEM_ACTIONS or kind is None:
+        return {}
+    clock = Clock.ACK if kind.is_ack else Clock.RESOLVE
+    breach = TimerKind.ACK_BREACH if kind.is_ack else TimerKind.RESOLVE_BREACH
+    promise = state.promised_ack_at if kind.is_ack else state.promised_due_at
+    return {
+        "clock": clock.value,
+        "percent": round(kind.fraction * 100),
+        "clock_due_at": encode_field(TIMER_FIELDS[breach], getattr(state, TIMER_FIELDS[breach])),
+        "promised_at": encode_field("promised_due_at", promise),
+    }
 
 
 def _check(state: EventState) -> None:
@@ -247,6 +270,9 @@ def _start_period(
         policy.calendar, now, resolve_allowance, resolve_allowance, RESOLVE_TIMERS, state
     )
     marks: dict[str, Any] = {**ack.at, **resolve.at}
+    if state.promised_due_at is None:  # the clocks' first start: the promise is made
+        marks["promised_ack_at"] = ack.at[TIMER_FIELDS[TimerKind.ACK_BREACH]]
+        marks["promised_due_at"] = resolve.at[TIMER_FIELDS[TimerKind.RESOLVE_BREACH]]
     return replace(
         state,
         **marks,
@@ -332,7 +358,12 @@ def _review(state: EventState, command: Command, now: datetime, policy: SlaPolic
         reason="rework",
     )
     new, timers = _redeploy(state, same_handler, now, policy)
-    new = replace(new, rework_count=state.rework_count + 1)
+    new = replace(
+        new,
+        rework_count=state.rework_count + 1,
+        rejection_note=command.note,
+        rejected_at=now,
+    )
     return _Outcome(new, timers, (_to_handler(new, NotificationKind.REVIEW_FAILED, command.note),))
 
 
@@ -421,6 +452,7 @@ def _resume(state: EventState, command: Command, now: datetime, policy: SlaPolic
             )
         )
     marks: dict[str, Any] = {name: at for plan in plans for name, at in plan.at.items()}
+    marks.update(_shifted_promises(state, now, policy))
     new = replace(
         state,
         **marks,
@@ -434,6 +466,22 @@ def _resume(state: EventState, command: Command, now: datetime, policy: SlaPolic
     )
     notes = (_to_handler(new, NotificationKind.RESUMED, command.note),)
     return _Outcome(new, set_timers(new, now), notes)
+
+
+def _shifted_promises(state: EventState, now: datetime, policy: SlaPolicy) -> dict[str, datetime]:
+    """The promises moved past a pause that ends at ``now``: a promise still ahead when the
+    pause began keeps the working time it had left then (as the running clocks do); a promise
+    already passed stays broken where it was."""
+    if state.suspended_at is None:
+        raise AssertionError("a paused event without suspended_at")
+    shifted: dict[str, datetime] = {}
+    for name in PROMISE_FIELDS:
+        promise: datetime | None = getattr(state, name)
+        if promise is None or promise <= state.suspended_at:
+            continue
+        left = remaining(policy.calendar, promise, state.suspended_at)
+        shifted[name] = add_working(policy.calendar, now, left)
+    return shifted
 
 
 def _merge(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
