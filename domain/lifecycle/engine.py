@@ -19,9 +19,9 @@ from domain.lifecycle.invariants import invariant_violations
 from domain.lifecycle.model import (
     ACK_TIMERS,
     CLOCKED_STATUSES,
+    PROMISE_FIELDS,
     RESOLVE_TIMERS,
     SYSTEM_ACTIONS,
-    PROMISE_FIELDS,
     TIMER_FIELDS,
     Action,
     Assignment,
