@@ -7,10 +7,10 @@ not the promise (docs/decisions/0013). ``event.rejection_note`` / ``event.reject
 rejected review of a fix.
 
 Backfill from the audit log: the promise is the deadlines written by the event's first audit
-row that set ``due_at`` (its first dispatch), shifted by each later pause that began before the
-promise by the pause's length in wall time (exact on the ``24x7`` calendar, which every category
-had until migration 0015 and the seed still uses; on a working-time calendar a pause that
-spans non-working time overstates the shift). The rejection is the last review of a fix that
+row that set ``due_at`` (its first dispatch), moved later by the length of each later pause (the
+acknowledgement promise only by pauses that began before acknowledgement), in wall time: exact
+on the ``24x7`` calendar, which every category had until migration 0015 and the seed still
+uses; on a working-time calendar a pause that spans non-working time overstates the shift. The rejection is the last review of a fix that
 did not close the event. The audit rows of events created before this migration do not carry
 these fields, so ``wangge audit verify`` compares them only where the log carries them (every
 event created from now on: its first row holds every field).
@@ -41,6 +41,7 @@ WITH RECURSIVE first_due AS (
    ORDER BY a.event_id, a.version
 ), starts AS (
   SELECT a.event_id, a.version, (a.data->>'suspended_at')::timestamptz AS began,
+         a.data->>'resume_status' = 'dispatched' AS before_ack,
          row_number() OVER (PARTITION BY a.event_id ORDER BY a.version) AS n
     FROM event_audit a JOIN first_due f ON f.event_id = a.event_id AND a.version > f.version
    WHERE a.data->>'suspended_at' IS NOT NULL
@@ -51,14 +52,14 @@ WITH RECURSIVE first_due AS (
    WHERE a.data ? 'suspended_at' AND a.data->'suspended_at' = 'null'::jsonb
      AND a.action IN ('resume', 'unmerge')
 ), pauses AS (
-  SELECT s.event_id, s.n, s.began, e.ended
+  SELECT s.event_id, s.n, s.began, s.before_ack, e.ended
     FROM starts s JOIN ends e ON e.event_id = s.event_id AND e.n = s.n
 ), promise (event_id, n, ack, due) AS (
   SELECT event_id, 0::bigint, ack, due FROM first_due
   UNION ALL
   SELECT r.event_id, p.n,
-         CASE WHEN r.ack > p.began THEN r.ack + (p.ended - p.began) ELSE r.ack END,
-         CASE WHEN r.due > p.began THEN r.due + (p.ended - p.began) ELSE r.due END
+         CASE WHEN p.before_ack THEN r.ack + (p.ended - p.began) ELSE r.ack END,
+         r.due + (p.ended - p.began)
     FROM promise r JOIN pauses p ON p.event_id = r.event_id AND p.n = r.n + 1
 ), final AS (
   SELECT DISTINCT ON (event_id) event_id, ack, due FROM promise ORDER BY event_id, n DESC

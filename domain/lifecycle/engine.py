@@ -19,7 +19,6 @@ from domain.lifecycle.invariants import invariant_violations
 from domain.lifecycle.model import (
     ACK_TIMERS,
     CLOCKED_STATUSES,
-    PROMISE_FIELDS,
     RESOLVE_TIMERS,
     SYSTEM_ACTIONS,
     TIMER_FIELDS,
@@ -469,18 +468,27 @@ def _resume(state: EventState, command: Command, now: datetime, policy: SlaPolic
 
 
 def _shifted_promises(state: EventState, now: datetime, policy: SlaPolicy) -> dict[str, datetime]:
-    """The promises moved past a pause that ends at ``now``: a promise still ahead when the
-    pause began keeps the working time it had left then (as the running clocks do); a promise
-    already passed stays broken where it was."""
+    """The promises moved by a pause that ends at ``now``: the resolution promise always, the
+    acknowledgement promise when the pause began before acknowledgement (its clock was running).
+    A promise still ahead when the pause began keeps the working time it had left then (as the
+    running clocks do); one already passed moves by the pause's working time, so it stays
+    passed for anything done after the pause — a pause never mends a broken promise. On 24×7
+    both are ``promise + (now − suspended_at)``."""
     if state.suspended_at is None:
         raise AssertionError("a paused event without suspended_at")
+    began, calendar = state.suspended_at, policy.calendar
+    names = ["promised_due_at"]
+    if state.resume_status is Status.DISPATCHED:
+        names.append("promised_ack_at")
     shifted: dict[str, datetime] = {}
-    for name in PROMISE_FIELDS:
+    for name in names:
         promise: datetime | None = getattr(state, name)
-        if promise is None or promise <= state.suspended_at:
+        if promise is None:
             continue
-        left = remaining(policy.calendar, promise, state.suspended_at)
-        shifted[name] = add_working(policy.calendar, now, left)
+        if promise > began:
+            shifted[name] = add_working(calendar, now, remaining(calendar, promise, began))
+        else:
+            shifted[name] = add_working(calendar, promise, remaining(calendar, now, began))
     return shifted
 
 

@@ -84,12 +84,23 @@ def test_a_suspension_shifts_the_promise_by_the_paused_time() -> None:
     assert story.state.due_at == at(90), "the same shift as the stage clock's"
 
 
-def test_a_promise_broken_before_the_pause_stays_broken() -> None:
+def test_after_acknowledgement_a_pause_moves_only_the_resolution_promise() -> None:
     story = dispatched_story()
     story.do(5, Action.ACKNOWLEDGE, actor="m1")
-    story.do(30, Action.SUSPEND)  # the ack promise (at 10) was kept or broken already
+    story.do(30, Action.SUSPEND)  # the ack promise (at 10) was kept already
     story.do(45, Action.RESUME)
     assert promise(story.state) == (at(10), at(75))
+
+
+def test_a_pause_never_mends_a_broken_promise() -> None:
+    story = dispatched_story()
+    story.do(5, Action.ACKNOWLEDGE, actor="m1")
+    story.do(6, Action.ESCALATE, actor="m1")  # the community's clock runs to 66
+    story.do(62, Action.SUSPEND)  # the promise (60) is broken already
+    story.do(92, Action.RESUME)
+    assert story.state.promised_due_at == at(90), "moved by the pause: still behind now"
+    assert story.state.promised_due_at is not None
+    assert story.state.promised_due_at < at(92) < story.state.due_at
 
 
 def test_warnings_and_breaches_name_their_clock_and_share() -> None:
@@ -153,9 +164,9 @@ def test_no_action_but_a_pause_moves_the_original_deadline(
 ) -> None:
     """Random sequences of every action (dispatch, re-dispatch, rework, escalation, warnings,
     breaches, suspension, merge, void...). A model independent of the engine (24×7: the first
-    dispatch's level allowance from its instant, plus the length of every pause that began
-    before the promise) predicts the promise after each step; only the end of a pause may
-    change it, and never earlier."""
+    dispatch's level allowance from its instant, plus the length of every pause — for the
+    acknowledgement promise, of every pause that began before acknowledgement) predicts the
+    promise after each step; only the end of a pause may change it, and never earlier."""
     assert policy.calendar is CONTINUOUS
     state = open_event(event_id="e1", policy=policy, now=T0, reporter_id="r", trusted=trusted).state
     now = T0
@@ -175,10 +186,10 @@ def test_no_action_but_a_pause_moves_the_original_deadline(
             )
         elif command.action in PAUSE_ENDS and before.suspended_at is not None:
             paused = now - before.suspended_at
-            began = before.suspended_at
+            ack_running = before.resume_status is Status.DISPATCHED
             expected = (
-                _shift(expected[0], began, paused),
-                _shift(expected[1], began, paused),
+                _shift(expected[0], paused) if ack_running else expected[0],
+                _shift(expected[1], paused),
             )
         assert promise(after) == expected, (command.action, before.status)
         if command.action not in PAUSE_ENDS and before.promised_due_at is not None:
@@ -189,7 +200,5 @@ def test_no_action_but_a_pause_moves_the_original_deadline(
         state = after
 
 
-def _shift(promised: datetime | None, began: datetime, paused: timedelta) -> datetime | None:
-    if promised is None or promised <= began:
-        return promised
-    return promised + paused
+def _shift(promised: datetime | None, paused: timedelta) -> datetime | None:
+    return None if promised is None else promised + paused
