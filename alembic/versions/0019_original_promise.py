@@ -10,10 +10,11 @@ Backfill from the audit log: the promise is the deadlines written by the event's
 row that set ``due_at`` (its first dispatch), moved later by the length of each later pause (the
 acknowledgement promise only by pauses that began before acknowledgement), in wall time: exact
 on the ``24x7`` calendar, which every category had until migration 0015 and the seed still
-uses; on a working-time calendar a pause that spans non-working time overstates the shift. The rejection is the last review of a fix that
-did not close the event. The audit rows of events created before this migration do not carry
-these fields, so ``wangge audit verify`` compares them only where the log carries them (every
-event created from now on: its first row holds every field).
+uses; on a working-time calendar a pause that spans non-working time overstates the shift.
+The rejection is the last review of a fix that did not close the event. The audit rows of
+events created before this migration do not carry these fields, so ``wangge audit verify``
+compares them only where the log carries them (every event created from now on: its first row
+holds every field).
 
 ``stats_counts`` type v2 / function v3, ``stats_add`` v2, ``stats_rebuild`` v3: the counter
 ``handled_on_promise`` (the fix at or before ``promised_due_at``) in ``stats_daily`` and
