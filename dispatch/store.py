@@ -258,10 +258,16 @@ def _open_event_sql(read_along: str | None) -> str:
 
 
 def _column_types(model: Any, names: Sequence[str]) -> str:
-    """``name type, ...`` of a table's columns, for a ``jsonb_to_record`` definition list."""
+    """``name type, ...`` of a table's columns, for a ``jsonb_to_record`` definition list
+    (``timestamptz`` spelt short: the report statement must stay under psycopg's 4 kB cache)."""
     table = model.__table__
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    return ", ".join(f"{n} {table.c[n].type.compile(dialect=dialect)}" for n in names)
+    return ", ".join(
+        f"{n} {table.c[n].type.compile(dialect=dialect)}".replace(
+            "TIMESTAMP WITH TIME ZONE", "timestamptz"
+        )
+        for n in names
+    )
 
 
 def open_event(

@@ -21,7 +21,7 @@ holds every field).
 ``stats_counter_block``; the counters are rebuilt.
 
 Revision ID: 0019
-Revises: 0013
+Revises: 0018
 Create Date: 2026-11-29 12:00:00
 """
 
@@ -29,7 +29,7 @@ from alembic import op
 from kernel.sqlfiles import read_sql
 
 revision: str = "0019"
-down_revision: str | None = "0013"
+down_revision: str | None = "0018"
 
 
 BACKFILL_SQL = """
