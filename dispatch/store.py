@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from sqlalchemy import func, text, update
+from sqlalchemy import func, or_, text, update
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
@@ -591,6 +591,36 @@ def last_rejection_at(session: Session, event_id: int) -> datetime | None:
             col(EventAudit.to_status) != Status.CLOSED.value,
         )
     ).one()
+
+
+def held_by(session: Session, event_id: int, staff_id: int) -> bool:
+    """Whether ``staff_id`` was ever assigned the event (an audit row made them its holder)."""
+    return bool(
+        session.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM event_audit WHERE event_id = :e"
+                " AND data->>'assignee_id' = :s)"
+            ),
+            {"e": event_id, "s": str(staff_id)},
+        ).scalar_one()
+    )
+
+
+def last_handover(session: Session, event_id: int) -> EventAudit | None:
+    """The audit row that gave the event to its current holder (a dispatch, an escalation, a
+    breach, a claim from a queue): the last one that changed the assignee or the level."""
+    return session.exec(
+        select(EventAudit)
+        .where(
+            col(EventAudit.event_id) == event_id,
+            or_(
+                text("event_audit.data ? 'assignee_id'"),
+                col(EventAudit.from_level) != col(EventAudit.to_level),
+            ),
+        )
+        .order_by(col(EventAudit.version).desc())
+        .limit(1)
+    ).first()
 
 
 def audit_rows(session: Session, event_id: int) -> list[EventAudit]:

@@ -48,6 +48,7 @@ class StatsCounters(SQLModel):
     closed_on_time: int = 0
     closed_level0: int = 0
     closed_le2: int = 0
+    handled_on_promise: int = 0
 
 
 COUNTER_COLUMNS: tuple[str, ...] = tuple(StatsCounters.model_fields)

@@ -114,3 +114,8 @@ def load_roster(*, session: Session, path: Path, password: str) -> dict[str, int
         created += 1
     session.flush()
     return {"people": len(people), "created": created}
+
+
+def username_for(session: Session, staff_id: int) -> str | None:
+    """The login name of a staff member (None when they have no login)."""
+    return session.exec(select(User.username).where(col(User.staff_id) == staff_id)).first()

@@ -81,6 +81,8 @@ class Event(SQLModel, table=True):
     ack_warn75_at: datetime | None = _ts()
     resolve_warn50_at: datetime | None = _ts()
     resolve_warn75_at: datetime | None = _ts()
+    promised_ack_at: datetime | None = _ts()
+    promised_due_at: datetime | None = _ts()
     clock_fallback: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     deadline_version: int = 0
     warnings_sent: list[str] = Field(
@@ -98,6 +100,8 @@ class Event(SQLModel, table=True):
     resolved_at: datetime | None = _ts()
     closed_at: datetime | None = _ts(index=True)
     voided_at: datetime | None = _ts()
+    rejection_note: str | None = Field(default=None, sa_column=Column(Text))
+    rejected_at: datetime | None = _ts()
 
 
 class EventAudit(SQLModel, table=True):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
 from typing import Any, cast
 
@@ -278,6 +278,10 @@ def history(session: Session, *, principal: Principal, event_id: int) -> History
                 at=r.at.astimezone(tz),
                 note=r.note,
                 reason=r.reason,
+                clock=r.data.get("clock"),
+                percent=r.data.get("percent"),
+                clock_due_at=_instant(r.data.get("clock_due_at"), tz),
+                promised_at=_instant(r.data.get("promised_at"), tz),
             )
             for r in rows
         ],
@@ -338,3 +342,8 @@ def open_event_features(
 
 #: ISO 8601 with the offset of the service's zone, as PostgreSQL writes it.
 _ISO_LOCAL = 'YYYY-MM-DD"T"HH24:MI:SSOF'
+
+
+def _instant(value: str | None, tz: tzinfo) -> datetime | None:
+    """An ISO 8601 instant of an audit row's data, in ``tz``."""
+    return None if value is None else datetime.fromisoformat(value).astimezone(tz)

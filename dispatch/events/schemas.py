@@ -157,6 +157,28 @@ class EventOut(BaseModel):
     rework_count: int
     escalation_count: int
     version: int
+    promised_ack_at: datetime | None = Field(
+        None,
+        description="the original promise: the acknowledgement deadline of the first dispatch. "
+        "ack_due_at is the current stage clock (restarted by re-dispatch, escalation, rework); "
+        "this moves only when a suspension pauses the clocks",
+    )
+    promised_due_at: datetime | None = Field(
+        None,
+        description="the original promise: the resolution deadline of the first dispatch, "
+        "moved only by a suspension (按期处置率 measures against it); due_at is the current "
+        "stage clock",
+    )
+    rejection_note: str | None = Field(
+        None,
+        description="the reviewer's note on the last rejected fix (返工 reason); kept until the "
+        "next review decides (a new rejection replaces it, an approval keeps it as the record)",
+    )
+    rejected_at: datetime | None = Field(
+        None,
+        description="when the last fix was rejected; a fix is pending rework while the event "
+        "is dispatched or acknowledged and rejected_at is later than its last resolution",
+    )
     ack_allowance_s: float | None = Field(
         None,
         description="seconds allowed to acknowledge in the current deadline period, counted "
@@ -234,6 +256,10 @@ class EventRow(Protocol):
     rework_count: int
     escalation_count: int
     version: int
+    promised_ack_at: datetime | None
+    promised_due_at: datetime | None
+    rejection_note: str | None
+    rejected_at: datetime | None
     ack_allowance: timedelta | None
     resolve_allowance: timedelta | None
     ack_warn50_at: datetime | None
@@ -284,6 +310,10 @@ def build_event_out(event: EventRow, refs: EventRefs, *, tz: tzinfo) -> EventOut
         rework_count=event.rework_count,
         escalation_count=event.escalation_count,
         version=event.version,
+        promised_ack_at=_local(event.promised_ack_at, tz),
+        promised_due_at=_local(event.promised_due_at, tz),
+        rejection_note=event.rejection_note,
+        rejected_at=_local(event.rejected_at, tz),
         ack_allowance_s=_seconds(event.ack_allowance),
         resolve_allowance_s=_seconds(event.resolve_allowance),
         ack_warn_at=_local(event.ack_warn50_at, tz),
@@ -313,6 +343,18 @@ class HistoryEntry(BaseModel):
     at: datetime
     note: str
     reason: str | None
+    clock: str | None = Field(
+        None, description="a warning's or breach's clock: 'ack' (签收) or 'resolve' (处置)"
+    )
+    percent: int | None = Field(
+        None, description="a warning's or breach's share of its clock's allowance: 50, 75, 100"
+    )
+    clock_due_at: datetime | None = Field(
+        None, description="the deadline of the stage clock that warned or breached"
+    )
+    promised_at: datetime | None = Field(
+        None, description="the original promise for the same clock (promised_ack_at/_due_at)"
+    )
 
 
 class HistoryOut(BaseModel):

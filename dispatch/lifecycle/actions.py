@@ -18,7 +18,7 @@ from dispatch.lifecycle.assignment import choose
 from dispatch.lifecycle.loading import Loaded, load
 from dispatch.photos.schemas import Stage
 from dispatch.photos.service import count_photos
-from dispatch.store import last_rejection_at, record
+from dispatch.store import held_by, last_handover, last_rejection_at, record
 from domain.jurisdiction import Place, Principal, heads_grid_of, serves
 from domain.lifecycle import (
     Action,
@@ -30,11 +30,12 @@ from domain.lifecycle import (
     escalation_target,
     reviewer_role,
 )
-from domain.roles import DEPARTMENT_LEVEL, LEVEL_NAMES, ROLE_LEVEL, Role
-from kernel.errors import Forbidden, Invalid, field_error
+from domain.roles import DEPARTMENT_LEVEL, LEVEL_LABELS, LEVEL_NAMES, ROLE_LEVEL, Role
+from kernel.errors import Conflict, Forbidden, Invalid, field_error
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
 from staff.models import Staff
+from staff.roster import username_for
 
 #: Who may take the handler's actions; ``authorize`` narrows it to the assignee or claimer.
 HANDLER_ACTIONS = frozenset({Action.ACKNOWLEDGE, Action.RESOLVE, Action.ESCALATE})
@@ -50,6 +51,53 @@ class ActionRequest:
     approved: bool | None = None
     assignee_id: int | None = None
     level: int | None = None
+
+
+def moved_on(session: Session, principal: Principal, loaded: Loaded, action: Action) -> None:
+    """A handler's action by someone who held the event before it moved on (escalated by a
+    breach or by hand, re-dispatched): a 409 that says who holds it now, since when and how,
+    instead of the bare 403 a stranger gets (docs/decisions/0013). They do not act on it: the
+    new holder's clock and review follow the new holder."""
+    event = loaded.event
+    if action not in HANDLER_ACTIONS or event.assignee_id == principal.staff_id:
+        return
+    if event.assignee_id is None and serves(
+        principal.role, principal.workplace, event.level, loaded.place
+    ):
+        return  # a queued event they may claim
+    if not held_by(session, loaded.event_id, principal.staff_id):
+        return
+    handover = last_handover(session, loaded.event_id)
+    holder = None if event.assignee_id is None else session.get(Staff, event.assignee_id)
+    username = None if holder is None else username_for(session, holder.id or 0)
+    who = (
+        f"the level-{event.level} queue ({LEVEL_LABELS[event.level]})"
+        if holder is None
+        else f"{holder.name} ({username or holder.id}, {holder.role.value})"
+    )
+    when = how = None
+    if handover is not None:
+        when = handover.at.astimezone(get_settings().tz)
+        how = handover.action + (f" ({handover.reason})" if handover.reason else "")
+    since = "" if when is None else f" by {how} at {when:%Y-%m-%d %H:%M} {when.tzname()}"
+    raise Conflict(
+        field_error(
+            (),
+            f"event {loaded.event_id} is no longer yours to {action.value}: it moved on{since}"
+            f" to level {event.level} ({LEVEL_LABELS[event.level]}) and is held by {who};"
+            " tell them what you did, or ask the command centre",
+            "moved_on",
+            holder=None
+            if holder is None
+            else {"id": holder.id, "name": holder.name, "username": username,
+                  "role": holder.role.value},
+            level=event.level,
+            status=event.status,
+            since=None if when is None else when.isoformat(),
+            how=how,
+            version=event.version,
+        )
+    )  # fmt: skip
 
 
 def authorize(principal: Principal, loaded: Loaded, action: Action) -> None:
@@ -184,6 +232,7 @@ def act(
     loaded = load(uow.session, event_id)
     check_visible(principal, loaded.event if loaded else None, event_id)
     assert loaded is not None
+    moved_on(uow.session, principal, loaded, action)
     authorize(principal, loaded, action)
     command = _command(uow.session, principal, loaded, action, request, now)
     decision = apply(loaded.state, command, now=now, policy=loaded.policy)

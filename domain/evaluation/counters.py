@@ -38,6 +38,7 @@ class EventFacts:
     escalation_count: int
     rework_count: int
     duplicate_of: int | None = None
+    promised_due_at: datetime | None = None
 
 
 def closed_on_time(event: EventFacts, resolve_minutes: float) -> bool:
@@ -59,6 +60,12 @@ def counts(event: EventFacts, resolve_minutes: float) -> dict[str, int]:
         and event.due_at is not None
         and event.resolved_at <= event.due_at
     )
+    kept_promise = (
+        handled
+        and event.resolved_at is not None
+        and event.promised_due_at is not None
+        and event.resolved_at <= event.promised_due_at
+    )
     counted = {
         "reported": 1,
         "voided": int(event.status is Status.VOIDED),
@@ -74,6 +81,7 @@ def counts(event: EventFacts, resolve_minutes: float) -> dict[str, int]:
         "closed_on_time": int(closed_on_time(event, resolve_minutes)),
         "closed_level0": int(closed and event.level == GRID_LEVEL),
         "closed_le2": int(closed and event.level <= COMMAND_CENTRE_LEVEL),
+        "handled_on_promise": int(kept_promise),
     }
     if event.duplicate_of is not None:
         return dict.fromkeys(counted, 0)

@@ -30,7 +30,7 @@ from domain.roles import Role
 _INSTANTS = frozenset({
     "created_at", "ack_due_at", "due_at", "suspended_at", "dispatched_at", "acknowledged_at",
     "resolved_at", "closed_at", "voided_at", "ack_warn50_at", "ack_warn75_at",
-    "resolve_warn50_at", "resolve_warn75_at",
+    "resolve_warn50_at", "resolve_warn75_at", "promised_ack_at", "promised_due_at", "rejected_at",
 })  # fmt: skip
 _DURATIONS = frozenset({"ack_allowance", "resolve_allowance", "ack_remaining", "resolve_remaining"})
 _ENUMS: Mapping[str, type[StrEnum]] = {
@@ -43,10 +43,15 @@ _KIND_SETS = frozenset({"warnings_sent"})
 _PLAIN = frozenset({
     "event_id", "level", "version", "category", "grid", "reporter_id", "assignee_id",
     "department", "deadline_version", "rework_count", "redispatch_count", "escalation_count",
-    "clock_fallback",
+    "clock_fallback", "rejection_note",
 })  # fmt: skip
 
 STATE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(EventState))
+#: Keys a warning's or breach's ``data`` carries beside the state delta: which clock fired
+#: (``ack``/``resolve``), at which share of its allowance (50, 75, 100), that clock's deadline
+#: and the original promise for it. They describe the row, not the state: replay skips them.
+TIMER_ANNOTATIONS: frozenset[str] = frozenset({"clock", "percent", "clock_due_at", "promised_at"})
+_ANNOTATION_INSTANTS = frozenset({"clock_due_at", "promised_at"})
 _COVERED = _INSTANTS | _DURATIONS | frozenset(_ENUMS) | _KIND_SETS | _PLAIN
 if set(STATE_FIELDS) != _COVERED:  # a new field must get a codec, or replay would lose it
     raise RuntimeError(f"audit codec out of date: {sorted(set(STATE_FIELDS) ^ _COVERED)}")
@@ -73,11 +78,12 @@ def encode_field(name: str, value: Any) -> JsonValue:
 
 
 def decode_field(name: str, value: JsonValue) -> Any:
-    """The inverse of ``encode_field``; raises ``ReplayError`` on a malformed value."""
+    """The inverse of ``encode_field`` (and of a ``TIMER_ANNOTATIONS`` value); raises
+    ``ReplayError`` on a malformed value."""
     if value is None:
         return frozenset() if name in _KIND_SETS else None
     try:
-        if name in _INSTANTS:
+        if name in _INSTANTS or name in _ANNOTATION_INSTANTS:
             return ensure_utc(datetime.fromisoformat(str(value)), name)
         if name in _DURATIONS:
             if not isinstance(value, int) or isinstance(value, bool):
@@ -89,7 +95,7 @@ def decode_field(name: str, value: JsonValue) -> Any:
             if not isinstance(value, list):
                 raise TypeError("expected a list")
             return frozenset(TimerKind(v) for v in value)
-        if name in _PLAIN:
+        if name in _PLAIN or name in TIMER_ANNOTATIONS:
             return value
     except (TypeError, ValueError) as exc:
         raise ReplayError(f"audit field {name!r} holds a bad value {value!r}: {exc}") from exc
@@ -107,7 +113,11 @@ def encode_delta(before: EventState | None, after: EventState) -> dict[str, Json
 
 
 def _decode(data: Mapping[str, JsonValue]) -> dict[str, Any]:
-    return {name: decode_field(name, value) for name, value in data.items()}
+    return {
+        name: decode_field(name, value)
+        for name, value in data.items()
+        if name not in TIMER_ANNOTATIONS
+    }
 
 
 def replay(entries: Iterable[AuditEntry]) -> EventState:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from domain.lifecycle.audit import encode_delta
+from domain.calendar import add_working
+from domain.lifecycle.audit import encode_delta, encode_field
 from domain.lifecycle.errors import IllegalTransition, InvalidCommand, StaleVersion
 from domain.lifecycle.invariants import invariant_violations
 from domain.lifecycle.model import (
@@ -20,13 +21,16 @@ from domain.lifecycle.model import (
     CLOCKED_STATUSES,
     RESOLVE_TIMERS,
     SYSTEM_ACTIONS,
+    TIMER_FIELDS,
     Action,
     Assignment,
     AuditEntry,
+    Clock,
     Command,
     Decision,
     EscalationReason,
     EventState,
+    JsonValue,
     Notification,
     NotificationKind,
     Status,
@@ -158,7 +162,7 @@ def apply(state: EventState, command: Command, *, now: datetime, policy: SlaPoli
         version=new_state.version,
         note=command.note,
         reason=outcome.reason,
-        data=encode_delta(state, new_state),
+        data={**encode_delta(state, new_state), **_timer_annotation(state, command)},
     )
     return Decision(
         state=new_state,
@@ -166,6 +170,24 @@ def apply(state: EventState, command: Command, *, now: datetime, policy: SlaPoli
         timers=outcome.timers,
         notifications=outcome.notifications,
     )
+
+
+def _timer_annotation(state: EventState, command: Command) -> dict[str, JsonValue]:
+    """Which clock a warning or breach belongs to, at which share of its allowance, the
+    deadline of that clock (the stage/level clock that fired) and the original promise for the
+    same clock: the history shows each clock apart (``TIMER_ANNOTATIONS``; replay skips them)."""
+    kind = command.timer
+    if command.action not in SYSTEM_ACTIONS or kind is None:
+        return {}
+    clock = Clock.ACK if kind.is_ack else Clock.RESOLVE
+    breach = TimerKind.ACK_BREACH if kind.is_ack else TimerKind.RESOLVE_BREACH
+    promise = state.promised_ack_at if kind.is_ack else state.promised_due_at
+    return {
+        "clock": clock.value,
+        "percent": round(kind.fraction * 100),
+        "clock_due_at": encode_field(TIMER_FIELDS[breach], getattr(state, TIMER_FIELDS[breach])),
+        "promised_at": encode_field("promised_due_at", promise),
+    }
 
 
 def _check(state: EventState) -> None:
@@ -247,6 +269,9 @@ def _start_period(
         policy.calendar, now, resolve_allowance, resolve_allowance, RESOLVE_TIMERS, state
     )
     marks: dict[str, Any] = {**ack.at, **resolve.at}
+    if state.promised_due_at is None:  # the clocks' first start: the promise is made
+        marks["promised_ack_at"] = ack.at[TIMER_FIELDS[TimerKind.ACK_BREACH]]
+        marks["promised_due_at"] = resolve.at[TIMER_FIELDS[TimerKind.RESOLVE_BREACH]]
     return replace(
         state,
         **marks,
@@ -332,7 +357,12 @@ def _review(state: EventState, command: Command, now: datetime, policy: SlaPolic
         reason="rework",
     )
     new, timers = _redeploy(state, same_handler, now, policy)
-    new = replace(new, rework_count=state.rework_count + 1)
+    new = replace(
+        new,
+        rework_count=state.rework_count + 1,
+        rejection_note=command.note,
+        rejected_at=now,
+    )
     return _Outcome(new, timers, (_to_handler(new, NotificationKind.REVIEW_FAILED, command.note),))
 
 
@@ -421,6 +451,7 @@ def _resume(state: EventState, command: Command, now: datetime, policy: SlaPolic
             )
         )
     marks: dict[str, Any] = {name: at for plan in plans for name, at in plan.at.items()}
+    marks.update(_shifted_promises(state, now, policy))
     new = replace(
         state,
         **marks,
@@ -434,6 +465,31 @@ def _resume(state: EventState, command: Command, now: datetime, policy: SlaPolic
     )
     notes = (_to_handler(new, NotificationKind.RESUMED, command.note),)
     return _Outcome(new, set_timers(new, now), notes)
+
+
+def _shifted_promises(state: EventState, now: datetime, policy: SlaPolicy) -> dict[str, datetime]:
+    """The promises moved by a pause that ends at ``now``: the resolution promise always, the
+    acknowledgement promise when the pause began before acknowledgement (its clock was running).
+    A promise still ahead when the pause began keeps the working time it had left then (as the
+    running clocks do); one already passed moves by the pause's working time, so it stays
+    passed for anything done after the pause — a pause never mends a broken promise. On 24×7
+    both are ``promise + (now − suspended_at)``."""
+    if state.suspended_at is None:
+        raise AssertionError("a paused event without suspended_at")
+    began, calendar = state.suspended_at, policy.calendar
+    names = ["promised_due_at"]
+    if state.resume_status is Status.DISPATCHED:
+        names.append("promised_ack_at")
+    shifted: dict[str, datetime] = {}
+    for name in names:
+        promise: datetime | None = getattr(state, name)
+        if promise is None:
+            continue
+        if promise > began:
+            shifted[name] = add_working(calendar, now, remaining(calendar, promise, began))
+        else:
+            shifted[name] = add_working(calendar, promise, remaining(calendar, now, began))
+    return shifted
 
 
 def _merge(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:

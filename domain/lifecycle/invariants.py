@@ -35,6 +35,9 @@ def invariant_violations(state: EventState) -> list[str]:
         "resolved_at",
         "closed_at",
         "voided_at",
+        "promised_ack_at",
+        "promised_due_at",
+        "rejected_at",
     ):
         value = getattr(state, name)
         need(value is None or value.utcoffset() is not None, f"{name} is naive")
@@ -43,11 +46,13 @@ def invariant_violations(state: EventState) -> list[str]:
         need(state.dispatched_at is None, f"{s} but dispatched_at is set")
         need(state.assignee_id is None, f"{s} but an assignee is set")
         need(state.deadline_version == 0, f"{s} but deadlines were set")
+        need(state.promised_due_at is None, f"{s} but a promise was made")
     if s in CLOCKED_STATUSES or s == Status.SUSPENDED:
         need(state.dispatched_at is not None, f"{s} without dispatched_at")
         need(state.due_at is not None, f"{s} without due_at")
         need(state.resolve_allowance is not None, f"{s} without resolve allowance")
         need(state.deadline_version >= 1, f"{s} with deadline_version 0")
+        need(state.promised_due_at is not None, f"{s} without the original promise")
     if s == Status.DISPATCHED:
         need(
             state.ack_due_at is not None and state.ack_allowance is not None,

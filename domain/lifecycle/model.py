@@ -163,6 +163,9 @@ TIMER_FIELDS: Mapping[TimerKind, str] = {
     TimerKind.RESOLVE_BREACH: "due_at",
 }
 
+#: The ``EventState`` fields holding the original promise (``EventState.promised_ack_at``).
+PROMISE_FIELDS: tuple[str, ...] = ("promised_ack_at", "promised_due_at")
+
 
 class TimerOp(StrEnum):
     SET = "set"
@@ -252,6 +255,14 @@ class EventState:
     ack_warn75_at: datetime | None = None
     resolve_warn50_at: datetime | None = None
     resolve_warn75_at: datetime | None = None
+    #: The original promise: the acknowledgement and resolution deadlines of the first
+    #: dispatch. Set once when the clocks first start and never moved afterwards, except by a
+    #: pause (suspension, merge), which moves them later by the paused working time (the ack
+    #: promise only when paused before acknowledgement); docs/decisions/0013. Rework,
+    #: re-dispatch, escalation and breaches restart ``ack_due_at``/``due_at`` (the stage
+    #: clock), not these.
+    promised_ack_at: datetime | None = None
+    promised_due_at: datetime | None = None
     #: The current deadlines reached a year the calendar does not know and used its fallback.
     clock_fallback: bool = False
     deadline_version: int = 0
@@ -267,6 +278,10 @@ class EventState:
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     voided_at: datetime | None = None
+    #: The last rejected review of a fix: its note and instant. Kept until the next review
+    #: decides (a new rejection replaces them, an approval keeps them as the record).
+    rejection_note: str | None = None
+    rejected_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,26 @@ def test_a_closed_at_changed_by_sql_is_reported(conn: Connection) -> None:
     assert _check(report, "chain").ok and _check(report, "day heads").ok
 
 
+def test_a_promise_moved_by_sql_is_reported(conn: Connection) -> None:
+    """The original promise is replayed from the log like every state field: moving it to
+    make a late fix count on time (按期处置率) shows."""
+    event_id = int(
+        conn.execute(
+            text("SELECT id FROM event WHERE status = 'closed' AND resolved_at > promised_due_at"
+                 " ORDER BY id LIMIT 1")
+        ).scalar_one()
+    )  # fmt: skip
+    conn.execute(
+        text("UPDATE event SET promised_due_at = resolved_at WHERE id = :id"), {"id": event_id}
+    )
+    report = _verify(conn)
+    replay = _check(report, "replay")
+    assert [d.what for d in replay.discrepancies] == [
+        "event row's promised_due_at differs from its audit log"
+    ]
+    assert replay.discrepancies[0].event_ids == [event_id]
+
+
 def test_a_closed_at_changed_behind_the_triggers_is_reported_twice(conn: Connection) -> None:
     event_id = _closed_event(conn)
     _as_superuser_without_triggers(conn)

@@ -301,6 +301,7 @@ def _facts(rng: random.Random) -> EventFacts:
         dispatched_at=dispatched,
         resolved_at=resolved,
         due_at=after(created),
+        promised_due_at=after(created),
         closed_at=after(resolved or created),
         redispatch_count=rng.randint(0, 2),
         escalation_count=rng.randint(0, 2),
@@ -323,11 +324,12 @@ def test_statistics_counters_agree_with_the_domain(db: Session) -> None:
         INSERT INTO event_case (id, client_id, request_hash, category_id, grid_id, community_id,
             description, geom, coord, orig_lon, orig_lat, snapped, distance_m, received_at, status,
             level, version, deadline_version, source, created_at, dispatched_at, resolved_at,
-            due_at, closed_at, redispatch_count, escalation_count, rework_count, duplicate_of)
+            due_at, closed_at, redispatch_count, escalation_count, rework_count, duplicate_of,
+            promised_due_at)
         VALUES (:id, gen_random_uuid(), '', 1, 1, 1, '', ST_MakePoint(0, 0), 'wgs84', 0, 0,
             false, 0, :created_at, :status, :level, 1, 1, :source, :created_at, :dispatched_at,
             :resolved_at, :due_at, :closed_at, :redispatch_count, :escalation_count,
-            :rework_count, :duplicate_of)
+            :rework_count, :duplicate_of, :promised_due_at)
         """),
         [{**f.__dict__, "status": f.status.value, "id": i} for i, f in enumerate(facts)],
     )

@@ -249,7 +249,9 @@ SELECT count(*) AS reported,
                           AND e.closed_at - e.created_at <= c.resolve_minutes * interval '1 minute')
          AS closed_on_time,
        count(*) FILTER (WHERE e.status = 'closed' AND e.level = 0) AS closed_level0,
-       count(*) FILTER (WHERE e.status = 'closed' AND e.level <= 2) AS closed_le2
+       count(*) FILTER (WHERE e.status = 'closed' AND e.level <= 2) AS closed_le2,
+       count(*) FILTER (WHERE e.status IN ('resolved', 'closed')
+                          AND e.resolved_at <= e.promised_due_at) AS handled_on_promise
   FROM event e JOIN category c ON c.id = e.category_id
  WHERE e.created_at >= :start AND e.created_at < :end
    AND (CAST(:grids AS integer[]) IS NULL OR e.grid_id = ANY(:grids))

@@ -83,6 +83,10 @@ export interface EventOut {
   ack_warn_at?: string | null
   resolve_warn_at?: string | null
   clock_fallback?: boolean
+  promised_ack_at?: string | null
+  promised_due_at?: string | null
+  rejection_note?: string | null
+  rejected_at?: string | null
 }
 
 export interface EventPage {

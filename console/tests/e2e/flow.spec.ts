@@ -71,6 +71,9 @@ test('report → live map and board → manual dispatch → reject → approve, 
   await drawer.getByTestId('action-note').fill('现场仍有垃圾残留，请返工')
   await drawer.getByTestId('action-submit').click()
   await expect(drawer.getByTestId('event-detail')).toHaveAttribute('data-status', 'dispatched')
+  // the note is on the event, and the original promise beside the restarted clock
+  await expect(drawer.getByTestId('rejection-note')).toContainText('现场仍有垃圾残留，请返工')
+  await expect(drawer.getByTestId('event-promised-due')).not.toHaveText('')
 
   // the second fix, approved
   await api.act('g11h', reported.id, 'acknowledge')

@@ -339,6 +339,10 @@ def indicators(
             "on_time_dispatch": "first dispatch within stats_setting.dispatch_limit_minutes "
             "of the report",
             "coverage": "coverage and staffing describe the map and the roster now",
+            "on_time_handling": "按期处置率 measures the last fix against the original promise "
+            "(promised_due_at: the resolve deadline of the first dispatch, moved only by a "
+            "suspension); on_time_handling_stage measures it against the stage clock it was "
+            "made on (due_at, restarted by rework, re-dispatch, escalation and each breach)",
             "audit": "立案, 核查 indicators read the audit log: registration within "
             "stats_setting.register_limit_minutes of the report, review within "
             "stats_setting.review_limit_minutes of the fix",
