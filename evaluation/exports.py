@@ -100,7 +100,8 @@ HEADERS_ZH: Mapping[str, str] = {
     "area_km2": "面积(km²)",
     "staffed": "一长两员配齐",
     # scorecard
-    "kind": "类型",
+    "kind_name": "类型",
+    "kind": "类型代码",
     "score": "得分",
     "grade": "等级",
     **{f"points_{i.code}": f"{i.name}得分" for i in INDICATORS},

@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import IO, Annotated, Any, Literal
+from typing import IO, Annotated, Any, Literal, cast
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -26,7 +26,7 @@ from evaluation.drilldown import drilldown, event_list, page, stream_rows
 from evaluation.indicators import indicator_report
 from evaluation.resolution import resolution_table
 from evaluation.scope import Scope, window, with_category, with_place
-from evaluation.scorecard import ScoredUnit, scorecard_units
+from evaluation.scorecard import UNIT_LABELS, ScoredUnit, scorecard_units
 from kernel.errors import Invalid, field_error
 from kernel.paging import DEFAULT_LIMIT, MAX_BIGINT, MAX_ROWS_LIMIT
 from service.api.deps import Now, RolesAllowed, SessionDep
@@ -205,7 +205,7 @@ class ScoreLineOut(BaseModel):
 
 
 class ScoredOut(BaseModel):
-    kind: Literal["grid", "community"]
+    kind: Literal["grid", "community", "subdistrict"]
     code: str
     name: str
     community: str | None
@@ -222,6 +222,10 @@ class ScorecardOut(BaseModel):
     grades: list[dict[str, Any]]
     grids: list[ScoredOut]
     communities: list[ScoredOut]
+    subdistrict: ScoredOut = Field(
+        description="the subdistrict graded as a whole (every grid's counters summed), as the "
+        "seed's evaluation grades it"
+    )
 
 
 def _served(
@@ -338,7 +342,9 @@ def indicators(
             "window": DEFINITIONS["window"],
             "on_time_dispatch": "first dispatch within stats_setting.dispatch_limit_minutes "
             "of the report",
-            "coverage": "coverage and staffing describe the map and the roster now",
+            "coverage": "coverage and staffing describe the map and the roster now; with grid= "
+            "or community=, those grids: the part of their own area within the jurisdiction / "
+            "their own area, and their staffing",
             "audit": "立案, 核查 indicators read the audit log: registration within "
             "stats_setting.register_limit_minutes of the report, review within "
             "stats_setting.review_limit_minutes of the fix",
@@ -421,7 +427,7 @@ def _how(value: float | None, weight: float, full: float, zero: float, points: f
 def _scored_out(unit: ScoredUnit) -> ScoredOut:
     names = {i.code: i.name for i in INDICATORS}
     return ScoredOut(
-        kind="grid" if unit.kind == "grid" else "community",
+        kind=cast(Literal["grid", "community", "subdistrict"], unit.kind),
         code=unit.code,
         name=unit.name,
         community=unit.community,
@@ -449,17 +455,19 @@ def _scored_out(unit: ScoredUnit) -> ScoredOut:
 
 @router.get("/scorecard", response_model=ScorecardOut, responses={**EXPORTS, **problems(413)})
 def scorecard(session: SessionDep, _: Reader, scope: Window, output: OutputDep, now: Now) -> Any:
-    """Each grid's and community's 100-point score (weights: data/scorecard.json), graded
-    优 ≥ 90, 良 80–90, 中 60–80, 差 < 60, with how each point was earned."""
+    """Each grid's and community's 100-point score, and the subdistrict's as a whole (weights:
+    data/scorecard.json), graded 优 ≥ 90, 良 80–90, 中 60–80, 差 < 60, with how each point was
+    earned."""
     units, card = scorecard_units(session=session, scope=scope, now=now)
     if output.export:
         codes = [r.indicator for r in card.rules]
-        columns = ["kind", "code", "name", "community", "score", "grade"]
+        columns = ["kind_name", "kind", "code", "name", "community", "score", "grade"]
         columns += [f"value_{c}" for c in codes] + [f"points_{c}" for c in codes]
         rows = []
         for u in units:
             row: dict[str, Any] = {
-                "kind": u.kind, "code": u.code, "name": u.name, "community": u.community,
+                "kind_name": UNIT_LABELS[u.kind], "kind": u.kind, "code": u.code, "name": u.name,
+                "community": u.community,
                 "score": u.result.score, "grade": u.result.grade,
             }  # fmt: skip
             for line in u.result.lines:
@@ -474,6 +482,7 @@ def scorecard(session: SessionDep, _: Reader, scope: Window, output: OutputDep, 
         grades=[{"grade": g, "min": m} for m, g in card.grades],
         grids=[_scored_out(u) for u in units if u.kind == "grid"],
         communities=[_scored_out(u) for u in units if u.kind == "community"],
+        subdistrict=next(_scored_out(u) for u in units if u.kind == "subdistrict"),
     )
 
 
