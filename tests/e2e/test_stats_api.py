@@ -224,7 +224,7 @@ def test_xlsx_export_parses_back(client: TestClient, token_for: Headers, made: W
     assert sheet is not None
     header = next(sheet.iter_rows(values_only=True))
     assert {"得分", "等级", "结案率得分", "按期结案率"} <= set(header)
-    assert sheet.max_row == 1 + 44 + 6
+    assert sheet.max_row == 1 + 44 + 6 + 1  # and the subdistrict as a whole
 
 
 def test_indicators_link_to_their_events(
@@ -409,3 +409,70 @@ def test_csv_is_streamed_and_an_xlsx_past_a_sheet_is_a_413(
     )
     assert r.status_code == 413
     assert "export csv" in r.json()["detail"][0]["msg"]
+
+
+def test_coverage_with_a_grid_filter_is_the_grids_own_area(
+    client: TestClient, token_for: Headers, made: World, db: Session
+) -> None:
+    """Issue 18: with grid= every indicator is the grid's, coverage too (it was the whole
+    map's 16.18 km² whatever the filter)."""
+    code = made.grids[0].code
+    area = db.execute(
+        text("SELECT round((area_m2 / 1e6)::numeric, 4) FROM grid WHERE code = :c"), {"c": code}
+    ).scalar_one()
+    r = client.get(
+        "/api/v1/stats/indicators", params={**WINDOW, "grid": code}, headers=token_for("evaluator")
+    )
+    assert r.status_code == 200, r.text
+    figures = {i["code"]: i for i in r.json()["indicators"]}
+    coverage = figures["coverage"]
+    assert coverage["denominator"] == pytest.approx(float(area), abs=1e-3)
+    assert coverage["numerator"] == pytest.approx(float(area), abs=1e-3)
+    assert coverage["value"] == pytest.approx(1.0, abs=1e-3)
+    assert figures["staffing"]["denominator"] == 1  # as staffing already was
+    whole = client.get("/api/v1/stats/indicators", params=WINDOW, headers=token_for("evaluator"))
+    assert {i["code"]: i for i in whole.json()["indicators"]}["coverage"]["denominator"] > 16
+    community = made.grids[0].code[:12]
+    r = client.get(
+        "/api/v1/stats/indicators",
+        params={**WINDOW, "community": community},
+        headers=token_for("evaluator"),
+    )
+    own = db.execute(
+        text(
+            "SELECT round((sum(g.area_m2) / 1e6)::numeric, 4) FROM grid g"
+            " JOIN community c ON c.id = g.community_id WHERE c.code = :c"
+        ),
+        {"c": community},
+    ).scalar_one()
+    assert {i["code"]: i for i in r.json()["indicators"]}["coverage"][
+        "denominator"
+    ] == pytest.approx(float(own), abs=1e-3)
+
+
+def test_the_scorecard_grades_the_subdistrict_as_a_whole(
+    client: TestClient, token_for: Headers, made: World
+) -> None:
+    """Issue 18: a whole-subdistrict score beside the grids' and the communities', in the
+    JSON and in the export (its counters are every grid's summed)."""
+    body = client.get(
+        "/api/v1/stats/scorecard", params=WINDOW, headers=token_for("evaluator")
+    ).json()
+    whole = body["subdistrict"]
+    assert whole["kind"] == "subdistrict" and whole["grade"] in ("优", "良", "中", "差")
+    lines = {line["indicator"]: line for line in whole["lines"]}
+    assert lines["closure_rate"]["value"] == 1.0  # the 9 events of two grids, all closed
+    assert lines["staffing"]["value"] == 1.0  # 44 of 44 grids staffed
+    r = client.get(
+        "/api/v1/stats/scorecard",
+        params={**WINDOW, "format": "csv", "headers": "zh"},
+        headers=token_for("evaluator"),
+    )
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert len(rows) == 44 + 6 + 1
+    last = rows[-1]
+    assert (last["类型"], last["类型代码"], last["得分"]) == (
+        "街道",
+        "subdistrict",
+        str(whole["score"]),
+    )
