@@ -46,6 +46,8 @@ HEADERS_ZH: Mapping[str, str] = {
     "community": "所属社区",
     "first_day": "起始日",
     "last_day": "截止日",
+    "reported": "上报数",
+    "open": "未结案数",
     "count": "结案数",
     "mean": "平均用时(分钟)",
     "p50": "中位数P50(分钟)",

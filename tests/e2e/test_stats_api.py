@@ -178,7 +178,7 @@ def test_csv_export_with_chinese_headers_parses_back(
     assert r.content.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs for UTF-8
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     header = rows[0]
-    assert header[:4] == ["分组", "名称", "所属社区", "结案数"]
+    assert header[:6] == ["分组", "名称", "所属社区", "上报数", "未结案数", "结案数"]
     assert "样本不足" in header and "中位数P50(分钟)" in header
     by_code = {row[0]: dict(zip(header, row, strict=True)) for row in rows[1:]}
     a = by_code[made.grids[0].code]
@@ -476,3 +476,47 @@ def test_the_scorecard_grades_the_subdistrict_as_a_whole(
         "subdistrict",
         str(whole["score"]),
     )
+
+
+def test_grouped_statistics_count_reported_and_still_open_not_only_closed(
+    client: TestClient, token_for: Headers, made: World, db: Session
+) -> None:
+    """Issue 18: per group, the events reported and those still open beside the closed ones."""
+    from tests.kit.dispatch import report
+
+    at = datetime(DAY.year, DAY.month, DAY.day, 15, tzinfo=get_settings().tz)
+    report(db, "g01m1", now=at, grid=made.grids[0].code)  # registered, never closed
+    db.flush()
+    expect = {
+        "grid": (made.grids[0].code, 4, 1, 3),
+        "community": (made.grids[0].code[:12], None, 1, None),
+        "category": ("exposed_garbage", 10, 1, 9),
+        "day": (DAY.isoformat(), 10, 1, 9),
+    }
+    for group_by, (key, reported, still_open, closed) in expect.items():
+        body = client.get(
+            "/api/v1/stats/resolution",
+            params={**WINDOW, "group_by": group_by},
+            headers=token_for("evaluator"),
+        ).json()
+        group = next(g for g in body["groups"] if g["group"] == key)
+        assert group["open"] == still_open, group_by
+        if reported is not None:
+            assert (group["reported"], group["count"]) == (reported, closed), group_by
+        assert (body["total"]["reported"], body["total"]["open"], body["total"]["count"]) == (
+            10, 1, 9,
+        )  # fmt: skip
+    by_level = client.get(
+        "/api/v1/stats/resolution",
+        params={**WINDOW, "group_by": "level"},
+        headers=token_for("evaluator"),
+    ).json()
+    assert by_level["total"]["reported"] is None  # an event's level moves: not counted by it
+    r = client.get(
+        "/api/v1/stats/resolution",
+        params={**WINDOW, "group_by": "grid", "format": "csv", "headers": "zh"},
+        headers=token_for("evaluator"),
+    )
+    rows = {row["分组"]: row for row in csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))}
+    row = rows[made.grids[0].code]
+    assert (row["上报数"], row["未结案数"], row["结案数"]) == ("4", "1", "3")

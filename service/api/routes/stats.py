@@ -124,6 +124,9 @@ DEFINITIONS: dict[str, str] = {
     "window": "events reported on the calendar days since..until (inclusive) in the service's "
     "time zone (WANGGE_TIMEZONE), "
     "as they stand now",
+    "reported": "events reported in the window in the group (a report linked as another's "
+    "duplicate counts once, as the event it joined); open: of them, neither closed nor voided "
+    "now; count: of them, closed (the figures below are over these)",
     "minutes": "whole minutes from report (created_at) to close (closed_at), rounded down",
     "percentiles": "nearest rank: the value at rank ceil(p*N/100) of the sorted minutes "
     "(= PostgreSQL percentile_disc(p/100))",
@@ -138,6 +141,13 @@ class ResolutionGroup(BaseModel):
     community: str | None = None
     first_day: date | None = None
     last_day: date | None = None
+    reported: int | None = Field(
+        default=None,
+        description="events reported in the window in the group (null when grouped by level)",
+    )
+    open: int | None = Field(
+        default=None, description="of them, neither closed nor voided now (null by level)"
+    )
     count: int
     mean: float | None
     p50: int | None
@@ -270,7 +280,8 @@ def resolution(
     output: OutputDep,
     group_by: GroupBy = GroupBy.grid,
 ) -> Any:
-    """Report → close minutes per group: count, mean, p50, p90, p95, max, on-time rate."""
+    """Report → close minutes per group: count, mean, p50, p90, p95, max, on-time rate; and
+    the group's reported and still-open events (not by level)."""
     table = resolution_table(session=session, scope=scope, group_by=group_by)
     rows = [r.as_dict() for r in table.rows]
     if output.export:
@@ -279,6 +290,8 @@ def resolution(
             columns.append("community")
         if group_by.is_time:
             columns += ["first_day", "last_day"]
+        if group_by is not GroupBy.level:
+            columns += ["reported", "open"]
         columns += [
             "count", "mean", "p50", "p90", "p95", "max", "on_time", "on_time_rate",
             "small_sample",
