@@ -520,3 +520,48 @@ def test_grouped_statistics_count_reported_and_still_open_not_only_closed(
     rows = {row["分组"]: row for row in csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))}
     row = rows[made.grids[0].code]
     assert (row["上报数"], row["未结案数"], row["结案数"]) == ("4", "1", "3")
+
+
+def test_drilldowns_list_the_misses_denominator_minus_numerator(
+    client: TestClient, token_for: Headers, made: World
+) -> None:
+    """Issue 18: ``part=misses`` lists what kept an indicator below 1, beside its numerator."""
+    figures = {
+        i["code"]: i
+        for i in client.get(
+            "/api/v1/stats/indicators", params=WINDOW, headers=token_for("evaluator")
+        ).json()["indicators"]
+    }
+
+    def ids(code: str, part: str) -> list[object]:
+        r = client.get(
+            f"/api/v1/stats/indicators/{code}/events",
+            params={**WINDOW, "part": part, "limit": 200},
+            headers=token_for("evaluator"),
+        )
+        assert r.status_code == 200, r.text
+        return [item.get("id", item.get("grid_code")) for item in r.json()["items"]]
+
+    on_time = figures["on_time_closure"]
+    hits, misses = ids("on_time_closure", "numerator"), ids("on_time_closure", "misses")
+    assert len(misses) == on_time["denominator"] - on_time["numerator"] > 0
+    assert not set(hits) & set(misses) and len(set(hits) | set(misses)) == 9
+    assert figures["on_time_closure"]["misses"].endswith("&part=misses")
+    patrol = figures["patrol_coverage"]  # nobody patrolled: every grid-day is a miss
+    assert len(ids("patrol_coverage", "misses")) == patrol["denominator"] == 44
+    assert ids("staffing", "misses") == []  # every grid has 一长两员
+    for code in ("closed_count", "coverage"):
+        assert figures[code]["misses"] is None
+        r = client.get(
+            f"/api/v1/stats/indicators/{code}/events",
+            params={**WINDOW, "part": "misses"},
+            headers=token_for("evaluator"),
+        )
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "part"]
+    r = client.get(
+        "/api/v1/stats/indicators/on_time_closure/events",
+        params={**WINDOW, "part": "misses", "format": "csv"},
+        headers=token_for("evaluator"),
+    )
+    assert "on_time_closure_misses" in r.headers["content-disposition"]
+    assert len(list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))) == len(misses)

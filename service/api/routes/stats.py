@@ -15,14 +15,14 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
 from domain.evaluation.days import GroupBy
-from domain.evaluation.indicators import INDICATORS, IndicatorValue, Source
+from domain.evaluation.indicators import INDICATORS, IndicatorValue, Kind, Source
 from domain.evaluation.resolution import SMALL_SAMPLE
 from domain.jurisdiction import Principal
 from domain.lifecycle import Status
 from domain.roles import Role
 from evaluation import exports
 from evaluation.bundle import write_bundle
-from evaluation.drilldown import drilldown, event_list, page, stream_rows
+from evaluation.drilldown import Part, drilldown, event_list, page, stream_rows
 from evaluation.indicators import indicator_report
 from evaluation.resolution import resolution_table
 from evaluation.scope import Scope, window, with_category, with_place
@@ -186,6 +186,11 @@ class IndicatorOut(BaseModel):
     scope: Literal["window", "map"]
     events: str | None = Field(description="drill-down into the events behind the numerator")
     drilldown: str = Field(description="drill-down (events, grid-days or grids)")
+    misses: str | None = Field(
+        default=None,
+        description="drill-down into the misses: the denominator's minus the numerator's "
+        "(null for counts and for the map's coverage, an area)",
+    )
 
 
 class IndicatorsOut(BaseModel):
@@ -332,6 +337,9 @@ def _indicator_out(v: IndicatorValue, scope: Scope) -> IndicatorOut:
         scope="window" if v.indicator.source is not Source.map else "map",
         events=link if v.indicator.source in (Source.events, Source.audit, Source.intake) else None,
         drilldown=link,
+        misses=None
+        if v.indicator.kind is Kind.COUNT or v.indicator.code == "coverage"
+        else f"{link}&part=misses",
     )
 
 
@@ -386,17 +394,25 @@ def indicator_events(
     output: OutputDep,
     wanted: RowsDep,
     now: Now,
+    part: Annotated[
+        Part,
+        Query(
+            description="numerator: what stands behind it; misses: the denominator's minus the "
+            "numerator's (events due that did not make it, grid-days without a patrol, grids "
+            "not fully staffed)"
+        ),
+    ] = Part.numerator,
 ) -> Any:
-    """What stands behind an indicator's numerator: events (or grid-days for patrol coverage,
-    grids for coverage and staffing), by id, paginated; csv/xlsx export all of them (or the
-    first ``limit``), streamed."""
-    listing = drilldown(code=code, scope=scope, cursor=wanted.cursor, now=now)
+    """What stands behind an indicator's numerator, or its misses (``part=misses``): events
+    (or grid-days for patrol coverage, grids for coverage and staffing), by id, paginated;
+    csv/xlsx export all of them (or the first ``limit``), streamed."""
+    listing = drilldown(code=code, scope=scope, cursor=wanted.cursor, now=now, part=part)
     if output.export:
         return _served(
             listing.columns,
             stream_rows(session, listing, wanted.limit),
             output,
-            kind=f"{code}_numerator",
+            kind=f"{code}_{part.value}",
             scope=scope,
             title=code,
         )
