@@ -64,6 +64,7 @@ HEADERS_ZH: Mapping[str, str] = {
     "denominator": "分母",
     "value": "指标值",
     "formula": "计算公式",
+    "formula_zh": "计算公式",
     # events
     "id": "事件编号",
     "client_id": "客户端编号",
@@ -175,7 +176,7 @@ def _width(key: str, title: str) -> float:
         least = 20  # 2026-01-02 03:04:05
     elif key in ("day", "first_day", "last_day") or key.endswith("_day"):
         least = 12
-    elif key.endswith("name") or key in ("community", "formula", "indicator"):
+    elif key.endswith("name") or key in ("community", "formula", "formula_zh", "indicator"):
         least = 18
     else:
         least = 10

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
 
+from kernel.settings import get_settings
 from tests.conftest import Clock
 from tests.kit.dispatch import (
     audit_actions,
@@ -397,6 +398,16 @@ def test_a_dispatch_to_a_department_counts_as_an_escalation(
     assert tuple(row) == (0, "dispatched_up")
     counted = db.execute(text("SELECT sum(escalations), sum(redispatches) FROM stats_daily")).one()
     assert tuple(counted) == (1, 0)
+    day = clock.now.astimezone(get_settings().tz).date().isoformat()
+    r = client.get(
+        "/api/v1/stats/indicators",
+        params={"since": day, "until": day},
+        headers=token_for("evaluator"),
+    )
+    figures = {i["code"]: i for i in r.json()["indicators"]}
+    rate = figures["escalation_rate"]
+    assert (rate["numerator"], rate["denominator"], rate["value"]) == (1, 1, 1.0)
+    assert figures["accurate_dispatch"]["value"] == 1.0  # not counted as a wrong dispatch
 
 
 # --- the board -------------------------------------------------------------------------------

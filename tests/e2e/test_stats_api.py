@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 from sqlmodel import Session
 
-from domain.evaluation.indicators import INDICATORS, Source
+from domain.evaluation.indicators import FORMULAS_ZH, INDICATORS, Source
 from domain.evaluation.resolution import summarize
 from evaluation.exports import CSV_TYPE, XLSX_TYPE
 from evaluation.sealing import seal
@@ -565,3 +565,23 @@ def test_drilldowns_list_the_misses_denominator_minus_numerator(
     )
     assert "on_time_closure_misses" in r.headers["content-disposition"]
     assert len(list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))) == len(misses)
+
+
+def test_indicator_exports_give_the_formulas_in_chinese(
+    client: TestClient, token_for: Headers, made: World
+) -> None:
+    """Issue 18: with Chinese headers the formula column is Chinese too (it was English)."""
+    r = client.get(
+        "/api/v1/stats/indicators",
+        params={**WINDOW, "format": "xlsx", "headers": "zh"},
+        headers=token_for("evaluator"),
+    )
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    header = list(rows[0])
+    by_code = {row[header.index("编码")]: row for row in rows[1:]}
+    formula = by_code["closure_rate"][header.index("计算公式")]
+    assert formula == FORMULAS_ZH["closure_rate"] and "结案数 ÷ 应结案数" in str(formula)
+    body = client.get("/api/v1/stats/indicators", params=WINDOW, headers=token_for("evaluator"))
+    assert all(i["formula_zh"] == FORMULAS_ZH[i["code"]] for i in body.json()["indicators"])

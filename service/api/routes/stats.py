@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
 from domain.evaluation.days import GroupBy
-from domain.evaluation.indicators import INDICATORS, IndicatorValue, Kind, Source
+from domain.evaluation.indicators import FORMULAS_ZH, INDICATORS, IndicatorValue, Kind, Source
 from domain.evaluation.resolution import SMALL_SAMPLE
 from domain.jurisdiction import Principal
 from domain.lifecycle import Status
@@ -174,6 +174,7 @@ class IndicatorOut(BaseModel):
     name: str
     name_en: str
     formula: str
+    formula_zh: str
     numerator: float
     denominator: float
     value: float | None = Field(
@@ -328,6 +329,7 @@ def _indicator_out(v: IndicatorValue, scope: Scope) -> IndicatorOut:
         name=v.indicator.name,
         name_en=v.indicator.name_en,
         formula=v.indicator.formula,
+        formula_zh=FORMULAS_ZH[v.indicator.code],
         numerator=v.numerator,
         denominator=v.denominator,
         value=v.value,
@@ -351,7 +353,9 @@ def indicators(
     report = indicator_report(session=session, scope=scope, now=now)
     out = [_indicator_out(v, scope) for v in report.values]
     if output.export:
-        columns = ["code", "name", "numerator", "denominator", "value", "formula"]
+        # the formula in the headers' language: Chinese beside Chinese headers
+        formula = "formula_zh" if output.headers == "zh" else "formula"
+        columns = ["code", "name", "numerator", "denominator", "value", formula]
         return _served(
             columns, [o.model_dump() for o in out], output, kind="indicators", scope=scope
         )
