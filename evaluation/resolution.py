@@ -132,7 +132,7 @@ def _group_labels(session: Session, scope: Scope, group_by: GroupBy) -> _Groups:
             keys.append(period.label)
             names.append(period.label)
             extra.append(
-                {"first_day": period.first.isoformat(), "last_day": period.last.isoformat()}
+                {"first_day": period.first, "last_day": period.last}  # dates: date cells
             )
             for dn in range(day_number(period.first), day_number(period.last) + 1):
                 index[dn] = i

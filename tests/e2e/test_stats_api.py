@@ -585,3 +585,38 @@ def test_indicator_exports_give_the_formulas_in_chinese(
     assert formula == FORMULAS_ZH["closure_rate"] and "结案数 ÷ 应结案数" in str(formula)
     body = client.get("/api/v1/stats/indicators", params=WINDOW, headers=token_for("evaluator"))
     assert all(i["formula_zh"] == FORMULAS_ZH[i["code"]] for i in body.json()["indicators"])
+
+
+def test_period_days_are_excel_date_cells(
+    client: TestClient, token_for: Headers, made: World
+) -> None:
+    """Issue 18: every date of an export is a date cell (the periods' first and last days were
+    text), and the report times of a drill-down are date cells in Asia/Shanghai."""
+    r = client.get(
+        "/api/v1/stats/resolution",
+        params={**WINDOW, "group_by": "week", "format": "xlsx", "headers": "zh"},
+        headers=token_for("evaluator"),
+    )
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    assert sheet is not None
+    header = [c.value for c in sheet[1]]
+    first = sheet.cell(2, header.index("起始日") + 1)
+    last = sheet.cell(2, header.index("截止日") + 1)
+    assert first.is_date and last.is_date
+    assert first.value.date() == DAY and last.value.date() == DAY  # clipped to the window
+    body = client.get(
+        "/api/v1/stats/resolution",
+        params={**WINDOW, "group_by": "week"},
+        headers=token_for("evaluator"),
+    ).json()
+    assert body["groups"][0]["first_day"] == DAY.isoformat()  # JSON keeps ISO dates
+    r = client.get(
+        "/api/v1/stats/indicators/on_time_closure/events",
+        params={**WINDOW, "part": "misses", "format": "xlsx", "headers": "zh"},
+        headers=token_for("evaluator"),
+    )
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    assert sheet is not None
+    header = [c.value for c in sheet[1]]
+    created = sheet.cell(2, header.index("上报时间") + 1)
+    assert created.is_date and created.value.date() == DAY and 9 <= created.value.hour <= 17
