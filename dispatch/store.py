@@ -196,8 +196,8 @@ def audit_values(audit: AuditEntry) -> dict[str, Any]:
     }
 
 
-@lru_cache
-def _open_event_sql() -> str:
+@lru_cache(maxsize=8)
+def _open_event_sql(read_along: str | None) -> str:
     """The new event, its audit row and every outbox row, in one statement: atomic on an
     autocommit connection, one round trip, prepared once. The rows travel as three JSON
     parameters typed by ``jsonb_to_record``: few parameters and a short text keep the
@@ -207,9 +207,16 @@ def _open_event_sql() -> str:
     Nothing is written unless the reference data the caller used is current (the versions of
     ``reference_version``, ADR 0005) and ``client_id`` is new (ON CONFLICT: of concurrent
     identical reports exactly one inserts). Returns the new id (NULL when nothing was
-    inserted), whether the references were current, and the reporter's name."""
+    inserted), whether the references were current, the reporter's name, and the rows of
+    ``read_along`` (a query run in the same statement, on the snapshot the insert started
+    from, so without the new event) as a JSON array of objects."""
     event_columns = ("id", *REPORT_COLUMNS, *_STATE_COLUMNS)
-    return f"""
+    along = (
+        "NULL::json"
+        if read_along is None
+        else f"(SELECT coalesce(json_agg(r), '[]'::json) FROM ({read_along}) r)"
+    )
+    statement = f"""
         WITH v AS (
             SELECT * FROM jsonb_to_record(%(event)s::jsonb)
                 AS v({_column_types(Event, event_columns)})
@@ -242,8 +249,12 @@ def _open_event_sql() -> str:
                  AS r(topic text, payload jsonb, at timestamptz)
         )
         SELECT (SELECT id FROM e), EXISTS (SELECT 1 FROM current_refs),
-               (SELECT s.name FROM staff s JOIN v ON s.id = v.reporter_id)
+               (SELECT s.name FROM staff s JOIN v ON s.id = v.reporter_id),
+               {along}
     """
+    # One line: psycopg caches the conversion of statements up to 4 kB only.
+    assert "--" not in statement
+    return " ".join(statement.split())
 
 
 def _column_types(model: Any, names: Sequence[str]) -> str:
@@ -261,13 +272,15 @@ def open_event(
     lat: float,
     versions: tuple[int, int] | None,
     outbox: Sequence[tuple[str, dict[str, Any]]] = (),
+    read_along: tuple[str, dict[str, Any]] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The statement and parameters writing a just-opened event (``domain.open_event``):
     ``report`` holds ``REPORT_COLUMNS``, ``versions`` the (grid map, categories) versions
     the caller decided with (None: decided on the rows as they are now, in the caller's own
     transaction), ``outbox`` extra ``(topic, payload)`` rows for the event (such as the
-    dispatch request). The API runs it on an autocommit connection; ``insert_event`` runs it
-    in a session's transaction."""
+    dispatch request), ``read_along`` a query and its parameters answered in the same round
+    trip (the reporter's duplicate candidates). The API runs it on an autocommit
+    connection; ``insert_event`` runs it in a session's transaction."""
     audit = decision.audit
     assert audit is not None
     rows = [
@@ -289,7 +302,12 @@ def open_event(
         "grid_version": None if versions is None else versions[0],
         "category_version": None if versions is None else versions[1],
     }
-    return _open_event_sql(), params
+    if read_along is None:
+        return _open_event_sql(None), params
+    query, query_params = read_along
+    shared = params.keys() & query_params.keys()
+    assert all(params[k] == query_params[k] for k in shared), f"parameters differ: {shared}"
+    return _open_event_sql(query), {**query_params, **params}
 
 
 def insert_event(

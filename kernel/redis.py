@@ -6,10 +6,13 @@ not lose work write to PostgreSQL first (see dispatch's outbox).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 from rq import Queue
 
 from kernel.settings import get_settings
@@ -22,6 +25,18 @@ def get_redis(url: str | None = None) -> Redis:
     return Redis.from_url(
         url or get_settings().redis_url, socket_connect_timeout=1, socket_timeout=2
     )
+
+
+@asynccontextmanager
+async def async_redis() -> AsyncIterator[AsyncRedis]:
+    """An asyncio client for one event loop (an API process's lifespan), closed after."""
+    client = AsyncRedis.from_url(
+        get_settings().redis_url, socket_connect_timeout=1, socket_timeout=2
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 def worker_redis() -> Redis:

@@ -21,7 +21,7 @@ from domain.jurisdiction import Principal
 from domain.roles import Role
 from grids.models import Community, Grid
 from kernel.errors import NotFound, TooManyRequests, Unauthorized, Unavailable, field_error
-from kernel.ratelimit import Rate, RateLimiter
+from kernel.ratelimit import Bucket, Rate, RateLimiter
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
 from staff.models import RefreshToken, Staff, User
@@ -129,27 +129,34 @@ def _signin_key(username: str, source: str) -> str:
 def _throttle_sign_in(limiter: RateLimiter, *, username: str, source: str, now: datetime) -> str:
     """Refuse (429) when this source has tried too often, for this account (growing delays:
     each tier of ``signin_failure_rates`` is a slower rate) or for any account
-    (``signin_rate_per_source``). Every attempt counts; a success empties the account's
+    (``signin_rate_per_source``). Every attempt let through counts (a refused one spends
+    nothing); a success empties the account's
     buckets for this source. Another source is not affected: the right password from there
     works. Redis down: sign-in is refused (503) rather than left unthrottled."""
     settings = get_settings()
     key = _signin_key(username, source)
+    buckets = (
+        Bucket("signin-source", source, Rate.parse(settings.signin_rate_per_source)),
+        *(
+            Bucket(f"signin-{tier}", key, Rate.parse(rate))
+            for tier, rate in enumerate(settings.signin_failure_rates)
+        ),
+    )
     try:
-        limiter.enforce("signin-source", source, Rate.parse(settings.signin_rate_per_source), now)
-        for tier, rate in enumerate(settings.signin_failure_rates):
-            decision = limiter.check(f"signin-{tier}", key, Rate.parse(rate), now)
-            if not decision.allowed:
-                wait = max(1, math.ceil(decision.retry_after))
-                raise TooManyRequests(
-                    [{"loc": [], "msg": f"too many sign-in attempts; retry in {wait} s",
-                      "type": "rate_limited"}],
-                    retry_after=wait,
-                )  # fmt: skip
+        decision = limiter.check(now, *buckets)
     except RedisError as exc:
         raise Unavailable(
             [{"loc": [], "msg": "sign-in is unavailable for a moment; retry shortly",
               "type": "unavailable"}]
         ) from exc  # fmt: skip
+    if decision.refused_by is not None and decision.refused_by is not buckets[0]:
+        wait = max(1, math.ceil(decision.retry_after))
+        raise TooManyRequests(
+            [{"loc": [], "msg": f"too many sign-in attempts; retry in {wait} s",
+              "type": "rate_limited"}],
+            retry_after=wait,
+        )  # fmt: skip
+    decision.enforce()
     return key
 
 

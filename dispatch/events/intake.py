@@ -126,6 +126,7 @@ async def submit(
                 grid=where.code,
             )
             report = _report_row(data, digest, category, where, now)
+            assert category.id is not None
             sql, params = store.open_event(
                 decision,
                 report,
@@ -133,24 +134,20 @@ async def submit(
                 lat=where.lat,
                 versions=(maps.version, cats.version),
                 outbox=[(DISPATCH, {"event_id": event_id})],
+                read_along=duplicates.query(
+                    category_id=category.id, lon=where.lon, lat=where.lat, now=now
+                ),
             )
             try:
                 cursor = await conn.execute(sql, params)
             except psycopg.errors.ForeignKeyViolation as exc:
                 _removed_meanwhile(exc, grid_map, categories)
                 continue
-            inserted, current, reporter_name = await cursor.fetchone() or (None, False, None)
+            answer = await cursor.fetchone() or (None, False, None, [])
+            inserted, current, reporter_name, near = answer
         if inserted is not None:
             metrics.observe_report(decision, category=category.code, source=report["source"])
-            assert category.id is not None
-            found = await duplicates.candidates_async(
-                pool,
-                category_id=category.id,
-                lon=where.lon,
-                lat=where.lat,
-                now=now,
-                exclude=event_id,
-            )
+            found = duplicates.from_json(near)
             row = {"id": event_id, **report, **store.state_columns(decision.state)}
             out = build_event_out(
                 SimpleNamespace(**row),

@@ -16,8 +16,7 @@ from prometheus_client import Counter
 from redis import Redis
 from redis.exceptions import RedisError
 
-from kernel.errors import TooManyRequests
-from kernel.ratelimit import Rate, RateLimiter
+from kernel.ratelimit import Bucket, Rate, RateLimiter
 from kernel.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -34,23 +33,19 @@ REFUSED = Counter(
 
 
 def admit(redis: Redis, *, client_id: int, address: str, now: datetime) -> None:
-    """Charge one report to the client address and to the key; ``TooManyRequests`` (429 with
-    Retry-After) when either is over its rate. The address is checked first: one abusive
-    address does not spend the whole key's budget (a hotline system posts from one address,
-    so its key's rate is the one that matters there)."""
+    """Charge one report to the client address and to the key, both or neither;
+    ``TooManyRequests`` (429 with Retry-After) when either is over its rate. A refused report
+    spends no budget: one abusive address does not spend the whole key's (a hotline system
+    posts from one address, so its key's rate is the one that matters there)."""
     settings = get_settings()
-    limiter = RateLimiter(redis)
-    checks = (
-        ("address", address, Rate.parse(settings.public_rate_per_address)),
-        ("key", str(client_id), Rate.parse(settings.public_rate_per_key)),
-    )
-    for scope, key, rate in checks:
-        try:
-            limiter.enforce(f"public:{scope}", key, rate, now)
-        except TooManyRequests:
-            REFUSED.labels(scope).inc()
-            raise
-        except RedisError as exc:
-            UNAVAILABLE.inc()
-            log.warning("public rate limits not enforced (Redis unreachable: %s)", exc)
-            return
+    address_bucket = Bucket("public:address", address, Rate.parse(settings.public_rate_per_address))
+    key_bucket = Bucket("public:key", str(client_id), Rate.parse(settings.public_rate_per_key))
+    try:
+        decision = RateLimiter(redis).check(now, address_bucket, key_bucket)
+    except RedisError as exc:
+        UNAVAILABLE.inc()
+        log.warning("public rate limits not enforced (Redis unreachable: %s)", exc)
+        return
+    if decision.refused_by is not None:
+        REFUSED.labels("address" if decision.refused_by is address_bucket else "key").inc()
+    decision.enforce()

@@ -13,6 +13,8 @@ from dispatch.categories import service as category_service
 from grids import lookup as grid_lookup
 from kernel import db
 from kernel.logging import configure_logging
+from kernel.ratelimit import AsyncRateLimiter
+from kernel.redis import async_redis
 from kernel.reference import References
 from kernel.settings import get_settings
 from service.api import console, docs, errors, metrics
@@ -39,8 +41,9 @@ from service.api.routes import (
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
-    """Per process: the async pool of the hot paths, and the in-memory reference data (grid
-    map, categories) with the listener that drops a copy when it changes. Requests reach
+    """Per process: the async pool of the hot paths, the reporting rate limiter on an asyncio
+    Redis client, and the in-memory reference data (grid map, categories) with the listener
+    that drops a copy when it changes. Requests reach
     them as ``request.state.<key>`` (dependencies in service.api.deps and the domain views)."""
     references = References()
     state = {
@@ -49,8 +52,12 @@ async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
     }
     conninfo = db.libpq_url(get_settings().database_url)
     try:
-        async with db.async_pool() as pool, references.listening_task(conninfo):
-            yield {"pool": pool, **state}
+        async with (
+            db.async_pool() as pool,
+            async_redis() as redis,
+            references.listening_task(conninfo),
+        ):
+            yield {"pool": pool, "limiter": AsyncRateLimiter(redis), **state}
     finally:
         metrics.process_exit()
 

@@ -71,10 +71,14 @@ def test_reporting_is_limited_per_source(
 def test_reports_are_not_lost_when_the_limiter_is_down(
     client: TestClient, db: Session, token_for: Headers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kernel.ratelimit import RateLimiter
+    from redis.asyncio import Redis as AsyncRedis
+
+    from kernel.ratelimit import AsyncRateLimiter
     from service.api import limits
 
-    down = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
-    monkeypatch.setattr(limits, "rate_limiter", lambda: RateLimiter(down))
+    def unreachable(_: object) -> AsyncRateLimiter:
+        return AsyncRateLimiter(AsyncRedis(host="127.0.0.1", port=1, socket_connect_timeout=0.5))
+
+    monkeypatch.setattr(limits, "limiter_of", unreachable)
     r = client.post(URL, json=report_body(interior_point(db, GRID_01)), headers=token_for("g01m1"))
     assert r.status_code == 201, r.text
