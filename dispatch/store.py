@@ -196,13 +196,22 @@ def audit_values(audit: AuditEntry) -> dict[str, Any]:
     }
 
 
+#: The event id a report is decided with when its statement draws the real one (``open_event``).
+DRAWN_ID = "0"
+
+
 @lru_cache(maxsize=8)
 def _open_event_sql(read_along: str | None) -> str:
     """The new event, its audit row and every outbox row, in one statement: atomic on an
     autocommit connection, one round trip, prepared once. The rows travel as three JSON
-    parameters typed by ``jsonb_to_record``: few parameters and a short text keep the
-    statement in psycopg's cache of converted queries (long or many-parameter statements are
-    re-parsed on every execution, which cost more than the rest of the report's Python).
+    parameters typed by the tables' own row types (``jsonb_populate_record``): few parameters
+    and a short text keep the statement in psycopg's cache of converted queries (long or
+    many-parameter statements are re-parsed on every execution, which cost more than the rest
+    of the report's Python).
+
+    ``%(id)s`` NULL: the statement draws the event's id from its sequence and writes it
+    wherever the decision carried the placeholder ``DRAWN_ID`` (the audit row's ``data``, the
+    outbox payloads' ``event_id``): a report needs no round trip to reserve an id first.
 
     Nothing is written unless the reference data the caller used is current (the versions of
     ``reference_version``, ADR 0005) and ``client_id`` is new (ON CONFLICT: of concurrent
@@ -210,7 +219,8 @@ def _open_event_sql(read_along: str | None) -> str:
     inserted), whether the references were current, the reporter's name, and the rows of
     ``read_along`` (a query run in the same statement, on the snapshot the insert started
     from, so without the new event) as a JSON array of objects."""
-    event_columns = ("id", *REPORT_COLUMNS, *_STATE_COLUMNS)
+    columns = (*REPORT_COLUMNS, *_STATE_COLUMNS)
+    assert _AUDIT_COLUMNS[-1] == "data"
     along = (
         "NULL::json"
         if read_along is None
@@ -218,32 +228,34 @@ def _open_event_sql(read_along: str | None) -> str:
     )
     statement = f"""
         WITH v AS (
-            SELECT * FROM jsonb_to_record(%(event)s::jsonb)
-                AS v({_column_types(Event, event_columns)})
+            SELECT * FROM jsonb_populate_record(NULL::event, %(event)s::jsonb)
+        ), n AS (
+            SELECT coalesce(%(id)s::bigint, nextval(pg_get_serial_sequence('event', 'id'))) AS id
         ), current_refs AS (
             SELECT 1 FROM reference_version g JOIN reference_version c ON c.name = 'category'
             WHERE g.name = 'grid'
               AND g.version = coalesce(%(grid_version)s::bigint, g.version)
               AND c.version = coalesce(%(category_version)s::bigint, c.version)
         ), e AS (
-            INSERT INTO event ({", ".join(event_columns)}, community_id, geom)
-            SELECT v.*, g.community_id,
+            INSERT INTO event (id, {", ".join(columns)}, community_id, geom)
+            SELECT n.id, {", ".join("v." + c for c in columns)}, g.community_id,
                    ST_SetSRID(ST_MakePoint(%(lon)s::float8, %(lat)s::float8), 4326)
-            FROM v JOIN grid g ON g.id = v.grid_id
+            FROM n, v JOIN grid g ON g.id = v.grid_id
             WHERE EXISTS (SELECT 1 FROM current_refs)
             ON CONFLICT (client_id) DO NOTHING
             RETURNING id
         ), a AS (
             INSERT INTO event_audit (event_id, {", ".join(_AUDIT_COLUMNS)})
-            SELECT e.id, r.* FROM e, jsonb_to_record(%(audit)s::jsonb)
-                AS r({_column_types(EventAudit, _AUDIT_COLUMNS)})
+            SELECT e.id, {", ".join("r." + c for c in _AUDIT_COLUMNS[:-1])},
+                   jsonb_set(r.data, '{{event_id}}', to_jsonb(e.id::text), false)
+            FROM e, jsonb_populate_record(NULL::event_audit, %(audit)s::jsonb) r
             RETURNING id
         ), o AS (
             INSERT INTO outbox (event_id, topic, payload, created_at, available_at, attempts)
             SELECT e.id, r.topic,
-                   CASE WHEN r.topic = '{STREAM_TOPIC}'
-                        THEN r.payload || jsonb_build_object('audit_id', a.id)
-                        ELSE r.payload END,
+                   jsonb_set(r.payload, '{{event_id}}', to_jsonb(e.id), false)
+                   || CASE WHEN r.topic = '{STREAM_TOPIC}'
+                           THEN jsonb_build_object('audit_id', a.id) ELSE '{{}}' END,
                    r.at, r.at, 0
             FROM e, a, jsonb_to_recordset(%(outbox)s::jsonb)
                  AS r(topic text, payload jsonb, at timestamptz)
@@ -255,13 +267,6 @@ def _open_event_sql(read_along: str | None) -> str:
     # One line: psycopg caches the conversion of statements up to 4 kB only.
     assert "--" not in statement
     return " ".join(statement.split())
-
-
-def _column_types(model: Any, names: Sequence[str]) -> str:
-    """``name type, ...`` of a table's columns, for a ``jsonb_to_record`` definition list."""
-    table = model.__table__
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    return ", ".join(f"{n} {table.c[n].type.compile(dialect=dialect)}" for n in names)
 
 
 def open_event(
@@ -279,8 +284,9 @@ def open_event(
     the caller decided with (None: decided on the rows as they are now, in the caller's own
     transaction), ``outbox`` extra ``(topic, payload)`` rows for the event (such as the
     dispatch request), ``read_along`` a query and its parameters answered in the same round
-    trip (the reporter's duplicate candidates). The API runs it on an autocommit
-    connection; ``insert_event`` runs it in a session's transaction."""
+    trip (the reporter's duplicate candidates). A decision opened with ``DRAWN_ID`` gets its
+    id from the statement (returned first). The API runs it on an autocommit connection;
+    ``insert_event`` runs it in a session's transaction."""
     audit = decision.audit
     assert audit is not None
     rows = [
@@ -288,12 +294,10 @@ def open_event(
         for _, topic, payload, at in outbox_values(decision, None)
     ]
     rows += [{"topic": t, "payload": p, "at": audit.at.isoformat()} for t, p in outbox]
-    event = {
-        "id": int(decision.state.event_id),
-        **{name: report[name] for name in REPORT_COLUMNS},
-        **state_columns(decision.state),
-    }
+    event = {name: report[name] for name in REPORT_COLUMNS} | state_columns(decision.state)
+    drawn = decision.state.event_id == DRAWN_ID
     params: dict[str, Any] = {
+        "id": None if drawn else int(decision.state.event_id),
         "event": _json(event),
         "audit": _json(audit_values(audit)),
         "outbox": json.dumps(rows, ensure_ascii=False),

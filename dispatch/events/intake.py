@@ -10,6 +10,8 @@ of concurrent identical submissions create the event; the others read it back.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -66,7 +68,7 @@ _ATTEMPTS = 3
 async def submit(
     *,
     pool: AsyncConnectionPool,
-    session: Session,
+    sessions: Callable[[], AbstractContextManager[Session]],
     grid_map: ReferenceCache[GridIndex],
     categories: ReferenceCache[dict[str, Category]],
     principal: Principal,
@@ -110,15 +112,13 @@ async def submit(
             earlier = await _by_client_id(pool, data.client_id)
             if earlier is None:
                 raise
-            return await _replayed(session, principal, earlier, digest, now)
+            return await _replayed(sessions, principal, earlier, digest, now)
         if data.duplicate_of is not None:  # linked at once: not the hot path
-            linked = partial(_linked, session, principal, data, digest, category, where, now)
+            linked = partial(_linked, sessions, principal, data, digest, category, where, now)
             return await anyio.to_thread.run_sync(linked)
         async with pool.connection() as conn:
-            cursor = await conn.execute(_NEXT_ID)
-            event_id = int((await cursor.fetchone() or (0,))[0])
             decision = open_event(
-                event_id=str(event_id),
+                event_id=store.DRAWN_ID,
                 policy=store.policy_for(category),
                 now=now,
                 reporter_id=str(principal.staff_id),
@@ -133,7 +133,7 @@ async def submit(
                 lon=where.lon,
                 lat=where.lat,
                 versions=(maps.version, cats.version),
-                outbox=[(DISPATCH, {"event_id": event_id})],
+                outbox=[(DISPATCH, {"event_id": 0})],  # the drawn id, written by the statement
                 read_along=duplicates.query(
                     category_id=category.id, lon=where.lon, lat=where.lat, now=now
                 ),
@@ -148,7 +148,7 @@ async def submit(
         if inserted is not None:
             metrics.observe_report(decision, category=category.code, source=report["source"])
             found = duplicates.from_json(near)
-            row = {"id": event_id, **report, **store.state_columns(decision.state)}
+            row = {"id": inserted, **report, **store.state_columns(decision.state)}
             out = build_event_out(
                 SimpleNamespace(**row),
                 EventRefs(
@@ -176,7 +176,7 @@ async def submit(
             categories.invalidate()
             continue
         # client_id is taken: an earlier report, or a concurrent identical one that won
-        return await _replayed(session, principal, earlier, digest, now)
+        return await _replayed(sessions, principal, earlier, digest, now)
     raise Unavailable("the grid map or the categories keep changing; retry the report")
 
 
@@ -204,7 +204,7 @@ def _report_row(
 
 
 def _linked(
-    session: Session,
+    sessions: Callable[[], AbstractContextManager[Session]],
     principal: Principal,
     data: EventCreate,
     digest: str,
@@ -215,53 +215,54 @@ def _linked(
     """A staff report linked at once to an open event it duplicates (one the reporter may
     see): opened and merged into it in one transaction, never dispatched; a dispatcher can
     unmerge it. The same ``client_id`` again answers the event made the first time."""
-    uow = UnitOfWork(session)
-    earlier = session.exec(select(Event).where(col(Event.client_id) == data.client_id)).first()
-    if earlier is not None:
-        assert earlier.id is not None
-        _same_report(principal, earlier.reporter_id, earlier.request_hash, digest)
-        out = event_out(session, event_id=earlier.id)
+    with sessions() as session:
+        uow = UnitOfWork(session)
+        earlier = session.exec(select(Event).where(col(Event.client_id) == data.client_id)).first()
+        if earlier is not None:
+            assert earlier.id is not None
+            _same_report(principal, earlier.reporter_id, earlier.request_hash, digest)
+            out = event_out(session, event_id=earlier.id)
+            assert out is not None
+            return Submitted(out, created=False)
+        target = data.duplicate_of
+        assert target is not None
+        original = session.get(Event, target)
+        if original is None or not can_see(
+            principal, place_of(original), (original.assignee_id, original.reporter_id)
+        ):
+            raise Invalid(field_error("duplicate_of", f"no open event {target} you may see"))
+        event_id = store.next_event_id(session)
+        linkable(session, target, event_id, "duplicate_of")
+        policy = store.policy_for(category)
+        opened = open_event(
+            event_id=str(event_id),
+            policy=policy,
+            now=now,
+            reporter_id=str(principal.staff_id),
+            trusted=True,
+            grid=where.code,
+        )
+        store.insert_event(
+            session,
+            opened,
+            _report_row(data, digest, category, where, now),
+            lon=where.lon,
+            lat=where.lat,
+        )
+        merged = apply(
+            opened.state,
+            Command(
+                action=Action.MERGE, actor=str(principal.staff_id), note=f"上报时并入事件 {target}"
+            ),
+            now=now,
+            policy=policy,
+        )
+        store.record(session, merged, previous_version=opened.state.version)
+        link(session, event_id, target)
+        uow.commit()
+        out = event_out(session, event_id=event_id)
         assert out is not None
-        return Submitted(out, created=False)
-    target = data.duplicate_of
-    assert target is not None
-    original = session.get(Event, target)
-    if original is None or not can_see(
-        principal, place_of(original), (original.assignee_id, original.reporter_id)
-    ):
-        raise Invalid(field_error("duplicate_of", f"no open event {target} you may see"))
-    event_id = store.next_event_id(session)
-    linkable(session, target, event_id, "duplicate_of")
-    policy = store.policy_for(category)
-    opened = open_event(
-        event_id=str(event_id),
-        policy=policy,
-        now=now,
-        reporter_id=str(principal.staff_id),
-        trusted=True,
-        grid=where.code,
-    )
-    store.insert_event(
-        session,
-        opened,
-        _report_row(data, digest, category, where, now),
-        lon=where.lon,
-        lat=where.lat,
-    )
-    merged = apply(
-        opened.state,
-        Command(
-            action=Action.MERGE, actor=str(principal.staff_id), note=f"上报时并入事件 {target}"
-        ),
-        now=now,
-        policy=policy,
-    )
-    store.record(session, merged, previous_version=opened.state.version)
-    link(session, event_id, target)
-    uow.commit()
-    out = event_out(session, event_id=event_id)
-    assert out is not None
-    return Submitted(out, created=True)
+        return Submitted(out, created=True)
 
 
 def _same_report(
@@ -296,9 +297,6 @@ def _removed_meanwhile(
         grid_map.invalidate()
 
 
-_NEXT_ID = "SELECT nextval(pg_get_serial_sequence('event', 'id'))"
-
-
 @dataclass(frozen=True)
 class _Earlier:
     id: int
@@ -317,17 +315,22 @@ async def _by_client_id(pool: AsyncConnectionPool, client_id: uuid.UUID) -> _Ear
 
 
 async def _replayed(
-    session: Session, principal: Principal, earlier: _Earlier, digest: str, now: datetime
+    sessions: Callable[[], AbstractContextManager[Session]],
+    principal: Principal,
+    earlier: _Earlier,
+    digest: str,
+    now: datetime,
 ) -> Submitted:
     _same_report(principal, earlier.reporter_id, earlier.request_hash, digest)
 
     def answer() -> EventOut:
         """The event as the first answer showed it, its candidates as they are now."""
-        out = event_out(session, event_id=earlier.id)
-        event = session.get(Event, earlier.id)
-        assert out is not None and event is not None
-        out.duplicate_candidates = candidates_of(session, event, now=now)
-        return out
+        with sessions() as session:
+            out = event_out(session, event_id=earlier.id)
+            event = session.get(Event, earlier.id)
+            assert out is not None and event is not None
+            out.duplicate_candidates = candidates_of(session, event, now=now)
+            return out
 
     return Submitted(await anyio.to_thread.run_sync(answer), created=False)
 

@@ -4,7 +4,8 @@ checks."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -54,6 +55,23 @@ async def get_session() -> AsyncIterator[Session]:
             session.close()
 
 
+@contextmanager
+def _own_session() -> Iterator[Session]:
+    session = Session(get_engine(), expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+async def get_sessions() -> Callable[[], AbstractContextManager[Session]]:
+    """Sessions on demand, for a route whose usual path needs none (the report: one statement
+    on the async pool; only a resent or linked report reads through a session). Each
+    ``with sessions() as session`` is a session of its own, closed after (tests override this
+    to hand out theirs)."""
+    return _own_session
+
+
 async def get_uow(session: Annotated[Session, Depends(get_session)]) -> UnitOfWork:
     """The request's unit of work, on its session: what a route does not commit is rolled
     back when the session closes."""
@@ -71,6 +89,7 @@ def redis_connection() -> Redis:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+Sessions = Annotated[Callable[[], AbstractContextManager[Session]], Depends(get_sessions)]
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 RedisDep = Annotated[Redis, Depends(redis_connection)]
 Now = Annotated[datetime, Depends(get_now)]

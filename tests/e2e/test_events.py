@@ -82,6 +82,13 @@ def test_member_report_in_gcj02_is_registered_in_its_grid(
         text("SELECT topic, payload FROM outbox WHERE event_id = :id"), {"id": e["id"]}
     ).all()
     assert ("dispatch", {"event_id": e["id"]}) in [tuple(o) for o in outbox]
+    # the id the statement drew is written wherever the decision named the event
+    stream = [p for t, p in outbox if t == "stream"]
+    assert len(stream) == 1 and stream[0]["event_id"] == e["id"] and stream[0]["audit_id"]
+    data = db.execute(
+        text("SELECT data->>'event_id' FROM event_audit WHERE event_id = :id"), {"id": e["id"]}
+    ).scalar_one()
+    assert data == str(e["id"])
 
 
 def test_big_category_starts_at_the_command_centre(

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 import pytest
@@ -121,7 +122,7 @@ def test_a_report_decided_on_a_stale_copy_is_decided_again(db: Session) -> None:
     result = asyncio.run(
         submit(
             pool=pool,  # type: ignore[arg-type]
-            session=db,
+            sessions=lambda: nullcontext(db),
             grid_map=grid_map,
             categories=categories,
             principal=principal(db, "g01m1"),
@@ -189,7 +190,7 @@ def test_a_category_missing_from_the_copy_is_looked_up_again_before_refusing(
     result = asyncio.run(
         submit(
             pool=pool,  # type: ignore[arg-type]
-            session=db,
+            sessions=lambda: nullcontext(db),
             grid_map=grid_map,
             categories=categories,
             principal=principal(db, "g01m1"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from contextlib import nullcontext
 from datetime import datetime
 
 from redis import Redis
@@ -89,7 +90,7 @@ def report(
     result = asyncio.run(
         submit(
             pool=SessionPool(session),  # type: ignore[arg-type]
-            session=session,
+            sessions=lambda: nullcontext(session),
             grid_map=references.add("grid", load_index),
             categories=references.add("category", load_all),
             principal=principal(session, username),

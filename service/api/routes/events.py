@@ -18,6 +18,7 @@ from service.api.deps import (
     Now,
     RolesAllowed,
     SessionDep,
+    Sessions,
     categories_of,
     grid_map_of,
     pool_of,
@@ -44,7 +45,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 async def report_event(
     request: Request,
     body: EventCreate,
-    session: SessionDep,
+    sessions: Sessions,
     principal: Reporter,
     now: Now,
 ) -> Response:
@@ -56,7 +57,7 @@ async def report_event(
     await limit_reporting(request, principal, now)
     result = await intake.submit(
         pool=pool_of(request),
-        session=session,
+        sessions=sessions,
         grid_map=grid_map_of(request),
         categories=categories_of(request),
         principal=principal,
