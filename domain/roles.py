@@ -56,6 +56,11 @@ LEVEL_QUEUE_ROLE: Mapping[int, Role] = {
     COMMAND_CENTRE_LEVEL: Role.DISPATCHER,
     DEPARTMENT_LEVEL: Role.DEPARTMENT,
 }
+#: Levels worked from a shared queue: an event dispatched there waits for any of the level's
+#: staff to claim it (``claim``, or ``acknowledge``) and the assignment rules never name one
+#: person. The command centre works this way (big events start there; escalations reach it):
+#: whichever dispatcher is free takes the next one (issue 18, docs/decisions/0014).
+SHARED_QUEUE_LEVELS: frozenset[int] = frozenset({COMMAND_CENTRE_LEVEL})
 #: Roles tied to one grid (一长两员).
 GRID_ROLES: frozenset[Role] = frozenset({Role.MEMBER, Role.HEAD})
 #: Everyone but the evaluators may write (evaluators only read).

@@ -27,7 +27,7 @@ from sqlmodel import Session
 
 from dispatch.ledger import day_heads, head_before
 from domain.evaluation.days import window_label
-from domain.evaluation.indicators import INDICATORS
+from domain.evaluation.indicators import FORMULAS_ZH, INDICATORS
 from evaluation.indicators import indicator_report
 from evaluation.scope import Scope, bounds
 from evaluation.scorecard import load_scorecard, scorecard_units
@@ -197,6 +197,7 @@ def definitions(session: Session) -> dict[str, Any]:
                 "numerator": dict(i.numerator),
                 "denominator": dict(i.denominator),
                 "formula": i.formula,
+                "formula_zh": FORMULAS_ZH[i.code],
                 "higher_is_better": i.higher_is_better,
             }
             for i in INDICATORS

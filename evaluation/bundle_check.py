@@ -323,10 +323,13 @@ class Checker:
         )
         indicators = {i["code"]: i for i in definitions["indicators"]}
         units: dict[str, dict[str, float]] = dict(per_grid)
+        whole: dict[str, float] = {}
         for code, g in grids.items():
             community = units.setdefault("community:" + g["community_code"], {})
             for k, v in per_grid[code].items():
                 community[k] = community.get(k, 0.0) + v
+                whole[k] = whole.get(k, 0.0) + v
+        units["subdistrict"] = whole  # the subdistrict graded as a whole: every grid summed
         out: dict[str, Any] = {}
         for key, totals in units.items():
             earned = applied = 0.0
@@ -341,7 +344,9 @@ class Checker:
             grade = None if score is None else next(g for m, g in scale if score >= m)
             out[key] = {"score": score, "grade": grade}
         published = {
-            ("community:" if u["kind"] == "community" else "") + u["code"]: u
+            "subdistrict"
+            if u["kind"] == "subdistrict"
+            else ("community:" if u["kind"] == "community" else "") + u["code"]: u
             for u in results["scorecard"]
         }
         for key, mine in out.items():

@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session
 
-from domain.evaluation.indicators import INDICATOR_BY_CODE, Indicator, Source
+from domain.evaluation.indicators import INDICATOR_BY_CODE, Indicator, Kind, Source
 from domain.intake import CHANNEL_LABELS
 from domain.lifecycle.model import STATUS_LABELS
 from domain.roles import LEVEL_LABELS, ROLE_LABELS
@@ -25,7 +26,7 @@ from evaluation.intake import window_params as intake_params
 from evaluation.models import COUNTER_COLUMNS
 from evaluation.scope import Scope, bounds
 from kernel.clock import utc_now
-from kernel.errors import NotFound
+from kernel.errors import Invalid, NotFound, field_error
 from kernel.paging import (
     Page,
     cursor_date,
@@ -194,33 +195,76 @@ def _scope_sql(scope: Scope) -> tuple[str, dict[str, Any]]:
     return where, params
 
 
+class Part(StrEnum):
+    """Which events of an indicator a drill-down lists: those behind its numerator, or its
+    misses (the denominator's events that are not in the numerator: what kept it below 1)."""
+
+    numerator = "numerator"
+    misses = "misses"
+
+
+def _per_event(terms: Mapping[str, int], sql: Mapping[str, str]) -> str:
+    return " + ".join(f"({k}) * {sql[name]}" for name, k in terms.items()) or "0"
+
+
 def numerator_sql(indicator: Indicator) -> str:
     """The per-event SQL of an event indicator's numerator (its events are those where > 0)."""
-    return " + ".join(f"({k}) * {_COUNTER_SQL[name]}" for name, k in indicator.numerator.items())
+    return _per_event(indicator.numerator, _COUNTER_SQL)
+
+
+def part_sql(indicator: Indicator, part: Part, sql: Mapping[str, str] = _COUNTER_SQL) -> str:
+    """The per-event SQL of the part listed: the numerator's contribution, or the misses'
+    (the event's denominator contribution minus its numerator's)."""
+    if part is Part.numerator:
+        return _per_event(indicator.numerator, sql)
+    return f"({_per_event(indicator.denominator, sql)}) - ({_per_event(indicator.numerator, sql)})"
+
+
+def _check_part(indicator: Indicator, part: Part) -> None:
+    if part is Part.misses and indicator.kind is Kind.COUNT:
+        raise Invalid(field_error("part", f"{indicator.code} is a count: it has no misses"))
+    if part is Part.misses and indicator.code == "coverage":
+        raise Invalid(
+            field_error("part", "coverage's misses are an area (gaps), not grids or events")
+        )
 
 
 def drilldown(
-    *, code: str, scope: Scope, cursor: str | None = None, now: datetime | None = None
+    *,
+    code: str,
+    scope: Scope,
+    cursor: str | None = None,
+    now: datetime | None = None,
+    part: Part = Part.numerator,
 ) -> Listing:
-    """What stands behind an indicator's numerator: its events, or its grid-days / grids."""
+    """What stands behind an indicator's numerator (its events, or its grid-days / grids), or
+    its misses: the denominator's minus the numerator's (events that were due and did not make
+    it, grid-days without a patrol, grids not fully staffed)."""
     indicator = INDICATOR_BY_CODE.get(code)
     if indicator is None:
         raise NotFound({"loc": ["code"], "msg": f"no indicator {code!r}"})
+    _check_part(indicator, part)
     if indicator.source in (Source.events, Source.audit):
         where, params = _scope_sql(scope)
-        where += f" AND ({numerator_sql(indicator)}) > 0"
+        where += f" AND ({part_sql(indicator, part)}) > 0"
+        terms = {**indicator.numerator, **indicator.denominator}
         return _event_listing(
             where=where,
             params=params,
             cursor=cursor,
-            first_dispatch="dispatched_on_time" in indicator.numerator,
+            first_dispatch="dispatched_on_time" in terms,
             audit_facts=indicator.source is Source.audit,
         )
     if indicator.source is Source.intake:
-        return _reports(indicator, scope, cursor, now or utc_now())
+        return _reports(indicator, scope, cursor, now or utc_now(), part)
     if indicator.source is Source.patrols:
-        return _patrol_days(scope, cursor)
-    return _grids(scope, staffed_only=code == "staffing", cursor=cursor)
+        return _patrol_days(scope, cursor, missed=part is Part.misses)
+    return _grids(
+        scope,
+        staffed_only=code == "staffing" and part is Part.numerator,
+        unstaffed_only=part is Part.misses,
+        cursor=cursor,
+    )
 
 
 #: What a report listing shows: the event, and its public report's channel and verification.
@@ -230,11 +274,13 @@ REPORT_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def _reports(indicator: Indicator, scope: Scope, cursor: str | None, now: datetime) -> Listing:
-    """The reports of the window whose own numerator contribution is positive (the intake
+def _reports(
+    indicator: Indicator, scope: Scope, cursor: str | None, now: datetime, part: Part
+) -> Listing:
+    """The reports of the window whose own contribution to the part is positive (the intake
     counters of ``evaluation.intake``)."""
     after = None if cursor is None else decode_cursor(cursor, cursor_int)
-    numerator = " + ".join(f"({k}) * {INTAKE_SQL[n]}" for n, k in indicator.numerator.items())
+    numerator = part_sql(indicator, part, INTAKE_SQL)
     return Listing(
         sql=f"""
         SELECT e.id, g.code, cat.code, e.source, e.status, e.received_at, e.duplicate_of,
@@ -251,17 +297,31 @@ def _reports(indicator: Indicator, scope: Scope, cursor: str | None, now: dateti
     )
 
 
-def _patrol_days(scope: Scope, cursor: str | None) -> Listing:
+#: Grid-days of the window in scope with a patrol that walked (the numerator of 巡查覆盖率).
+_WALKED_DAYS_SQL = """
+SELECT w.day, g.code, g.name, c.name, count(*) AS patrols
+  FROM stats_patrol_walked w JOIN grid g ON g.id = w.grid_id
+  JOIN community c ON c.id = g.community_id
+ WHERE w.day BETWEEN :since AND :until
+   AND (CAST(:grids AS integer[]) IS NULL OR w.grid_id = ANY(:grids))
+   AND (CAST(:after_day AS date) IS NULL OR (w.day, g.code) > (:after_day, :after_code))
+ GROUP BY w.day, g.id, c.name ORDER BY w.day, g.code"""
+#: Grid-days of the window in scope without a patrol that walked (the misses of 巡查覆盖率).
+_MISSED_DAYS_SQL = """
+SELECT d.day::date, g.code, g.name, c.name, 0 AS patrols
+  FROM generate_series(CAST(:since AS date), CAST(:until AS date), interval '1 day') AS d(day)
+ CROSS JOIN grid g JOIN community c ON c.id = g.community_id
+ WHERE (CAST(:grids AS integer[]) IS NULL OR g.id = ANY(:grids))
+   AND NOT EXISTS (SELECT 1 FROM stats_patrol_walked w
+                    WHERE w.grid_id = g.id AND w.day = d.day::date)
+   AND (CAST(:after_day AS date) IS NULL OR (d.day::date, g.code) > (:after_day, :after_code))
+ ORDER BY d.day, g.code"""
+
+
+def _patrol_days(scope: Scope, cursor: str | None, *, missed: bool = False) -> Listing:
     after = None if cursor is None else decode_cursor(cursor, cursor_date, cursor_text)
     return Listing(
-        sql="""
-        SELECT w.day, g.code, g.name, c.name, count(*) AS patrols
-          FROM stats_patrol_walked w JOIN grid g ON g.id = w.grid_id
-          JOIN community c ON c.id = g.community_id
-         WHERE w.day BETWEEN :since AND :until
-           AND (CAST(:grids AS integer[]) IS NULL OR w.grid_id = ANY(:grids))
-           AND (CAST(:after_day AS date) IS NULL OR (w.day, g.code) > (:after_day, :after_code))
-         GROUP BY w.day, g.id, c.name ORDER BY w.day, g.code""",
+        sql=_MISSED_DAYS_SQL if missed else _WALKED_DAYS_SQL,
         params={
             "since": scope.since,
             "until": scope.until,
@@ -281,7 +341,9 @@ def _patrol_days(scope: Scope, cursor: str | None) -> Listing:
     )
 
 
-def _grids(scope: Scope, *, staffed_only: bool, cursor: str | None) -> Listing:
+def _grids(
+    scope: Scope, *, staffed_only: bool, cursor: str | None, unstaffed_only: bool = False
+) -> Listing:
     after = None if cursor is None else decode_cursor(cursor, cursor_text)
     return Listing(
         sql=f"""
@@ -292,11 +354,13 @@ def _grids(scope: Scope, *, staffed_only: bool, cursor: str | None) -> Listing:
          WHERE (CAST(:grids AS integer[]) IS NULL OR g.id = ANY(:grids))
            AND (CAST(:after AS text) IS NULL OR g.code > :after)
            AND (NOT :staffed_only OR g.id IN (SELECT id FROM staffed))
+           AND (NOT :unstaffed_only OR g.id NOT IN (SELECT id FROM staffed))
          ORDER BY g.code""",
         params={
             "grids": None if scope.grid_ids is None else list(scope.grid_ids),
             "after": after,
             "staffed_only": staffed_only,
+            "unstaffed_only": unstaffed_only,
         },
         columns=("grid_code", "grid_name", "community", "area_km2", "staffed"),
         item=lambda r: {

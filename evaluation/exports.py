@@ -46,6 +46,8 @@ HEADERS_ZH: Mapping[str, str] = {
     "community": "所属社区",
     "first_day": "起始日",
     "last_day": "截止日",
+    "reported": "上报数",
+    "open": "未结案数",
     "count": "结案数",
     "mean": "平均用时(分钟)",
     "p50": "中位数P50(分钟)",
@@ -62,6 +64,7 @@ HEADERS_ZH: Mapping[str, str] = {
     "denominator": "分母",
     "value": "指标值",
     "formula": "计算公式",
+    "formula_zh": "计算公式",
     # events
     "id": "事件编号",
     "client_id": "客户端编号",
@@ -100,7 +103,8 @@ HEADERS_ZH: Mapping[str, str] = {
     "area_km2": "面积(km²)",
     "staffed": "一长两员配齐",
     # scorecard
-    "kind": "类型",
+    "kind_name": "类型",
+    "kind": "类型代码",
     "score": "得分",
     "grade": "等级",
     **{f"points_{i.code}": f"{i.name}得分" for i in INDICATORS},
@@ -172,7 +176,7 @@ def _width(key: str, title: str) -> float:
         least = 20  # 2026-01-02 03:04:05
     elif key in ("day", "first_day", "last_day") or key.endswith("_day"):
         least = 12
-    elif key.endswith("name") or key in ("community", "formula", "indicator"):
+    elif key.endswith("name") or key in ("community", "formula", "formula_zh", "indicator"):
         least = 18
     else:
         least = 10

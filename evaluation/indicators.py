@@ -19,6 +19,7 @@ from evaluation.intake import intake_sums
 from evaluation.mapfigures import map_figures
 from evaluation.models import COUNTER_COLUMNS
 from evaluation.scope import Scope, no_jit
+from grids.service import area_coverage
 from kernel.clock import utc_now
 from kernel.errors import Invalid, field_error
 
@@ -83,8 +84,12 @@ def _totals(session: Session, scope: Scope, now: datetime) -> dict[str, float]:
         INTAKE_COUNTERS, 0.0
     )
     totals["grid_days"] = float(_grid_count(session, scope) * scope.days)
-    totals["covered_area_km2"] = cov.covered_area_km2
-    totals["jurisdiction_area_km2"] = cov.jurisdiction_area_km2
+    if scope.grid_ids is None:
+        totals["covered_area_km2"] = cov.covered_area_km2
+        totals["jurisdiction_area_km2"] = cov.jurisdiction_area_km2
+    else:  # the grids' own area, as every other indicator of a grid or community filter
+        covered, own = area_coverage(session=session, grid_ids=scope.grid_ids)
+        totals["covered_area_km2"], totals["jurisdiction_area_km2"] = covered, own
     if scope.grid_ids is None:
         totals["staffed_grids"] = float(cov.fully_staffed_grids)
         totals["grids"] = float(cov.grid_count)

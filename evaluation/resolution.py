@@ -7,7 +7,7 @@ grouping by grid) reads ``stats_resolution`` directly with the filter, touching 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,10 @@ class ResolutionRow(Resolution):
     group: str = ""
     name: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: Events reported in the window in the group, and those of them still open (neither
+    #: closed nor voided) now; None for the level grouping (an event's level moves).
+    reported: int | None = None
+    open: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         figures = {f.name: getattr(self, f.name) for f in fields(Resolution)}
@@ -44,6 +48,8 @@ class ResolutionRow(Resolution):
             "group": self.group,
             "name": self.name,
             **self.extra,
+            "reported": self.reported,
+            "open": self.open,
             **figures,
             "small_sample": self.small_sample,
         }
@@ -126,7 +132,7 @@ def _group_labels(session: Session, scope: Scope, group_by: GroupBy) -> _Groups:
             keys.append(period.label)
             names.append(period.label)
             extra.append(
-                {"first_day": period.first.isoformat(), "last_day": period.last.isoformat()}
+                {"first_day": period.first, "last_day": period.last}  # dates: date cells
             )
             for dn in range(day_number(period.first), day_number(period.last) + 1):
                 index[dn] = i
@@ -319,7 +325,60 @@ def resolution_table(*, session: Session, scope: Scope, group_by: GroupBy) -> Re
         entries = _regroup(_keep(scope, proj, part), groups.index)
     rows = _rows(groups, hist.figures(entries, len(groups.keys)))
     (total,) = _rows(_Groups(["total"], ["合计"], [{}], {}), hist.overall(entries))
+    if group_by is not GroupBy.level:
+        flows = _flows(session, scope, group_by, groups)
+        rows = [
+            replace(r, reported=f["reported"], open=f["open"])
+            for i, r in enumerate(rows)
+            for f in (flows.get(i, _NO_FLOW),)
+        ]
+        total = replace(
+            total,
+            reported=sum(f["reported"] for f in flows.values()),
+            open=sum(f["open"] for f in flows.values()),
+        )
     return ResolutionTable(scope, group_by, rows, total, "rows" if proj is None else "blocks")
+
+
+_NO_FLOW: Mapping[str, int] = {"reported": 0, "open": 0}
+
+
+def _flows(
+    session: Session, scope: Scope, group_by: GroupBy, groups: _Groups
+) -> dict[int, dict[str, int]]:
+    """Per group index: the events reported in the window (``reported``) and those of them
+    neither closed nor voided now (``reported − voided − closed``), from the day counters
+    (``stats_daily``: a report linked as another's duplicate counts in neither)."""
+    key = {
+        GroupBy.grid: "grid_id",
+        GroupBy.community: "grid_id",
+        GroupBy.category: "category_id",
+    }.get(group_by, "stats_daynum(day)")
+    rows = session.execute(
+        text(f"""
+        SELECT {key}, sum(reported), sum(reported - voided - closed)
+          FROM stats_daily
+         WHERE day BETWEEN :since AND :until
+           AND (CAST(:grids AS integer[]) IS NULL OR grid_id = ANY(:grids))
+           AND (CAST(:category AS integer) IS NULL OR category_id = :category)
+         GROUP BY 1
+        """),
+        {
+            "since": scope.since,
+            "until": scope.until,
+            "grids": None if scope.grid_ids is None else list(scope.grid_ids),
+            "category": scope.category_id,
+        },
+    ).all()
+    out: dict[int, dict[str, int]] = {}
+    for k, reported, still_open in rows:
+        i = groups.index.get(int(k))
+        if i is None:
+            continue
+        flow = out.setdefault(i, {"reported": 0, "open": 0})
+        flow["reported"] += int(reported)
+        flow["open"] += int(still_open)
+    return out
 
 
 def _keep(scope: Scope, proj: int, entries: hist.Entries) -> hist.Entries:

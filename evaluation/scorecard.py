@@ -36,9 +36,13 @@ def load_scorecard(path: Path | None = None) -> tuple[Scorecard, dict[str, Any]]
     return Scorecard.from_data(data), data
 
 
+#: What a scored unit is, in Chinese (the exports show it beside the code).
+UNIT_LABELS: dict[str, str] = {"grid": "网格", "community": "社区", "subdistrict": "街道"}
+
+
 @dataclass(frozen=True)
 class ScoredUnit:
-    kind: str  # grid | community
+    kind: str  # grid | community | subdistrict
     code: str
     name: str
     community: str | None
@@ -50,7 +54,8 @@ class ScoredUnit:
 def scorecard_units(
     *, session: Session, scope: Scope, now: datetime | None = None
 ) -> tuple[list[ScoredUnit], Scorecard]:
-    """The 100-point score of every grid and community for the window."""
+    """The 100-point score of every grid and community, and of the subdistrict as a whole (the
+    seed grades the subdistrict itself: every grid's counters summed), for the window."""
     card, _ = load_scorecard()
     grids = session.execute(
         text("""
@@ -76,9 +81,20 @@ def scorecard_units(
         agg = by_community.setdefault(cid, (ccode, cname, {}))[2]
         for k, v in totals.items():
             agg[k] = agg.get(k, 0.0) + v
+    whole: dict[str, float] = {}
     for ccode, cname, totals in sorted(by_community.values()):
         units.append(_scored(card, "community", ccode, cname, None, totals))
+        for k, v in totals.items():
+            whole[k] = whole.get(k, 0.0) + v
+    scode, sname = subdistrict_of(session)
+    units.append(_scored(card, "subdistrict", scode, sname, None, whole))
     return units, card
+
+
+def subdistrict_of(session: Session) -> tuple[str, str]:
+    """The subdistrict's code and name (the map's; one subdistrict per deployment today)."""
+    row = session.execute(text("SELECT code, name FROM subdistrict ORDER BY code LIMIT 1")).first()
+    return (str(row[0]), str(row[1])) if row is not None else ("subdistrict", "街道")
 
 
 def _scored(

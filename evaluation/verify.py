@@ -676,8 +676,17 @@ def _compare_scorecard(
         for k, v in totals.items():
             agg[k] = agg.get(k, 0.0) + v
     names = dict(session.execute(text("SELECT code, name FROM community")).all())
+    whole: dict[str, float] = {}
+    for totals in grid_values.values():
+        for k, v in totals.items():
+            whole[k] = whole.get(k, 0.0) + v
     for unit in units:
-        totals = grid_values[unit.code] if unit.kind == "grid" else community_sums[names[unit.code]]
+        if unit.kind == "subdistrict":  # the whole map: every grid's raw counters summed
+            totals = whole
+        elif unit.kind == "grid":
+            totals = grid_values[unit.code]
+        else:
+            totals = community_sums[names[unit.code]]
         values = {i.code: evaluate(i, totals).value for i in INDICATORS if i.code in unit.values}
         mine = score(card, values)
         if (mine.score, mine.grade) != (unit.result.score, unit.result.grade):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,3 +180,20 @@ def coverage(*, session: Session) -> Coverage:
         fully_staffed_grids=staffed,
         staffing_ratio=round(staffed / n, 6) if n else 0.0,
     )
+
+
+def area_coverage(*, session: Session, grid_ids: Sequence[int]) -> tuple[float, float]:
+    """Coverage narrowed to some grids (a grid or community filter of the statistics): the
+    part of their area that lies within the jurisdiction, and their own area, in km² (rounded
+    as ``coverage`` rounds). The whole map's figures are ``coverage``'s."""
+    row = session.execute(
+        text("""
+        WITH j AS (SELECT ST_Union(geom) AS geom FROM subdistrict),
+             u AS (SELECT ST_Union(geom) AS geom FROM grid WHERE id = ANY(:ids))
+        SELECT coalesce(ST_Area(ST_Intersection(u.geom, j.geom)::geography), 0),
+               coalesce(ST_Area(u.geom::geography), 0)
+          FROM u, j
+        """),
+        {"ids": list(grid_ids)},
+    ).one()
+    return round(float(row[0]) / 1e6, 4), round(float(row[1]) / 1e6, 4)

@@ -12,6 +12,11 @@ class SlaTally(BaseModel):
     ok: int
     warning: int = Field(description="past half of the current allowance")
     breached: int = Field(description="past the current deadline")
+    queued: int = Field(
+        description="dispatched and held by nobody: waiting in the level's queue for one of its "
+        "staff to claim (``POST /events/{id}/claim``); level 2 is the command centre's shared "
+        "queue (``GET /dispatch/queue``)"
+    )
     by_status: dict[str, int]
 
 

@@ -17,6 +17,7 @@ from dispatch import sla
 from dispatch.calendars.service import calendars
 from dispatch.categories.models import Category
 from dispatch.events.models import Event, EventAudit
+from dispatch.events.reads import queued_sql
 from dispatch.store import change_message, event_snapshot, to_state
 from domain.jurisdiction import Principal
 from domain.lifecycle import SlaState
@@ -42,6 +43,7 @@ def _open(principal: Principal) -> Any:
             e.c.community_id,
             e.c.clock_fallback,
             sla.sla_state(e, bindparam("now")).label("sla"),
+            queued_sql(e).label("queued"),
         )
         .where(
             e.c.status.not_in([s.value for s in TERMINAL_STATUSES]),
@@ -58,6 +60,7 @@ class Tally:
     ok: int = 0
     warning: int = 0
     breached: int = 0
+    queued: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -74,23 +77,27 @@ class Tally:
             "ok": self.ok,
             "warning": self.warning,
             "breached": self.breached,
+            "queued": self.queued,
             "by_status": dict(sorted(self.by_status.items())),
         }
 
 
 def board(session: Session, *, principal: Principal, now: datetime) -> dict[str, Any]:
-    """Open events in the principal's jurisdiction by level and SLA state, and per grid and
+    """Open events in the principal's jurisdiction by level and SLA state (and how many of each
+    level wait in its queue: the command centre's shared queue is level 2's), and per grid and
     community (every grid and community listed, zeros included, so the board's layout never
     jumps)."""
     levels = {level: Tally() for level in LEVEL_NAMES}
     o = _open(principal)
-    for level, status, state, n in session.execute(
-        select(o.c.level, o.c.status, o.c.sla, func.count()).group_by(
-            o.c.level, o.c.status, o.c.sla
+    for level, status, state, queued, n in session.execute(
+        select(o.c.level, o.c.status, o.c.sla, o.c.queued, func.count()).group_by(
+            o.c.level, o.c.status, o.c.sla, o.c.queued
         ),
         {"now": now},
     ).all():
         levels[int(level)].add(str(state), str(status), int(n))
+        if queued:
+            levels[int(level)].queued += int(n)
     warning = func.count(o.c.id).filter(o.c.sla == SlaState.WARNING.value)
     breached = func.count(o.c.id).filter(o.c.sla == SlaState.BREACHED.value)
     g, c = _grid, _community
@@ -124,6 +131,7 @@ def board(session: Session, *, principal: Principal, now: datetime) -> dict[str,
         total.ok += tally.ok
         total.warning += tally.warning
         total.breached += tally.breached
+        total.queued += tally.queued
     return {
         "at": now,
         "open": total.as_dict(),

@@ -124,6 +124,13 @@ class EventFilter:
     community: str | None = None  # community code
     order: Order | None = None  # None: the default for the filters (``default_order``)
     sla_state: SlaState | None = None  # open events in this SLA state (the board's lists)
+    queued: bool | None = None  # waiting in a level's queue: dispatched, nobody holds it
+
+
+def queued_sql(event: Any) -> ColumnElement[bool]:
+    """An event waits in its level's queue: dispatched to the level, held by nobody (a claim
+    or an acknowledgement takes it out)."""
+    return and_(event.c.status == Status.DISPATCHED.value, event.c.assignee_id.is_(None))
 
 
 class Order(StrEnum):
@@ -218,6 +225,9 @@ def list_events(
             col(Event.status).not_in([s.value for s in TERMINAL_STATUSES]),
             sla.sla_state(_event, now) == filters.sla_state.value,
         )
+    if filters.queued is not None:
+        waiting = queued_sql(_event)
+        query = query.where(waiting if filters.queued else ~waiting)
     if filters.grid:
         query = query.where(col(Grid.code) == filters.grid)
     if filters.category:

@@ -106,6 +106,7 @@ def authorize(principal: Principal, loaded: Loaded, action: Action) -> None:
     - acknowledge, resolve, escalate: the assignee; for a queued event (nobody assigned) anyone
       who serves the event's level where it is (``domain.jurisdiction.serves``), who thereby
       claims it;
+    - claim: anyone who serves the event's level where it is (the event must be queued);
     - review: the grid head for a member's fix, the command centre for every other;
     - dispatch, suspend, resume: the command centre;
     - void: the command centre, and the grid's head while the event is not yet dispatched.
@@ -119,6 +120,15 @@ def authorize(principal: Principal, loaded: Loaded, action: Action) -> None:
             raise Forbidden(
                 f"the event waits in the level-{event.level} queue; only staff of that level"
                 f" and place may {action.value} it"
+            )
+        return
+    if action is Action.CLAIM:
+        # Anyone who serves the event's level where it is may take it from the queue; a held
+        # event is the domain's 409 (the guard "queued"), so a lost race reads as one.
+        if not serves(principal.role, principal.workplace, event.level, place):
+            raise Forbidden(
+                f"only staff of level {event.level} ({LEVEL_NAMES[event.level]}) serving the"
+                " event's place may claim it from the queue"
             )
         return
     if action is Action.REVIEW:

@@ -22,7 +22,7 @@ from domain.jurisdiction import REACH, Place, scope_of
 from domain.lifecycle import Assignment, Candidate, choose_assignee
 from domain.lifecycle.assignment import target_place
 from domain.lifecycle.model import OPEN_WORK_STATUSES
-from domain.roles import LEVEL_ROLES, Role, start_level
+from domain.roles import LEVEL_ROLES, SHARED_QUEUE_LEVELS, Role, start_level
 from kernel.db import xact_lock
 from kernel.settings import get_settings
 from staff.jurisdiction import serving_sql
@@ -119,6 +119,8 @@ def choose(
     place = target_place(loaded.place, target, loaded.policy.category)
     key = _pool_key(place, target)
     pool = cache.get(key) if cache is not None else None
+    if pool is None and target in SHARED_QUEUE_LEVELS:
+        pool = []  # nobody is chosen for a shared queue: no need to read the staff
     if pool is None:
         lock_pools(session, [key])
         pool = candidates(session, place, target)

@@ -132,6 +132,13 @@ INDICATORS: tuple[Indicator, ...] = (
         "closed at level ≤ 2 (grid, community, command centre) / closed",
     ),
     Indicator(
+        "escalation_rate", "升级率", "escalation rate",
+        _c(escalations=1), _c(dispatched=1), Source.events,
+        "escalations up the ladder (a handler's request, a missed deadline, and a dispatch to a "
+        "department) / events dispatched",
+        higher_is_better=False,
+    ),
+    Indicator(
         "registered_count", "立案数", "cases registered",
         _c(ever_registered=1), _c(), Source.audit,
         "reports of the window that were registered (reached 立案 registered)", kind=Kind.COUNT,
@@ -199,6 +206,40 @@ INDICATORS: tuple[Indicator, ...] = (
 )  # fmt: skip
 
 INDICATOR_BY_CODE: Mapping[str, Indicator] = {i.code: i for i in INDICATORS}
+
+#: Each indicator's formula as an evaluator reads it (the exports with Chinese headers show it).
+FORMULAS_ZH: Mapping[str, str] = {
+    "coverage": "网格覆盖面积 ÷ 辖区面积（km²）；按网格或社区筛选时为所选网格："
+    "其在辖区内的面积 ÷ 其自身面积",
+    "staffing": "配齐一名网格长、两名网格员的网格数 ÷ 网格数",
+    "patrol_coverage": "有巡查（轨迹或GPS点）的网格日数 ÷ 统计期内网格日数",
+    "valid_report": "（上报数 − 作废数）÷ 上报数",
+    "on_time_dispatch": "上报后在派遣时限内首次派遣的事件数 ÷ 已派遣事件数",
+    "accurate_dispatch": "（派遣数 − 改派数）÷ 派遣数；派遣数 = 首次派遣数 + 改派数",
+    "on_time_handling": "在处置时限前提交处置的事件数 ÷ 已处置或已结案事件数",
+    "closure_rate": "结案数 ÷ 应结案数（上报数 − 作废数）",
+    "on_time_closure": "自上报起在类别处置时限内结案的事件数 ÷ 应结案数",
+    "rework_rate": "返工次数 ÷（返工次数 + 已处置或已结案事件数）",
+    "kept_in_grid": "在网格层级（0级）结案的事件数 ÷ 结案数",
+    "kept_in_subdistrict": "在街道及以下层级（0–2级：网格、社区、街道指挥中心）结案的事件数"
+    " ÷ 结案数",
+    "escalation_rate": "升级次数（处置人申请、超时升级、派往职能部门）÷ 已派遣事件数",
+    "registered_count": "统计期内上报且已立案（到达“已立案”状态）的事件数",
+    "on_time_registration": "上报后在立案时限（register_limit_minutes）内立案的事件数 ÷ 立案数",
+    "accurate_registration": "（立案数 − 立案后作废数）÷ 立案数",
+    "dispatch_count": "首次派遣数 + 改派数",
+    "closed_count": "已结案事件数",
+    "due_count": "上报数 − 作废数（结案率、按期结案率的分母）",
+    "on_time_closure_of_closed": "自上报起在类别处置时限内结案的事件数 ÷ 结案数",
+    "on_time_review": "处置后在核查时限（review_limit_minutes）内完成核查的次数 ÷ 核查次数",
+    "missed_report": "由公众或12345热线首先上报的已立案事件数 ÷ 已立案事件数",
+    "on_time_verification": "在核实时限内完成现场核实（确认、驳回或关联）的公众及热线上报数"
+    " ÷ 已核实或已超过核实时限的上报数",
+    "valid_public_report": "经现场核实属实（确认，或为在办事件的重复上报）的公众及热线上报数"
+    " ÷ 已核实数",
+    "duplicate_share": "关联为在办事件重复上报的上报数 ÷ 全部上报数（各渠道）",
+}
+assert set(FORMULAS_ZH) == set(INDICATOR_BY_CODE), "every indicator has its Chinese formula"
 
 
 @dataclass(frozen=True)

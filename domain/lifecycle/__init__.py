@@ -20,6 +20,7 @@ Choosing a handler::
 
     choose_assignee(candidates, *, category, place, load_cap, now, level=None) -> Assignment
     escalation_target(state) -> int | None      # the level an escalation/breach would go to
+    dispatched_up(state, assignment) -> bool    # a dispatch to a department: an escalation
     reviewer_role(state) -> Role
 
 SLA values: ``SlaPolicy(category, levels={level: LevelAllowance(multiplier, ack_minutes,
@@ -43,7 +44,11 @@ Decisions the service layer follows
   ``pending_verification`` have no clock; ``resolved`` waits for review without one.
 - Escalation and breach take an optional ``Assignment`` at ``level + 1`` (the service calls
   ``choose_assignee(level=escalation_target(state))`` first); None puts the event in the level's
-  queue, and whoever acknowledges a queued event claims it.
+  queue, and whoever acknowledges a queued event claims it; ``claim`` takes a queued event
+  without acknowledging it. The command centre's level is always a shared queue
+  (``domain.roles.SHARED_QUEUE_LEVELS``): the assignment rules never name a dispatcher.
+- A dispatch to a department (level 3) from below counts as an escalation
+  (``dispatched_up``: ``escalation_count`` + 1, reason ``dispatched_up``), not a re-dispatch.
 - A failed review is rework: back to ``dispatched``, same handler and level, ``rework_count``
   + 1, fresh ack and resolve deadlines. A member's fix is reviewed by the grid head, every other
   fix (community, command centre, department, head) by the command centre.
@@ -55,7 +60,13 @@ Decisions the service layer follows
 
 from domain.lifecycle.assignment import Candidate, choose_assignee
 from domain.lifecycle.audit import encode_delta, replay
-from domain.lifecycle.engine import apply, escalation_target, open_event, reviewer_role
+from domain.lifecycle.engine import (
+    apply,
+    dispatched_up,
+    escalation_target,
+    open_event,
+    reviewer_role,
+)
 from domain.lifecycle.errors import (
     DomainError,
     IllegalTransition,
@@ -130,6 +141,7 @@ __all__ = [
     "clock_state",
     "current_timer_due",
     "encode_delta",
+    "dispatched_up",
     "escalation_target",
     "invariant_violations",
     "open_event",

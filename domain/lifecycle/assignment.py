@@ -9,7 +9,9 @@ level 2, the category's department at level 3. Among them:
 - level 0 (grid): the members who are on duty and under the load cap; least open work first,
   then longest idle (never assigned counts as idle the longest), then lowest id. When no member
   qualifies, the head if on duty (the head is the fallback, so the cap does not apply to them).
-- levels 1-3: the same ordering over everyone who serves the level. Big categories start at 2.
+- level 2 (the command centre): nobody is chosen. The event waits in the centre's shared
+  queue (``SHARED_QUEUE_LEVELS``) until a dispatcher claims it; big categories start there.
+- levels 1 and 3: the same ordering over everyone who serves the level.
 
 Nobody qualifying is not an error: the result is the level's queue (``assignee_id`` None), which
 the people holding that level's role see and claim by acknowledging.
@@ -27,7 +29,15 @@ from domain.lifecycle.model import (
     Category,
     ensure_utc,
 )
-from domain.roles import DEPARTMENT_LEVEL, GRID_LEVEL, MAX_LEVEL, MIN_LEVEL, Role, start_level
+from domain.roles import (
+    DEPARTMENT_LEVEL,
+    GRID_LEVEL,
+    MAX_LEVEL,
+    MIN_LEVEL,
+    SHARED_QUEUE_LEVELS,
+    Role,
+    start_level,
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,8 @@ def choose_assignee(
     if not MIN_LEVEL <= level <= MAX_LEVEL:
         raise ValueError(f"level must be in {MIN_LEVEL}..{MAX_LEVEL}, got {level}")
     where = target_place(place, level, category)
+    if level in SHARED_QUEUE_LEVELS:
+        return Assignment(level=level, department=where.department, reason="shared_queue")
     able = [c for c in candidates if serves(c.role, c.workplace, level, where)]
     if level == GRID_LEVEL:
         member = _best([c for c in able if c.role is Role.MEMBER], load_cap=load_cap, now=now)

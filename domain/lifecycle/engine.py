@@ -62,6 +62,13 @@ def escalation_target(state: EventState) -> int | None:
     return state.level + 1 if state.level < MAX_LEVEL else None
 
 
+def dispatched_up(state: EventState, assignment: Assignment) -> bool:
+    """A dispatch to a department from below (the command centre sending a big event on)
+    counts as an escalation (升级: the subdistrict did not keep it), not as a re-dispatch:
+    DESIGN §2's ladder ends at the department whichever way the event got there."""
+    return assignment.level == MAX_LEVEL and state.level < MAX_LEVEL
+
+
 def reviewer_role(state: EventState) -> Role:
     """Who reviews the handler's fix: the grid head a member's, the command centre all others'."""
     return Role.HEAD if state.assignee_role == Role.MEMBER else Role.DISPATCHER
@@ -324,6 +331,14 @@ def _dispatch(state: EventState, command: Command, now: datetime, policy: SlaPol
     if command.assignment is None:
         raise InvalidCommand("dispatch needs an assignment (assignee or a level's queue)")
     new, timers = _redeploy(state, command.assignment, now, policy)
+    if dispatched_up(state, command.assignment):
+        new = replace(
+            new,
+            escalation_count=state.escalation_count + 1,
+            last_escalation_reason=EscalationReason.DISPATCHED_UP,
+        )
+        notes = _assigned(state, new, "dispatch", NotificationKind.ESCALATED)
+        return _Outcome(new, timers, notes, EscalationReason.DISPATCHED_UP)
     if state.status in (Status.DISPATCHED, Status.ACKNOWLEDGED):
         new = replace(new, redispatch_count=state.redispatch_count + 1)
     return _Outcome(new, timers, _assigned(state, new, "dispatch", NotificationKind.REASSIGNED))
@@ -334,6 +349,14 @@ def _acknowledge(state: EventState, command: Command, now: datetime, policy: Sla
     if state.assignee_id is None:  # claimed from the level's queue
         new = replace(new, assignee_id=command.actor, assignee_role=command.actor_role)
     return _Outcome(new, cancel_timers(state, ACK_TIMERS))
+
+
+def _claim(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    """A queued event taken by one of its level's staff: the holder changes, the clocks run on
+    (the queue's wait counts against the deadline, as the acknowledgement's claim does)."""
+    if command.actor_role is None:
+        raise InvalidCommand("claim needs the claimer's role")
+    return _Outcome(replace(state, assignee_id=command.actor, assignee_role=command.actor_role))
 
 
 def _resolve(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
@@ -552,6 +575,7 @@ _HANDLERS: dict[Action, _Handler] = {
     Action.VERIFY: _verify,
     Action.DISPATCH: _dispatch,
     Action.ACKNOWLEDGE: _acknowledge,
+    Action.CLAIM: _claim,
     Action.RESOLVE: _resolve,
     Action.REVIEW: _review,
     Action.ESCALATE: _escalate,

@@ -91,6 +91,7 @@ class Action(StrEnum):
     VOID = "void"
     MERGE = "merge"
     UNMERGE = "unmerge"
+    CLAIM = "claim"
     WARN = "warn"
     BREACH = "breach"
 
@@ -107,6 +108,9 @@ class EscalationReason(StrEnum):
     HANDLER_REQUEST = "handler_request"
     ACK_OVERDUE = "ack_overdue"
     DEADLINE_PASSED = "deadline_passed"
+    #: The command centre dispatched the event up the ladder (to a department, level 3): the
+    #: subdistrict did not keep it, so it counts as an escalation, not as a re-dispatch.
+    DISPATCHED_UP = "dispatched_up"
 
 
 class TimerKind(StrEnum):
@@ -293,6 +297,8 @@ class Command:
     - ``escalate`` / ``breach``: ``assignment`` is optional and must be at ``level + 1``;
       None puts the event in that level's queue.
     - ``acknowledge`` on a queued event: the actor claims it (``actor_role`` becomes the role).
+    - ``claim`` on a queued event: the actor takes it (``actor_role`` is required); the
+      deadlines run on.
     - ``warn`` / ``breach``: ``timer`` and ``deadline_version`` are required.
     - ``expected_version``: when given and different from the state's, ``StaleVersion``.
     """

@@ -39,6 +39,7 @@ prints it:
 | acknowledged | merge | | merged | parked as a duplicate; clock paused, remaining time kept |
 | merged | unmerge | | previous | back where it was; deadlines = now + remaining time |
 | merged | void | | voided | |
+| dispatched | claim | queued | same | a queued event: the actor takes it; deadlines run on |
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class Guard(StrEnum):
     AT_TOP = "level = 3"
     APPROVED = "approved"
     REJECTED = "rejected"
+    QUEUED = "queued"  # nobody holds the event: it waits in its level's queue
 
 
 #: Guards decided by the command (they do not restrict ``allowed_actions``).
@@ -137,6 +139,8 @@ RULES: tuple[Rule, ...] = (
     Rule(_S.MERGED, _A.UNMERGE, Target.PREVIOUS, None,
          "back where it was; deadlines = now + remaining time"),
     Rule(_S.MERGED, _A.VOID, _S.VOIDED, None, ""),
+    Rule(_S.DISPATCHED, _A.CLAIM, Target.SAME, Guard.QUEUED,
+         "a queued event: the actor takes it; deadlines run on"),
 )  # fmt: skip
 
 
@@ -160,6 +164,8 @@ def guard_holds(guard: Guard | None, state: EventState, command: Command | None)
         return state.level < MAX_LEVEL
     if guard is Guard.AT_TOP:
         return state.level >= MAX_LEVEL
+    if guard is Guard.QUEUED:
+        return state.assignee_id is None
     if command is None:
         return True
     if guard is Guard.APPROVED:

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
 
+from kernel.settings import get_settings
 from tests.conftest import Clock
 from tests.kit.dispatch import (
     audit_actions,
@@ -324,6 +325,89 @@ def test_a_queued_event_is_claimed_by_whoever_of_its_level_acknowledges(
     assert r.status_code == 200, r.text
     assert r.json()["assignee"]["id"] == staff_id(db, "comm01")
     assert r.json()["assignee_role"] == "community"
+
+
+def test_a_big_event_waits_in_the_shared_queue_until_a_dispatcher_claims_it(
+    client: TestClient, db: Session, clock: Clock, token_for: Headers
+) -> None:
+    """Issue 18: the command centre's shared queue on the board and in its list; a claim
+    (dispatchers only, with the version) takes the event; the second claim is a 409."""
+    event = dispatched(db, clock, category="gas_safety")
+    assert (event.level, event.assignee_id) == (2, None)
+    board = client.get("/api/v1/dispatch/board", headers=token_for("dispatch1")).json()
+    assert board["levels"][2]["queued"] == 1 and board["open"]["queued"] == 1
+    queue = client.get("/api/v1/dispatch/queue", headers=token_for("dispatch1")).json()
+    assert [e["id"] for e in queue["items"]] == [event.id]
+    assert client.get("/api/v1/dispatch/queue", headers=token_for("g01h")).status_code == 403
+
+    r = client.post(url(event.id or 0, "claim"), headers=token_for("g01m1"), json={"version": 2})
+    assert r.status_code == 403, r.text  # not the command centre's level
+    clock.advance(minutes=1)
+    r = client.post(
+        url(event.id or 0, "claim"), headers=token_for("dispatch2"), json={"version": 2}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["assignee"]["id"] == staff_id(db, "dispatch2") and body["status"] == "dispatched"
+    assert (
+        body["version"] == 3
+        and body["due_at"]
+        == client.get(f"/api/v1/events/{event.id}", headers=token_for("dispatch2")).json()["due_at"]
+    )
+    # the other dispatcher's claim, sent on the same version: a 409 naming the current one
+    r = client.post(
+        url(event.id or 0, "claim"), headers=token_for("dispatch1"), json={"version": 2}
+    )
+    assert r.status_code == 409, r.text
+    # and one without a version: the event is held now, so claim is no longer allowed
+    r = client.post(url(event.id or 0, "claim"), headers=token_for("dispatch1"))
+    assert r.status_code == 409 and "claim" not in str(r.json()["detail"][0].get("allowed", []))
+    assert audit_actions(db, event.id or 0) == ["register", "dispatch", "claim"]
+    actor = db.execute(
+        text("SELECT actor FROM event_audit WHERE event_id = :e AND action = 'claim'"),
+        {"e": event.id},
+    ).scalar_one()
+    assert actor == str(staff_id(db, "dispatch2"))
+    board = client.get("/api/v1/dispatch/board", headers=token_for("dispatch1")).json()
+    assert board["levels"][2]["queued"] == 0
+    assert (
+        client.get("/api/v1/dispatch/queue", headers=token_for("dispatch1")).json()["items"] == []
+    )
+
+
+def test_a_dispatch_to_a_department_counts_as_an_escalation(
+    client: TestClient, db: Session, clock: Clock, token_for: Headers
+) -> None:
+    """Issue 18: the command centre sending a big event on to a department is an escalation
+    in the statistics (escalation_count, the day's escalations counter), not a re-dispatch."""
+    event = dispatched(db, clock, category="gas_safety")
+    client.post(url(event.id or 0, "claim"), headers=token_for("dispatch1"))
+    r = client.post(
+        url(event.id or 0, "dispatch"), headers=token_for("dispatch1"), json={"level": 3}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["level"], body["escalation_count"]) == (3, 1)
+    row = db.execute(
+        text(
+            "SELECT e.redispatch_count, a.reason FROM event e JOIN event_audit a"
+            " ON a.event_id = e.id AND a.version = e.version WHERE e.id = :e"
+        ),
+        {"e": event.id},
+    ).one()
+    assert tuple(row) == (0, "dispatched_up")
+    counted = db.execute(text("SELECT sum(escalations), sum(redispatches) FROM stats_daily")).one()
+    assert tuple(counted) == (1, 0)
+    day = clock.now.astimezone(get_settings().tz).date().isoformat()
+    r = client.get(
+        "/api/v1/stats/indicators",
+        params={"since": day, "until": day},
+        headers=token_for("evaluator"),
+    )
+    figures = {i["code"]: i for i in r.json()["indicators"]}
+    rate = figures["escalation_rate"]
+    assert (rate["numerator"], rate["denominator"], rate["value"]) == (1, 1, 1.0)
+    assert figures["accurate_dispatch"]["value"] == 1.0  # not counted as a wrong dispatch
 
 
 # --- the board -------------------------------------------------------------------------------

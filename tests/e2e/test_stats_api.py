@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 from sqlmodel import Session
 
-from domain.evaluation.indicators import INDICATORS, Source
+from domain.evaluation.indicators import FORMULAS_ZH, INDICATORS, Source
 from domain.evaluation.resolution import summarize
 from evaluation.exports import CSV_TYPE, XLSX_TYPE
 from evaluation.sealing import seal
@@ -178,7 +178,7 @@ def test_csv_export_with_chinese_headers_parses_back(
     assert r.content.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs for UTF-8
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     header = rows[0]
-    assert header[:4] == ["分组", "名称", "所属社区", "结案数"]
+    assert header[:6] == ["分组", "名称", "所属社区", "上报数", "未结案数", "结案数"]
     assert "样本不足" in header and "中位数P50(分钟)" in header
     by_code = {row[0]: dict(zip(header, row, strict=True)) for row in rows[1:]}
     a = by_code[made.grids[0].code]
@@ -224,7 +224,7 @@ def test_xlsx_export_parses_back(client: TestClient, token_for: Headers, made: W
     assert sheet is not None
     header = next(sheet.iter_rows(values_only=True))
     assert {"得分", "等级", "结案率得分", "按期结案率"} <= set(header)
-    assert sheet.max_row == 1 + 44 + 6
+    assert sheet.max_row == 1 + 44 + 6 + 1  # and the subdistrict as a whole
 
 
 def test_indicators_link_to_their_events(
@@ -409,3 +409,214 @@ def test_csv_is_streamed_and_an_xlsx_past_a_sheet_is_a_413(
     )
     assert r.status_code == 413
     assert "export csv" in r.json()["detail"][0]["msg"]
+
+
+def test_coverage_with_a_grid_filter_is_the_grids_own_area(
+    client: TestClient, token_for: Headers, made: World, db: Session
+) -> None:
+    """Issue 18: with grid= every indicator is the grid's, coverage too (it was the whole
+    map's 16.18 km² whatever the filter)."""
+    code = made.grids[0].code
+    area = db.execute(
+        text("SELECT round((area_m2 / 1e6)::numeric, 4) FROM grid WHERE code = :c"), {"c": code}
+    ).scalar_one()
+    r = client.get(
+        "/api/v1/stats/indicators", params={**WINDOW, "grid": code}, headers=token_for("evaluator")
+    )
+    assert r.status_code == 200, r.text
+    figures = {i["code"]: i for i in r.json()["indicators"]}
+    coverage = figures["coverage"]
+    assert coverage["denominator"] == pytest.approx(float(area), abs=1e-3)
+    assert coverage["numerator"] == pytest.approx(float(area), abs=1e-3)
+    assert coverage["value"] == pytest.approx(1.0, abs=1e-3)
+    assert figures["staffing"]["denominator"] == 1  # as staffing already was
+    whole = client.get("/api/v1/stats/indicators", params=WINDOW, headers=token_for("evaluator"))
+    assert {i["code"]: i for i in whole.json()["indicators"]}["coverage"]["denominator"] > 16
+    community = made.grids[0].code[:12]
+    r = client.get(
+        "/api/v1/stats/indicators",
+        params={**WINDOW, "community": community},
+        headers=token_for("evaluator"),
+    )
+    own = db.execute(
+        text(
+            "SELECT round((sum(g.area_m2) / 1e6)::numeric, 4) FROM grid g"
+            " JOIN community c ON c.id = g.community_id WHERE c.code = :c"
+        ),
+        {"c": community},
+    ).scalar_one()
+    assert {i["code"]: i for i in r.json()["indicators"]}["coverage"][
+        "denominator"
+    ] == pytest.approx(float(own), abs=1e-3)
+
+
+def test_the_scorecard_grades_the_subdistrict_as_a_whole(
+    client: TestClient, token_for: Headers, made: World
+) -> None:
+    """Issue 18: a whole-subdistrict score beside the grids' and the communities', in the
+    JSON and in the export (its counters are every grid's summed)."""
+    body = client.get(
+        "/api/v1/stats/scorecard", params=WINDOW, headers=token_for("evaluator")
+    ).json()
+    whole = body["subdistrict"]
+    assert whole["kind"] == "subdistrict" and whole["grade"] in ("优", "良", "中", "差")
+    lines = {line["indicator"]: line for line in whole["lines"]}
+    assert lines["closure_rate"]["value"] == 1.0  # the 9 events of two grids, all closed
+    assert lines["staffing"]["value"] == 1.0  # 44 of 44 grids staffed
+    r = client.get(
+        "/api/v1/stats/scorecard",
+        params={**WINDOW, "format": "csv", "headers": "zh"},
+        headers=token_for("evaluator"),
+    )
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert len(rows) == 44 + 6 + 1
+    last = rows[-1]
+    assert (last["类型"], last["类型代码"], last["得分"]) == (
+        "街道",
+        "subdistrict",
+        str(whole["score"]),
+    )
+
+
+def test_grouped_statistics_count_reported_and_still_open_not_only_closed(
+    client: TestClient, token_for: Headers, made: World, db: Session
+) -> None:
+    """Issue 18: per group, the events reported and those still open beside the closed ones."""
+    from tests.kit.dispatch import report
+
+    at = datetime(DAY.year, DAY.month, DAY.day, 15, tzinfo=get_settings().tz)
+    report(db, "g01m1", now=at, grid=made.grids[0].code)  # registered, never closed
+    db.flush()
+    expect = {
+        "grid": (made.grids[0].code, 4, 1, 3),
+        "community": (made.grids[0].code[:12], None, 1, None),
+        "category": ("exposed_garbage", 10, 1, 9),
+        "day": (DAY.isoformat(), 10, 1, 9),
+    }
+    for group_by, (key, reported, still_open, closed) in expect.items():
+        body = client.get(
+            "/api/v1/stats/resolution",
+            params={**WINDOW, "group_by": group_by},
+            headers=token_for("evaluator"),
+        ).json()
+        group = next(g for g in body["groups"] if g["group"] == key)
+        assert group["open"] == still_open, group_by
+        if reported is not None:
+            assert (group["reported"], group["count"]) == (reported, closed), group_by
+        assert (body["total"]["reported"], body["total"]["open"], body["total"]["count"]) == (
+            10, 1, 9,
+        )  # fmt: skip
+    by_level = client.get(
+        "/api/v1/stats/resolution",
+        params={**WINDOW, "group_by": "level"},
+        headers=token_for("evaluator"),
+    ).json()
+    assert by_level["total"]["reported"] is None  # an event's level moves: not counted by it
+    r = client.get(
+        "/api/v1/stats/resolution",
+        params={**WINDOW, "group_by": "grid", "format": "csv", "headers": "zh"},
+        headers=token_for("evaluator"),
+    )
+    rows = {row["分组"]: row for row in csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))}
+    row = rows[made.grids[0].code]
+    assert (row["上报数"], row["未结案数"], row["结案数"]) == ("4", "1", "3")
+
+
+def test_drilldowns_list_the_misses_denominator_minus_numerator(
+    client: TestClient, token_for: Headers, made: World
+) -> None:
+    """Issue 18: ``part=misses`` lists what kept an indicator below 1, beside its numerator."""
+    figures = {
+        i["code"]: i
+        for i in client.get(
+            "/api/v1/stats/indicators", params=WINDOW, headers=token_for("evaluator")
+        ).json()["indicators"]
+    }
+
+    def ids(code: str, part: str) -> list[object]:
+        r = client.get(
+            f"/api/v1/stats/indicators/{code}/events",
+            params={**WINDOW, "part": part, "limit": 200},
+            headers=token_for("evaluator"),
+        )
+        assert r.status_code == 200, r.text
+        return [item.get("id", item.get("grid_code")) for item in r.json()["items"]]
+
+    on_time = figures["on_time_closure"]
+    hits, misses = ids("on_time_closure", "numerator"), ids("on_time_closure", "misses")
+    assert len(misses) == on_time["denominator"] - on_time["numerator"] > 0
+    assert not set(hits) & set(misses) and len(set(hits) | set(misses)) == 9
+    assert figures["on_time_closure"]["misses"].endswith("&part=misses")
+    patrol = figures["patrol_coverage"]  # nobody patrolled: every grid-day is a miss
+    assert len(ids("patrol_coverage", "misses")) == patrol["denominator"] == 44
+    assert ids("staffing", "misses") == []  # every grid has 一长两员
+    for code in ("closed_count", "coverage"):
+        assert figures[code]["misses"] is None
+        r = client.get(
+            f"/api/v1/stats/indicators/{code}/events",
+            params={**WINDOW, "part": "misses"},
+            headers=token_for("evaluator"),
+        )
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "part"]
+    r = client.get(
+        "/api/v1/stats/indicators/on_time_closure/events",
+        params={**WINDOW, "part": "misses", "format": "csv"},
+        headers=token_for("evaluator"),
+    )
+    assert "on_time_closure_misses" in r.headers["content-disposition"]
+    assert len(list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))) == len(misses)
+
+
+def test_indicator_exports_give_the_formulas_in_chinese(
+    client: TestClient, token_for: Headers, made: World
+) -> None:
+    """Issue 18: with Chinese headers the formula column is Chinese too (it was English)."""
+    r = client.get(
+        "/api/v1/stats/indicators",
+        params={**WINDOW, "format": "xlsx", "headers": "zh"},
+        headers=token_for("evaluator"),
+    )
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    header = list(rows[0])
+    by_code = {row[header.index("编码")]: row for row in rows[1:]}
+    formula = by_code["closure_rate"][header.index("计算公式")]
+    assert formula == FORMULAS_ZH["closure_rate"] and "结案数 ÷ 应结案数" in str(formula)
+    body = client.get("/api/v1/stats/indicators", params=WINDOW, headers=token_for("evaluator"))
+    assert all(i["formula_zh"] == FORMULAS_ZH[i["code"]] for i in body.json()["indicators"])
+
+
+def test_period_days_are_excel_date_cells(
+    client: TestClient, token_for: Headers, made: World
+) -> None:
+    """Issue 18: every date of an export is a date cell (the periods' first and last days were
+    text), and the report times of a drill-down are date cells in Asia/Shanghai."""
+    r = client.get(
+        "/api/v1/stats/resolution",
+        params={**WINDOW, "group_by": "week", "format": "xlsx", "headers": "zh"},
+        headers=token_for("evaluator"),
+    )
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    assert sheet is not None
+    header = [c.value for c in sheet[1]]
+    first = sheet.cell(2, header.index("起始日") + 1)
+    last = sheet.cell(2, header.index("截止日") + 1)
+    assert first.is_date and last.is_date
+    assert first.value.date() == DAY and last.value.date() == DAY  # clipped to the window
+    body = client.get(
+        "/api/v1/stats/resolution",
+        params={**WINDOW, "group_by": "week"},
+        headers=token_for("evaluator"),
+    ).json()
+    assert body["groups"][0]["first_day"] == DAY.isoformat()  # JSON keeps ISO dates
+    r = client.get(
+        "/api/v1/stats/indicators/on_time_closure/events",
+        params={**WINDOW, "part": "misses", "format": "xlsx", "headers": "zh"},
+        headers=token_for("evaluator"),
+    )
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    assert sheet is not None
+    header = [c.value for c in sheet[1]]
+    created = sheet.cell(2, header.index("上报时间") + 1)
+    assert created.is_date and created.value.date() == DAY and 9 <= created.value.hour <= 17

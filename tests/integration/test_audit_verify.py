@@ -349,7 +349,9 @@ def test_the_bundle_checks_out_and_agrees_with_the_api(conn: Connection, tmp_pat
     assert {v.indicator.code: v.value for v in served.values} == {
         code: v["value"] for code, v in checked["indicators"].items()
     }
-    by_key = {("community:" if u.kind == "community" else "") + u.code: u for u in units}
+    keys = {"grid": "", "community": "community:"}
+    by_key = {"subdistrict" if u.kind == "subdistrict" else keys[u.kind] + u.code: u for u in units}
+    assert "subdistrict" in by_key  # the whole subdistrict's score is recomputed too
     assert {k: (u.result.score, u.result.grade) for k, u in by_key.items()} == {
         k: (s["score"], s["grade"]) for k, s in checked["scores"].items()
     }

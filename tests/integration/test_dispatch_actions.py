@@ -47,9 +47,11 @@ def test_auto_dispatch_is_idempotent(db: Session, clock: Clock) -> None:
     assert audit_actions(db, event.id or 0) == ["register", "dispatch"]
 
 
-def test_big_category_starts_at_the_command_centre(db: Session, clock: Clock) -> None:
+def test_big_category_waits_in_the_command_centres_shared_queue(db: Session, clock: Clock) -> None:
+    """Issue 18: not given to one named dispatcher (it was: assignee_role 'dispatcher')."""
     event = dispatched(db, clock, category="gas_safety")
-    assert event.level == 2 and event.assignee_role == "dispatcher"
+    assert (event.level, event.status) == (2, "dispatched")
+    assert event.assignee_id is None and event.assignee_role is None
 
 
 def test_head_takes_it_when_both_members_are_off_duty(db: Session, clock: Clock) -> None:

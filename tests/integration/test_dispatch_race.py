@@ -20,7 +20,13 @@ from tests.kit.dispatch import principal, report
 ROUNDS = 5
 
 
-def _race(engine: Engine, event_id: int, version: int, people: list[str]) -> list[object]:
+def _race(
+    engine: Engine,
+    event_id: int,
+    version: int,
+    people: list[str],
+    action: Action = Action.DISPATCH,
+) -> list[object]:
     barrier = threading.Barrier(len(people))
     outcomes: list[object] = [None] * len(people)
 
@@ -34,8 +40,10 @@ def _race(engine: Engine, event_id: int, version: int, people: list[str]) -> lis
                     uow=UnitOfWork(session),
                     principal=who,
                     event_id=event_id,
-                    action=Action.DISPATCH,
-                    request=actions.ActionRequest(level=i + 1, version=version),
+                    action=action,
+                    request=actions.ActionRequest(
+                        level=i + 1 if action is Action.DISPATCH else None, version=version
+                    ),
                     now=datetime.now(UTC),
                 )
                 outcomes[i] = "won"
@@ -112,3 +120,34 @@ def test_racing_without_versions_the_update_check_still_serialises(committed: En
     finally:
         for s in sessions:
             s.close()
+
+
+def test_two_dispatchers_claiming_a_big_event_from_the_shared_queue_one_wins(
+    committed: Engine,
+) -> None:
+    """Issue 18: a big event waits in the command centre's shared queue; two dispatchers claim
+    it at the same moment: one holds it, the other gets a 409; one audit row says who."""
+    with Session(committed, expire_on_commit=False) as session:
+        event_id = report(session, "g01m1", now=datetime.now(UTC), category="gas_safety")
+        decision = system.auto_dispatch(UnitOfWork(session), event_id, datetime.now(UTC))
+        assert decision is not None and decision.state.level == 2
+        assert decision.state.assignee_id is None, "queued, not given to one dispatcher"
+    outcomes = _race(committed, event_id, 2, ["dispatch1", "dispatch2"], Action.CLAIM)
+    assert sorted(o == "won" for o in outcomes) == [False, True], outcomes
+    loser = next(o for o in outcomes if o != "won")
+    assert isinstance(loser, StaleVersion | Conflict)
+    winner = ["dispatch1", "dispatch2"][outcomes.index("won")]
+    with committed.connect() as conn:
+        held = conn.execute(
+            text(
+                "SELECT e.version, e.status, u.username FROM event e"
+                " JOIN users u ON u.staff_id = e.assignee_id WHERE e.id = :e"
+            ),
+            {"e": event_id},
+        ).one()
+        claims = conn.execute(
+            text("SELECT version, actor FROM event_audit WHERE event_id = :e AND action = 'claim'"),
+            {"e": event_id},
+        ).all()
+    assert tuple(held) == (3, "dispatched", winner)
+    assert len(claims) == 1 and claims[0][0] == 3

@@ -34,7 +34,7 @@ from domain.lifecycle import (
     invariant_violations,
     replay,
 )
-from evaluation.drilldown import drilldown, page, stream_rows
+from evaluation.drilldown import Part, drilldown, page, stream_rows
 from evaluation.indicators import indicator_report
 from evaluation.resolution import ResolutionRow, resolution_table
 from evaluation.scope import Scope, resolve_scope
@@ -289,6 +289,15 @@ def test_counters_equal_raw_sql(engine: Engine, history: History) -> None:
                 assert report.totals[name] == float(value), (name, scope)
 
 
+#: Indicators whose every event (or grid-day) counts at most once in numerator and denominator.
+MISSES = Part.misses
+ONE_PER_EVENT = (
+    "valid_report", "on_time_dispatch", "on_time_handling", "closure_rate", "on_time_closure",
+    "kept_in_grid", "kept_in_subdistrict", "on_time_closure_of_closed", "missed_report",
+    "on_time_registration", "accurate_registration", "patrol_coverage",
+)  # fmt: skip
+
+
 def test_drilldowns_list_the_numerators(engine: Engine, history: History) -> None:
     with Session(engine) as session:
         scope = resolve_scope(
@@ -313,6 +322,7 @@ def test_drilldowns_list_the_numerators(engine: Engine, history: History) -> Non
                 weights = {
                     "rework_rate": sum(i["rework_count"] for i in items),
                     "dispatch_count": sum(1 + i["redispatch_count"] for i in items),
+                    "escalation_rate": sum(i["escalation_count"] for i in items),
                 }
                 if code == "on_time_review":  # an event reviewed twice on time counts twice
                     assert len(items) <= value.numerator, code
@@ -322,6 +332,14 @@ def test_drilldowns_list_the_numerators(engine: Engine, history: History) -> Non
                 assert len(items) == value.numerator
             elif code == "staffing":
                 assert len(items) == value.numerator == 44
+            if code in ONE_PER_EVENT:  # each event counts 0 or 1 in both: misses = den − num
+                misses = list(stream_rows(session, drilldown(code=code, scope=scope, part=MISSES)))
+                assert len(misses) == value.denominator - value.numerator, code
+
+                def keys(rows: list[dict[str, Any]]) -> set[object]:
+                    return {r.get("id", (r.get("day"), r.get("grid_code"))) for r in rows}
+
+                assert not keys(misses) & keys(items), code
         assert {v.indicator.code for v in report.values} == {i.code for i in INDICATORS}
 
 

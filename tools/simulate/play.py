@@ -8,6 +8,8 @@ the bulk writer also plays plans against its memo of the core's answers along kn
 
 People are symbolic in a path (``system``; ``mA`` the member the automatic dispatch picks, ``mB``
 the other one; ``head``, ``comm``, ``disp``, ``dept``); ``plans.staff_ids`` maps them to staff.
+At a shared-queue level (the command centre's) nobody is assigned: ``disp`` claims the event the
+first time someone must act on it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,14 @@ from domain.lifecycle import (
 )
 from domain.lifecycle.model import RUNNING_CLOCKS
 from domain.lifecycle.sla import timer_due_at
-from domain.roles import COMMUNITY_LEVEL, DEPARTMENT_LEVEL, GRID_LEVEL, LEVEL_QUEUE_ROLE, Role
+from domain.roles import (
+    COMMUNITY_LEVEL,
+    DEPARTMENT_LEVEL,
+    GRID_LEVEL,
+    LEVEL_QUEUE_ROLE,
+    SHARED_QUEUE_LEVELS,
+    Role,
+)
 from tools.simulate.plans import Plan, reporter_of, staff_ids
 from tools.simulate.world import US, World, from_us, to_us
 
@@ -48,8 +57,9 @@ ROLE_KEY: Mapping[Role, str] = {
     Role.DISPATCHER: "disp",
     Role.DEPARTMENT: "dept",
 }
-#: An assignment in a path: level, assignee, role, reason.
-Assign = tuple[int, str, Role, str]
+#: An assignment in a path: level, assignee, role, reason (assignee and role None: the level's
+#: shared queue).
+Assign = tuple[int, str | None, Role | None, str]
 
 
 class Move(NamedTuple):
@@ -80,11 +90,21 @@ class Standing:
 
 
 def handler_at(level: int) -> tuple[str, Role]:
-    """Who takes an event at ``level``: the picked member in the grid, else the level's staff."""
+    """Who takes an event at ``level``: the picked member in the grid, else the level's staff
+    (at a shared-queue level: who claims it)."""
     if level == GRID_LEVEL:
         return "mA", Role.MEMBER
     role = LEVEL_QUEUE_ROLE[level]
     return ROLE_KEY[role], role
+
+
+def assign_at(level: int) -> Assign:
+    """Where the assignment rules send an event at ``level`` (``domain.lifecycle``): the
+    level's shared queue, or its person."""
+    if level in SHARED_QUEUE_LEVELS:
+        return (level, None, None, "shared_queue")
+    key, role = handler_at(level)
+    return (level, key, role, "least_loaded_member" if role is Role.MEMBER else "least_loaded")
 
 
 def standing(state: EventState, person_of: Mapping[str, str]) -> Standing:
@@ -92,8 +112,7 @@ def standing(state: EventState, person_of: Mapping[str, str]) -> Standing:
     target = escalation_target(state)
     escalation: Assign | None = None
     if target is not None:
-        key, role = handler_at(target)
-        escalation = (target, key, role, "least_loaded")
+        escalation = assign_at(target)
     assignee = state.assignee_id
     return Standing(
         status=state.status,
@@ -224,7 +243,7 @@ class CoreEngine:
             level, key, role, reason = move.assign
             assignment = Assignment(
                 level=level,
-                assignee_id=self._ids[key],
+                assignee_id=None if key is None else self._ids[key],
                 role=role,
                 department=self._department if level == DEPARTMENT_LEVEL else None,
                 reason=reason,
@@ -235,6 +254,7 @@ class CoreEngine:
             note=move.note,
             approved=move.approved,
             assignment=assignment,
+            actor_role=Role.DISPATCHER if move.action is Action.CLAIM else None,
             timer=move.timer,
             deadline_version=self.state.deadline_version if move.timer is not None else None,
         )
@@ -287,7 +307,10 @@ def play(plan: Plan, *, engine: Engine, cutoff: int) -> list[Step]:
     def handler(t: int) -> str:
         fire_until(t)
         key = engine.standing.assignee
-        assert key is not None, "every assignment names a person"
+        if key is None:  # the command centre's shared queue: a dispatcher claims it
+            assert engine.standing.level in SHARED_QUEUE_LEVELS, "only shared queues wait"
+            key, _ = handler_at(engine.standing.level)
+            do(t, Move(Action.CLAIM, key))
         return key
 
     def ack(t: int) -> int:
@@ -318,9 +341,7 @@ def play(plan: Plan, *, engine: Engine, cutoff: int) -> list[Step]:
             do(t, Move(Action.VERIFY, "head"))
         t += plan.dispatch_after * US
         first_level = engine.standing.level
-        key, role = handler_at(first_level)
-        reason = "least_loaded_member" if role is Role.MEMBER else "least_loaded"
-        do(t, Move(Action.DISPATCH, SYSTEM, assign=(first_level, key, role, reason), note="auto"))
+        do(t, Move(Action.DISPATCH, SYSTEM, assign=assign_at(first_level), note="auto"))
         start = t
         if plan.big_escalate_after is not None:  # the command centre sends it on
             te = start + plan.big_escalate_after * US

@@ -156,6 +156,8 @@ export interface SlaTally {
   ok: number
   warning: number
   breached: number
+  /** dispatched and held by nobody: waiting in the level's queue (level 2: the command centre's shared queue) */
+  queued: number
   by_status: Record<string, number>
 }
 

@@ -6,6 +6,7 @@ import type { EventOut, Me, Status } from '../api/types'
 export type ActionName =
   | 'dispatch'
   | 'acknowledge'
+  | 'claim'
   | 'escalate'
   | 'review'
   | 'suspend'
@@ -15,7 +16,7 @@ export type ActionName =
 const BY_STATUS: Partial<Record<Status, ActionName[]>> = {
   pending_verification: ['void'],
   registered: ['dispatch', 'void'],
-  dispatched: ['dispatch', 'acknowledge', 'escalate', 'suspend', 'void'],
+  dispatched: ['dispatch', 'claim', 'acknowledge', 'escalate', 'suspend', 'void'],
   acknowledged: ['dispatch', 'escalate', 'suspend', 'void'],
   resolved: ['review'],
   suspended: ['resume', 'void'],
@@ -47,6 +48,8 @@ export function allowedActions(me: Me, e: EventOut): ActionName[] {
       case 'suspend':
       case 'resume':
         return me.role === 'dispatcher'
+      case 'claim': // a queued event (the command centre's shared queue): take it first
+        return !e.assignee && handles(me, e)
       case 'acknowledge':
         return handles(me, e)
       case 'escalate':

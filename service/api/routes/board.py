@@ -16,6 +16,7 @@ from dispatch.events import reads
 from dispatch.events.schemas import EventPage
 from domain.jurisdiction import REACH, Principal, Reach
 from domain.lifecycle import Action, SlaState
+from domain.roles import COMMAND_CENTRE_LEVEL
 from kernel.paging import DEFAULT_LIMIT
 from service.api.deps import Now, RolesAllowed, SessionDep
 from service.api.docs import AUTHENTICATED, problems
@@ -61,6 +62,37 @@ def board_events(
             grid=grid,
             community=community,
             order=reads.Order.LATE if sla is SlaState.BREACHED else reads.Order.DUE,
+        ),
+        now=now,
+        limit=limit,
+        cursor=cursor,
+    )
+    return EventPage(items=page.items, next_cursor=page.next_cursor)
+
+
+@router.get("/queue", response_model=EventPage)
+def queue(
+    session: SessionDep,
+    principal: Watcher,
+    now: Now,
+    level: Levels = None,
+    grid: GridCode | None = None,
+    community: CommunityCode | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> EventPage:
+    """The shared queue: events dispatched to a level and held by nobody (default: the command
+    centre's, level 2), soonest deadline first. Any dispatcher takes one with
+    ``POST /events/{id}/claim`` (sending its ``version``)."""
+    page = reads.list_events(
+        session,
+        principal=principal,
+        filters=reads.EventFilter(
+            queued=True,
+            levels=tuple(level or (COMMAND_CENTRE_LEVEL,)),
+            grid=grid,
+            community=community,
+            order=reads.Order.DUE,
         ),
         now=now,
         limit=limit,

@@ -46,6 +46,10 @@ ROUTES: tuple[ActionRoute, ...] = (
     ActionRoute(Action.ACKNOWLEDGE, HANDLERS,
                 "签收: the assignee confirms; on a queued event the first of its level to do so"
                 " claims it."),
+    ActionRoute(Action.CLAIM, HANDLERS,
+                "认领: take a queued event (nobody holds it; the command centre's shared queue)"
+                " as its holder; send ``version``: of two claims at once one wins, the other is"
+                " a 409. The clocks run on."),
     ActionRoute(Action.RESOLVE, HANDLERS,
                 "处置反馈: the assignee reports the fix (with at least one photo at stage"
                 " ``resolve``, uploaded first); review is requested one level up."),

@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import IO, Annotated, Any, Literal
+from typing import IO, Annotated, Any, Literal, cast
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -15,18 +15,18 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
 from domain.evaluation.days import GroupBy
-from domain.evaluation.indicators import INDICATORS, IndicatorValue, Source
+from domain.evaluation.indicators import FORMULAS_ZH, INDICATORS, IndicatorValue, Kind, Source
 from domain.evaluation.resolution import SMALL_SAMPLE
 from domain.jurisdiction import Principal
 from domain.lifecycle import Status
 from domain.roles import Role
 from evaluation import exports
 from evaluation.bundle import write_bundle
-from evaluation.drilldown import drilldown, event_list, page, stream_rows
+from evaluation.drilldown import Part, drilldown, event_list, page, stream_rows
 from evaluation.indicators import indicator_report
 from evaluation.resolution import resolution_table
 from evaluation.scope import Scope, window, with_category, with_place
-from evaluation.scorecard import ScoredUnit, scorecard_units
+from evaluation.scorecard import UNIT_LABELS, ScoredUnit, scorecard_units
 from kernel.errors import Invalid, field_error
 from kernel.paging import DEFAULT_LIMIT, MAX_BIGINT, MAX_ROWS_LIMIT
 from service.api.deps import Now, RolesAllowed, SessionDep
@@ -124,6 +124,9 @@ DEFINITIONS: dict[str, str] = {
     "window": "events reported on the calendar days since..until (inclusive) in the service's "
     "time zone (WANGGE_TIMEZONE), "
     "as they stand now",
+    "reported": "events reported in the window in the group (a report linked as another's "
+    "duplicate counts once, as the event it joined); open: of them, neither closed nor voided "
+    "now; count: of them, closed (the figures below are over these)",
     "minutes": "whole minutes from report (created_at) to close (closed_at), rounded down",
     "percentiles": "nearest rank: the value at rank ceil(p*N/100) of the sorted minutes "
     "(= PostgreSQL percentile_disc(p/100))",
@@ -138,6 +141,13 @@ class ResolutionGroup(BaseModel):
     community: str | None = None
     first_day: date | None = None
     last_day: date | None = None
+    reported: int | None = Field(
+        default=None,
+        description="events reported in the window in the group (null when grouped by level)",
+    )
+    open: int | None = Field(
+        default=None, description="of them, neither closed nor voided now (null by level)"
+    )
     count: int
     mean: float | None
     p50: int | None
@@ -164,6 +174,7 @@ class IndicatorOut(BaseModel):
     name: str
     name_en: str
     formula: str
+    formula_zh: str
     numerator: float
     denominator: float
     value: float | None = Field(
@@ -176,6 +187,11 @@ class IndicatorOut(BaseModel):
     scope: Literal["window", "map"]
     events: str | None = Field(description="drill-down into the events behind the numerator")
     drilldown: str = Field(description="drill-down (events, grid-days or grids)")
+    misses: str | None = Field(
+        default=None,
+        description="drill-down into the misses: the denominator's minus the numerator's "
+        "(null for counts and for the map's coverage, an area)",
+    )
 
 
 class IndicatorsOut(BaseModel):
@@ -205,7 +221,7 @@ class ScoreLineOut(BaseModel):
 
 
 class ScoredOut(BaseModel):
-    kind: Literal["grid", "community"]
+    kind: Literal["grid", "community", "subdistrict"]
     code: str
     name: str
     community: str | None
@@ -222,6 +238,10 @@ class ScorecardOut(BaseModel):
     grades: list[dict[str, Any]]
     grids: list[ScoredOut]
     communities: list[ScoredOut]
+    subdistrict: ScoredOut = Field(
+        description="the subdistrict graded as a whole (every grid's counters summed), as the "
+        "seed's evaluation grades it"
+    )
 
 
 def _served(
@@ -266,7 +286,8 @@ def resolution(
     output: OutputDep,
     group_by: GroupBy = GroupBy.grid,
 ) -> Any:
-    """Report → close minutes per group: count, mean, p50, p90, p95, max, on-time rate."""
+    """Report → close minutes per group: count, mean, p50, p90, p95, max, on-time rate; and
+    the group's reported and still-open events (not by level)."""
     table = resolution_table(session=session, scope=scope, group_by=group_by)
     rows = [r.as_dict() for r in table.rows]
     if output.export:
@@ -275,6 +296,8 @@ def resolution(
             columns.append("community")
         if group_by.is_time:
             columns += ["first_day", "last_day"]
+        if group_by is not GroupBy.level:
+            columns += ["reported", "open"]
         columns += [
             "count", "mean", "p50", "p90", "p95", "max", "on_time", "on_time_rate",
             "small_sample",
@@ -306,6 +329,7 @@ def _indicator_out(v: IndicatorValue, scope: Scope) -> IndicatorOut:
         name=v.indicator.name,
         name_en=v.indicator.name_en,
         formula=v.indicator.formula,
+        formula_zh=FORMULAS_ZH[v.indicator.code],
         numerator=v.numerator,
         denominator=v.denominator,
         value=v.value,
@@ -315,6 +339,9 @@ def _indicator_out(v: IndicatorValue, scope: Scope) -> IndicatorOut:
         scope="window" if v.indicator.source is not Source.map else "map",
         events=link if v.indicator.source in (Source.events, Source.audit, Source.intake) else None,
         drilldown=link,
+        misses=None
+        if v.indicator.kind is Kind.COUNT or v.indicator.code == "coverage"
+        else f"{link}&part=misses",
     )
 
 
@@ -326,7 +353,9 @@ def indicators(
     report = indicator_report(session=session, scope=scope, now=now)
     out = [_indicator_out(v, scope) for v in report.values]
     if output.export:
-        columns = ["code", "name", "numerator", "denominator", "value", "formula"]
+        # the formula in the headers' language: Chinese beside Chinese headers
+        formula = "formula_zh" if output.headers == "zh" else "formula"
+        columns = ["code", "name", "numerator", "denominator", "value", formula]
         return _served(
             columns, [o.model_dump() for o in out], output, kind="indicators", scope=scope
         )
@@ -338,7 +367,9 @@ def indicators(
             "window": DEFINITIONS["window"],
             "on_time_dispatch": "first dispatch within stats_setting.dispatch_limit_minutes "
             "of the report",
-            "coverage": "coverage and staffing describe the map and the roster now",
+            "coverage": "coverage and staffing describe the map and the roster now; with grid= "
+            "or community=, those grids: the part of their own area within the jurisdiction / "
+            "their own area, and their staffing",
             "on_time_handling": "按期处置率 measures the last fix against the original promise "
             "(promised_due_at: the resolve deadline of the first dispatch, moved only by a "
             "suspension); on_time_handling_stage measures it against the stage clock it was "
@@ -371,17 +402,25 @@ def indicator_events(
     output: OutputDep,
     wanted: RowsDep,
     now: Now,
+    part: Annotated[
+        Part,
+        Query(
+            description="numerator: what stands behind it; misses: the denominator's minus the "
+            "numerator's (events due that did not make it, grid-days without a patrol, grids "
+            "not fully staffed)"
+        ),
+    ] = Part.numerator,
 ) -> Any:
-    """What stands behind an indicator's numerator: events (or grid-days for patrol coverage,
-    grids for coverage and staffing), by id, paginated; csv/xlsx export all of them (or the
-    first ``limit``), streamed."""
-    listing = drilldown(code=code, scope=scope, cursor=wanted.cursor, now=now)
+    """What stands behind an indicator's numerator, or its misses (``part=misses``): events
+    (or grid-days for patrol coverage, grids for coverage and staffing), by id, paginated;
+    csv/xlsx export all of them (or the first ``limit``), streamed."""
+    listing = drilldown(code=code, scope=scope, cursor=wanted.cursor, now=now, part=part)
     if output.export:
         return _served(
             listing.columns,
             stream_rows(session, listing, wanted.limit),
             output,
-            kind=f"{code}_numerator",
+            kind=f"{code}_{part.value}",
             scope=scope,
             title=code,
         )
@@ -425,7 +464,7 @@ def _how(value: float | None, weight: float, full: float, zero: float, points: f
 def _scored_out(unit: ScoredUnit) -> ScoredOut:
     names = {i.code: i.name for i in INDICATORS}
     return ScoredOut(
-        kind="grid" if unit.kind == "grid" else "community",
+        kind=cast(Literal["grid", "community", "subdistrict"], unit.kind),
         code=unit.code,
         name=unit.name,
         community=unit.community,
@@ -453,17 +492,19 @@ def _scored_out(unit: ScoredUnit) -> ScoredOut:
 
 @router.get("/scorecard", response_model=ScorecardOut, responses={**EXPORTS, **problems(413)})
 def scorecard(session: SessionDep, _: Reader, scope: Window, output: OutputDep, now: Now) -> Any:
-    """Each grid's and community's 100-point score (weights: data/scorecard.json), graded
-    优 ≥ 90, 良 80–90, 中 60–80, 差 < 60, with how each point was earned."""
+    """Each grid's and community's 100-point score, and the subdistrict's as a whole (weights:
+    data/scorecard.json), graded 优 ≥ 90, 良 80–90, 中 60–80, 差 < 60, with how each point was
+    earned."""
     units, card = scorecard_units(session=session, scope=scope, now=now)
     if output.export:
         codes = [r.indicator for r in card.rules]
-        columns = ["kind", "code", "name", "community", "score", "grade"]
+        columns = ["kind_name", "kind", "code", "name", "community", "score", "grade"]
         columns += [f"value_{c}" for c in codes] + [f"points_{c}" for c in codes]
         rows = []
         for u in units:
             row: dict[str, Any] = {
-                "kind": u.kind, "code": u.code, "name": u.name, "community": u.community,
+                "kind_name": UNIT_LABELS[u.kind], "kind": u.kind, "code": u.code, "name": u.name,
+                "community": u.community,
                 "score": u.result.score, "grade": u.result.grade,
             }  # fmt: skip
             for line in u.result.lines:
@@ -478,6 +519,7 @@ def scorecard(session: SessionDep, _: Reader, scope: Window, output: OutputDep, 
         grades=[{"grade": g, "min": m} for m, g in card.grades],
         grids=[_scored_out(u) for u in units if u.kind == "grid"],
         communities=[_scored_out(u) for u in units if u.kind == "community"],
+        subdistrict=next(_scored_out(u) for u in units if u.kind == "subdistrict"),
     )
 
 

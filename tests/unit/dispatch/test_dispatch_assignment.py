@@ -88,10 +88,13 @@ def test_grid_queue_when_nobody_is_there() -> None:
     assert choose([member("m1", on_duty=False), off_head]) == (None, 0, "queue")
 
 
-def test_big_categories_go_to_a_dispatcher() -> None:
+def test_big_categories_wait_in_the_command_centres_shared_queue() -> None:
+    """Issue 18: a big event is not given to one named dispatcher (it used to go to the least
+    loaded one, "x2"); it waits for any dispatcher to claim it, however many are free."""
     people = [member("m1"), Candidate("x2", Role.DISPATCHER, open_count=1),
               Candidate("x1", Role.DISPATCHER, open_count=2)]  # fmt: skip
-    assert choose(people, BIG) == ("x2", 2, "least_loaded")
+    assert choose(people, BIG) == (None, 2, "shared_queue")
+    assert choose(people, SMALL, level=2) == (None, 2, "shared_queue")  # escalated there too
 
 
 def test_community_level_uses_the_grids_community() -> None:

@@ -242,6 +242,47 @@ def test_escalation_without_assignee_goes_to_the_level_queue_and_is_claimed() ->
     assert replay(story.log) == story.state
 
 
+def test_a_queued_event_is_claimed_once_and_its_clocks_run_on() -> None:
+    story = Story()
+    story.do(1, Action.DISPATCH, assignment=Assignment(2, reason="shared_queue"))
+    before = story.state
+    assert Action.CLAIM in story.allowed()
+    d = story.do(3, Action.CLAIM, actor="x2", actor_role=Role.DISPATCHER, expected_version=2)
+    assert (d.state.status, d.state.assignee_id, d.state.assignee_role) == (
+        Status.DISPATCHED, "x2", Role.DISPATCHER,
+    )  # fmt: skip
+    assert (d.state.due_at, d.state.ack_due_at, d.state.deadline_version) == (
+        before.due_at, before.ack_due_at, before.deadline_version,
+    )  # fmt: skip
+    assert d.timers == () and d.audit is not None and d.audit.actor == "x2"
+    assert Action.CLAIM not in story.allowed()
+    with pytest.raises(StaleVersion):  # the second of two claims sent at once
+        story.do(3, Action.CLAIM, actor="x1", actor_role=Role.DISPATCHER, expected_version=2)
+    with pytest.raises(IllegalTransition):  # a late claim without a version: already held
+        story.do(4, Action.CLAIM, actor="x1", actor_role=Role.DISPATCHER)
+    story.do(5, Action.ACKNOWLEDGE, actor="x2")
+    assert story.state.assignee_id == "x2"
+    assert replay(story.log) == story.state
+
+
+def test_a_dispatch_to_a_department_counts_as_an_escalation_not_a_redispatch() -> None:
+    big = SlaPolicy(category=Category("collapse", 5, 120, big=True, department="zhujian"))
+    story = Story(big)
+    story.do(1, Action.DISPATCH, assignment=Assignment(2, reason="shared_queue"))
+    story.do(2, Action.CLAIM, actor="x1", actor_role=Role.DISPATCHER)
+    dept = Assignment(3, "d1", Role.DEPARTMENT, "zhujian")
+    d = story.do(3, Action.DISPATCH, actor="x1", assignment=dept)
+    assert (d.state.level, d.state.escalation_count, d.state.redispatch_count) == (3, 1, 0)
+    assert d.state.last_escalation_reason is EscalationReason.DISPATCHED_UP
+    assert d.audit is not None and d.audit.reason is EscalationReason.DISPATCHED_UP
+    kinds = {(n.kind, n.recipients) for n in d.notifications}
+    assert kinds == {(NotificationKind.ASSIGNED, ("d1",)), (NotificationKind.ESCALATED, ("x1",))}
+    # to another department from there: a wrong dispatch corrected, a re-dispatch
+    d = story.do(4, Action.DISPATCH, assignment=Assignment(3, "d2", Role.DEPARTMENT, "gongan"))
+    assert (d.state.escalation_count, d.state.redispatch_count) == (1, 1)
+    assert replay(story.log) == story.state
+
+
 def test_per_level_allowances_come_from_configuration() -> None:
     levels = {
         0: LevelAllowance(),

@@ -79,6 +79,7 @@ WEIGHTED_ACTIONS: list[Action] = [
         Action.VERIFY: 2, Action.DISPATCH: 3, Action.ACKNOWLEDGE: 4, Action.RESOLVE: 4,
         Action.REVIEW: 4, Action.ESCALATE: 2, Action.SUSPEND: 2, Action.RESUME: 3,
         Action.VOID: 1, Action.WARN: 3, Action.BREACH: 3, Action.MERGE: 1, Action.UNMERGE: 2,
+        Action.CLAIM: 2,
     }.items()
     for _ in range(weight)
 ]  # fmt: skip
@@ -146,6 +147,16 @@ def check_decision(before: EventState, command: Command, decision_state: EventSt
     assert (audit.from_status, audit.to_status) == (before.status, decision_state.status)
     assert (audit.from_level, audit.to_level) == (before.level, decision_state.level)
     assert abs(decision_state.level - before.level) <= 1 or command.action is Action.DISPATCH
+    if command.action is Action.CLAIM:  # a claim takes the event; the clocks run on
+        assert before.assignee_id is None and decision_state.assignee_id == command.actor
+        assert (decision_state.due_at, decision_state.ack_due_at) == (
+            before.due_at,
+            before.ack_due_at,
+        )
+        assert decision_state.deadline_version == before.deadline_version
+    ups = decision_state.escalation_count - before.escalation_count
+    if command.action is Action.DISPATCH:  # only a dispatch to a department escalates
+        assert ups == int(decision_state.level == 3 and before.level < 3)
 
 
 @settings(max_examples=400, deadline=None)

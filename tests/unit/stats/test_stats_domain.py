@@ -172,6 +172,7 @@ def test_indicator_formulas_with_plain_values() -> None:
     totals = {
         "reported": 200.0, "voided": 10.0, "registered": 185.0, "public_registered": 9.0,
         "dispatched": 188.0, "dispatched_on_time": 180.0, "redispatches": 12.0,
+        "escalations": 47.0,
         "handled": 170.0, "handled_on_time": 160.0, "handled_on_promise": 130.0, "reworks": 10.0,
         "closed": 168.0,
         "closed_on_time": 150.0, "closed_level0": 140.0, "closed_le2": 160.0,
@@ -198,6 +199,7 @@ def test_indicator_formulas_with_plain_values() -> None:
         "kept_in_grid": (140, 168, round(140 / 168, 6)),
         "kept_in_subdistrict": (160, 168, round(160 / 168, 6)),
         "missed_report": (9, 185, round(9 / 185, 6)),
+        "escalation_rate": (47, 188, 0.25),  # escalations (department dispatches too) / dispatched
         "registered_count": (186, 0, 186),  # a count: its value is the numerator
         "on_time_registration": (180, 186, round(180 / 186, 6)),
         "accurate_registration": (185, 186, round(185 / 186, 6)),
