@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -53,6 +53,8 @@ from kernel.settings import get_settings
 #: Memory a verify step's sorts and hashes may use (PostgreSQL's default 4 MB spills a year's
 #: sort of audit rows to disk).
 VERIFY_WORK_MEM = "256MB"
+#: Chain parts per connection (``--jobs``): small parts even out the connections' finish.
+CHAIN_PARTS_PER_JOB = 4
 
 
 @dataclass
@@ -120,59 +122,77 @@ def verify(session: Session, scope: Scope, *, jobs: int = 1) -> VerifyReport:
     (temporary tables of its own, dropped at the end of the transaction). ``jobs`` > 1 runs the
     checks on that many more connections at once, all reading the session's snapshot."""
     started = time.perf_counter()
-    # the chains are most of the work: one part more than connections, so the parts and the
-    # statistics (started first) share the connections evenly
-    parts = 1 if jobs <= 1 else jobs + 1
-    steps: list[tuple[str, Callable[[Session], Any]]] = [
-        ("statistics", lambda s: statistics(s, scope)),
-        *((f"chain {i}", partial(chain_part, scope=scope, part=i, parts=parts))
-          for i in range(parts)),
-        ("day heads", lambda s: [sealed_days(s, scope)]),
-    ]  # fmt: skip
-    done = _run(session, steps, jobs)
-    chain, replay = chain_checks([done[f"chain {i}"][0] for i in range(parts)])
-    chain.seconds = sum(done[f"chain {i}"][1] for i in range(parts))
-    checks = [chain, replay]
-    for name in ("day heads", "statistics"):
-        found, seconds = done[name]
-        found[0].seconds = seconds  # a step's checks share its time
-        checks += found
+    with _Steps(session, jobs) as steps:
+        # the chains are most of the work: split in parts of about as many events, several
+        # per connection, queued after the long single steps so the connections end together
+        ranges = steps.submit(
+            partial(chain_ranges, scope=scope, parts=CHAIN_PARTS_PER_JOB * jobs if jobs > 1 else 1)
+        )
+        statistics_step = steps.submit(partial(statistics, scope=scope))
+        heads_step = steps.submit(partial(sealed_days, scope=scope))
+        chain_steps = [steps.submit(partial(chain_part, scope=scope, ids=ids))
+                       for ids in ranges.result()[0]]  # fmt: skip
+        done = [f.result() for f in chain_steps]
+        chain, replay = chain_checks([part for part, _ in done])
+        chain.seconds = sum(seconds for _, seconds in done) + ranges.result()[1]
+        checks = [chain, replay]
+        for step in (heads_step, statistics_step):
+            found, seconds = step.result()
+            found = found if isinstance(found, list) else [found]
+            found[0].seconds = seconds  # a step's checks share its time
+            checks += found
     return VerifyReport(scope.since, scope.until, checks, time.perf_counter() - started)
 
 
-def _run(
-    session: Session, steps: Sequence[tuple[str, Callable[[Session], Any]]], jobs: int
-) -> dict[str, tuple[Any, float]]:
-    """Each step's result and seconds: in the session, or on ``jobs`` connections of its
-    engine that import the session's snapshot (so every step sees the same rows)."""
+class _Steps:
+    """Runs steps (functions of a session) in the session, or on ``jobs`` connections of its
+    engine that import the session's snapshot (so every step sees the same rows). A step's
+    future gives its result and seconds."""
 
-    def timed(step: Callable[[Session], Any], on: Session) -> tuple[Any, float]:
+    def __init__(self, session: Session, jobs: int) -> None:
+        self.session = session
+        self.jobs = jobs
+        self.pool: ThreadPoolExecutor | None = None
+        self.snapshot = ""
+
+    def __enter__(self) -> _Steps:
+        if self.jobs > 1:
+            snapshot = str(self.session.execute(text("SELECT pg_export_snapshot()")).scalar_one())
+            if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):  # it is written into a statement
+                raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
+            self.snapshot = snapshot
+            self.pool = ThreadPoolExecutor(max_workers=self.jobs)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, step: Callable[[Session], Any]) -> Future[tuple[Any, float]]:
+        if self.pool is None:
+            done: Future[tuple[Any, float]] = Future()
+            done.set_result(self._timed(step, self.session))
+            return done
+        return self.pool.submit(self._in_snapshot, step)
+
+    @staticmethod
+    def _timed(step: Callable[[Session], Any], on: Session) -> tuple[Any, float]:
         began = time.perf_counter()
         on.execute(text("SET LOCAL jit = off"))
-        # the chains are sorted by event and version, rows and all: in memory, not on disk
+        # sorts and hashes of a year's rows: in memory, not on disk
         on.execute(text(f"SET LOCAL work_mem = '{VERIFY_WORK_MEM}'"))
         return step(on), time.perf_counter() - began
 
-    if jobs <= 1:
-        return {name: timed(step, session) for name, step in steps}
-    snapshot = str(session.execute(text("SELECT pg_export_snapshot()")).scalar_one())
-    if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):  # it is written into the statement
-        raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
-    engine = session.get_bind().engine
-
-    def in_snapshot(step: Callable[[Session], Any]) -> tuple[Any, float]:
+    def _in_snapshot(self, step: Callable[[Session], Any]) -> tuple[Any, float]:
+        engine = self.session.get_bind().engine
         with engine.connect() as conn:
             conn.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ")
-            conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{self.snapshot}'")
             with Session(bind=conn) as on:
                 try:
-                    return timed(step, on)
+                    return self._timed(step, on)
                 finally:
                     conn.exec_driver_sql("ROLLBACK")
-
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {name: pool.submit(in_snapshot, step) for name, step in steps}
-        return {name: future.result() for name, future in futures.items()}
 
 
 def verify_window(
@@ -235,56 +255,80 @@ def _state_mismatch_sql() -> str:
 
 
 def _chain_sql() -> str:
+    """One pass over the audit rows of the events with ids in ``[:lo, :hi)`` in (event_id,
+    version) order (an index's order: no sort of the rows), computing per row its chain link
+    and the replay fold so far. Out come the rows that break the chain and, per event reported
+    in the window, its last row's replayed state compared with the event row: a row per event
+    at fault (several for one event possibly), and first a row of totals."""
     return f"""
-    WITH ev AS MATERIALIZED (
-      SELECT id FROM event
-       WHERE created_at >= :start AND created_at < :end AND id % :parts = :part
-    ), x AS (
-      SELECT a.event_id, a.version, a.data, a.to_status, a.to_level, a.hash IS NULL AS unhashed,
+    WITH x AS (
+      SELECT a.event_id, a.version, a.to_status, a.to_level, a.hash IS NULL AS unhashed,
              a.hash IS DISTINCT FROM sha256(coalesce(lag(a.hash) OVER w, ''::bytea)
-                                            || convert_to(audit_canonical(a), 'UTF8')) AS broken,
-             a.version <> row_number() OVER w AS gap,
-             row_number() OVER w > 1
-               AND (a.from_status IS DISTINCT FROM lag(a.to_status) OVER w
-                    OR a.from_level IS DISTINCT FROM lag(a.to_level) OVER w) AS jump
+                                            || convert_to(audit_canonical_of(
+                                              a.id, a.event_id, a.version, a.action,
+                                              a.from_status, a.to_status, a.from_level,
+                                              a.to_level, a.actor, a.at, a.note, a.reason,
+                                              a.data), 'UTF8')) AS broken,
+             a.version <> row_number() OVER w
+               OR (row_number() OVER w > 1
+                   AND (a.from_status IS DISTINCT FROM lag(a.to_status) OVER w
+                        OR a.from_level IS DISTINCT FROM lag(a.to_level) OVER w)) AS disorder,
+             row_number() OVER w AS n,
+             lead(a.version) OVER w IS NULL AS last,
+             -- the first row holds every field: the later (small) deltas are folded on their
+             -- own and applied to it once (jsonb || keeps the right side's keys: the same fold)
+             first_value(a.data) OVER w AS first,
+             audit_replay(a.data) FILTER (WHERE a.version > 1) OVER w AS later
         FROM event_audit a
-       WHERE a.event_id IN (SELECT id FROM ev)
-      WINDOW w AS (PARTITION BY a.event_id ORDER BY a.version)
-    ), per AS (
-      SELECT event_id, count(*) AS n,
-             array_agg(version) FILTER (WHERE broken AND NOT unhashed) AS broken,
-             array_agg(version) FILTER (WHERE unhashed) AS unhashed,
-             array_agg(version) FILTER (WHERE gap) AS gap,
-             array_agg(version) FILTER (WHERE jump) AS jump,
-             -- the first row holds every field: fold the small deltas, then apply them to it
-             -- once (jsonb || keeps the right side's keys, so this is the same fold, cheaper)
-             (array_agg(data ORDER BY version))[1]
-               || coalesce(audit_replay(data ORDER BY version) FILTER (WHERE version > 1), '{{}}')
-               AS s,
-             (array_agg(ARRAY[version::text, to_status, to_level::text]
-                        ORDER BY version DESC))[1:1] AS last
-        FROM x GROUP BY event_id
+       WHERE a.event_id >= :lo AND a.event_id < :hi
+      WINDOW w AS (PARTITION BY a.event_id ORDER BY a.version ROWS UNBOUNDED PRECEDING)
+    ), y AS MATERIALIZED (  -- each event's last row, and every row breaking the chain
+      SELECT event_id, version, to_status, to_level, n, last,
+             broken AND NOT unhashed AS broken, unhashed, disorder,
+             CASE WHEN last THEN first || coalesce(later, '{{}}') END AS s
+        FROM x WHERE last OR broken OR disorder
     ), res AS MATERIALIZED (
-      SELECT e.id, p.n, p.broken, p.unhashed, p.gap, p.jump,
-             CASE WHEN p.s IS NULL THEN NULL ELSE {_state_mismatch_sql()}
+      SELECT e.id, y.n,
+             CASE WHEN y.s IS NULL THEN NULL ELSE {_state_mismatch_sql()}
                || array_remove(ARRAY[
-                    CASE WHEN p.last[1][1] IS DISTINCT FROM e.version::text THEN 'version' END,
-                    CASE WHEN p.last[1][2] IS DISTINCT FROM e.status THEN 'status' END,
-                    CASE WHEN p.last[1][3] IS DISTINCT FROM e.level::text THEN 'level' END],
+                    CASE WHEN y.version IS DISTINCT FROM e.version THEN 'version' END,
+                    CASE WHEN y.to_status IS DISTINCT FROM e.status THEN 'status' END,
+                    CASE WHEN y.to_level IS DISTINCT FROM e.level THEN 'level' END],
                   NULL) END AS fields
-        FROM ev JOIN event e ON e.id = ev.id
+        FROM event e
         JOIN category c ON c.id = e.category_id JOIN grid g ON g.id = e.grid_id
-        LEFT JOIN per p ON p.event_id = e.id
+        LEFT JOIN y ON y.event_id = e.id AND y.last
+       WHERE e.created_at >= :start AND e.created_at < :end AND e.id >= :lo AND e.id < :hi
     )
-    SELECT NULL::bigint, coalesce(sum(n), 0)::bigint, count(*)::bigint, NULL::int[], NULL::int[],
-           NULL::int[], NULL::text[]
+    SELECT NULL::bigint, coalesce(sum(n), 0)::bigint, count(*)::bigint, NULL::bool, NULL::bool,
+           NULL::bool, NULL::text[]
       FROM res
     UNION ALL
-    SELECT id, n, NULL, broken, unhashed, coalesce(gap, '{{}}') || coalesce(jump, '{{}}'), fields
-      FROM res
-     WHERE n IS NULL OR broken IS NOT NULL OR unhashed IS NOT NULL OR gap IS NOT NULL
-        OR jump IS NOT NULL OR cardinality(fields) > 0
+    SELECT id, n, NULL, false, false, false, fields
+      FROM res WHERE n IS NULL OR cardinality(fields) > 0
+    UNION ALL
+    SELECT y.event_id, y.n, NULL, y.broken, y.unhashed, y.disorder, NULL
+      FROM y JOIN res ON res.id = y.event_id
+     WHERE y.broken OR y.unhashed OR y.disorder
     """
+
+
+def chain_ranges(session: Session, scope: Scope, parts: int) -> list[tuple[int, int]]:
+    """Up to ``parts`` ranges ``[lo, hi)`` of event ids, each holding about as many of the
+    window's events, together holding all of them (none when the window has no event)."""
+    start, end = bounds(scope)
+    first, last, cuts = session.execute(
+        text("""
+        SELECT min(id), max(id),
+               percentile_disc(CAST(:at AS float8[])) WITHIN GROUP (ORDER BY id)
+          FROM event WHERE created_at >= :start AND created_at < :end
+        """),
+        {"at": [i / parts for i in range(1, parts)], "start": start, "end": end},
+    ).one()
+    if first is None:
+        return []
+    edges = sorted({int(first), *(int(c) for c in cuts or ()), int(last) + 1})
+    return list(zip(edges[:-1], edges[1:], strict=True))
 
 
 @dataclass
@@ -298,24 +342,22 @@ class ChainPart:
     missing: list[int] = field(default_factory=list)
 
 
-def chain_part(session: Session, scope: Scope, part: int = 0, parts: int = 1) -> ChainPart:
-    """Chains and replay of the window's events whose id is ``part`` modulo ``parts``."""
+def chain_part(session: Session, scope: Scope, ids: tuple[int, int]) -> ChainPart:
+    """Chains and replay of the window's events whose id is in ``[ids[0], ids[1])``."""
     start, end = bounds(scope)
     found = ChainPart()
-    params = {"start": start, "end": end, "part": part, "parts": parts}
+    params = {"start": start, "end": end, "lo": ids[0], "hi": ids[1]}
     for eid, n, events, bad, unhashed, order, differ in session.execute(text(_chain_sql()), params):
         if eid is None:
             found.events, found.rows = int(events), int(n)
-            continue
-        if n is None:
+        elif n is None:
             found.missing.append(eid)
-            continue
-        for label, versions in (
+        for label, flagged in (
             ("hash does not match the row and its predecessor (edited, deleted or moved row)", bad),
             ("row without a hash (inserted with the trigger off)", unhashed),
             ("versions out of sequence or a row not starting where the previous ended", order),
         ):
-            if versions:
+            if flagged and eid not in found.broken.get(label, ()):
                 found.broken.setdefault(label, []).append(eid)
         for name in set(differ or ()):
             found.fields.setdefault(name, []).append(eid)

@@ -392,3 +392,13 @@ def test_awkward_text_hashes_the_same_in_python(conn: Connection) -> None:
         {"id": event_id},
     ).scalar_one()  # fmt: skip
     assert row_hash(bytes(previous), AuditRow(*row[:13])) == bytes(row.hash)
+    # verify computes the text from the columns (audit_canonical_of), the trigger from the row
+    assert conn.execute(
+        text("""
+        SELECT audit_canonical(a) = audit_canonical_of(a.id, a.event_id, a.version, a.action,
+                 a.from_status, a.to_status, a.from_level, a.to_level, a.actor, a.at, a.note,
+                 a.reason, a.data)
+          FROM event_audit a WHERE a.id = :id
+        """),
+        {"id": row.id},
+    ).scalar_one()
