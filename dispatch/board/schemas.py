@@ -54,6 +54,10 @@ class BoardOut(BaseModel):
         description="calendars that active categories use and that have no days loaded for "
         "next year: load the State Council's schedule before the year turns"
     )
+    supervisions_open: int = Field(
+        description="督办 notices raised by breaches and not yet acknowledged by their addressees "
+        "(``GET /api/v1/supervisions``)"
+    )
     levels: list[LevelTally]
     grids: list[GridTally]
     communities: list[CommunityTally]

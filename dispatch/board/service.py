@@ -19,6 +19,7 @@ from dispatch.categories.models import Category
 from dispatch.events.models import Event, EventAudit
 from dispatch.events.reads import queued_sql
 from dispatch.store import change_message, event_snapshot, to_state
+from dispatch.supervision import service as supervision
 from domain.jurisdiction import Principal
 from domain.lifecycle import SlaState
 from domain.lifecycle.model import TERMINAL_STATUSES
@@ -136,6 +137,7 @@ def board(session: Session, *, principal: Principal, now: datetime) -> dict[str,
         "at": now,
         "open": total.as_dict(),
         "clock_fallback": int(fallback),
+        "supervisions_open": supervision.open_count(session, principal=principal),
         "calendars_without_next_year": unready,
         "levels": [
             {"level": level, "name": LEVEL_NAMES[level], **levels[level].as_dict()}

@@ -101,8 +101,9 @@ def lock_pools(session: Session, keys: Iterable[tuple[int, object]]) -> None:
     """Hold the pools' locks until the transaction ends (PostgreSQL advisory locks, taken in
     one order so that two batches cannot deadlock): while one writer counts a pool's open work
     and assigns from it, no other writer counts the same pool, so the load cap is exact across
-    workers. Taking a lock the transaction already holds returns at once."""
-    for key in sorted({repr(k) for k in keys}):
+    workers. Taking a lock the transaction already holds returns at once. A shared queue's
+    level names nobody, so its pool needs no lock."""
+    for key in sorted({repr(k) for k in keys if k[0] not in SHARED_QUEUE_LEVELS}):
         xact_lock(session, f"pool:{key}")
 
 

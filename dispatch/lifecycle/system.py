@@ -20,6 +20,7 @@ from dispatch.lifecycle import reconcile
 from dispatch.lifecycle.assignment import CandidateCache, choose, lock_pools, pool_of
 from dispatch.lifecycle.loading import Loaded, load, load_many
 from dispatch.store import record, record_many
+from dispatch.supervision.service import raise_notices
 from domain.lifecycle import (
     Action,
     Command,
@@ -30,6 +31,7 @@ from domain.lifecycle import (
     current_timer_due,
     escalation_target,
 )
+from domain.supervision import notice_for
 from kernel.errors import Conflict
 from kernel.uow import UnitOfWork
 
@@ -42,9 +44,13 @@ SYSTEM_ATTEMPTS = 3
 
 
 def _system_write(
-    uow: UnitOfWork, event_id: int, decide: Callable[[Loaded], Decision | None]
+    uow: UnitOfWork,
+    event_id: int,
+    decide: Callable[[Loaded], Decision | None],
+    also: Callable[[Loaded, Decision], None] | None = None,
 ) -> Decision | None:
-    """Re-read, decide, record, commit; on a lost race re-read and decide again."""
+    """Re-read, decide, record (and ``also`` what goes with the decision, in the same
+    transaction), commit; on a lost race re-read and decide again."""
     for attempt in range(SYSTEM_ATTEMPTS):
         loaded = load(uow.session, event_id)
         decision = None if loaded is None else decide(loaded)
@@ -53,6 +59,8 @@ def _system_write(
             return None
         try:
             record(uow.session, decision, previous_version=loaded.state.version)
+            if also is not None:
+                also(loaded, decision)
         except Conflict:
             uow.rollback()
             log.info("event %s changed under a system write (attempt %d)", event_id, attempt + 1)
@@ -142,6 +150,7 @@ def handle_timers(
     cache: CandidateCache = {}
     pending: list[tuple[Decision, int]] = []
     early: list[tuple[int, TimerKind, int, datetime]] = []
+    fired: dict[int, tuple[Loaded, TimerKind]] = {}  # id(decision) → the event before, the timer
     for event_id, kind, deadline_version in timers:
         current = loaded.get(event_id)
         if current is None:
@@ -154,8 +163,10 @@ def handle_timers(
             continue
         decision = _timer_decision(uow.session, current, kind, deadline_version, now, cache)
         pending.append((decision, state.version))
+        fired[id(decision)] = (current, kind)
         loaded[event_id] = replace(current, state=decision.state)
     written, conflicted = record_many(uow.session, pending)
+    _supervise(uow.session, [(d, *fired[id(d)]) for d in written])
     uow.commit()
     for event_id, kind, deadline_version in timers:
         if event_id in conflicted:
@@ -201,7 +212,21 @@ def handle_timer(
             return None
         return _timer_decision(uow.session, loaded, kind, deadline_version, now)
 
-    return _system_write(uow, event_id, decide)
+    def supervise(loaded: Loaded, decision: Decision) -> None:
+        _supervise(uow.session, [(decision, loaded, kind)])
+
+    return _system_write(uow, event_id, decide, supervise)
+
+
+def _supervise(session: Session, recorded: Sequence[tuple[Decision, Loaded, TimerKind]]) -> None:
+    """The 督办 notices of the breaches among decisions being recorded (same transaction)."""
+    notices = [
+        (notice_for(before.state, d.state, kind, d.audit.at), before.place)
+        for d, before, kind in recorded
+        if d.audit is not None and d.audit.action is Action.BREACH
+    ]
+    if notices:
+        raise_notices(session, notices)
 
 
 def timer_due_time(

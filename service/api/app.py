@@ -36,6 +36,7 @@ from service.api.routes import (
     photos,
     public,
     stats,
+    supervision,
 )
 
 
@@ -88,6 +89,7 @@ def create_app() -> FastAPI:
         lifecycle,
         board,
         stats,
+        supervision,
         audit,
         ogc,
         public,
