@@ -14,7 +14,7 @@ fixes and reviews: the 立案/核查 counters of ``evaluation.auditcounts``, rea
 and scorecard request). Measured on the 1 M-event year: 5.8 → 3.2 s and 6.6 → 4.5 s.
 
 Revision ID: 0020
-Revises: 0019
+Revises: 0022
 Create Date: 2026-11-29 13:00:00
 """
 
@@ -22,7 +22,7 @@ from alembic import op
 from kernel.sqlfiles import read_sql
 
 revision: str = "0020"
-down_revision: str | None = "0019"
+down_revision: str | None = "0022"
 
 
 def upgrade() -> None:
