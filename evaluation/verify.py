@@ -129,7 +129,7 @@ def verify(session: Session, scope: Scope, *, jobs: int = 1) -> VerifyReport:
             partial(chain_ranges, scope=scope, parts=CHAIN_PARTS_PER_JOB * jobs if jobs > 1 else 1)
         )
         statistics_step = steps.submit(partial(statistics, scope=scope))
-        heads_step = steps.submit(partial(sealed_days, scope=scope))
+        heads_step = steps.submit(lambda s: [sealed_days(s, scope)])
         chain_steps = [steps.submit(partial(chain_part, scope=scope, ids=ids))
                        for ids in ranges.result()[0]]  # fmt: skip
         done = [f.result() for f in chain_steps]
@@ -138,7 +138,6 @@ def verify(session: Session, scope: Scope, *, jobs: int = 1) -> VerifyReport:
         checks = [chain, replay]
         for step in (heads_step, statistics_step):
             found, seconds = step.result()
-            found = found if isinstance(found, list) else [found]
             found[0].seconds = seconds  # a step's checks share its time
             checks += found
     return VerifyReport(scope.since, scope.until, checks, time.perf_counter() - started)
