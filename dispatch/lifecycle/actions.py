@@ -38,7 +38,7 @@ from staff.models import Staff
 from staff.roster import username_for
 
 #: Who may take the handler's actions; ``authorize`` narrows it to the assignee or claimer.
-HANDLER_ACTIONS = frozenset({Action.ACKNOWLEDGE, Action.RESOLVE, Action.ESCALATE})
+HANDLER_ACTIONS = frozenset({Action.ACKNOWLEDGE, Action.RESOLVE, Action.ESCALATE, Action.RETURN})
 COMMAND_CENTRE_ACTIONS = frozenset({Action.DISPATCH, Action.SUSPEND, Action.RESUME})
 
 

@@ -422,6 +422,18 @@ def _escalate(state: EventState, command: Command, now: datetime, policy: SlaPol
     return _escalate_to(state, command, now, policy, EscalationReason.HANDLER_REQUEST)
 
 
+def _return(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    """回退: the holder's level (a department, or a grid or community) says the case is not
+    theirs; it goes back to the command centre's shared queue to be dispatched again, its stage
+    clocks restart there (the original promise does not move), and a reason is required. It is
+    neither an escalation nor a re-dispatch: the statistics count it as a mis-dispatch."""
+    if not command.note.strip():
+        raise InvalidCommand("a return needs a reason (note)")
+    queue = Assignment(level=COMMAND_CENTRE_LEVEL, reason="returned")
+    new, timers = _redeploy(state, queue, now, policy)
+    return _Outcome(new, timers, _assigned(state, new, "returned", NotificationKind.RETURNED))
+
+
 def _pause(
     state: EventState,
     command: Command,
@@ -579,6 +591,7 @@ _HANDLERS: dict[Action, _Handler] = {
     Action.RESOLVE: _resolve,
     Action.REVIEW: _review,
     Action.ESCALATE: _escalate,
+    Action.RETURN: _return,
     Action.SUSPEND: _suspend,
     Action.RESUME: _resume,
     Action.VOID: _void,

@@ -86,6 +86,7 @@ class Action(StrEnum):
     RESOLVE = "resolve"
     REVIEW = "review"
     ESCALATE = "escalate"
+    RETURN = "return"  # 回退: not ours; back to the command centre
     SUSPEND = "suspend"
     RESUME = "resume"
     VOID = "void"
@@ -181,6 +182,7 @@ class NotificationKind(StrEnum):
     WARNING = "warning"
     BREACH = "breach"
     ESCALATED = "escalated"
+    RETURNED = "returned"
     REASSIGNED = "reassigned"
     REVIEW_REQUESTED = "review_requested"
     REVIEW_FAILED = "review_failed"

@@ -16,6 +16,7 @@ prints it:
 | dispatched | acknowledge | | acknowledged | ack timers off; the actor claims a queued event |
 | dispatched | dispatch | | dispatched | manual re-dispatch (counted); deadlines restart |
 | dispatched | escalate | level < 3 | dispatched | handler asks: level + 1, deadlines restart |
+| dispatched | return | level != 2 | dispatched | not ours: command centre queue; clocks restart |
 | dispatched | suspend | | suspended | clock paused; remaining time kept |
 | dispatched | void | | voided | timers cancelled |
 | dispatched | warn | | same | warning sent (50 % / 75 %) |
@@ -24,6 +25,7 @@ prints it:
 | acknowledged | resolve | | resolved | resolve timers cancelled; review requested one level up |
 | acknowledged | dispatch | | dispatched | manual re-dispatch (counted); deadlines restart |
 | acknowledged | escalate | level < 3 | dispatched | handler asks: level + 1, deadlines restart |
+| acknowledged | return | level != 2 | dispatched | not ours: command centre queue; clocks restart |
 | acknowledged | suspend | | suspended | clock paused; remaining time kept |
 | acknowledged | void | | voided | timers cancelled |
 | acknowledged | warn | | same | warning sent (50 % / 75 %) |
@@ -55,7 +57,7 @@ from domain.lifecycle.model import (
     EventState,
     Status,
 )
-from domain.roles import MAX_LEVEL
+from domain.roles import COMMAND_CENTRE_LEVEL, MAX_LEVEL
 
 
 class Target(StrEnum):
@@ -73,6 +75,7 @@ class Guard(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     QUEUED = "queued"  # nobody holds the event: it waits in its level's queue
+    OFF_CENTRE = "level != 2"  # not with the command centre (a return goes there)
 
 
 #: Guards decided by the command (they do not restrict ``allowed_actions``).
@@ -94,6 +97,7 @@ _A = Action
 _REDISPATCH = "manual re-dispatch (counted); deadlines restart"
 _ESCALATE = "handler asks: level + 1, deadlines restart"
 _SUSPEND = "clock paused; remaining time kept"
+_RETURN = "not ours: command centre queue; clocks restart"
 _WARN = "warning sent (50 % / 75 %)"
 _TOP_BREACH = "breach reported to the command centre"
 _VOID_REPORT = "invalid or duplicate report"
@@ -111,6 +115,7 @@ RULES: tuple[Rule, ...] = (
          "ack timers off; the actor claims a queued event"),
     Rule(_S.DISPATCHED, _A.DISPATCH, _S.DISPATCHED, None, _REDISPATCH),
     Rule(_S.DISPATCHED, _A.ESCALATE, _S.DISPATCHED, Guard.BELOW_TOP, _ESCALATE),
+    Rule(_S.DISPATCHED, _A.RETURN, _S.DISPATCHED, Guard.OFF_CENTRE, _RETURN),
     Rule(_S.DISPATCHED, _A.SUSPEND, _S.SUSPENDED, None, _SUSPEND),
     Rule(_S.DISPATCHED, _A.VOID, _S.VOIDED, None, "timers cancelled"),
     Rule(_S.DISPATCHED, _A.WARN, Target.SAME, None, _WARN),
@@ -121,6 +126,7 @@ RULES: tuple[Rule, ...] = (
          "resolve timers cancelled; review requested one level up"),
     Rule(_S.ACKNOWLEDGED, _A.DISPATCH, _S.DISPATCHED, None, _REDISPATCH),
     Rule(_S.ACKNOWLEDGED, _A.ESCALATE, _S.DISPATCHED, Guard.BELOW_TOP, _ESCALATE),
+    Rule(_S.ACKNOWLEDGED, _A.RETURN, _S.DISPATCHED, Guard.OFF_CENTRE, _RETURN),
     Rule(_S.ACKNOWLEDGED, _A.SUSPEND, _S.SUSPENDED, None, _SUSPEND),
     Rule(_S.ACKNOWLEDGED, _A.VOID, _S.VOIDED, None, "timers cancelled"),
     Rule(_S.ACKNOWLEDGED, _A.WARN, Target.SAME, None, _WARN),
@@ -166,6 +172,8 @@ def guard_holds(guard: Guard | None, state: EventState, command: Command | None)
         return state.level >= MAX_LEVEL
     if guard is Guard.QUEUED:
         return state.assignee_id is None
+    if guard is Guard.OFF_CENTRE:
+        return state.level != COMMAND_CENTRE_LEVEL
     if command is None:
         return True
     if guard is Guard.APPROVED:

@@ -69,7 +69,10 @@ def _sign_in(base: str, username: str) -> Any:
     return client_mod.AuthenticatedClient(base_url=base, token=out.access_token)
 
 
-def test_one_call_of_each_kind(generated: ModuleType, api: ApiServer, engine: Engine) -> None:
+def test_one_call_of_each_kind(generated: ModuleType, api: ApiServer, committed: Engine) -> None:
+    """(``committed``: the server's writes are committed; they are truncated afterwards, so the
+    tests after this one do not count its event.)"""
+    engine = committed
     models, types = _module("models"), _module("types")
     member = _sign_in(api.base, "g01m1")  # form body
 

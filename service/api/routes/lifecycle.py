@@ -56,6 +56,11 @@ ROUTES: tuple[ActionRoute, ...] = (
     ActionRoute(Action.ESCALATE, HANDLERS,
                 "上报升级: the assignee hands the event one level up (to that level's chosen"
                 " handler)."),
+    ActionRoute(Action.RETURN, HANDLERS,
+                "回退: the holder (a department, a grid, a community) says the case is not"
+                " theirs and sends it back, with the reason as ``note``, to the command centre's"
+                " shared queue to be dispatched again; the stage clock restarts there, the"
+                " original promise does not move; counted per category as a mis-dispatch."),
     ActionRoute(Action.REVIEW, (Role.HEAD, Role.DISPATCHER),
                 "核查: the grid head (a member's fix) or the command centre (any other) accepts"
                 " the fix (closed) or sends it back (rework: same handler, fresh deadlines).",

@@ -25,6 +25,7 @@ from evaluation.bundle import write_bundle
 from evaluation.drilldown import Part, drilldown, event_list, page, stream_rows
 from evaluation.indicators import indicator_report
 from evaluation.resolution import resolution_table
+from evaluation.returns import returns_by_category
 from evaluation.scope import Scope, window, with_category, with_place
 from evaluation.scorecard import UNIT_LABELS, ScoredUnit, scorecard_units
 from kernel.errors import Invalid, field_error
@@ -343,6 +344,26 @@ def _indicator_out(v: IndicatorValue, scope: Scope) -> IndicatorOut:
         if v.indicator.kind is Kind.COUNT or v.indicator.code == "coverage"
         else f"{link}&part=misses",
     )
+
+
+class CategoryReturnsOut(BaseModel):
+    category: str
+    name: str
+    returns: int = Field(description="回退: sent back to the command centre as not theirs")
+    dispatches: int = Field(description="dispatches of the category recorded in the window")
+    rate: float | None = Field(description="returns / dispatches (误派率)")
+
+
+@router.get("/returns", response_model=list[CategoryReturnsOut])
+def returns(session: SessionDep, _: Reader, scope: Window) -> list[CategoryReturnsOut]:
+    """回退 per category over the window's days: the mis-dispatches, beside the dispatches."""
+    return [
+        CategoryReturnsOut(
+            category=r.category, name=r.name, returns=r.returns, dispatches=r.dispatches,
+            rate=r.rate,
+        )
+        for r in returns_by_category(session, scope)
+    ]  # fmt: skip
 
 
 @router.get("/indicators", response_model=IndicatorsOut)

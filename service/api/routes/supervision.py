@@ -3,7 +3,7 @@ counts per grid and department. Thin: parse, call the service, shape the respons
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from dispatch.supervision import service
 from domain.jurisdiction import Principal
 from domain.roles import Role
-from evaluation.scope import window
+from evaluation.scope import bounds, window
 from kernel.paging import DEFAULT_LIMIT, Day
 from kernel.settings import get_settings
 from service.api.deps import STAFF_WRITERS, AnyUser, Now, RolesAllowed, SessionDep, UowDep
@@ -98,10 +98,7 @@ def supervision_counts(
 ) -> list[SupervisionCount]:
     """Notices raised per grid (id) and per department over the days, and how many are
     acknowledged."""
-    scope = window(since, until)
-    tz = get_settings().tz
-    start = datetime.combine(scope.since, time(0), tz).astimezone(UTC)
-    end = datetime.combine(scope.until + timedelta(days=1), time(0), tz).astimezone(UTC)
+    start, end = bounds(window(since, until))
     return [
         SupervisionCount(group=c.group, key=c.key, raised=c.raised, acknowledged=c.acknowledged)
         for c in service.counts(session, since=start, until=end)

@@ -79,7 +79,7 @@ WEIGHTED_ACTIONS: list[Action] = [
         Action.VERIFY: 2, Action.DISPATCH: 3, Action.ACKNOWLEDGE: 4, Action.RESOLVE: 4,
         Action.REVIEW: 4, Action.ESCALATE: 2, Action.SUSPEND: 2, Action.RESUME: 3,
         Action.VOID: 1, Action.WARN: 3, Action.BREACH: 3, Action.MERGE: 1, Action.UNMERGE: 2,
-        Action.CLAIM: 2,
+        Action.CLAIM: 2, Action.RETURN: 1,
     }.items()
     for _ in range(weight)
 ]  # fmt: skip
@@ -130,6 +130,7 @@ def concretize(intent: Intent, state: EventState, now: datetime) -> tuple[Comman
         action=action,
         actor="p1",
         actor_role=Role.MEMBER,
+        note="不属于本单位职责" if action is Action.RETURN else "",
         approved=intent.approved,
         assignment=assignment,
         timer=timer,
@@ -146,7 +147,14 @@ def check_decision(before: EventState, command: Command, decision_state: EventSt
     assert decision_state.version == before.version + 1
     assert (audit.from_status, audit.to_status) == (before.status, decision_state.status)
     assert (audit.from_level, audit.to_level) == (before.level, decision_state.level)
-    assert abs(decision_state.level - before.level) <= 1 or command.action is Action.DISPATCH
+    assert abs(decision_state.level - before.level) <= 1 or command.action in (
+        Action.DISPATCH,
+        Action.RETURN,
+    )
+    if command.action is Action.RETURN:  # back to the command centre's queue, not counted up
+        assert decision_state.level == 2 and decision_state.assignee_id is None
+        assert decision_state.escalation_count == before.escalation_count
+        assert decision_state.redispatch_count == before.redispatch_count
     if command.action is Action.CLAIM:  # a claim takes the event; the clocks run on
         assert before.assignee_id is None and decision_state.assignee_id == command.actor
         assert (decision_state.due_at, decision_state.ack_due_at) == (

@@ -19,6 +19,7 @@ from domain.lifecycle import (
     Category,
     Command,
     EventState,
+    InvalidCommand,
     SlaPolicy,
     Status,
     allowed_actions,
@@ -89,11 +90,13 @@ def test_allowed_actions_follow_the_guards() -> None:
     story = Story()
     story.do(0, Action.DISPATCH, assignment=MEMBER)
     assert allowed_actions(story.state) == [
-        Action.DISPATCH, Action.ACKNOWLEDGE, Action.ESCALATE, Action.SUSPEND, Action.VOID,
-        Action.MERGE,
+        Action.DISPATCH, Action.ACKNOWLEDGE, Action.ESCALATE, Action.RETURN, Action.SUSPEND,
+        Action.VOID, Action.MERGE,
     ]  # fmt: skip
     top = replace(story.state, level=3)
     assert Action.ESCALATE not in allowed_actions(top)
+    assert Action.RETURN in allowed_actions(top)
+    assert Action.RETURN not in allowed_actions(replace(story.state, level=2))
     assert Action.BREACH in allowed_actions(top, include_system=True)
 
 
@@ -172,3 +175,20 @@ def test_domain_imports_only_the_standard_library() -> None:
                 top = name.split(".")[0]
                 ok = top in sys.stdlib_module_names or top == "domain"
                 assert ok, f"{path.name} imports {name}"
+
+
+def test_a_return_goes_back_to_the_command_centres_queue_with_a_reason() -> None:
+    """回退: not ours. Back to the command centre's shared queue, stage clocks restart there,
+    the original promise stays, nothing is counted as an escalation or a re-dispatch; no
+    reason, no return."""
+    story = Story()
+    story.do(0, Action.DISPATCH, assignment=MEMBER)
+    promised = story.state.promised_due_at
+    with pytest.raises(InvalidCommand):
+        story.do(5, Action.RETURN)
+    story.do(5, Action.RETURN, note="占道经营归城管，不属网格职责")
+    back = story.state
+    assert back.status is Status.DISPATCHED and back.level == 2 and back.assignee_id is None
+    assert back.due_at is not None and back.due_at > T0 + timedelta(minutes=5)
+    assert back.promised_due_at == promised
+    assert (back.escalation_count, back.redispatch_count) == (0, 0)
