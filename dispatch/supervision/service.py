@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, String, func, select, update
+from sqlalchemy import BigInteger, Column, DateTime, Integer, String, func, select, true, update
 from sqlmodel import Field, Session, SQLModel, col
 
-from domain.jurisdiction import Place, Principal
+from domain.jurisdiction import REACH, Place, Principal, Reach
 from domain.roles import Role
 from domain.supervision import Notice, may_acknowledge
 from kernel.errors import Conflict, Forbidden, NotFound
@@ -72,14 +72,9 @@ def _mine(principal: Principal) -> Any:
 
 
 def _theirs(principal: Principal) -> Any:
-    """The principal's notices: addressed to them, or (the command centre, evaluators and
-    admins) every notice in their reach."""
-    s = Supervision.__table__.c  # type: ignore[attr-defined]
-    if principal.role in (Role.DISPATCHER, Role.EVALUATOR, Role.ADMIN):
-        return within_sql(
-            principal, grid=s.grid_id, community=s.community_id, department=s.department
-        )
-    return _mine(principal)
+    """The principal's notices: addressed to them, or every notice for those whose reach is
+    everywhere (the command centre, evaluators, admins)."""
+    return true() if REACH[principal.role] is Reach.EVERYWHERE else _mine(principal)
 
 
 def open_count(session: Session, *, principal: Principal) -> int:

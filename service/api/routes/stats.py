@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
+from dispatch.supervision import service as supervision
 from domain.evaluation.days import GroupBy
 from domain.evaluation.indicators import FORMULAS_ZH, INDICATORS, IndicatorValue, Kind, Source
 from domain.evaluation.resolution import SMALL_SAMPLE
@@ -26,7 +27,7 @@ from evaluation.drilldown import Part, drilldown, event_list, page, stream_rows
 from evaluation.indicators import indicator_report
 from evaluation.resolution import resolution_table
 from evaluation.returns import returns_by_category
-from evaluation.scope import Scope, window, with_category, with_place
+from evaluation.scope import Scope, bounds, window, with_category, with_place
 from evaluation.scorecard import UNIT_LABELS, ScoredUnit, scorecard_units
 from kernel.errors import Invalid, field_error
 from kernel.paging import DEFAULT_LIMIT, MAX_BIGINT, MAX_ROWS_LIMIT
@@ -344,6 +345,24 @@ def _indicator_out(v: IndicatorValue, scope: Scope) -> IndicatorOut:
         if v.indicator.kind is Kind.COUNT or v.indicator.code == "coverage"
         else f"{link}&part=misses",
     )
+
+
+class SupervisionCount(BaseModel):
+    group: str = Field(description="grid (key: its id) or department")
+    key: int | str | None
+    raised: int
+    acknowledged: int
+
+
+@router.get("/supervision", response_model=list[SupervisionCount])
+def supervision_counts(session: SessionDep, _: Reader, scope: Window) -> list[SupervisionCount]:
+    """督办 notices raised per grid and per department over the window's days, and how many
+    are acknowledged."""
+    start, end = bounds(scope)
+    return [
+        SupervisionCount(group=c.group, key=c.key, raised=c.raised, acknowledged=c.acknowledged)
+        for c in supervision.counts(session, since=start, until=end)
+    ]
 
 
 class CategoryReturnsOut(BaseModel):

@@ -1,5 +1,5 @@
-"""督办 (supervision notices): the addressee's list and acknowledgement, and the statistics'
-counts per grid and department. Thin: parse, call the service, shape the response."""
+"""督办 (supervision notices): the addressee's list and acknowledgement (their counts are a
+statistics route: ``service.api.routes.stats``). Thin: parse, call the service, shape."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from pydantic import BaseModel
 
 from dispatch.supervision import service
 from domain.jurisdiction import Principal
-from domain.roles import Role
-from evaluation.scope import bounds, window
-from kernel.paging import DEFAULT_LIMIT, Day
+from kernel.paging import DEFAULT_LIMIT
 from kernel.settings import get_settings
 from service.api.deps import STAFF_WRITERS, AnyUser, Now, RolesAllowed, SessionDep, UowDep
 from service.api.docs import AUTHENTICATED, problems
@@ -21,7 +19,6 @@ from service.api.params import Limit
 
 router = APIRouter(prefix="/api/v1", tags=["supervision"], responses=AUTHENTICATED)
 Writer = Annotated[Principal, Depends(RolesAllowed(*STAFF_WRITERS))]
-Reader = Annotated[Principal, Depends(RolesAllowed(Role.EVALUATOR, Role.DISPATCHER, Role.ADMIN))]
 
 
 class SupervisionOut(BaseModel):
@@ -38,13 +35,6 @@ class SupervisionOut(BaseModel):
     raised_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: int | None
-
-
-class SupervisionCount(BaseModel):
-    group: str
-    key: int | str | None
-    raised: int
-    acknowledged: int
 
 
 def _out(notice: service.Supervision) -> SupervisionOut:
@@ -87,19 +77,3 @@ def acknowledge_supervision(
     notice = service.acknowledge(uow.session, principal=principal, notice_id=notice_id, now=now)
     uow.commit()
     return _out(notice)
-
-
-@router.get("/stats/supervision", response_model=list[SupervisionCount])
-def supervision_counts(
-    session: SessionDep,
-    _: Reader,
-    since: Annotated[Day, Query(description="first day (Asia/Shanghai)")],
-    until: Annotated[Day, Query(description="last day, inclusive")],
-) -> list[SupervisionCount]:
-    """Notices raised per grid (id) and per department over the days, and how many are
-    acknowledged."""
-    start, end = bounds(window(since, until))
-    return [
-        SupervisionCount(group=c.group, key=c.key, raised=c.raised, acknowledged=c.acknowledged)
-        for c in service.counts(session, since=start, until=end)
-    ]
