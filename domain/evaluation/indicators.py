@@ -95,8 +95,9 @@ INDICATORS: tuple[Indicator, ...] = (
         "on_time_handling", "按期处置率", "on-time handling",
         _c(handled_on_promise=1), _c(handled=1), Source.events,
         "resolved or closed events whose (last) fix came at or before the original promise — the "
-        "resolve deadline set at the first dispatch, moved only by a suspension — / resolved or "
-        "closed events",
+        "resolve deadline set at the first dispatch, moved only by a pause (suspension, parking) "
+        "and to an approved extension's deadline; a reopened case's new cycle makes a new one — / "
+        "resolved or closed events",
     ),
     Indicator(
         "on_time_handling_stage", "按期处置率（按当前阶段时限）", "on-time handling (stage clock)",
@@ -118,7 +119,8 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "rework_rate", "返工率", "rework rate",
         _c(reworks=1), _c(reworks=1, handled=1), Source.events,
-        "rework count / fixes submitted (rework count + resolved or closed events)",
+        "rework count (fixes rejected at review + closed cases reopened) / fixes submitted "
+        "(rework count + resolved or closed events)",
         higher_is_better=False,
     ),
     Indicator(
@@ -216,13 +218,13 @@ FORMULAS_ZH: Mapping[str, str] = {
     "valid_report": "（上报数 − 作废数）÷ 上报数",
     "on_time_dispatch": "上报后在派遣时限内首次派遣的事件数 ÷ 已派遣事件数",
     "accurate_dispatch": "（派遣数 − 改派数）÷ 派遣数；派遣数 = 首次派遣数 + 改派数",
-    "on_time_handling": "在原始承诺时限（首次派遣时的处置时限，仅挂起可顺延）前提交处置的事件数"
-    " ÷ 已处置或已结案事件数",
+    "on_time_handling": "在原始承诺时限（首次派遣时的处置时限，仅挂起、挂账可顺延，批准延期后为"
+    "延期时限，重开后按新周期重定）前提交处置的事件数 ÷ 已处置或已结案事件数",
     "on_time_handling_stage": "在当时所处阶段时限（返工、改派、升级、超时后重新起算）前提交处置的"
     "事件数 ÷ 已处置或已结案事件数",
     "closure_rate": "结案数 ÷ 应结案数（上报数 − 作废数）",
     "on_time_closure": "自上报起在类别处置时限内结案的事件数 ÷ 应结案数",
-    "rework_rate": "返工次数 ÷（返工次数 + 已处置或已结案事件数）",
+    "rework_rate": "返工次数（核查不通过退回 + 结案后重开）÷（返工次数 + 已处置或已结案事件数）",
     "kept_in_grid": "在网格层级（0级）结案的事件数 ÷ 结案数",
     "kept_in_subdistrict": "在街道及以下层级（0–2级：网格、社区、街道指挥中心）结案的事件数"
     " ÷ 结案数",
