@@ -299,3 +299,138 @@ def test_a_reopened_case_starts_a_new_cycle_and_counts_as_rework(
     assert [d.what for d in replay.discrepancies] == [
         "event row's promised_due_at differs from its audit log"
     ]
+
+
+def _recount(db: Session, day: str, group: str) -> dict[str, dict[str, Any]]:
+    """The process per group recomputed in Python from the raw audit rows of the events
+    reported on ``day``."""
+    key = {"grid": "g.code", "community": "cm.code", "category": "c.code"}[group]
+    rows = db.execute(
+        text(f"""
+        SELECT {key}, e.id, e.dispatched_at IS NOT NULL, a.action
+          FROM event e JOIN grid g ON g.id = e.grid_id JOIN community cm ON cm.id = e.community_id
+          JOIN category c ON c.id = e.category_id JOIN event_audit a ON a.event_id = e.id
+         WHERE (e.created_at AT TIME ZONE :tz)::date = CAST(:day AS date)
+        """),
+        {"day": day, "tz": get_settings().tz.key},
+    ).all()
+    out: dict[str, dict[str, Any]] = {}
+    cases: dict[str, dict[str, set[int]]] = {}
+    for code, event_id, was_dispatched, action in rows:
+        mine = out.setdefault(code, {"actions": {}, "dispatched": set()})
+        if was_dispatched:
+            mine["dispatched"].add(event_id)
+        mine["actions"][action] = mine["actions"].get(action, 0) + 1
+        cases.setdefault(code, {}).setdefault(action, set()).add(event_id)
+    for code, mine in out.items():
+        mine["dispatched"] = len(mine["dispatched"])
+        mine["cases"] = {
+            name: len(cases[code].get(action, set()))
+            for name, action in (
+                ("extended", "approve_extension"), ("parked", "approve_parking"),
+                ("returned", "return"), ("reopened", "reopen"),
+            )
+        }  # fmt: skip
+    return out
+
+
+def test_the_process_statistics_equal_a_recount_of_the_audit_rows(
+    client: TestClient, db: Session, clock: Clock, token_for: Headers
+) -> None:
+    from tests.kit.events import GRID_02
+
+    day = _today(clock)
+    head = token_for("g01h")
+    # grid 01: one extension approved, one refused then approved; one parked and unparked
+    first = dispatched(db, clock)
+    second = dispatched(db, clock, reporter="g01m2")
+    for event in (first, second):
+        holder = token_for(username_of(db, event.assignee_id or 0))
+        due = datetime.fromisoformat(
+            client.get(f"/api/v1/events/{event.id}", headers=holder).json()["due_at"]
+        )
+        body = {"note": "等物业", "deadline": _local(due + timedelta(hours=3))}
+        assert client.post(
+            url(event.id or 0, "request_extension"), headers=holder, json=body
+        ).is_success
+        if event is second:
+            refuse = client.post(
+                url(event.id or 0, "refuse_extension"), headers=head, json={"note": "不行"}
+            )
+            assert refuse.is_success
+            assert client.post(
+                url(event.id or 0, "request_extension"), headers=holder, json=body
+            ).is_success
+        assert client.post(url(event.id or 0, "approve_extension"), headers=head).is_success
+    holder = token_for(username_of(db, first.assignee_id or 0))
+    assert client.post(
+        url(first.id or 0, "request_parking"), headers=holder, json={"note": "预算"}
+    ).is_success
+    assert client.post(url(first.id or 0, "approve_parking"), headers=head).is_success
+    assert client.post(url(first.id or 0, "unpark"), headers=head).is_success
+    # grid 01: a return; grid 02: a closed case reopened
+    third = dispatched(db, clock)
+    holder = token_for(username_of(db, third.assignee_id or 0))
+    assert client.post(
+        url(third.id or 0, "return"), headers=holder, json={"note": "非本网格"}
+    ).is_success
+    reopened = _close_in(client, db, clock, token_for, GRID_02)
+    r = client.post(url(reopened, "reopen"), headers=token_for("dispatch1"), json={"note": "复发"})
+    assert r.is_success, r.text
+
+    for group in ("grid", "community", "category"):
+        r = client.get(
+            "/api/v1/stats/process",
+            params={"since": day, "until": day, "group_by": group},
+            headers=token_for("evaluator"),
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert set(body["definitions"]) == {"extension_rate", "parking_rate", "return_rate",
+                                            "reopen_rate"}  # fmt: skip
+        expected = _recount(db, day, group)
+        assert {row["code"] for row in body["rows"]} == set(expected), group
+        for row in body["rows"]:
+            mine = expected[row["code"]]
+            assert row["dispatched_cases"] == mine["dispatched"], (group, row)
+            assert row["cases"] == mine["cases"], (group, row)
+            for action, n in row["actions"].items():
+                assert n == mine["actions"].get(action, 0), (group, action, row)
+            assert row["rates"]["extension_rate"] == round(
+                mine["cases"]["extended"] / mine["dispatched"], 6
+            )
+    grids = {
+        row["code"]: row
+        for row in client.get(
+            "/api/v1/stats/process", params={"since": day, "until": day},
+            headers=token_for("evaluator"),
+        ).json()["rows"]
+    }  # fmt: skip
+    g01 = grids[GRID_01]
+    assert g01["actions"]["approve_extension"] == 2 and g01["actions"]["refuse_extension"] == 1
+    assert g01["cases"] == {"extended": 2, "parked": 1, "returned": 1, "reopened": 0}
+    assert grids[GRID_02]["cases"]["reopened"] == 1
+    # the indicators are the same counts over the whole map
+    r = client.get(
+        "/api/v1/stats/indicators", params={"since": day, "until": day},
+        headers=token_for("evaluator"),
+    )  # fmt: skip
+    served = {i["code"]: i for i in r.json()["indicators"]}
+    for rate, case in (("extension_rate", "extended"), ("parking_rate", "parked"),
+                       ("return_rate", "returned"), ("reopen_rate", "reopened")):  # fmt: skip
+        assert served[rate]["numerator"] == sum(g["cases"][case] for g in grids.values())
+        assert served[rate]["denominator"] == sum(g["dispatched_cases"] for g in grids.values())
+        assert served[rate]["formula_zh"]
+    _verify_ok(db, clock)
+
+
+def _close_in(client: TestClient, db: Session, clock: Clock, token_for: Headers, grid: str) -> int:
+    event = dispatched(db, clock, reporter="g02m1", grid=grid)
+    eid = event.id or 0
+    holder = token_for(username_of(db, event.assignee_id or 0))
+    add_resolve_photo(db, eid, event.assignee_id or 0, clock)
+    assert client.post(url(eid, "acknowledge"), headers=holder).status_code == 200
+    assert client.post(url(eid, "resolve"), headers=holder).status_code == 200
+    r = client.post(url(eid, "review"), headers=token_for("g02h"), json={"approved": True})
+    assert r.json()["status"] == "closed", r.text
+    return eid
