@@ -317,10 +317,11 @@ class EventState:
     resolve_warn75_at: datetime | None = None
     #: The original promise: the acknowledgement and resolution deadlines of the first
     #: dispatch. Set once when the clocks first start and never moved afterwards, except by a
-    #: pause (suspension, merge), which moves them later by the paused working time (the ack
-    #: promise only when paused before acknowledgement); docs/decisions/0013. Rework,
-    #: re-dispatch, escalation and breaches restart ``ack_due_at``/``due_at`` (the stage
-    #: clock), not these.
+    #: pause (suspension, parking, merge), which moves them later by the paused working time
+    #: (the ack promise only when paused before acknowledgement; docs/decisions/0013), by an
+    #: approved extension (the resolution promise, to the deadline asked for) and by a
+    #: reopening (a new cycle, a new promise; docs/decisions/0017). Rework, re-dispatch,
+    #: escalation and breaches restart ``ack_due_at``/``due_at`` (the stage clock), not these.
     promised_ack_at: datetime | None = None
     promised_due_at: datetime | None = None
     #: The current deadlines reached a year the calendar does not know and used its fallback.
