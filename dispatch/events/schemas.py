@@ -377,6 +377,19 @@ class ActorOut(BaseModel):
     name: str | None
 
 
+class RequestRecordOut(BaseModel):
+    """What a request row asked, or what a decision row decided on (延期, 挂账)."""
+
+    requested_by: str | None = Field(description="staff id of the holder who asked")
+    reason: str | None = Field(description="the request's reason")
+    deadline: datetime | None = Field(
+        description="the deadline asked for (extension) or the review date (parking)"
+    )
+    previous_due_at: datetime | None = Field(
+        None, description="on a decision: the resolve deadline before it"
+    )
+
+
 class HistoryEntry(BaseModel):
     version: int
     action: str
@@ -399,6 +412,12 @@ class HistoryEntry(BaseModel):
     )
     promised_at: datetime | None = Field(
         None, description="the original promise for the same clock (promised_ack_at/_due_at)"
+    )
+    request: RequestRecordOut | None = Field(
+        None,
+        description="a 延期 / 挂账 request row: what was asked; a decision row (approve_*, "
+        "refuse_*): the request it decided (the row's actor is the approver, its note the "
+        "refusal's reason)",
     )
 
 

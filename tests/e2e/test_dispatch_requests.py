@@ -4,6 +4,7 @@ promise, the audit rows, the statistics, and ``wangge audit verify`` staying cle
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,6 +99,12 @@ def test_an_extension_is_asked_by_the_holder_and_moves_the_clock_only_when_appro
     assert client.post(url(eid, "request_parking"), headers=holder, json=parking).status_code == 409
     board = client.get("/api/v1/dispatch/board", headers=token_for("dispatch1")).json()
     assert board["requests_pending"] == 1
+    waiting = client.get(
+        "/api/v1/events", params={"request": "extension"}, headers=token_for("g01h")
+    )
+    assert [e["id"] for e in waiting.json()["items"]] == [eid], waiting.text
+    none = client.get("/api/v1/events", params={"request": "parking"}, headers=token_for("g01h"))
+    assert none.json()["items"] == []
 
     # the holder cannot approve their own; another member, an evaluator cannot either; the
     # community is not a member's superior; another grid's head does not even see it
@@ -123,15 +130,24 @@ def test_an_extension_is_asked_by_the_holder_and_moves_the_clock_only_when_appro
 
     (request,) = _audit(db, eid, "request_extension")
     assert request["actor"] == str(event.assignee_id) and request["note"] == "需等待物业配合"
-    assert request["data"]["request_deadline"] == asked.astimezone(tz=None).isoformat() or (
-        datetime.fromisoformat(request["data"]["request_deadline"]) == asked
-    )
+    assert datetime.fromisoformat(request["data"]["request_deadline"]) == asked
     (approval,) = _audit(db, eid, "approve_extension")
     assert approval["actor"] == str(staff_id(db, "g01h"))
     assert approval["data"]["asked_reason"] == "需等待物业配合"
     assert approval["data"]["asked_by"] == str(event.assignee_id)
     assert datetime.fromisoformat(approval["data"]["previous_due_at"]) == due
     assert datetime.fromisoformat(approval["data"]["promised_due_at"]) == asked
+    history = client.get(f"/api/v1/events/{eid}/history", headers=holder).json()["items"]
+    decided = next(h for h in history if h["action"] == "approve_extension")
+    assert decided["actor"]["id"] == str(staff_id(db, "g01h"))
+    assert decided["request"]["reason"] == "需等待物业配合"
+    assert decided["request"]["requested_by"] == str(event.assignee_id)
+    assert datetime.fromisoformat(decided["request"]["deadline"]) == asked
+    assert datetime.fromisoformat(decided["request"]["previous_due_at"]) == due
+    assert (
+        next(h for h in history if h["action"] == "acknowledge" or h["version"] == 2)["request"]
+        is None
+    )
     _verify_ok(db, clock)
 
 
@@ -175,7 +191,7 @@ def test_the_database_refuses_a_decision_without_approver_or_reason(
                     " 'approve_extension', 'dispatched', 'dispatched', 0, 0, :actor, now(), '',"
                     " CAST(:data AS jsonb))"
                 ),
-                {"e": event.id, "actor": actor, "data": __import__("json").dumps(data)},
+                {"e": event.id, "actor": actor, "data": json.dumps(data)},
             )
         except IntegrityError as exc:
             assert "ck_event_audit_decision_named" in str(exc.orig)
