@@ -664,10 +664,10 @@ def _approve_extension(
     state: EventState, command: Command, now: datetime, policy: SlaPolicy
 ) -> _Outcome:
     """延期批准: the resolve deadline (``due_at``) and the original promise
-    (``promised_due_at``) move to the deadline asked for — the only change of the promise
-    besides a pause. The resolve allowance grows by the working time added, its warning marks
-    are planned on it again (a mark moved ahead will fire again), the acknowledgement clock is
-    untouched; a new deadline version replaces the timers."""
+    (``promised_due_at``) move to the deadline asked for — besides a pause and a reopening's
+    new cycle, the only change of the promise. The resolve allowance grows by the working time
+    added, its warning marks are planned on it again (a mark moved ahead will fire again), the
+    acknowledgement clock is untouched; a new deadline version replaces the timers."""
     deadline, due = state.request_deadline, state.due_at
     if deadline is None or due is None or state.resolve_allowance is None:
         raise AssertionError("a pending extension without its deadline, or a clock")
