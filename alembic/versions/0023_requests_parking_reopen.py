@@ -13,14 +13,14 @@ Events logged before this migration have none of these actions; their creating a
 the new fields, so ``wangge audit verify`` compares them only where the log carries them.
 
 Revision ID: 0023
-Revises: 0020
+Revises: 0026
 Create Date: 2026-11-29 14:20:00
 """
 
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | None = "0020"
+down_revision: str | None = "0026"
 
 _DECISIONS = "'approve_extension', 'refuse_extension', 'approve_parking', 'refuse_parking'"
 _REASONED = "'request_extension', 'request_parking', 'refuse_extension', 'refuse_parking', 'reopen'"

@@ -417,7 +417,7 @@ ProcessGroup = Literal["grid", "community", "category"]
 
 @router.get("/process", response_model=ProcessOut, response_model_by_alias=True)
 def process(
-    session: SessionDep, _: Reader, scope: PlaceWindow, group_by: ProcessGroup = "grid"
+    session: ReadSessionDep, _: Reader, scope: PlaceWindow, group_by: ProcessGroup = "grid"
 ) -> ProcessOut:
     """延期 (extension), 挂账 (parking), 回退 (return) and 重开 (reopen) per grid, community or
     category: the actions in the audit log of the events reported in the window (as the
