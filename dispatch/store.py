@@ -34,6 +34,7 @@ from domain.lifecycle import (
     EscalationReason,
     EventState,
     LevelAllowance,
+    RequestKind,
     SlaPolicy,
     Status,
     TimerCommand,
@@ -53,6 +54,7 @@ _ENUM_FIELDS = {
     "resume_status": Status,
     "assignee_role": Role,
     "last_escalation_reason": EscalationReason,
+    "request_kind": RequestKind,
 }
 #: Outbox topic of the change stream: one row per audit row, published by the relay.
 STREAM_TOPIC = "stream"
@@ -582,13 +584,17 @@ def change_message(audit: EventAudit, snapshot: dict[str, Any]) -> dict[str, Any
 
 
 def last_rejection_at(session: Session, event_id: int) -> datetime | None:
-    """When the event's fix was last rejected at review (``None`` if never)."""
+    """When the event's fix was last rejected at review, or the closed case reopened (``None``
+    if never): a new fix needs a photo taken after it."""
+    rejected = (
+        (col(EventAudit.action) == Action.REVIEW.value)
+        & (col(EventAudit.from_status) == Status.RESOLVED.value)
+        & (col(EventAudit.to_status) != Status.CLOSED.value)
+    )
     return session.exec(
         select(func.max(col(EventAudit.at))).where(
             col(EventAudit.event_id) == event_id,
-            col(EventAudit.action) == Action.REVIEW.value,
-            col(EventAudit.from_status) == Status.RESOLVED.value,
-            col(EventAudit.to_status) != Status.CLOSED.value,
+            or_(rejected, col(EventAudit.action) == Action.REOPEN.value),
         )
     ).one()
 
