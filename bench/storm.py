@@ -177,9 +177,9 @@ def phase_backlog(conn: psycopg.Connection, redis: Redis, size: int, n_workers: 
             else 0.0
         )
         per_job.append((n, seconds))
-        rate = n / seconds if seconds else 0.0
-        print(f"  worker job {job_id} ({job.get_status()}, {job.worker_name}): {n} events in"
-              f" {seconds:.2f} s = {rate:.0f} events/s", flush=True)  # fmt: skip
+        took = f"in {seconds:.2f} s = {n / seconds:.0f} events/s" if seconds else "(no run time)"
+        print(f"  worker job {job_id} ({job.get_status()}, {job.worker_name}): {n} events {took}",
+              flush=True)  # fmt: skip
     overall = size / wall / n_workers
     busy = [n / s for n, s in per_job if s > 0 and n > 0]
     best = min(busy) if busy else 0.0
