@@ -24,7 +24,6 @@ from sqlmodel import Session, col, select
 from dispatch import metrics
 from dispatch.categories.models import Category
 from dispatch.events.models import Event, EventAudit
-from dispatch.outbox import Outbox
 from domain.calendar import CONTINUOUS, WorkCalendar
 from domain.codes import community_code_of
 from domain.lifecycle import (
@@ -530,17 +529,6 @@ def timer_values(
         )
         for timer in timers
     ]
-
-
-def write_timers(
-    session: Session, event_id: int, timers: Iterable[TimerCommand], *, now: datetime
-) -> None:
-    """Outbox rows setting or cancelling timers of an event whose state does not change
-    (re-arming after Redis lost its schedule)."""
-    session.add_all(
-        Outbox(event_id=e, topic=t, payload=p, created_at=at, available_at=at)
-        for e, t, p, at in timer_values(event_id, timers, now=now)
-    )
 
 
 def event_snapshot(state: EventState) -> dict[str, Any]:
