@@ -170,7 +170,17 @@ async def load_all(conn: AsyncConnection[Any]) -> dict[str, Category]:
             review_minutes=review,
         )
         for (
-            cid, code, name, ack, resolve, big, department, active, calendar, verify, dispatch,
+            cid,
+            code,
+            name,
+            ack,
+            resolve,
+            big,
+            department,
+            active,
+            calendar,
+            verify,
+            dispatch,
             review,
         ) in await cursor.fetchall()
     }

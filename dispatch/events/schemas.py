@@ -305,6 +305,10 @@ class EventRow(Protocol):
     resolve_allowance: timedelta | None
     ack_warn50_at: datetime | None
     resolve_warn50_at: datetime | None
+    dispatch_warn50_at: datetime | None
+    dispatch_due_at: datetime | None
+    review_warn50_at: datetime | None
+    review_due_at: datetime | None
     clock_fallback: bool
     cycle: int
     request_kind: str | None

@@ -137,9 +137,10 @@ def _start_dispatch_clock(state: EventState, now: datetime, policy: SlaPolicy) -
     registered). Its timers keep deadline version 0: nothing else is timed before dispatch."""
     allowance = policy.dispatch_allowance()
     plan = plan_marks(policy.calendar, now, allowance, allowance, DISPATCH_TIMERS, state)
+    marks: dict[str, Any] = dict(plan.at)
     return replace(
         state,
-        **plan.at,
+        **marks,
         clock_fallback=plan.fallback,
         warnings_sent=state.warnings_sent - set(DISPATCH_TIMERS),
     )
@@ -150,9 +151,10 @@ def _start_review_clock(state: EventState, now: datetime, policy: SlaPolicy) -> 
     deadline version (the handling clocks' timers are gone)."""
     allowance = policy.review_allowance()
     plan = plan_marks(policy.calendar, now, allowance, allowance, REVIEW_TIMERS, state)
+    marks: dict[str, Any] = dict(plan.at)
     return replace(
         state,
-        **plan.at,
+        **marks,
         clock_fallback=state.clock_fallback or plan.fallback,
         warnings_sent=state.warnings_sent - set(REVIEW_TIMERS),
         deadline_version=state.deadline_version + 1,

@@ -310,8 +310,8 @@ class Category:
     review_minutes: float = 60.0
 
     def __post_init__(self) -> None:
-        minutes = (self.ack_minutes, self.resolve_minutes, self.dispatch_minutes, self.review_minutes)
-        if not all(m > 0 for m in minutes):
+        minutes = (self.ack_minutes, self.resolve_minutes)
+        if not all(m > 0 for m in (*minutes, self.dispatch_minutes, self.review_minutes)):
             raise ValueError(
                 f"category {self.code!r}: ack, resolve, dispatch and review minutes must be"
                 " positive"

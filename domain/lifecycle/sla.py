@@ -3,12 +3,13 @@ plans, and the SLA state of an event (ok / warning / breached) — the one defin
 board and the sweep derive their SQL from (``dispatch.sla``).
 
 An event has four clocks: dispatch (runs while registered), acknowledgement (runs while
-dispatched), resolution (runs while dispatched or acknowledged) and review (runs while resolved). A clock is ``breached`` from its deadline on, in ``warning`` from
-its first warning mark (50 % of the allowance) on, ``ok`` before; the event's state is the worse
-of its running clocks (``ok`` when none runs: registered, resolved, suspended, closed...).
+dispatched), resolution (runs while dispatched or acknowledged) and review (runs while
+resolved). A clock is ``breached`` from its deadline on, in ``warning`` from its first warning
+mark (50 % of the allowance) on, ``ok`` before; the event's state is the worse of its running
+clocks (``ok`` when none runs: pending verification, suspended, parked, closed...).
 
 Allowances are amounts of *working time* on the policy's calendar (``domain.calendar``; the
-``24x7`` calendar makes them wall-clock time). A deadline period starts when the event is
+``24x7`` calendar makes them wall-clock time). A handling period starts when the event is
 dispatched at a level (first dispatch, re-dispatch, escalation, rework): each mark — 50 %, 75 %
 and 100 % (the deadline) — is ``add_working(calendar, now, fraction × allowance)`` and is stored
 on the state (``TIMER_FIELDS``), so SQL compares instants and never needs the calendar.
@@ -154,8 +155,8 @@ CLOCK_TIMERS: Mapping[Clock, tuple[TimerKind, ...]] = {
     Clock.REVIEW: REVIEW_TIMERS,
 }
 #: The timer whose mark starts a clock's warning state, and the one that breaches it.
-WARNING_TIMER: Mapping[Clock, TimerKind] = {clock: kinds[0] for clock, kinds in CLOCK_TIMERS.items()}
-BREACH_TIMER: Mapping[Clock, TimerKind] = {clock: kinds[-1] for clock, kinds in CLOCK_TIMERS.items()}
+WARNING_TIMER: Mapping[Clock, TimerKind] = {c: kinds[0] for c, kinds in CLOCK_TIMERS.items()}
+BREACH_TIMER: Mapping[Clock, TimerKind] = {c: kinds[-1] for c, kinds in CLOCK_TIMERS.items()}
 _SEVERITY = (SlaState.OK, SlaState.WARNING, SlaState.BREACHED)
 
 

@@ -101,7 +101,8 @@ def test_a_fix_left_unreviewed_breaches_its_review_stage_with_a_notice_to_the_gr
     assert datetime.fromisoformat(fixed.json()["review_due_at"]) == clock.now + allowance
     version = _event(db, eid).deadline_version
 
-    assert system.handle_timer(UnitOfWork(db), eid, TimerKind.REVIEW_BREACH, version, clock.now) is None  # fmt: skip
+    early = system.handle_timer(UnitOfWork(db), eid, TimerKind.REVIEW_BREACH, version, clock.now)
+    assert early is None
     clock.advance(seconds=allowance.total_seconds())
     assert (eid, TimerKind.REVIEW_BREACH, version) in reconcile.overdue_breaches(
         db, before=clock.now, limit=10_000
