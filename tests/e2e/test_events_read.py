@@ -223,7 +223,7 @@ def test_default_orders_newest_for_my_history_and_latest_for_overdue(
     # P: dispatched now, never acknowledged — its acknowledgement clock breaches at +30 min
     p = make_event("g01m1", assignee="g01m2")
     clock.advance(minutes=1)
-    fresh = _report(client, db, token_for, "g01m1", GRID_01)  # registered: only the dispatch clock runs
+    fresh = _report(client, db, token_for, "g01m1", GRID_01)  # registered: on its dispatch clock
 
     # what I reported / was given: a history, newest first (by deadline it was q, p, fresh)
     assert _ids(client, token_for("g01m1"), "&scope=reported") == [fresh, p, q]
