@@ -245,3 +245,23 @@ def test_a_reopened_case_keeps_the_closed_cycles_review_marks_until_its_next_fix
     assert d.state.status is Status.DISPATCHED
     assert not any(t.kind in REVIEW_TIMERS for t in d.timers)
     assert sla_state(d.state, at(101)) is SlaState.OK
+
+
+def test_the_report_paths_policy_knows_its_calendar_only_when_it_is_24x7() -> None:
+    """The API's report statement has no calendars in memory: a category on 24×7 gets its
+    dispatch clock from the stand-in, one on a working calendar none (not a wrong one)."""
+    from dispatch.categories.models import Category as CategoryRow
+    from dispatch.store import policy_for
+
+    row = CategoryRow(
+        code="x", name="x", ack_minutes=10, resolve_minutes=60, dispatch_minutes=3,
+        review_minutes=7,
+    )  # fmt: skip
+    assert policy_for(row).calendar_known
+    assert policy_for(row).dispatch_allowance() == timedelta(minutes=3)
+    assert policy_for(row).review_allowance() == timedelta(minutes=7)
+    row.calendar = "cn"
+    assert not policy_for(row).calendar_known
+    assert policy_for(row, cn_calendar()).calendar_known
+    opened = open_event(event_id="1", policy=policy_for(row), now=at(0), reporter_id="r1")
+    assert opened.state.dispatch_due_at is None and opened.timers == ()
