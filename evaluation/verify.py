@@ -36,13 +36,16 @@ from dispatch.events.models import Event
 from dispatch.ledger import day_digests, day_heads, head_before
 from domain.audit import day_head
 from domain.evaluation.days import GroupBy
-from domain.evaluation.indicators import INDICATORS, evaluate
+from domain.evaluation.indicators import AUDIT_COUNTERS, INDICATORS, evaluate
+from domain.evaluation.intake import INTAKE_COUNTERS
 from domain.evaluation.resolution import Resolution
 from domain.evaluation.scorecard import Scorecard, score
 from domain.lifecycle.audit import STATE_FIELDS
 from evaluation import sanity
+from evaluation.auditcounts import audit_counter_sums
 from evaluation.checks import Check
 from evaluation.indicators import IndicatorReport, indicator_report
+from evaluation.intake import intake_sums
 from evaluation.models import COUNTER_COLUMNS
 from evaluation.resolution import resolution_table
 from evaluation.scope import MAX_WINDOW_DAYS, Scope, bounds, window
@@ -444,8 +447,11 @@ def _event_ids_on(session: Session, day: date) -> list[int]:
 # --- statistics: the fast path against the raw rows ---------------------------------------
 
 _DROP_TEMP = "DROP TABLE IF EXISTS verify_counts, verify_closed"
-_RAW_COUNTERS = """
-CREATE TEMP TABLE verify_counts ON COMMIT DROP AS
+#: Every counter of ``evaluation.models.COUNTER_COLUMNS`` recomputed from the raw events
+#: reported in the window (``:start`` .. ``:end``), grouped by ``{keys}`` (``{extra}``: more
+#: output columns) — the definitions the statistics triggers keep (``stats_counts``), written
+#: out over the event table: verify's recomputation and ``bench.stats``' raw side.
+RAW_EVENT_COUNTERS = """
 WITH ev AS (
   SELECT e.*, c.resolve_minutes,
          (SELECT a.at FROM event_audit a
@@ -453,8 +459,9 @@ WITH ev AS (
            ORDER BY a.version LIMIT 1) AS first_dispatch
     FROM event e JOIN category c ON c.id = e.category_id
    WHERE e.created_at >= :start AND e.created_at < :end
+     AND (CAST(:grids AS integer[]) IS NULL OR e.grid_id = ANY(:grids))
      AND e.duplicate_of IS NULL)  -- a linked duplicate counts nothing (the original counts once)
-SELECT (created_at AT TIME ZONE :tz)::date AS day, grid_id, category_id,
+SELECT {keys},
        count(*) AS reported,
        count(*) FILTER (WHERE status = 'voided') AS voided,
        count(*) FILTER (WHERE status NOT IN ('pending_verification', 'voided')) AS registered,
@@ -477,10 +484,14 @@ SELECT (created_at AT TIME ZONE :tz)::date AS day, grid_id, category_id,
        count(*) FILTER (WHERE status = 'closed' AND level = 0) AS closed_level0,
        count(*) FILTER (WHERE status = 'closed' AND level <= 2) AS closed_le2,
        count(*) FILTER (WHERE status IN ('resolved', 'closed') AND resolved_at <= promised_due_at)
-         AS handled_on_promise,
-       array_agg(id) AS ids
-  FROM ev GROUP BY 1, 2, 3
+         AS handled_on_promise{extra}
+  FROM ev GROUP BY {group}
 """
+_RAW_COUNTERS = "CREATE TEMP TABLE verify_counts ON COMMIT DROP AS " + RAW_EVENT_COUNTERS.format(
+    keys="(created_at AT TIME ZONE :tz)::date AS day, grid_id, category_id",
+    extra=",\n       array_agg(id) AS ids",
+    group="1, 2, 3",
+)
 
 _RAW_CLOSED = """
 CREATE TEMP TABLE verify_closed ON COMMIT DROP AS
@@ -506,7 +517,7 @@ def statistics(session: Session, scope: Scope) -> list[Check]:
     limit = session.execute(
         text("SELECT value FROM stats_setting WHERE key = 'dispatch_limit_minutes'")
     ).scalar_one()
-    params = {"start": start, "end": end, "tz": tz, "limit": limit}
+    params = {"start": start, "end": end, "tz": tz, "limit": limit, "grids": None}
     session.execute(text(_DROP_TEMP))  # a second run in the same transaction
     session.execute(text(_RAW_COUNTERS), params)
     session.execute(text(_RAW_CLOSED), params)
@@ -523,9 +534,10 @@ def statistics(session: Session, scope: Scope) -> list[Check]:
         "indicators, resolution tables and the scorecard as served "
         "(sealed blocks) equal the same figures from the raw rows",
     )
-    raw = _raw_grid_totals(session, params)
-    report = indicator_report(session=session, scope=scope)
-    units, card = scorecard_units(session=session, scope=scope)
+    now = utc_now()  # which pending verifications are overdue: the same instant for both
+    raw = _raw_grid_totals(session, scope, params, now)
+    report = indicator_report(session=session, scope=scope, now=now)
+    units, card = scorecard_units(session=session, scope=scope, now=now)
     _compare_indicators(served, report, raw)
     _compare_resolution(session, scope, served)
     _compare_scorecard(session, served, units, card, raw)
@@ -621,18 +633,86 @@ def _compare_patrols(
         check.add(f"patrolled grid-day {day}, grid id {grid_id}: {where}")
 
 
-def _raw_grid_totals(session: Session, params: Mapping[str, Any]) -> dict[int, dict[str, float]]:
+def _raw_grid_totals(
+    session: Session, scope: Scope, params: Mapping[str, Any], now: datetime
+) -> dict[int, dict[str, float]]:
+    """Every counter per grid from the raw rows: the event counters from ``verify_counts``,
+    the others as ``raw_counter_totals`` computes them."""
     sums = ", ".join(f"sum({c})" for c in COUNTER_COLUMNS)
     out: dict[int, dict[str, float]] = {}
     for row in session.execute(text(f"SELECT grid_id, {sums} FROM verify_counts GROUP BY 1")):
         out[int(row[0])] = {c: float(v or 0) for c, v in zip(COUNTER_COLUMNS, row[1:], strict=True)}
-    for grid_id, n in session.execute(
-        text(f"SELECT grid_id, count(*) FROM ({_RAW_PATROL_DAYS}) d GROUP BY 1"), dict(params)
-    ):
-        out.setdefault(int(grid_id), dict.fromkeys(COUNTER_COLUMNS, 0.0))
-        out[int(grid_id)]["patrolled_grid_days"] = float(n)
+    _add_raw_other_counters(session, scope, params, now, out, per_grid=True)
+    return out
+
+
+#: The counters the indicators read, each recomputed from raw rows by ``raw_counter_totals``.
+RAW_COUNTERS: tuple[str, ...] = (
+    *COUNTER_COLUMNS, "patrolled_grid_days", *AUDIT_COUNTERS, *INTAKE_COUNTERS,
+)  # fmt: skip
+
+
+def raw_counter_totals(
+    session: Session, scope: Scope, *, now: datetime, per_grid: bool
+) -> dict[int, dict[str, float]]:
+    """Every counter the indicators and the scorecard read (``RAW_COUNTERS``) per grid (or,
+    key 0, over the scope's grids), recomputed from the raw event, audit, public-report and
+    patrol rows — the definitions ``verify`` holds the fast path to; ``now`` decides which
+    pending verifications are overdue."""
+    start, end = bounds(scope)
+    limit = session.execute(
+        text("SELECT value FROM stats_setting WHERE key = 'dispatch_limit_minutes'")
+    ).scalar_one()
+    grids = None if scope.grid_ids is None else list(scope.grid_ids)
+    params = {"start": start, "end": end, "tz": get_settings().timezone, "limit": limit,
+              "grids": grids}  # fmt: skip
+    key = "grid_id" if per_grid else "0"
+    sql = RAW_EVENT_COUNTERS.format(keys=key, extra="", group="1")
+    out: dict[int, dict[str, float]] = {}
+    for row in session.execute(text(sql), params):
+        out[int(row[0])] = {c: float(v or 0) for c, v in zip(COUNTER_COLUMNS, row[1:], strict=True)}
+    _add_raw_other_counters(session, scope, params, now, out, per_grid=per_grid)
+    return out
+
+
+def _add_raw_other_counters(
+    session: Session,
+    scope: Scope,
+    params: Mapping[str, Any],
+    now: datetime,
+    out: dict[int, dict[str, float]],
+    *,
+    per_grid: bool,
+) -> None:
+    """Patrolled grid-days, the audit counters and the intake counters from the raw rows,
+    merged into ``out`` (every counter present in every entry, 0 when missing)."""
+    patrols = f"SELECT {'grid_id' if per_grid else '0'}, count(*) FROM ({_RAW_PATROL_DAYS}) d"
+    if scope.grid_ids is not None:
+        patrols += " WHERE grid_id = ANY(:grids)"
+    found: list[dict[int, dict[str, float]]] = [
+        {int(g): {"patrolled_grid_days": float(n)}
+         for g, n in session.execute(text(patrols + " GROUP BY 1"), dict(params))},
+        audit_counter_sums(session, scope, per_grid=per_grid),
+        intake_sums(session, scope, per_grid=per_grid, now=now),
+    ]  # fmt: skip
+    for part in found:
+        for key, values in part.items():
+            out.setdefault(key, {}).update(values)
     for values in out.values():
-        values.setdefault("patrolled_grid_days", 0.0)
+        for name in RAW_COUNTERS:
+            values.setdefault(name, 0.0)
+
+
+def differing_counters(
+    served: Mapping[str, float], raw: Mapping[int, Mapping[str, float]]
+) -> dict[str, tuple[float, float]]:
+    """The counters whose served total differs from the raw rows' (summed over ``raw``'s
+    keys): name -> (served, raw)."""
+    out: dict[str, tuple[float, float]] = {}
+    for name in RAW_COUNTERS:
+        mine = sum(v.get(name, 0.0) for v in raw.values())
+        if served.get(name, 0.0) != mine:
+            out[name] = (served.get(name, 0.0), mine)
     return out
 
 
@@ -640,7 +720,7 @@ def _compare_indicators(
     check: Check, served: IndicatorReport, per_grid: Mapping[int, Mapping[str, float]]
 ) -> None:
     totals = dict(served.totals)  # the map's figures (coverage, staffing) describe the map now
-    for name in (*COUNTER_COLUMNS, "patrolled_grid_days"):
+    for name in RAW_COUNTERS:
         totals[name] = sum(v.get(name, 0.0) for v in per_grid.values())
     check.counts["indicators"] = len(served.values)
     for value in served.values:
@@ -710,7 +790,7 @@ def _compare_scorecard(
         if unit.kind != "grid":
             continue
         totals = dict(unit.totals)
-        for name in (*COUNTER_COLUMNS, "patrolled_grid_days"):
+        for name in RAW_COUNTERS:
             totals[name] = raw.get(grid_ids[unit.code], {}).get(name, 0.0)
         grid_values[unit.code] = totals
         agg = community_sums.setdefault(unit.community or "", {})

@@ -29,7 +29,13 @@ from evaluation.indicators import indicator_report
 from evaluation.scope import Scope
 from evaluation.scorecard import scorecard_units
 from evaluation.sealing import seal, today_local
-from evaluation.verify import VerifyReport, verify
+from evaluation.verify import (
+    RAW_COUNTERS,
+    VerifyReport,
+    differing_counters,
+    raw_counter_totals,
+    verify,
+)
 from kernel.uow import UnitOfWork
 from tests.conftest import MUTABLE_TABLES
 from tools.simulate.small import simulate
@@ -462,3 +468,30 @@ def test_reports_received_and_registered_on_either_side_of_the_window_edge_check
         for k, s in checked["scores"].items()
         if ":" not in k and k != "subdistrict"
     }
+
+
+def test_every_served_counter_equals_its_recomputation_from_the_raw_rows(
+    conn: Connection,
+) -> None:
+    """``raw_counter_totals`` (verify's and bench.stats' raw side) covers every counter the
+    served indicators read, per grid and in total, and a counter changed behind the triggers'
+    back shows."""
+    with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+        served = indicator_report(session=session, scope=SCOPE, now=NOW)
+        raw = raw_counter_totals(session, SCOPE, now=NOW, per_grid=False)
+        per_grid = raw_counter_totals(session, SCOPE, now=NOW, per_grid=True)
+    assert set(raw[0]) == set(RAW_COUNTERS)
+    assert set(RAW_COUNTERS) <= set(served.totals)
+    assert all(raw[0][name] > 0 for name in ("reported", "handled_on_promise", "reviews",
+                                             "ever_registered", "public_reports"))  # fmt: skip
+    assert differing_counters(served.totals, raw) == {}
+    assert differing_counters(served.totals, per_grid) == {}
+    conn.execute(
+        text("UPDATE stats_daily SET escalations = escalations + 2 WHERE day = '2026-03-05'")
+    )
+    conn.execute(text("DELETE FROM stats_counter_sealed"))
+    with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+        tampered = indicator_report(session=session, scope=SCOPE, now=NOW)
+    differ = differing_counters(tampered.totals, raw)
+    assert set(differ) == {"escalations"}
+    assert differ["escalations"][0] > differ["escalations"][1]
