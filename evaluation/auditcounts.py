@@ -1,20 +1,16 @@
 """The counters national practice needs that the event row does not keep: when an event was
 first registered (立案), whether it was voided after that, its reviews (核查) and how soon each
-followed the fix. Read from the audit log of the events reported in the window
-(``domain.evaluation.indicators.AUDIT_COUNTERS``), per grid; not part of the sealed fast path
-(docs/decisions/0009-audit-evidence.md: a month of a 1,000-grid city reads in well under a
-second)."""
+followed the fix (``domain.evaluation.indicators.AUDIT_COUNTERS``), as SQL over the audit log of
+the events reported in a window. The statistics keep them per report day like the other
+counters (``stats_daily``, sealed in ``stats_counter_block``; the trigger ``stats_audit`` and
+``stats_audit_counts``, migration 0024, docs/decisions/0018); this is the same definition over
+the raw rows, which ``wangge audit verify`` and the drill-downs read."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from sqlalchemy import text
-from sqlmodel import Session
 
 from domain.evaluation.indicators import AUDIT_COUNTERS
-from evaluation.scope import Scope, bounds
 
 _REVIEW_LIMIT = "(SELECT value FROM stats_setting WHERE key = 'review_limit_minutes')"
 _REGISTER_LIMIT = "(SELECT value FROM stats_setting WHERE key = 'register_limit_minutes')"
@@ -50,36 +46,3 @@ AUDIT_COUNTER_SQL: Mapping[str, str] = {
     "reviews_on_time": "coalesce(au.reviews_on_time, 0)",
 }
 assert tuple(AUDIT_COUNTER_SQL) == AUDIT_COUNTERS
-
-
-def audit_counter_sums(
-    session: Session, scope: Scope, *, per_grid: bool
-) -> dict[int, dict[str, float]]:
-    """The audit counters of the window per grid (or, key 0, over all grids in scope)."""
-    start, end = bounds(scope)
-    key = "e.grid_id" if per_grid else "0"
-    sums = ", ".join(f"sum({AUDIT_COUNTER_SQL[c]})" for c in AUDIT_COUNTERS)
-    params: dict[str, Any] = {
-        "start": start,
-        "end": end,
-        "grids": None if scope.grid_ids is None else list(scope.grid_ids),
-    }
-    # index lookups per event cost what PostgreSQL's default random_page_cost (4, for spinning
-    # disks) makes them look: a month of audit rows is then read by a scan of the whole table
-    # (3 s instead of 0.8 s on the 1 M-event year; bench.audit)
-    session.execute(text("SET LOCAL random_page_cost = 1.1"))
-    rows = session.execute(
-        text(f"""
-        SELECT {key}, {sums}
-          FROM event e {AUDIT_FACTS_JOIN}
-         WHERE e.created_at >= :start AND e.created_at < :end
-           AND (CAST(:grids AS integer[]) IS NULL OR e.grid_id = ANY(:grids))
-         GROUP BY 1
-        """),
-        params,
-    ).all()
-    session.execute(text("SET LOCAL random_page_cost = DEFAULT"))
-    return {
-        int(r[0]): {c: float(v or 0) for c, v in zip(AUDIT_COUNTERS, r[1:], strict=True)}
-        for r in rows
-    }
