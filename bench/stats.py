@@ -39,6 +39,7 @@ from sqlmodel import Session
 from bench.common import ROOT, bench_database, serve
 from domain.evaluation.days import GroupBy
 from evaluation.indicators import indicator_report
+from evaluation.mapfigures import refresh_map_figures
 from evaluation.resolution import ResolutionTable, resolution_table
 from evaluation.scope import Scope, resolve_scope
 from evaluation.sealing import seal, today_local
@@ -137,6 +138,7 @@ def ensure_loaded(args: argparse.Namespace) -> tuple[dict[str, str], date]:
         engine = create_engine(env["WANGGE_DATABASE_URL"])
         with Session(engine) as session:
             sealed = seal(uow=UnitOfWork(session), today=today_local(datetime.now(UTC)))
+            refresh_map_figures(UnitOfWork(session))  # as the worker does after a map change
         engine.dispose()
         if sealed:
             print(f"sealed {sealed} new blocks in {time.perf_counter() - started:.1f} s")
@@ -156,6 +158,8 @@ def ensure_loaded(args: argparse.Namespace) -> tuple[dict[str, str], date]:
         engine, days=DAYS, seed=SEED, per_day=per_day, grids=args.grids, until=until,
         progress=True,
     )  # fmt: skip
+    with Session(engine) as session:  # the simulator added grids: as the worker would
+        refresh_map_figures(UnitOfWork(session))
     print(f"loaded: {summary.line()}")
     print(f"        load {summary.extra['load_seconds']} s, statistics rebuild + seal "
           f"{summary.extra['rebuild_seconds']} s, {summary.extra['templates']} path templates, "
