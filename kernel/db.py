@@ -27,6 +27,21 @@ def get_engine(url: str | None = None) -> Engine:
     )
 
 
+@lru_cache
+def get_read_engine() -> Engine:
+    """The replica's engine (``WANGGE_READ_DATABASE_URL``); ``kernel.replica.read_route``
+    decides when to use it. A short connect timeout: an unreachable replica is skipped."""
+    settings = get_settings()
+    assert settings.read_database_url, "WANGGE_READ_DATABASE_URL is not set"
+    return create_engine(
+        settings.read_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 2},
+    )
+
+
 @asynccontextmanager
 async def async_pool() -> AsyncIterator[AsyncConnectionPool]:
     """The API's psycopg async pool (autocommit, statements prepared on first use) for the hot

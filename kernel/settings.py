@@ -27,6 +27,12 @@ class Settings(BaseSettings):
         None, description="dev | test | prod; unset is not dev: only dev/test accept the dev secret"
     )
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/wangge"
+    # A streaming replica for reads that may lag (statistics, exports, drill-downs: ADR 0017);
+    # unset: they read the primary. Past read_max_lag_seconds behind, or not answering, the
+    # replica is skipped; its state is probed at most every read_probe_seconds.
+    read_database_url: str | None = None
+    read_max_lag_seconds: float = 30
+    read_probe_seconds: float = 2
     redis_url: str = "redis://127.0.0.1:6379/0"
     secret_key: str = DEV_SECRET
     media_dir: Path = ROOT / "var" / "media"

@@ -245,7 +245,7 @@ def app(engine: Engine, db: Session, clock: Clock) -> FastAPI:
     """The app on the test's transaction: sessions are ``db``, and the hot paths' pool (the
     lifespan's ``pool``) is ``SessionPool(db)``; the clock is injected."""
     from service.api.app import create_app
-    from service.api.deps import get_now, get_session, get_sessions
+    from service.api.deps import get_now, get_read_session, get_session, get_sessions
 
     application = create_app()
     real_lifespan = application.router.lifespan_context
@@ -257,6 +257,7 @@ def app(engine: Engine, db: Session, clock: Clock) -> FastAPI:
 
     application.router.lifespan_context = lifespan
     application.dependency_overrides[get_session] = lambda: db
+    application.dependency_overrides[get_read_session] = lambda: db
     application.dependency_overrides[get_sessions] = lambda: lambda: nullcontext(db)
     application.dependency_overrides[get_now] = clock
     return application

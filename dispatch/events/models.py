@@ -64,7 +64,7 @@ class Event(SQLModel, table=True):
     )
 
     # --- the dispatch core's state (EventState), field for field -----------------------
-    status: str = Field(max_length=24, index=True)
+    status: str = Field(max_length=24)  # looked up through ix_event_open_due (status, due_at)
     level: int = 0
     version: int = 1
     assignee_id: int | None = Field(default=None, foreign_key="staff.id")
@@ -112,7 +112,8 @@ class EventAudit(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("event_id", "version"),)
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
-    event_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    # Looked up through the unique (event_id, version) index.
+    event_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     version: int
     action: str = Field(max_length=24)
     from_status: str | None = Field(default=None, max_length=24)

@@ -18,6 +18,7 @@ from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from psycopg_pool import AsyncConnectionPool
 from redis import Redis
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from starlette.requests import Request
 
@@ -32,6 +33,7 @@ from kernel.errors import Forbidden, Unauthorized
 from kernel.ratelimit import RateLimiter
 from kernel.redis import get_redis
 from kernel.reference import ReferenceCache
+from kernel.replica import read_route
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
 from staff.auth import principal_from_claims
@@ -64,6 +66,28 @@ def _own_session() -> Iterator[Session]:
         session.close()
 
 
+def get_read_session() -> Iterator[Session]:
+    """A session for reads that may lag a little (statistics, exports, drill-downs): on the
+    replica while it answers and keeps up, else on the primary (``kernel.replica``). Its
+    connection is taken here, so a replica that stopped since the last probe is noticed and
+    skipped now rather than failing the request. Sync: it runs in the route's thread."""
+    route = read_route()
+    engine = route.engine()
+    try:
+        connection = engine.connect()
+    except OperationalError:
+        if engine is get_engine():
+            raise
+        route.state(fresh=True)  # the replica went away: say so at once, read the primary
+        connection = get_engine().connect()
+    session = Session(bind=connection, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        connection.close()
+
+
 async def get_sessions() -> Callable[[], AbstractContextManager[Session]]:
     """Sessions on demand, for a route whose usual path needs none (the report: one statement
     on the async pool; only a resent or linked report reads through a session). Each
@@ -89,6 +113,7 @@ def redis_connection() -> Redis:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 Sessions = Annotated[Callable[[], AbstractContextManager[Session]], Depends(get_sessions)]
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 RedisDep = Annotated[Redis, Depends(redis_connection)]

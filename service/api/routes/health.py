@@ -2,7 +2,7 @@
 
 ``/livez``: the process answers (restart it when not). ``/readyz``: it can serve, i.e.
 PostgreSQL with PostGIS answers (send it traffic when so). ``/api/v1/health``: every part,
-Redis and the worker's heartbeat included, for people and dashboards.
+Redis, the worker's heartbeat and the read replica's lag included, for people and dashboards.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlmodel import Session
 from dispatch.outbox import backlog
 from kernel.db import get_engine
 from kernel.health import Readiness, check, readiness
+from kernel.replica import read_route
 from service.api.deps import RedisDep
 
 router = APIRouter(tags=["health"])
@@ -52,6 +53,15 @@ class OutboxTopic(BaseModel):
     oldest_at: datetime | None
 
 
+class ReplicaOut(BaseModel):
+    configured: bool = Field(description="WANGGE_READ_DATABASE_URL is set")
+    reachable: bool
+    lag_seconds: float | None = Field(description="how far behind the primary it serves")
+    max_lag_seconds: float
+    serving: bool = Field(description="statistics and exports read it now (else the primary)")
+    reason: str | None = Field(description="why it is skipped, when it is")
+
+
 class HealthOut(BaseModel):
     status: str
     postgres: str | None
@@ -61,6 +71,10 @@ class HealthOut(BaseModel):
     worker_age_seconds: float | None
     down: list[str]
     outbox: list[OutboxTopic] = Field(description="the relay's backlog per topic")
+    replica: ReplicaOut = Field(
+        description="the read replica; not being served is degraded, not down: reads that may "
+        "lag go back to the primary"
+    )
 
 
 @router.get(
@@ -78,4 +92,5 @@ def health(redis: RedisDep) -> JSONResponse:
             body["outbox"] = jsonable_encoder(backlog(session))
     else:
         body["outbox"] = []
+    body["replica"] = jsonable_encoder(read_route().state(fresh=True))
     return JSONResponse(body, status_code=200 if not result.down else 503)

@@ -31,7 +31,7 @@ from evaluation.scope import Scope, bounds, window, with_category, with_place
 from evaluation.scorecard import UNIT_LABELS, ScoredUnit, scorecard_units
 from kernel.errors import Invalid, field_error
 from kernel.paging import DEFAULT_LIMIT, MAX_BIGINT, MAX_ROWS_LIMIT
-from service.api.deps import Now, RolesAllowed, SessionDep
+from service.api.deps import Now, ReadSessionDep, RolesAllowed
 from service.api.docs import AUTHENTICATED, BINARY, EXPORTS, problems
 from service.api.params import Cursor
 
@@ -68,7 +68,7 @@ Window = Annotated[Scope, Depends(whole_map)]
 
 
 def place_window(
-    session: SessionDep, scope: Window, grid: GridCode = None, community: Community = None
+    session: ReadSessionDep, scope: Window, grid: GridCode = None, community: Community = None
 ) -> Scope:
     """The window narrowed to a grid or a community."""
     return with_place(session, scope, grid=grid, community=community)
@@ -78,7 +78,7 @@ PlaceWindow = Annotated[Scope, Depends(place_window)]
 
 
 def filtered_window(
-    session: SessionDep, scope: PlaceWindow, category: CategoryCode = None
+    session: ReadSessionDep, scope: PlaceWindow, category: CategoryCode = None
 ) -> Scope:
     """The window narrowed to a place and a category."""
     return with_category(session, scope, category)
@@ -282,7 +282,7 @@ def _chunks(file: IO[bytes], size: int = 256 * 1024) -> Iterator[bytes]:
 
 @router.get("/resolution", response_model=ResolutionOut, responses={**EXPORTS, **problems(413)})
 def resolution(
-    session: SessionDep,
+    session: ReadSessionDep,
     _: Reader,
     scope: FilteredWindow,
     output: OutputDep,
@@ -355,7 +355,7 @@ class SupervisionCount(BaseModel):
 
 
 @router.get("/supervision", response_model=list[SupervisionCount])
-def supervision_counts(session: SessionDep, _: Reader, scope: Window) -> list[SupervisionCount]:
+def supervision_counts(session: ReadSessionDep, _: Reader, scope: Window) -> list[SupervisionCount]:
     """督办 notices raised per grid and per department over the window's days, and how many
     are acknowledged."""
     start, end = bounds(scope)
@@ -374,7 +374,7 @@ class CategoryReturnsOut(BaseModel):
 
 
 @router.get("/returns", response_model=list[CategoryReturnsOut])
-def returns(session: SessionDep, _: Reader, scope: Window) -> list[CategoryReturnsOut]:
+def returns(session: ReadSessionDep, _: Reader, scope: Window) -> list[CategoryReturnsOut]:
     """回退 per category over the window's days: the mis-dispatches, beside the dispatches."""
     return [
         CategoryReturnsOut(
@@ -387,7 +387,7 @@ def returns(session: SessionDep, _: Reader, scope: Window) -> list[CategoryRetur
 
 @router.get("/indicators", response_model=IndicatorsOut)
 def indicators(
-    session: SessionDep, _: Reader, scope: PlaceWindow, output: OutputDep, now: Now
+    session: ReadSessionDep, _: Reader, scope: PlaceWindow, output: OutputDep, now: Now
 ) -> Any:
     """Every DESIGN §7 indicator with numerator, denominator, value and its drill-down."""
     report = indicator_report(session=session, scope=scope, now=now)
@@ -435,7 +435,7 @@ IndicatorCode = Annotated[
     "/indicators/{code}/events", response_model=PageOut, responses={**EXPORTS, **problems(404, 413)}
 )
 def indicator_events(
-    session: SessionDep,
+    session: ReadSessionDep,
     _: Reader,
     code: IndicatorCode,
     scope: PlaceWindow,
@@ -472,7 +472,7 @@ def indicator_events(
     "/events", response_model=PageOut, name="stats_events", responses={**EXPORTS, **problems(413)}
 )
 def events(
-    session: SessionDep,
+    session: ReadSessionDep,
     _: Reader,
     scope: FilteredWindow,
     output: OutputDep,
@@ -531,7 +531,9 @@ def _scored_out(unit: ScoredUnit) -> ScoredOut:
 
 
 @router.get("/scorecard", response_model=ScorecardOut, responses={**EXPORTS, **problems(413)})
-def scorecard(session: SessionDep, _: Reader, scope: Window, output: OutputDep, now: Now) -> Any:
+def scorecard(
+    session: ReadSessionDep, _: Reader, scope: Window, output: OutputDep, now: Now
+) -> Any:
     """Each grid's and community's 100-point score, and the subdistrict's as a whole (weights:
     data/scorecard.json), graded 优 ≥ 90, 良 80–90, 中 60–80, 差 < 60, with how each point was
     earned."""
@@ -573,7 +575,7 @@ Evaluator = Annotated[Principal, Depends(RolesAllowed(Role.EVALUATOR))]
         200: {"content": {"application/zip": {"schema": BINARY}}, "description": "the bundle (zip)"}
     },
 )
-def bundle(session: SessionDep, _: Evaluator, scope: Window) -> Any:
+def bundle(session: ReadSessionDep, _: Evaluator, scope: Window) -> Any:
     """The evaluation bundle of the window (evaluators only): the scorecard's raw tables as CSV,
     definitions, published figures, day heads, a manifest of SHA-256 and ``check.py``, which
     recomputes everything with standard-library Python. Built in a temporary file, then sent."""
