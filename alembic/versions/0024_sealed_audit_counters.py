@@ -14,10 +14,10 @@ transaction: ``stats_audit`` on ``event_audit`` (each registration, void and rev
 (a new report, a link, a move); ``stats_rebuild`` v4 recomputes them from the raw rows, and
 fills them here. Defaults 0: the writers of the event counters (``stats_add``) leave them alone.
 
-The lead must re-chain this revision after 0023 (written while 0023 was being added).
+Chained after 0026 (main when this was written); the lead must re-chain it after 0023.
 
 Revision ID: 0024
-Revises: 0020
+Revises: 0026
 Create Date: 2026-11-29 15:00:00
 """
 
@@ -25,7 +25,7 @@ from alembic import op
 from kernel.sqlfiles import read_sql
 
 revision: str = "0024"
-down_revision: str | None = "0020"
+down_revision: str | None = "0026"
 
 COLUMNS = (
     "ever_registered",
