@@ -24,7 +24,6 @@ from sqlmodel import Session, col, select
 from dispatch import metrics
 from dispatch.categories.models import Category
 from dispatch.events.models import Event, EventAudit
-from dispatch.outbox import Outbox
 from domain.calendar import CONTINUOUS, WorkCalendar
 from domain.codes import community_code_of
 from domain.lifecycle import (
@@ -34,6 +33,7 @@ from domain.lifecycle import (
     EscalationReason,
     EventState,
     LevelAllowance,
+    RequestKind,
     SlaPolicy,
     Status,
     TimerCommand,
@@ -53,6 +53,7 @@ _ENUM_FIELDS = {
     "resume_status": Status,
     "assignee_role": Role,
     "last_escalation_reason": EscalationReason,
+    "request_kind": RequestKind,
 }
 #: Outbox topic of the change stream: one row per audit row, published by the relay.
 STREAM_TOPIC = "stream"
@@ -530,17 +531,6 @@ def timer_values(
     ]
 
 
-def write_timers(
-    session: Session, event_id: int, timers: Iterable[TimerCommand], *, now: datetime
-) -> None:
-    """Outbox rows setting or cancelling timers of an event whose state does not change
-    (re-arming after Redis lost its schedule)."""
-    session.add_all(
-        Outbox(event_id=e, topic=t, payload=p, created_at=at, available_at=at)
-        for e, t, p, at in timer_values(event_id, timers, now=now)
-    )
-
-
 def event_snapshot(state: EventState) -> dict[str, Any]:
     """What a console needs of the event in a change message, beside the change itself: where
     it is, what it is, who holds it and its deadlines (``to_status``/``to_level``/``version``
@@ -582,13 +572,17 @@ def change_message(audit: EventAudit, snapshot: dict[str, Any]) -> dict[str, Any
 
 
 def last_rejection_at(session: Session, event_id: int) -> datetime | None:
-    """When the event's fix was last rejected at review (``None`` if never)."""
+    """When the event's fix was last rejected at review, or the closed case reopened (``None``
+    if never): a new fix needs a photo taken after it."""
+    rejected = (
+        (col(EventAudit.action) == Action.REVIEW.value)
+        & (col(EventAudit.from_status) == Status.RESOLVED.value)
+        & (col(EventAudit.to_status) != Status.CLOSED.value)
+    )
     return session.exec(
         select(func.max(col(EventAudit.at))).where(
             col(EventAudit.event_id) == event_id,
-            col(EventAudit.action) == Action.REVIEW.value,
-            col(EventAudit.from_status) == Status.RESOLVED.value,
-            col(EventAudit.to_status) != Status.CLOSED.value,
+            or_(rejected, col(EventAudit.action) == Action.REOPEN.value),
         )
     ).one()
 

@@ -100,6 +100,7 @@ LINKABLE_STATUSES: frozenset[Status] = frozenset(
         Status.DISPATCHED,
         Status.ACKNOWLEDGED,
         Status.SUSPENDED,
+        Status.PARKED,
     }
 )
 
@@ -119,6 +120,7 @@ _NOTES: Mapping[Status, str] = {
     Status.ACKNOWLEDGED: "处置中",
     Status.RESOLVED: "已处置，等待核查",
     Status.SUSPENDED: "已挂起（延期处理）",
+    Status.PARKED: "已挂账（暂不具备处置条件，条件具备后处置）",
     Status.MERGED: "已与相同的问题合并处理",
     Status.CLOSED: "已结案",
     Status.VOIDED: "已作废",
@@ -166,9 +168,15 @@ def expected_datetime(
     acknowledged or resolved: its resolve deadline. Suspended: now plus the time it has left.
     Registered: dispatch is immediate, so now plus the allowance of its level. Pending
     verification: the verification deadline (or now, when that has passed) plus that
-    allowance."""
+    allowance. Parked (挂账): its review date plus the time it has left, or None (not known)
+    when it has no review date."""
     if state.status in TERMINAL_STATUSES:
         return None
+    if state.status is Status.PARKED:
+        if state.parked_until is None or state.resolve_remaining is None:
+            return None
+        start = max(state.parked_until, now)
+        return add_working(policy.calendar, start, state.resolve_remaining)
     allowance = policy.resolve_allowance(state.level)
     if state.status is Status.SUSPENDED and state.resolve_remaining is not None:
         return add_working(policy.calendar, now, state.resolve_remaining)

@@ -61,6 +61,17 @@ LEVEL_QUEUE_ROLE: Mapping[int, Role] = {
 #: person. The command centre works this way (big events start there; escalations reach it):
 #: whichever dispatcher is free takes the next one (issue 18, docs/decisions/0014).
 SHARED_QUEUE_LEVELS: frozenset[int] = frozenset({COMMAND_CENTRE_LEVEL})
+#: Whose work a role's superior oversees (督办, and the approval of a holder's extension or
+#: parking request): a grid member's is the grid head (网格长), the head's the community, the
+#: community's and a department's the command centre, which supervises itself (another of its
+#: staff, or its lead, decides).
+SUPERIOR: Mapping[Role, Role] = {
+    Role.MEMBER: Role.HEAD,
+    Role.HEAD: Role.COMMUNITY,
+    Role.COMMUNITY: Role.DISPATCHER,
+    Role.DISPATCHER: Role.DISPATCHER,
+    Role.DEPARTMENT: Role.DISPATCHER,
+}
 #: Roles tied to one grid (一长两员).
 GRID_ROLES: frozenset[Role] = frozenset({Role.MEMBER, Role.HEAD})
 #: Everyone but the evaluators may write (evaluators only read).

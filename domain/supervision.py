@@ -1,27 +1,17 @@
 """督办 (supervision notices): every breach of a deadline is put before the holder's superior,
-who must acknowledge it. Pure rules: who the superior is, what a notice says, who may
-acknowledge it."""
+who must acknowledge it. Pure rules: who the superior is (``domain.roles.SUPERIOR``), what a
+notice says, who may acknowledge it, and who decides a holder's extension or parking request."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from domain.jurisdiction import Place, Principal, within
 from domain.lifecycle.model import EventState, TimerKind
-from domain.roles import LEVEL_QUEUE_ROLE, Role
+from domain.roles import LEVEL_QUEUE_ROLE, SUPERIOR, Role
 
-#: Whose work a role's superior oversees: a grid member's is the grid head (网格长), the head's
-#: the community, the community's and a department's the command centre, which supervises
-#: itself (its own lead acknowledges).
-SUPERIOR: Mapping[Role, Role] = {
-    Role.MEMBER: Role.HEAD,
-    Role.HEAD: Role.COMMUNITY,
-    Role.COMMUNITY: Role.DISPATCHER,
-    Role.DISPATCHER: Role.DISPATCHER,
-    Role.DEPARTMENT: Role.DISPATCHER,
-}
+__all__ = ["SUPERIOR", "Notice", "may_acknowledge", "may_decide", "notice_for"]
 
 
 @dataclass(frozen=True)
@@ -56,3 +46,15 @@ def notice_for(before: EventState, breached: EventState, kind: TimerKind, at: da
 def may_acknowledge(principal: Principal, addressee_role: Role, place: Place) -> bool:
     """The notice's addressee: the superior role, with the event's place in their reach."""
     return principal.role is addressee_role and within(principal, place)
+
+
+def may_decide(principal: Principal, holder_id: int, holder_role: Role, place: Place) -> bool:
+    """Who approves or refuses a holder's extension or parking request: the holder's superior
+    (``SUPERIOR``) with the event's place in their reach, or the command centre, which is above
+    every level; never the holder (a grid member does not approve their own extension, nor a
+    dispatcher their own)."""
+    if principal.staff_id == holder_id:
+        return False
+    if principal.role is Role.DISPATCHER:
+        return True
+    return principal.role is SUPERIOR[holder_role] and within(principal, place)

@@ -12,12 +12,25 @@ from collections.abc import Mapping
 
 from domain.evaluation.indicators import AUDIT_COUNTERS
 
+#: The process actions counted per event (``au.n_<action>``): 延期, 挂账, 回退, 重开.
+PROCESS_ACTIONS: tuple[str, ...] = (
+    "request_extension", "approve_extension", "refuse_extension", "request_parking",
+    "approve_parking", "refuse_parking", "unpark", "return", "reopen",
+)  # fmt: skip
+_PROCESS_COUNTS = ", ".join(
+    f"count(*) FILTER (WHERE r.action = '{a}') AS n_{a}" for a in PROCESS_ACTIONS
+)
+_PROCESS_NAMES = ", ".join(f"'{a}'" for a in PROCESS_ACTIONS)
 _REVIEW_LIMIT = "(SELECT value FROM stats_setting WHERE key = 'review_limit_minutes')"
 _REGISTER_LIMIT = "(SELECT value FROM stats_setting WHERE key = 'register_limit_minutes')"
 
-#: A join giving ``au`` (registered, registered_at, reviews, reviews_on_time) for the event
-#: ``e``, computed set-based for every event reported in the window (``:start``, ``:end``): one
-#: pass over their audit rows, not one lookup per event (a year: a few seconds, not a minute).
+#: A join giving ``au`` (registered, registered_at, reviews, reviews_on_time, and the counts of
+#: the process actions: extension requests, approvals and refusals, parking requests, approvals
+#: and refusals, unparkings, returns, reopenings) for the event ``e``, computed set-based for
+#: every event reported in the window (``:start``, ``:end``): one pass over their audit rows,
+#: not one lookup per event (a year: a few seconds, not a minute). The review's ``fixed_at`` is
+#: the row before it among those read: always its fix (nothing happens to a resolved event
+#: but its review).
 AUDIT_FACTS_JOIN = f"""
   LEFT JOIN (
     SELECT r.event_id,
@@ -26,12 +39,14 @@ AUDIT_FACTS_JOIN = f"""
            count(*) FILTER (WHERE r.action = 'review') AS reviews,
            count(*) FILTER (WHERE r.action = 'review'
                               AND r.at - r.fixed_at <= {_REVIEW_LIMIT} * interval '1 minute')
-             AS reviews_on_time
+             AS reviews_on_time,
+           {_PROCESS_COUNTS}
       FROM (SELECT a.event_id, a.action, a.to_status, a.at,
                    lag(a.at) OVER (PARTITION BY a.event_id ORDER BY a.version) AS fixed_at
               FROM event w JOIN event_audit a ON a.event_id = w.id
              WHERE w.created_at >= :start AND w.created_at < :end
-               AND (a.action IN ('resolve', 'review') OR a.to_status = 'registered')) r
+               AND (a.action IN ('resolve', 'review', {_PROCESS_NAMES})
+                    OR a.to_status = 'registered')) r
      GROUP BY r.event_id
   ) au ON au.event_id = e.id
 """
@@ -44,5 +59,10 @@ AUDIT_COUNTER_SQL: Mapping[str, str] = {
     "voided_after_registration": "(coalesce(au.registered, false) AND e.status = 'voided')::int",
     "reviews": "coalesce(au.reviews, 0)",
     "reviews_on_time": "coalesce(au.reviews_on_time, 0)",
+    "dispatched_cases": "(e.dispatched_at IS NOT NULL)::int",
+    "extended_cases": "(coalesce(au.n_approve_extension, 0) > 0)::int",
+    "parked_cases": "(coalesce(au.n_approve_parking, 0) > 0)::int",
+    "returned_cases": "(coalesce(au.n_return, 0) > 0)::int",
+    "reopened_cases": "(coalesce(au.n_reopen, 0) > 0)::int",
 }
 assert tuple(AUDIT_COUNTER_SQL) == AUDIT_COUNTERS

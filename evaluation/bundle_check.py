@@ -59,6 +59,11 @@ COUNTERS = (
     "voided_after_registration",
     "reviews",
     "reviews_on_time",
+    "dispatched_cases",
+    "extended_cases",
+    "parked_cases",
+    "returned_cases",
+    "reopened_cases",
     "all_reports",
     "linked_reports",
     "public_reports",
@@ -446,6 +451,11 @@ def event_counts(
         "voided_after_registration": float(bool(registrations) and status == "voided"),
         "reviews": float(reviews),
         "reviews_on_time": float(reviews_on_time),
+        "dispatched_cases": float(bool(event["dispatched_at"])),
+        "extended_cases": float(any(r["action"] == "approve_extension" for r in audit)),
+        "parked_cases": float(any(r["action"] == "approve_parking" for r in audit)),
+        "returned_cases": float(any(r["action"] == "return" for r in audit)),
+        "reopened_cases": float(any(r["action"] == "reopen" for r in audit)),
     }
 
 

@@ -221,11 +221,16 @@ def verify_window(
 # --- the audit log: chains and replay ------------------------------------------------------
 
 _DERIVED = {"event_id", "category", "grid"}
-#: Fields added after events were already logged (migration 0019): the creating row of an event
-#: created before that migration lacks them, and its columns were backfilled from the log, so
-#: they are compared where the log carries them (every event created since: its first row
+#: Fields added after events were already logged (migrations 0019, 0023): the creating row of an
+#: event created before that migration lacks them, and its columns were backfilled from the log
+#: (0019) or hold the defaults no earlier action could change (0023), so they are compared where
+#: the log carries them (every event created since: its first row
 #: holds every field) — docs/decisions/0013.
-_LATER_FIELDS = frozenset({"promised_ack_at", "promised_due_at", "rejection_note", "rejected_at"})
+_LATER_FIELDS = frozenset({
+    "promised_ack_at", "promised_due_at", "rejection_note", "rejected_at",  # migration 0019
+    "cycle", "request_kind", "requested_at", "request_reason", "request_deadline",  # 0023
+    "parked_until",
+})  # fmt: skip
 
 
 def _state_mismatch_sql() -> str:

@@ -58,6 +58,14 @@ class BoardOut(BaseModel):
         description="督办 notices raised by breaches and not yet acknowledged by their addressees "
         "(``GET /api/v1/supervisions``)"
     )
+    requests_pending: int = Field(
+        description="open events whose holder's 延期 (extension) or 挂账 (parking) request waits "
+        "for the level above (``pending_request`` on the event)"
+    )
+    parked: int = Field(description="挂账: parked events, their clocks stopped (also by_status)")
+    parked_review_due: int = Field(
+        description="parked events whose review date has come: look at them again (unpark)"
+    )
     levels: list[LevelTally]
     grids: list[GridTally]
     communities: list[CommunityTally]

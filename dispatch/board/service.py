@@ -1,7 +1,8 @@
 """All SQL of the command centre's board and of the change stream's replay.
 
 An open event's SLA state is ``domain.lifecycle.sla_state`` (ok / warning / breached for its
-running clocks; ``ok`` while registered, resolved or suspended), compiled by ``dispatch.sla``.
+running clocks; ``ok`` while registered, resolved, suspended or parked), compiled by
+``dispatch.sla``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dispatch.events.reads import queued_sql
 from dispatch.store import change_message, event_snapshot, to_state
 from dispatch.supervision import service as supervision
 from domain.jurisdiction import Principal
-from domain.lifecycle import SlaState
+from domain.lifecycle import SlaState, Status
 from domain.lifecycle.model import TERMINAL_STATUSES
 from domain.roles import LEVEL_NAMES
 from grids.models import Community, Grid
@@ -43,6 +44,8 @@ def _open(principal: Principal) -> Any:
             e.c.grid_id,
             e.c.community_id,
             e.c.clock_fallback,
+            e.c.request_kind,
+            e.c.parked_until,
             sla.sla_state(e, bindparam("now")).label("sla"),
             queued_sql(e).label("queued"),
         )
@@ -125,6 +128,14 @@ def board(session: Session, *, principal: Principal, now: datetime) -> dict[str,
     fallback = session.execute(
         select(func.count()).select_from(o).where(o.c.clock_fallback), {"now": now}
     ).scalar_one()
+    requests, parked, review_due = session.execute(
+        select(
+            func.count().filter(o.c.request_kind.is_not(None)),
+            func.count().filter(o.c.status == Status.PARKED.value),
+            func.count().filter(o.c.parked_until <= bindparam("now")),
+        ).select_from(o),
+        {"now": now},
+    ).one()
     total = Tally()
     for tally in levels.values():
         for status, n in tally.by_status.items():
@@ -138,6 +149,9 @@ def board(session: Session, *, principal: Principal, now: datetime) -> dict[str,
         "open": total.as_dict(),
         "clock_fallback": int(fallback),
         "supervisions_open": supervision.open_count(session, principal=principal),
+        "requests_pending": int(requests),
+        "parked": int(parked),
+        "parked_review_due": int(review_due),
         "calendars_without_next_year": unready,
         "levels": [
             {"level": level, "name": LEVEL_NAMES[level], **levels[level].as_dict()}

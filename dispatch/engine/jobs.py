@@ -7,21 +7,22 @@ never (the sweep then does its work from PostgreSQL).
   and breaches (timers due together go in batches);
 - ``notify_job(outbox_id)``: deliver one notification through the configured adapter.
 
-``schedule_timer`` / ``cancel_timer`` put timer jobs on (or take them off) RQ's schedule.
+``schedule_timer`` / ``arm_timers`` / ``cancel_timer`` arm and disarm timers: entries of a
+sorted set scored by their due instant (``queue.timers_key``), not jobs; the promoter turns
+the due ones into ``sla_batch_job``s as fast as the workers take them.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from redis.client import Pipeline
 from rq import Queue
 from rq.job import Job
 
 from dispatch import outbox
-from dispatch.engine.queue import JOB_RETRY, JOB_TIMEOUT, RESULT_TTL, get_dispatch_queue
+from dispatch.engine.queue import get_dispatch_queue, timers_key
 from dispatch.engine.queue import scheduled_key as _scheduled_key
 from dispatch.lifecycle import system
 from dispatch.notify import NotificationMessage, configured_adapter
@@ -62,8 +63,9 @@ def dispatch_backlog_job() -> str:
 
 
 def sla_timer_job(event_id: int, kind: str, deadline_version: int) -> str:
-    """A timer fired: apply the warning or breach if still current. A timer that arrives early
-    (a clock ahead of ours) is put back for its due time; a stale one does nothing."""
+    """One timer (a retry, or a timer job armed before timers were batched): apply the warning
+    or breach if still current. A timer that arrives early (a clock ahead of ours) is put back
+    for its due time; a stale one does nothing."""
     timer = TimerKind(kind)
     now = utc_now()
     with unit_of_work() as uow:
@@ -119,32 +121,24 @@ def schedule_timer(
     kind: TimerKind,
     deadline_version: int,
     fire_at: datetime,
-    *,
-    now: datetime | None = None,
 ) -> None:
-    """Schedule (or move: same id, last write wins) one timer job on ``pipe``. RQ scores the
-    scheduled registry in whole seconds, which would let a job run up to 1 s early; the score
-    is overwritten with the exact instant, so RQ's scheduler is never early and the promoter
-    is on time. A fire time in the past enqueues the job at once."""
+    """Arm (or move: same member, last write wins) one timer on ``pipe``: a ZADD in the timers'
+    sorted set, scored with the exact instant (no RQ job: the promoter makes batch jobs of the
+    due ones). A fire time in the past is due at once: the promoter takes it on its next tick,
+    with the others due, in batches."""
     job_id = timer_job_id(str(event_id), kind, deadline_version)
-    args = (event_id, kind.value, deadline_version)
-    options: dict[str, Any] = {
-        "job_id": job_id,
-        "retry": JOB_RETRY,
-        "job_timeout": JOB_TIMEOUT,
-        "result_ttl": RESULT_TTL,
-        "pipeline": pipe,
-    }
-    if fire_at <= (now or utc_now()):
-        pipe.zrem(_scheduled_key(queue), job_id)
-        queue.enqueue(sla_timer_job, *args, **options)
-        return
-    queue.enqueue_at(fire_at, sla_timer_job, *args, **options)
-    pipe.zadd(_scheduled_key(queue), {job_id: fire_at.timestamp()})
+    pipe.zadd(timers_key(queue), {job_id: fire_at.timestamp()})
+
+
+def arm_timers(queue: Queue, pipe: Pipeline, timers: dict[str, float]) -> None:
+    """Arm many timers (``{timer id: due timestamp}``) with one ZADD."""
+    if timers:
+        pipe.zadd(timers_key(queue), timers)
 
 
 def cancel_timer(queue: Queue, pipe: Pipeline, job_id: str) -> None:
-    """Remove a scheduled timer and its job hash (a queued copy then vanishes on dequeue; a
-    copy already running finds its deadline version stale)."""
+    """Disarm a timer (a batch job already holding it finds its deadline version stale). Timers
+    armed before they were plain sorted-set entries were RQ scheduled jobs: those go too."""
+    pipe.zrem(timers_key(queue), job_id)
     pipe.zrem(_scheduled_key(queue), job_id)
     pipe.delete(Job.key_for(job_id))

@@ -1,5 +1,5 @@
 """The dispatch engine's Redis side: the RQ queue and a connection that fails fast, the job
-options, and the sorted set of scheduled jobs."""
+options, the sorted set of RQ's scheduled jobs and the sorted set of the SLA timers."""
 
 from __future__ import annotations
 
@@ -19,8 +19,16 @@ RESULT_TTL = 60
 
 
 def scheduled_key(queue: Queue) -> str:
-    """The sorted set of RQ's scheduled jobs for ``queue``."""
+    """The sorted set of RQ's scheduled jobs for ``queue`` (RQ's retries)."""
     return str(queue.scheduled_job_registry.key)
+
+
+def timers_key(queue: Queue) -> str:
+    """The sorted set of the SLA timers for ``queue``: member ``sla-{event}-{kind}-{version}``,
+    score the exact due instant. A timer is only this entry, no RQ job: arming tens of
+    thousands (a re-arm after Redis lost its data) costs one ZADD each, and the promoter
+    turns the due ones into batch jobs as the workers can take them."""
+    return f"wangge:timers:{queue.name}"
 
 
 @lru_cache
@@ -56,5 +64,8 @@ def job_counts(connection: Redis) -> dict[str, int]:
             queue.failed_job_registry,
         ):
             pipe.zcard(registry.key)
-        counts = pipe.execute()
-    return dict(zip(JOB_STATES, (int(c) for c in counts), strict=True))
+        pipe.zcard(timers_key(queue))
+        *counts, timers = pipe.execute()
+    result = dict(zip(JOB_STATES, (int(c) for c in counts), strict=True))
+    result["scheduled"] += int(timers)
+    return result

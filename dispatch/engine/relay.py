@@ -34,18 +34,14 @@ from kernel.uow import unit_of_work
 log = logging.getLogger("wangge.dispatch.relay")
 
 
-def _stage(
-    queue: Queue, pipe: Pipeline, message: outbox.Message, now: datetime, notify: bool
-) -> None:
+def _stage(queue: Queue, pipe: Pipeline, message: outbox.Message, notify: bool) -> None:
     """Put the Redis commands of one outbox row on the (MULTI) pipeline."""
     p = message.payload
     if message.topic == outbox.TIMER_SET:
         assert message.event_id is not None
         fire_at = datetime.fromisoformat(p["fire_at"])
         kind = TimerKind(p["kind"])
-        schedule_timer(
-            queue, pipe, message.event_id, kind, int(p["deadline_version"]), fire_at, now=now
-        )
+        schedule_timer(queue, pipe, message.event_id, kind, int(p["deadline_version"]), fire_at)
     elif message.topic == outbox.TIMER_CANCEL:
         cancel_timer(queue, pipe, str(p["job_id"]))
     elif message.topic == outbox.DISPATCH:
@@ -93,7 +89,7 @@ def relay(
             with queue.connection.pipeline() as pipe:
                 pipe.multi()
                 for message in messages:
-                    _stage(queue, pipe, message, now, notify)
+                    _stage(queue, pipe, message, notify)
                 asks = [m.id for m in messages if m.topic == outbox.DISPATCH]
                 if asks:  # one job takes the whole backlog, oldest report first
                     queue.enqueue(

@@ -2,7 +2,8 @@
 
 Losing Redis makes escalations late, never lost: overdue breaches and undispatched events are
 handled here directly, and a Redis that lost its data (the "timers synced" marker is gone)
-gets every open timer again through the outbox.
+gets every open timer armed again, a page of events at a time (the due ones then go through
+the promoter in batches, as fast as the workers take them).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from datetime import datetime
 from redis import Redis
 from redis.exceptions import RedisError
 
+from dispatch.engine.jobs import arm_timers
 from dispatch.engine.promoter import TIMER_BATCH
-from dispatch.engine.queue import relay_redis
+from dispatch.engine.queue import get_dispatch_queue, relay_redis
 from dispatch.lifecycle import reconcile, system
 from kernel.clock import utc_now
 from kernel.uow import unit_of_work
@@ -42,8 +44,8 @@ def sweep(
     - clocked events whose ack or resolve deadline passed more than the grace period ago with
       no breach recorded → apply the breach now (escalation to the next level's handler);
     - registered events older than the grace period that no dispatch reached → dispatch them;
-    - Redis without the "timers synced" marker (flushed, restarted empty) → write a
-      ``timer.set`` outbox row for every pending timer of every clocked event, then set it.
+    - Redis without the "timers synced" marker (flushed, restarted empty) → arm every pending
+      timer of every clocked event again (``resync_timers``), then set it.
 
     The writers re-check each event's state (version-checked), so the sweep may run beside the
     timers and beside other sweeps. The first two need no Redis at all.
@@ -73,18 +75,38 @@ def sweep(
     return result
 
 
-def resync_timers(*, connection: Redis | None = None, now: datetime | None = None) -> int | None:
-    """Re-schedule every open timer when Redis lost them (the marker key is gone). Returns the
-    number of timers written to the outbox, or None when Redis still holds its timers."""
+#: Clocked events read per page when re-arming (one ZADD of their timers per page).
+RESYNC_PAGE = 1000
+
+
+def resync_timers(
+    *, connection: Redis | None = None, now: datetime | None = None, page: int = RESYNC_PAGE
+) -> int | None:
+    """Re-arm every open timer when Redis lost them (the marker key is gone): a page of events
+    per read and one ZADD per page, no job and no outbox row per timer (a flush with 15,000
+    open events would otherwise leave ~90,000 rows to relay and as many jobs). Timers already
+    due are armed at ``now``: the promoter hands them to the workers in batches, oldest first.
+    Returns the number of timers armed, or None when Redis still holds its timers."""
     redis = connection or relay_redis()
     if redis.exists(TIMERS_SYNCED_KEY):
         return None
     if not redis.set(_RESYNC_LOCK_KEY, "1", nx=True, ex=300):
         return None  # another worker is on it
+    at = now or utc_now()
+    queue = get_dispatch_queue(redis)
+    count = 0
+    last_id: int | None = 0
     try:
-        with unit_of_work() as uow:
-            count = reconcile.reschedule_open_timers(uow, now=now or utc_now())
-        redis.set(TIMERS_SYNCED_KEY, (now or utc_now()).isoformat())
+        while last_id is not None:
+            with unit_of_work() as uow:
+                timers, last_id = reconcile.open_timers(
+                    uow.session, now=at, after_id=last_id, batch=page
+                )
+            with redis.pipeline() as pipe:
+                arm_timers(queue, pipe, {k: v.timestamp() for k, v in timers.items()})
+                pipe.execute()
+            count += len(timers)
+        redis.set(TIMERS_SYNCED_KEY, at.isoformat())
     finally:
         redis.delete(_RESYNC_LOCK_KEY)
     return count

@@ -102,6 +102,12 @@ class Event(SQLModel, table=True):
     voided_at: datetime | None = _ts()
     rejection_note: str | None = Field(default=None, sa_column=Column(Text))
     rejected_at: datetime | None = _ts()
+    cycle: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
+    request_kind: str | None = Field(default=None, max_length=16)
+    requested_at: datetime | None = _ts()
+    request_reason: str | None = Field(default=None, sa_column=Column(Text))
+    request_deadline: datetime | None = _ts()
+    parked_until: datetime | None = _ts()
 
 
 class EventAudit(SQLModel, table=True):

@@ -17,19 +17,20 @@ from sqlmodel import Session, col
 from dispatch import sla, store
 from dispatch.access import check_visible, visible
 from dispatch.categories.models import Category
-from dispatch.events.models import Event
+from dispatch.events.models import Event, EventAudit
 from dispatch.events.schemas import (
     ActorOut,
     EventOut,
     EventRefs,
     HistoryEntry,
     HistoryOut,
+    RequestRecordOut,
     StaffRef,
     build_event_out,
 )
 from domain.jurisdiction import Principal, Reach, reach_of
 from domain.lifecycle import SlaState, Status
-from domain.lifecycle.model import TERMINAL_STATUSES
+from domain.lifecycle.model import DECISION_ACTIONS, REQUEST_ACTIONS, TERMINAL_STATUSES
 from grids.models import Community, Grid
 from kernel.db import BBOX_FILTER, bbox_params
 from kernel.errors import Invalid, field_error
@@ -125,6 +126,7 @@ class EventFilter:
     order: Order | None = None  # None: the default for the filters (``default_order``)
     sla_state: SlaState | None = None  # open events in this SLA state (the board's lists)
     queued: bool | None = None  # waiting in a level's queue: dispatched, nobody holds it
+    request: str | None = None  # a pending request of this kind (extension | parking)
 
 
 def queued_sql(event: Any) -> ColumnElement[bool]:
@@ -220,6 +222,8 @@ def list_events(
     if filters.overdue is not None:
         late = sla.overdue(_event, now)
         query = query.where(late if filters.overdue else ~late)
+    if filters.request is not None:
+        query = query.where(col(Event.request_kind) == filters.request)
     if filters.sla_state is not None:
         query = query.where(
             col(Event.status).not_in([s.value for s in TERMINAL_STATUSES]),
@@ -292,10 +296,29 @@ def history(session: Session, *, principal: Principal, event_id: int) -> History
                 percent=r.data.get("percent"),
                 clock_due_at=_instant(r.data.get("clock_due_at"), tz),
                 promised_at=_instant(r.data.get("promised_at"), tz),
+                request=_request_record(r, tz),
             )
             for r in rows
         ],
     )
+
+
+def _request_record(row: EventAudit, tz: tzinfo) -> RequestRecordOut | None:
+    """A request row's ask, or a decision row's record of the request it decided."""
+    if row.action in REQUEST_ACTIONS:  # StrEnum members: a row's text compares equal
+        return RequestRecordOut(
+            requested_by=row.actor,
+            reason=row.note,
+            deadline=_instant(row.data.get("request_deadline"), tz),
+        )
+    if row.action in DECISION_ACTIONS:
+        return RequestRecordOut(
+            requested_by=row.data.get("asked_by"),
+            reason=row.data.get("asked_reason"),
+            deadline=_instant(row.data.get("asked_until"), tz),
+            previous_due_at=_instant(row.data.get("previous_due_at"), tz),
+        )
+    return None
 
 
 def open_event_features(

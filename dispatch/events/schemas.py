@@ -126,6 +126,18 @@ class DuplicateCandidate(BaseModel):
     distance_m: float
 
 
+class PendingRequestOut(BaseModel):
+    """A holder's request waiting for the level above (延期 extension, 挂账 parking)."""
+
+    kind: Literal["extension", "parking"]
+    requested_at: datetime
+    reason: str
+    deadline: datetime | None = Field(
+        description="extension: the new resolve deadline asked for; parking: the review date "
+        "(null: none given)"
+    )
+
+
 class EventOut(BaseModel):
     """An event. Times are ISO 8601 in the service's time zone (Asia/Shanghai by default)."""
 
@@ -201,6 +213,19 @@ class EventOut(BaseModel):
         description="the deadlines reach a year the category's calendar has not loaded: those "
         "days were counted as whole working days (see README, 'Working calendars')",
     )
+    cycle: int = Field(
+        1,
+        description="the case's cycle: 1, and one more each time the closed case was reopened "
+        "(重开: a new dispatch, new clocks and promise; counted as rework)",
+    )
+    pending_request: PendingRequestOut | None = Field(
+        None,
+        description="the holder's request waiting for the level above (at most one); it moves "
+        "nothing until approved",
+    )
+    parked_until: datetime | None = Field(
+        None, description="a parked case's (挂账) review date; null when none was given"
+    )
     duplicate_candidates: list[DuplicateCandidate] | None = Field(
         None,
         description="on a new report's answer only: open events of the same category near it "
@@ -265,6 +290,23 @@ class EventRow(Protocol):
     ack_warn50_at: datetime | None
     resolve_warn50_at: datetime | None
     clock_fallback: bool
+    cycle: int
+    request_kind: str | None
+    requested_at: datetime | None
+    request_reason: str | None
+    request_deadline: datetime | None
+    parked_until: datetime | None
+
+
+def _pending(event: EventRow, tz: tzinfo) -> PendingRequestOut | None:
+    if event.request_kind is None or event.requested_at is None:
+        return None
+    return PendingRequestOut(
+        kind="parking" if event.request_kind == "parking" else "extension",
+        requested_at=event.requested_at.astimezone(tz),
+        reason=event.request_reason or "",
+        deadline=_local(event.request_deadline, tz),
+    )
 
 
 def _seconds(value: timedelta | None) -> float | None:
@@ -319,6 +361,9 @@ def build_event_out(event: EventRow, refs: EventRefs, *, tz: tzinfo) -> EventOut
         ack_warn_at=_local(event.ack_warn50_at, tz),
         resolve_warn_at=_local(event.resolve_warn50_at, tz),
         clock_fallback=event.clock_fallback,
+        cycle=event.cycle,
+        pending_request=_pending(event, tz),
+        parked_until=_local(event.parked_until, tz),
     )
 
 
@@ -330,6 +375,19 @@ class EventPage(BaseModel):
 class ActorOut(BaseModel):
     id: str = Field(description="staff id, or 'system' for timers, 'public' for citizens")
     name: str | None
+
+
+class RequestRecordOut(BaseModel):
+    """What a request row asked, or what a decision row decided on (延期, 挂账)."""
+
+    requested_by: str | None = Field(description="staff id of the holder who asked")
+    reason: str | None = Field(description="the request's reason")
+    deadline: datetime | None = Field(
+        description="the deadline asked for (extension) or the review date (parking)"
+    )
+    previous_due_at: datetime | None = Field(
+        None, description="on a decision: the resolve deadline before it"
+    )
 
 
 class HistoryEntry(BaseModel):
@@ -354,6 +412,12 @@ class HistoryEntry(BaseModel):
     )
     promised_at: datetime | None = Field(
         None, description="the original promise for the same clock (promised_ack_at/_due_at)"
+    )
+    request: RequestRecordOut | None = Field(
+        None,
+        description="a 延期 / 挂账 request row: what was asked; a decision row (approve_*, "
+        "refuse_*): the request it decided (the row's actor is the approver, its note the "
+        "refusal's reason)",
     )
 
 

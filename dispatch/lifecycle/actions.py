@@ -9,7 +9,7 @@ names the current version (optimistic locking; nothing is locked while deciding)
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, time
 
 from sqlmodel import Session
 
@@ -30,7 +30,9 @@ from domain.lifecycle import (
     escalation_target,
     reviewer_role,
 )
-from domain.roles import DEPARTMENT_LEVEL, LEVEL_LABELS, LEVEL_NAMES, ROLE_LEVEL, Role
+from domain.lifecycle.model import DECISION_ACTIONS, REQUEST_ACTIONS
+from domain.roles import DEPARTMENT_LEVEL, LEVEL_LABELS, LEVEL_NAMES, ROLE_LEVEL, SUPERIOR, Role
+from domain.supervision import may_decide
 from kernel.errors import Conflict, Forbidden, Invalid, field_error
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
@@ -38,8 +40,12 @@ from staff.models import Staff
 from staff.roster import username_for
 
 #: Who may take the handler's actions; ``authorize`` narrows it to the assignee or claimer.
-HANDLER_ACTIONS = frozenset({Action.ACKNOWLEDGE, Action.RESOLVE, Action.ESCALATE, Action.RETURN})
-COMMAND_CENTRE_ACTIONS = frozenset({Action.DISPATCH, Action.SUSPEND, Action.RESUME})
+HANDLER_ACTIONS = frozenset(
+    {Action.ACKNOWLEDGE, Action.RESOLVE, Action.ESCALATE, Action.RETURN, *REQUEST_ACTIONS}
+)
+COMMAND_CENTRE_ACTIONS = frozenset({Action.DISPATCH, Action.SUSPEND, Action.RESUME, Action.REOPEN})
+#: Decided by the level above the holder (``domain.supervision.may_decide``).
+APPROVER_ACTIONS = frozenset({*DECISION_ACTIONS, Action.UNPARK})
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,8 @@ class ActionRequest:
     approved: bool | None = None
     assignee_id: int | None = None
     level: int | None = None
+    deadline: datetime | None = None  # an extension's new resolve deadline
+    review_on: date | None = None  # a parking's review date
 
 
 def moved_on(session: Session, principal: Principal, loaded: Loaded, action: Action) -> None:
@@ -108,7 +116,11 @@ def authorize(principal: Principal, loaded: Loaded, action: Action) -> None:
       claims it;
     - claim: anyone who serves the event's level where it is (the event must be queued);
     - review: the grid head for a member's fix, the command centre for every other;
-    - dispatch, suspend, resume: the command centre;
+    - request_extension, request_parking: the holder (a handler's action, as above; the domain
+      wants a holder);
+    - approve/refuse an extension or a parking, unpark: the holder's superior where the event
+      is, or the command centre; never the holder (``domain.supervision.may_decide``);
+    - dispatch, suspend, resume, reopen: the command centre;
     - void: the command centre, and the grid's head while the event is not yet dispatched.
     """
     event, state, place = loaded.event, loaded.state, loaded.place
@@ -137,6 +149,18 @@ def authorize(principal: Principal, loaded: Loaded, action: Action) -> None:
                 raise Forbidden("a grid member's fix is reviewed by the head of the event's grid")
         elif principal.role is not Role.DISPATCHER:
             raise Forbidden("this fix is reviewed by the command centre (dispatcher)")
+        return
+    if action in APPROVER_ACTIONS:
+        if event.assignee_id is None or event.assignee_role is None:
+            if principal.role is Role.DISPATCHER:
+                return  # nothing to decide for a holder: the table answers (409)
+            raise Forbidden(f"only the command centre may {action.value} this event")
+        holder_role = Role(event.assignee_role)
+        if not may_decide(principal, event.assignee_id, holder_role, place):
+            raise Forbidden(
+                f"{action.value}: decided by the holder's superior ({SUPERIOR[holder_role].value}"
+                " where the event is) or the command centre, never by the holder"
+            )
         return
     if action in COMMAND_CENTRE_ACTIONS:
         if principal.role is not Role.DISPATCHER:
@@ -200,8 +224,14 @@ def _command(
     state = loaded.state
     allowed = action in allowed_actions(state)
     assignment: Assignment | None = None
+    deadline = request.deadline
+    if request.review_on is not None:  # the review day's start, where the service is
+        deadline = datetime.combine(request.review_on, time(0), get_settings().tz)
     if allowed and action is Action.DISPATCH:
         assignment = _manual_assignment(session, loaded, request, now)
+    elif allowed and action is Action.REOPEN:
+        if request.assignee_id is not None or request.level is not None:
+            assignment = _manual_assignment(session, loaded, request, now)
     elif allowed and action is Action.ESCALATE:
         target = escalation_target(state)
         if target is not None:
@@ -224,6 +254,7 @@ def _command(
         approved=request.approved,
         assignment=assignment,
         expected_version=request.version,
+        deadline=deadline,
     )
 
 

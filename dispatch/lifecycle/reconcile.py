@@ -12,11 +12,10 @@ from sqlmodel import Session, col, select
 from dispatch import sla
 from dispatch.categories.models import Category
 from dispatch.events.models import Event
-from dispatch.store import to_state, write_timers
+from dispatch.store import to_state
 from domain.lifecycle import Status, TimerKind, set_timers
 from grids.models import Grid
 from kernel.settings import get_settings
-from kernel.uow import UnitOfWork
 
 _event = cast(Table, Event.__table__)  # type: ignore[attr-defined]
 
@@ -72,28 +71,28 @@ def claim_undispatched(session: Session, *, limit: int) -> list[int]:
     return [int(r) for r in rows]
 
 
-def reschedule_open_timers(uow: UnitOfWork, *, now: datetime, batch: int = 1000) -> int:
-    """Write ``timer.set`` outbox rows for every pending timer of every clocked event (after
-    Redis lost its scheduled jobs), a batch per commit. Setting a timer again is harmless:
-    same job id."""
-    done = 0
-    last_id = 0
-    while True:
-        rows = uow.session.exec(
-            select(Event, Category, col(Grid.code))
-            .join(Category, col(Category.id) == col(Event.category_id))
-            .join(Grid, col(Grid.id) == col(Event.grid_id))
-            .where(sla.clocked(_event), col(Event.id) > last_id)
-            .order_by(col(Event.id))
-            .limit(batch)
-        ).all()
-        if not rows:
-            return done
-        for event, category, grid_code in rows:
-            assert event.id is not None
-            last_id = event.id
-            state = to_state(event, category_code=category.code, grid_code=grid_code)
-            timers = set_timers(state, now)
-            write_timers(uow.session, event.id, timers, now=now)
-            done += len(timers)
-        uow.commit()
+def open_timers(
+    session: Session, *, now: datetime, after_id: int = 0, batch: int = 1000
+) -> tuple[dict[str, datetime], int | None]:
+    """Every pending timer of the next ``batch`` clocked events with an id above ``after_id``
+    (to re-arm after Redis lost them): ``{timer id: fire time}`` (a time past is ``now``) and
+    the last event id read, None when there were none. Reads only: arming the same timer
+    again is harmless (same id, same due time)."""
+    rows = session.exec(
+        select(Event, Category, col(Grid.code))
+        .join(Category, col(Category.id) == col(Event.category_id))
+        .join(Grid, col(Grid.id) == col(Event.grid_id))
+        .where(sla.clocked(_event), col(Event.id) > after_id)
+        .order_by(col(Event.id))
+        .limit(batch)
+    ).all()
+    timers: dict[str, datetime] = {}
+    last_id: int | None = None
+    for event, category, grid_code in rows:
+        assert event.id is not None
+        last_id = event.id
+        state = to_state(event, category_code=category.code, grid_code=grid_code)
+        for timer in set_timers(state, now):
+            assert timer.fire_at is not None
+            timers[timer.job_id] = timer.fire_at
+    return timers, last_id

@@ -30,10 +30,13 @@ class Kind(StrEnum):
 #: Counters read from the audit log (``evaluation.auditcounts``), per event reported in the
 #: window: it was registered (立案: reached ``registered``), registered within
 #: ``register_limit_minutes`` of the report, registered and then voided; its reviews (核查 of a
-#: fix), and those within ``review_limit_minutes`` of the fix (``stats_setting``).
+#: fix), and those within ``review_limit_minutes`` of the fix (``stats_setting``); whether it
+#: was dispatched (the denominator of the process rates), had an extension approved (延期), was
+#: parked with approval (挂账), was returned to the command centre (回退), was reopened (重开).
 AUDIT_COUNTERS: tuple[str, ...] = (
     "ever_registered", "registered_on_time", "voided_after_registration", "reviews",
-    "reviews_on_time",
+    "reviews_on_time", "dispatched_cases", "extended_cases", "parked_cases", "returned_cases",
+    "reopened_cases",
 )  # fmt: skip
 
 
@@ -95,8 +98,9 @@ INDICATORS: tuple[Indicator, ...] = (
         "on_time_handling", "按期处置率", "on-time handling",
         _c(handled_on_promise=1), _c(handled=1), Source.events,
         "resolved or closed events whose (last) fix came at or before the original promise — the "
-        "resolve deadline set at the first dispatch, moved only by a suspension — / resolved or "
-        "closed events",
+        "resolve deadline set at the first dispatch, moved only by a pause (suspension, parking) "
+        "and to an approved extension's deadline; a reopened case's new cycle makes a new one — / "
+        "resolved or closed events",
     ),
     Indicator(
         "on_time_handling_stage", "按期处置率（按当前阶段时限）", "on-time handling (stage clock)",
@@ -118,7 +122,8 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "rework_rate", "返工率", "rework rate",
         _c(reworks=1), _c(reworks=1, handled=1), Source.events,
-        "rework count / fixes submitted (rework count + resolved or closed events)",
+        "rework count (fixes rejected at review + closed cases reopened) / fixes submitted "
+        "(rework count + resolved or closed events)",
         higher_is_better=False,
     ),
     Indicator(
@@ -186,6 +191,31 @@ INDICATORS: tuple[Indicator, ...] = (
         higher_is_better=False,
     ),
     Indicator(
+        "extension_rate", "延期率", "extension rate",
+        _c(extended_cases=1), _c(dispatched_cases=1), Source.audit,
+        "dispatched events with at least one approved extension (延期) / dispatched events",
+        higher_is_better=False,
+    ),
+    Indicator(
+        "parking_rate", "挂账率", "parking rate",
+        _c(parked_cases=1), _c(dispatched_cases=1), Source.audit,
+        "dispatched events parked (挂账) with approval at least once / dispatched events",
+        higher_is_better=False,
+    ),
+    Indicator(
+        "return_rate", "回退率", "return rate",
+        _c(returned_cases=1), _c(dispatched_cases=1), Source.audit,
+        "dispatched events returned (回退) to the command centre at least once as not the "
+        "holder's / dispatched events",
+        higher_is_better=False,
+    ),
+    Indicator(
+        "reopen_rate", "重开率", "reopen rate",
+        _c(reopened_cases=1), _c(dispatched_cases=1), Source.audit,
+        "dispatched events reopened (重开) after closing at least once / dispatched events",
+        higher_is_better=False,
+    ),
+    Indicator(
         "on_time_verification", "按时核实率", "on-time verification",
         _c(verified_on_time=1), _c(verifications_due=1), Source.intake,
         "public and hotline reports verified on site (confirmed, rejected or linked) by their "
@@ -216,13 +246,13 @@ FORMULAS_ZH: Mapping[str, str] = {
     "valid_report": "（上报数 − 作废数）÷ 上报数",
     "on_time_dispatch": "上报后在派遣时限内首次派遣的事件数 ÷ 已派遣事件数",
     "accurate_dispatch": "（派遣数 − 改派数）÷ 派遣数；派遣数 = 首次派遣数 + 改派数",
-    "on_time_handling": "在原始承诺时限（首次派遣时的处置时限，仅挂起可顺延）前提交处置的事件数"
-    " ÷ 已处置或已结案事件数",
+    "on_time_handling": "在原始承诺时限（首次派遣时的处置时限，仅挂起、挂账可顺延，批准延期后为"
+    "延期时限，重开后按新周期重定）前提交处置的事件数 ÷ 已处置或已结案事件数",
     "on_time_handling_stage": "在当时所处阶段时限（返工、改派、升级、超时后重新起算）前提交处置的"
     "事件数 ÷ 已处置或已结案事件数",
     "closure_rate": "结案数 ÷ 应结案数（上报数 − 作废数）",
     "on_time_closure": "自上报起在类别处置时限内结案的事件数 ÷ 应结案数",
-    "rework_rate": "返工次数 ÷（返工次数 + 已处置或已结案事件数）",
+    "rework_rate": "返工次数（核查不通过退回 + 结案后重开）÷（返工次数 + 已处置或已结案事件数）",
     "kept_in_grid": "在网格层级（0级）结案的事件数 ÷ 结案数",
     "kept_in_subdistrict": "在街道及以下层级（0–2级：网格、社区、街道指挥中心）结案的事件数"
     " ÷ 结案数",
@@ -236,6 +266,10 @@ FORMULAS_ZH: Mapping[str, str] = {
     "on_time_closure_of_closed": "自上报起在类别处置时限内结案的事件数 ÷ 结案数",
     "on_time_review": "处置后在核查时限（review_limit_minutes）内完成核查的次数 ÷ 核查次数",
     "missed_report": "由公众或12345热线首先上报的已立案事件数 ÷ 已立案事件数",
+    "extension_rate": "至少一次获批延期的已派遣事件数 ÷ 已派遣事件数",
+    "parking_rate": "至少一次获批挂账的已派遣事件数 ÷ 已派遣事件数",
+    "return_rate": "至少一次回退指挥中心（非本单位职责）的已派遣事件数 ÷ 已派遣事件数",
+    "reopen_rate": "结案后至少重开一次的已派遣事件数 ÷ 已派遣事件数",
     "on_time_verification": "在核实时限内完成现场核实（确认、驳回或关联）的公众及热线上报数"
     " ÷ 已核实或已超过核实时限的上报数",
     "valid_public_report": "经现场核实属实（确认，或为在办事件的重复上报）的公众及热线上报数"

@@ -53,6 +53,13 @@ Decisions the service layer follows
   + 1, fresh ack and resolve deadlines. A member's fix is reviewed by the grid head, every other
   fix (community, command centre, department, head) by the command centre.
 - A breach at level 3 cannot escalate: it is recorded and reported to the command centre.
+- A holder's request (``request_extension`` with ``Command.deadline``, ``request_parking`` with
+  an optional review date) waits on the state (``request_kind`` ...) for the level above
+  (``approve_*`` / ``refuse_*``); it moves nothing until approved. An approved extension moves
+  ``due_at`` and ``promised_due_at`` to the deadline asked; an approved parking pauses the
+  clocks as a suspension does (``parked``; ``unpark`` resumes). ``reopen`` takes a closed case
+  into a new cycle (``cycle`` + 1, ``rework_count`` + 1, new clocks and promise);
+  docs/decisions/0017.
 - Every applied command (a sent warning too) bumps ``version`` and writes one audit entry whose
   ``data`` holds the changed fields; timestamps on the state describe the current cycle.
 - Who may do what (roles) is the service's check; the domain checks the state only.
@@ -88,6 +95,7 @@ from domain.lifecycle.model import (
     EventState,
     Notification,
     NotificationKind,
+    RequestKind,
     Status,
     TimerCommand,
     TimerKind,
@@ -127,6 +135,7 @@ __all__ = [
     "Notification",
     "NotificationKind",
     "ReplayError",
+    "RequestKind",
     "Rule",
     "SlaPolicy",
     "SlaState",

@@ -21,6 +21,7 @@ from domain.lifecycle.model import (
     EscalationReason,
     EventState,
     JsonValue,
+    RequestKind,
     Status,
     TimerKind,
     ensure_utc,
@@ -31,6 +32,7 @@ _INSTANTS = frozenset({
     "created_at", "ack_due_at", "due_at", "suspended_at", "dispatched_at", "acknowledged_at",
     "resolved_at", "closed_at", "voided_at", "ack_warn50_at", "ack_warn75_at",
     "resolve_warn50_at", "resolve_warn75_at", "promised_ack_at", "promised_due_at", "rejected_at",
+    "requested_at", "request_deadline", "parked_until",
 })  # fmt: skip
 _DURATIONS = frozenset({"ack_allowance", "resolve_allowance", "ack_remaining", "resolve_remaining"})
 _ENUMS: Mapping[str, type[StrEnum]] = {
@@ -38,12 +40,13 @@ _ENUMS: Mapping[str, type[StrEnum]] = {
     "resume_status": Status,
     "assignee_role": Role,
     "last_escalation_reason": EscalationReason,
+    "request_kind": RequestKind,
 }
 _KIND_SETS = frozenset({"warnings_sent"})
 _PLAIN = frozenset({
     "event_id", "level", "version", "category", "grid", "reporter_id", "assignee_id",
     "department", "deadline_version", "rework_count", "redispatch_count", "escalation_count",
-    "clock_fallback", "rejection_note",
+    "clock_fallback", "rejection_note", "cycle", "request_reason",
 })  # fmt: skip
 
 STATE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(EventState))
@@ -51,7 +54,17 @@ STATE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(EventState))
 #: (``ack``/``resolve``), at which share of its allowance (50, 75, 100), that clock's deadline
 #: and the original promise for it. They describe the row, not the state: replay skips them.
 TIMER_ANNOTATIONS: frozenset[str] = frozenset({"clock", "percent", "clock_due_at", "promised_at"})
-_ANNOTATION_INSTANTS = frozenset({"clock_due_at", "promised_at"})
+#: Keys a decision on a holder's request (approve or refuse an extension or a parking) carries
+#: beside its delta: who asked (``asked_by``), when, why and for which deadline, and the resolve
+#: deadline and promise before the decision. The delta clears the request; these keep what was
+#: decided on the decision's own row. Replay skips them too.
+REQUEST_ANNOTATIONS: frozenset[str] = frozenset(
+    {"asked_by", "asked_at", "asked_reason", "asked_until", "previous_due_at", "previous_promise"}
+)
+ANNOTATIONS: frozenset[str] = TIMER_ANNOTATIONS | REQUEST_ANNOTATIONS
+_ANNOTATION_INSTANTS = frozenset({
+    "clock_due_at", "promised_at", "asked_at", "asked_until", "previous_due_at", "previous_promise",
+})  # fmt: skip
 _COVERED = _INSTANTS | _DURATIONS | frozenset(_ENUMS) | _KIND_SETS | _PLAIN
 if set(STATE_FIELDS) != _COVERED:  # a new field must get a codec, or replay would lose it
     raise RuntimeError(f"audit codec out of date: {sorted(set(STATE_FIELDS) ^ _COVERED)}")
@@ -78,7 +91,7 @@ def encode_field(name: str, value: Any) -> JsonValue:
 
 
 def decode_field(name: str, value: JsonValue) -> Any:
-    """The inverse of ``encode_field`` (and of a ``TIMER_ANNOTATIONS`` value); raises
+    """The inverse of ``encode_field`` (and of an ``ANNOTATIONS`` value); raises
     ``ReplayError`` on a malformed value."""
     if value is None:
         return frozenset() if name in _KIND_SETS else None
@@ -95,7 +108,7 @@ def decode_field(name: str, value: JsonValue) -> Any:
             if not isinstance(value, list):
                 raise TypeError("expected a list")
             return frozenset(TimerKind(v) for v in value)
-        if name in _PLAIN or name in TIMER_ANNOTATIONS:
+        if name in _PLAIN or name in ANNOTATIONS:
             return value
     except (TypeError, ValueError) as exc:
         raise ReplayError(f"audit field {name!r} holds a bad value {value!r}: {exc}") from exc
@@ -114,9 +127,7 @@ def encode_delta(before: EventState | None, after: EventState) -> dict[str, Json
 
 def _decode(data: Mapping[str, JsonValue]) -> dict[str, Any]:
     return {
-        name: decode_field(name, value)
-        for name, value in data.items()
-        if name not in TIMER_ANNOTATIONS
+        name: decode_field(name, value) for name, value in data.items() if name not in ANNOTATIONS
     }
 
 

@@ -12,13 +12,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from domain.calendar import add_working
+from domain.calendar import add_working, working_between
 from domain.lifecycle.audit import encode_delta, encode_field
 from domain.lifecycle.errors import IllegalTransition, InvalidCommand, StaleVersion
 from domain.lifecycle.invariants import invariant_violations
 from domain.lifecycle.model import (
     ACK_TIMERS,
     CLOCKED_STATUSES,
+    DECISION_ACTIONS,
+    MAX_EXTENSION,
+    MAX_PARKING,
     RESOLVE_TIMERS,
     SYSTEM_ACTIONS,
     TIMER_FIELDS,
@@ -33,6 +36,7 @@ from domain.lifecycle.model import (
     JsonValue,
     Notification,
     NotificationKind,
+    RequestKind,
     Status,
     TimerCommand,
     TimerKind,
@@ -52,6 +56,7 @@ from domain.roles import (
     LEVEL_QUEUE_ROLE,
     MAX_LEVEL,
     ROLE_LEVEL,
+    SUPERIOR,
     Role,
     start_level,
 )
@@ -169,7 +174,11 @@ def apply(state: EventState, command: Command, *, now: datetime, policy: SlaPoli
         version=new_state.version,
         note=command.note,
         reason=outcome.reason,
-        data={**encode_delta(state, new_state), **_timer_annotation(state, command)},
+        data={
+            **encode_delta(state, new_state),
+            **_timer_annotation(state, command),
+            **_request_annotation(state, command),
+        },
     )
     return Decision(
         state=new_state,
@@ -194,6 +203,23 @@ def _timer_annotation(state: EventState, command: Command) -> dict[str, JsonValu
         "percent": round(kind.fraction * 100),
         "clock_due_at": encode_field(TIMER_FIELDS[breach], getattr(state, TIMER_FIELDS[breach])),
         "promised_at": encode_field("promised_due_at", promise),
+    }
+
+
+def _request_annotation(state: EventState, command: Command) -> dict[str, JsonValue]:
+    """What a decision on a holder's request decided (``REQUEST_ANNOTATIONS``; replay skips
+    them): who asked, when, why and for which deadline, and for an extension the resolve
+    deadline and the promise it replaced. The decision's own row names the approver (actor)
+    and, for a refusal, the refusal's reason (note)."""
+    if command.action not in DECISION_ACTIONS:
+        return {}
+    return {
+        "asked_by": state.assignee_id,
+        "asked_at": encode_field("requested_at", state.requested_at),
+        "asked_reason": state.request_reason,
+        "asked_until": encode_field("request_deadline", state.request_deadline),
+        "previous_due_at": encode_field("due_at", state.due_at),
+        "previous_promise": encode_field("promised_due_at", state.promised_due_at),
     }
 
 
@@ -264,6 +290,16 @@ def _to_people(
 
 # --- deadline periods ----------------------------------------------------------------------
 
+#: A state without a pending request: what a decision leaves, and what a change of holder or of
+#: clocked status (a new period, a fix, a pause, a void) does to a request nobody decided (the
+#: request row and the change's row stay in the audit log).
+_NO_REQUEST: dict[str, Any] = {
+    "request_kind": None,
+    "requested_at": None,
+    "request_reason": None,
+    "request_deadline": None,
+}
+
 
 def _start_period(
     state: EventState, assignment: Assignment, now: datetime, policy: SlaPolicy
@@ -297,6 +333,7 @@ def _start_period(
         dispatched_at=now,
         acknowledged_at=None,
         resolved_at=None,
+        **_NO_REQUEST,
     )
 
 
@@ -360,7 +397,7 @@ def _claim(state: EventState, command: Command, now: datetime, policy: SlaPolicy
 
 
 def _resolve(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
-    new = replace(state, status=Status.RESOLVED, resolved_at=now)
+    new = replace(state, status=Status.RESOLVED, resolved_at=now, **_NO_REQUEST)
     role = reviewer_role(state)
     level = ROLE_LEVEL[role]
     notes = (_to_queue(new, NotificationKind.REVIEW_REQUESTED, level=level, role=role),)
@@ -455,6 +492,7 @@ def _pause(
         suspended_at=now,
         ack_remaining=ack_left,
         resolve_remaining=remaining(policy.calendar, state.due_at, now),
+        **_NO_REQUEST,
     )
     notes = (_to_handler(new, kind, command.note),)
     return _Outcome(new, cancel_timers(state), notes)
@@ -553,9 +591,179 @@ def _void(state: EventState, command: Command, now: datetime, policy: SlaPolicy)
         suspended_at=None,
         ack_remaining=None,
         resolve_remaining=None,
+        parked_until=None,
+        **_NO_REQUEST,
     )
     notes = _to_people(new, NotificationKind.VOIDED, [state.reporter_id, state.assignee_id])
     return _Outcome(new, cancel_timers(state), notes)
+
+
+# --- requests to the level above: 延期 (extension), 挂账 (parking) ---------------------------
+
+
+def _reason(command: Command, what: str) -> str:
+    reason = command.note.strip()
+    if not reason:
+        raise InvalidCommand(f"{what} needs a reason (note)", field="note")
+    return reason
+
+
+def _to_approver(state: EventState, kind: NotificationKind, detail: str) -> Notification:
+    """To the queue of the holder's superior (the command centre above the top)."""
+    role = SUPERIOR[state.assignee_role or LEVEL_QUEUE_ROLE[state.level]]
+    return _to_queue(state, kind, level=ROLE_LEVEL[role], role=role, detail=detail)
+
+
+def _ask(state: EventState, command: Command, now: datetime, kind: RequestKind) -> _Outcome:
+    reason = _reason(command, f"a {kind.value} request")
+    deadline = None if command.deadline is None else ensure_utc(command.deadline, "deadline")
+    new = replace(
+        state,
+        request_kind=kind,
+        requested_at=now,
+        request_reason=reason,
+        request_deadline=deadline,
+    )
+    return _Outcome(new, (), (_to_approver(new, NotificationKind.APPROVAL_REQUESTED, kind.value),))
+
+
+def current_resolve_deadline(state: EventState) -> datetime | None:
+    """The resolve deadline an extension must go beyond: the stage clock's, or the original
+    promise when that is later."""
+    found = [d for d in (state.due_at, state.promised_due_at) if d is not None]
+    return max(found, default=None)
+
+
+def _request_extension(
+    state: EventState, command: Command, now: datetime, policy: SlaPolicy
+) -> _Outcome:
+    """延期申请: the holder asks the level above for a later resolve deadline, with a reason.
+    The deadline must lie after the current one (and after now) and at most ``MAX_EXTENSION``
+    from now. Nothing moves until it is approved: the clocks run on meanwhile."""
+    if command.deadline is None:
+        raise InvalidCommand("an extension needs the new deadline", field="deadline")
+    deadline = ensure_utc(command.deadline, "deadline")
+    current = current_resolve_deadline(state)
+    floor = now if current is None else max(current, now)
+    if deadline <= floor:
+        raise InvalidCommand(
+            f"the new deadline must be later than the current resolve deadline"
+            f" ({floor.isoformat()})",
+            field="deadline",
+        )
+    if deadline > now + MAX_EXTENSION:
+        raise InvalidCommand(
+            f"an extension reaches at most {MAX_EXTENSION.days} days ahead"
+            f" (until {(now + MAX_EXTENSION).isoformat()})",
+            field="deadline",
+        )
+    return _ask(state, command, now, RequestKind.EXTENSION)
+
+
+def _approve_extension(
+    state: EventState, command: Command, now: datetime, policy: SlaPolicy
+) -> _Outcome:
+    """延期批准: the resolve deadline (``due_at``) and the original promise
+    (``promised_due_at``) move to the deadline asked for — besides a pause and a reopening's
+    new cycle, the only change of the promise. The resolve allowance grows by the working time
+    added, its warning marks are planned on it again (a mark moved ahead will fire again), the
+    acknowledgement clock is untouched; a new deadline version replaces the timers."""
+    deadline, due = state.request_deadline, state.due_at
+    if deadline is None or due is None or state.resolve_allowance is None:
+        raise AssertionError("a pending extension without its deadline, or a clock")
+    if deadline <= now:
+        raise InvalidCommand(
+            f"the deadline asked for ({deadline.isoformat()}) has passed: refuse the request,"
+            " and the holder asks again",
+            field="deadline",
+        )
+    calendar = policy.calendar
+    allowance = state.resolve_allowance + working_between(calendar, due, deadline)
+    plan = plan_marks(
+        calendar, now, allowance, remaining(calendar, deadline, now), RESOLVE_TIMERS, state
+    )
+    marks: dict[str, Any] = {**plan.at, TIMER_FIELDS[TimerKind.RESOLVE_BREACH]: deadline}
+    rearmed = {k for k in RESOLVE_TIMERS if marks[TIMER_FIELDS[k]] > now}
+    new = replace(
+        state,
+        **marks,
+        promised_due_at=deadline,
+        resolve_allowance=allowance,
+        clock_fallback=state.clock_fallback or plan.fallback,
+        warnings_sent=state.warnings_sent - rearmed,
+        deadline_version=state.deadline_version + 1,
+        **_NO_REQUEST,
+    )
+    notes = (_to_handler(new, NotificationKind.REQUEST_APPROVED, RequestKind.EXTENSION.value),)
+    return _Outcome(new, cancel_timers(state) + set_timers(new, now), notes)
+
+
+def _refuse(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    """The level above refuses the pending request, with a reason; nothing else changes."""
+    kind = state.request_kind
+    _reason(command, "a refusal")
+    new = replace(state, **_NO_REQUEST)
+    detail = "" if kind is None else kind.value
+    return _Outcome(new, (), (_to_handler(new, NotificationKind.REQUEST_REFUSED, detail),))
+
+
+def _request_parking(
+    state: EventState, command: Command, now: datetime, policy: SlaPolicy
+) -> _Outcome:
+    """挂账申请: the holder asks to park a case that cannot be fixed now, with a reason and,
+    optionally, the date to look at it again (after now, at most ``MAX_PARKING`` ahead)."""
+    if command.deadline is not None:
+        review = ensure_utc(command.deadline, "deadline")
+        if not now < review <= now + MAX_PARKING:
+            raise InvalidCommand(
+                f"the review date must lie after now and at most {MAX_PARKING.days} days ahead",
+                field="deadline",
+            )
+    return _ask(state, command, now, RequestKind.PARKING)
+
+
+def _approve_parking(
+    state: EventState, command: Command, now: datetime, policy: SlaPolicy
+) -> _Outcome:
+    """挂账批准: parked, with the clocks paused as a suspension pauses them (remaining time kept;
+    unparking resumes them and moves the promise by the parked time, so parked time never counts
+    against the handler); the review date is kept while parked."""
+    review = state.request_deadline
+    paused = _pause(state, command, now, policy, Status.PARKED, NotificationKind.REQUEST_APPROVED)
+    return replace(paused, state=replace(paused.state, parked_until=review))
+
+
+def _unpark(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    """挂账解除: the clocks run again with the time they had left (``_resume``)."""
+    resumed = _resume(state, command, now, policy)
+    notes = (_to_handler(resumed.state, NotificationKind.UNPARKED, command.note),)
+    return replace(resumed, state=replace(resumed.state, parked_until=None), notifications=notes)
+
+
+# --- reopening ---------------------------------------------------------------------------
+
+
+def _reopen(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
+    """重开: a closed case came back. A new cycle (``cycle`` + 1) dispatched to the command's
+    assignment, or to the handler of the closed cycle: new clocks and a new promise; counted as
+    rework (``rework_count`` + 1, so 返工率 includes it). The closure stays in the audit log."""
+    _reason(command, "a reopening")
+    assignment = command.assignment or Assignment(
+        level=state.level,
+        assignee_id=state.assignee_id,
+        role=state.assignee_role,
+        department=state.department,
+        reason="reopen",
+    )
+    fresh = replace(state, promised_ack_at=None, promised_due_at=None, closed_at=None)
+    new, timers = _redeploy(fresh, assignment, now, policy)
+    new = replace(new, cycle=state.cycle + 1, rework_count=state.rework_count + 1)
+    notes = _assigned(state, new, "reopen", NotificationKind.REASSIGNED)
+    return _Outcome(
+        new,
+        timers,
+        (*notes, *_to_people(new, NotificationKind.REOPENED, [state.reporter_id], command.note)),
+    )
 
 
 def _fired(state: EventState, command: Command) -> tuple[EventState, TimerKind]:
@@ -597,6 +805,14 @@ _HANDLERS: dict[Action, _Handler] = {
     Action.VOID: _void,
     Action.MERGE: _merge,
     Action.UNMERGE: _unmerge,
+    Action.REQUEST_EXTENSION: _request_extension,
+    Action.APPROVE_EXTENSION: _approve_extension,
+    Action.REFUSE_EXTENSION: _refuse,
+    Action.REQUEST_PARKING: _request_parking,
+    Action.APPROVE_PARKING: _approve_parking,
+    Action.REFUSE_PARKING: _refuse,
+    Action.UNPARK: _unpark,
+    Action.REOPEN: _reopen,
     Action.WARN: _warn,
     Action.BREACH: _breach,
 }

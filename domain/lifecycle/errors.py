@@ -40,7 +40,12 @@ class StaleVersion(DomainError):
 
 
 class InvalidCommand(DomainError, ValueError):
-    """The command lacks a field its action needs, or carries one that contradicts the state."""
+    """The command lacks a field its action needs, or carries one that contradicts the state;
+    ``field`` names the field at fault when there is one (the web layer's ``loc``)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NaiveDatetime(DomainError, ValueError):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from domain.lifecycle.model import (
     CLOCKED_STATUSES,
     MERGEABLE_STATUSES,
+    PAUSED_STATUSES,
     EventState,
+    RequestKind,
     Status,
 )
 from domain.roles import MAX_LEVEL, MIN_LEVEL
@@ -22,6 +24,7 @@ def invariant_violations(state: EventState) -> list[str]:
     s = state.status
     need(MIN_LEVEL <= state.level <= MAX_LEVEL, f"level {state.level} outside 0..3")
     need(state.version >= 1, "version must be at least 1")
+    need(state.cycle >= 1, "cycle must be at least 1")
     for name in ("rework_count", "redispatch_count", "escalation_count", "deadline_version"):
         need(getattr(state, name) >= 0, f"{name} is negative")
     need(state.assignee_id is not None or state.assignee_role is None, "role without assignee")
@@ -38,6 +41,9 @@ def invariant_violations(state: EventState) -> list[str]:
         "promised_ack_at",
         "promised_due_at",
         "rejected_at",
+        "requested_at",
+        "request_deadline",
+        "parked_until",
     ):
         value = getattr(state, name)
         need(value is None or value.utcoffset() is not None, f"{name} is naive")
@@ -47,7 +53,22 @@ def invariant_violations(state: EventState) -> list[str]:
         need(state.assignee_id is None, f"{s} but an assignee is set")
         need(state.deadline_version == 0, f"{s} but deadlines were set")
         need(state.promised_due_at is None, f"{s} but a promise was made")
-    if s in CLOCKED_STATUSES or s == Status.SUSPENDED:
+    if state.request_kind is None:
+        need(
+            state.requested_at is None
+            and state.request_reason is None
+            and state.request_deadline is None,
+            "request details without a pending request",
+        )
+    else:
+        need(s in CLOCKED_STATUSES, f"a request pending while {s}")
+        need(state.assignee_id is not None, "a request pending without a holder")
+        need(state.requested_at is not None, "a pending request without requested_at")
+        need(bool(state.request_reason), "a pending request without a reason")
+        if state.request_kind is RequestKind.EXTENSION:
+            need(state.request_deadline is not None, "an extension request without a deadline")
+    need(state.parked_until is None or s == Status.PARKED, f"{s} but parked_until is set")
+    if s in CLOCKED_STATUSES or s in PAUSED_STATUSES:
         need(state.dispatched_at is not None, f"{s} without dispatched_at")
         need(state.due_at is not None, f"{s} without due_at")
         need(state.resolve_allowance is not None, f"{s} without resolve allowance")
@@ -76,13 +97,13 @@ def invariant_violations(state: EventState) -> list[str]:
         need(state.voided_at is not None, "voided without voided_at")
     else:
         need(state.voided_at is None, f"{s} but voided_at is set")
-    if s == Status.SUSPENDED:
-        need(state.suspended_at is not None, "suspended without suspended_at")
-        need(state.resume_status in CLOCKED_STATUSES, "suspended without a clocked resume status")
-        need(state.resolve_remaining is not None, "suspended without remaining resolve time")
+    if s in PAUSED_STATUSES:
+        need(state.suspended_at is not None, f"{s} without suspended_at")
+        need(state.resume_status in CLOCKED_STATUSES, f"{s} without a clocked resume status")
+        need(state.resolve_remaining is not None, f"{s} without remaining resolve time")
         need(
             (state.ack_remaining is not None) == (state.resume_status == Status.DISPATCHED),
-            "remaining ack time is kept exactly when suspended before acknowledgement",
+            f"remaining ack time is kept exactly when {s} before acknowledgement",
         )
     elif s == Status.MERGED:
         back = state.resume_status

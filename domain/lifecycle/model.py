@@ -20,9 +20,10 @@ JsonValue = str | int | float | bool | None | list[str]
 
 
 class Status(StrEnum):
-    """Where an event stands; ``suspended`` and ``merged`` are statuses (see
+    """Where an event stands; ``suspended``, ``parked`` and ``merged`` are statuses (see
     ``EventState.resume_status``): a merged event is parked as a duplicate of another open one
-    until it is unmerged."""
+    until it is unmerged; a parked one (挂账) waits, approved, for what it needs (budget, a
+    season) until it is unparked."""
 
     PENDING_VERIFICATION = "pending_verification"
     REGISTERED = "registered"
@@ -30,6 +31,7 @@ class Status(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
     SUSPENDED = "suspended"
+    PARKED = "parked"
     MERGED = "merged"
     CLOSED = "closed"
     VOIDED = "voided"
@@ -43,13 +45,17 @@ STATUS_LABELS: Mapping[str, str] = {
     Status.ACKNOWLEDGED: "已签收",
     Status.RESOLVED: "待核查",
     Status.SUSPENDED: "挂起",
+    Status.PARKED: "挂账",
     Status.MERGED: "已合并",
     Status.CLOSED: "已结案",
     Status.VOIDED: "已作废",
 }
 
+#: Finished events: nothing moves them any more, except that a closed case that comes back is
+#: reopened (``reopen``: a new cycle).
 TERMINAL_STATUSES: frozenset[Status] = frozenset({Status.CLOSED, Status.VOIDED})
-#: Statuses that count as the holder's open work (load balancing, the load cap).
+#: Statuses that count as the holder's open work (load balancing, the load cap). A parked case
+#: (挂账) waits for what it needs, not for its holder: it does not count.
 OPEN_WORK_STATUSES: frozenset[Status] = frozenset(
     {Status.DISPATCHED, Status.ACKNOWLEDGED, Status.SUSPENDED}
 )
@@ -69,6 +75,13 @@ RUNNING_CLOCKS: Mapping[Status, tuple[Clock, ...]] = {
 }
 #: Statuses in which an SLA clock runs.
 CLOCKED_STATUSES: frozenset[Status] = frozenset(RUNNING_CLOCKS)
+#: Statuses whose clocks are paused with their remaining time kept: a suspension (挂起, by the
+#: command centre) and an approved parking (挂账) share the pause and its resumption.
+PAUSED_STATUSES: frozenset[Status] = frozenset({Status.SUSPENDED, Status.PARKED})
+#: The latest deadline an extension may ask for, counted from the request.
+MAX_EXTENSION = timedelta(days=30)
+#: The latest review date a parking request may name, counted from the request.
+MAX_PARKING = timedelta(days=366)
 #: Statuses an event may be merged from (and returns to when unmerged).
 MERGEABLE_STATUSES: frozenset[Status] = frozenset(
     {Status.PENDING_VERIFICATION, Status.REGISTERED, Status.DISPATCHED, Status.ACKNOWLEDGED}
@@ -93,6 +106,14 @@ class Action(StrEnum):
     MERGE = "merge"
     UNMERGE = "unmerge"
     CLAIM = "claim"
+    REQUEST_EXTENSION = "request_extension"  # 延期申请: the holder asks for a later deadline
+    APPROVE_EXTENSION = "approve_extension"  # the level above agrees: the deadline moves
+    REFUSE_EXTENSION = "refuse_extension"
+    REQUEST_PARKING = "request_parking"  # 挂账申请: cannot be fixed now (budget, season)
+    APPROVE_PARKING = "approve_parking"  # the level above agrees: parked, the clocks stop
+    REFUSE_PARKING = "refuse_parking"
+    UNPARK = "unpark"  # 挂账解除: the clocks run again
+    REOPEN = "reopen"  # 重开: a closed case came back; a new cycle (counted as rework)
     WARN = "warn"
     BREACH = "breach"
 
@@ -101,6 +122,34 @@ class Action(StrEnum):
 CREATION_ACTIONS: frozenset[Action] = frozenset({Action.REPORT, Action.REGISTER})
 #: Actions that only timer jobs (and the reconciliation sweep) send; they never raise.
 SYSTEM_ACTIONS: frozenset[Action] = frozenset({Action.WARN, Action.BREACH})
+#: A holder's requests that the level above decides, and the decisions (approve, refuse).
+REQUEST_ACTIONS: frozenset[Action] = frozenset({Action.REQUEST_EXTENSION, Action.REQUEST_PARKING})
+DECISION_ACTIONS: frozenset[Action] = frozenset(
+    {
+        Action.APPROVE_EXTENSION,
+        Action.REFUSE_EXTENSION,
+        Action.APPROVE_PARKING,
+        Action.REFUSE_PARKING,
+    }
+)
+
+
+class RequestKind(StrEnum):
+    """What a holder's pending request asks the level above for."""
+
+    EXTENSION = "extension"  # 延期
+    PARKING = "parking"  # 挂账
+
+
+#: The kind of request each request or decision action is about.
+REQUEST_KIND_OF: Mapping[Action, RequestKind] = {
+    Action.REQUEST_EXTENSION: RequestKind.EXTENSION,
+    Action.APPROVE_EXTENSION: RequestKind.EXTENSION,
+    Action.REFUSE_EXTENSION: RequestKind.EXTENSION,
+    Action.REQUEST_PARKING: RequestKind.PARKING,
+    Action.APPROVE_PARKING: RequestKind.PARKING,
+    Action.REFUSE_PARKING: RequestKind.PARKING,
+}
 
 
 class EscalationReason(StrEnum):
@@ -192,6 +241,11 @@ class NotificationKind(StrEnum):
     RESUMED = "resumed"
     VERIFY_REQUESTED = "verify_requested"
     MERGED = "merged"
+    APPROVAL_REQUESTED = "approval_requested"  # a holder's extension or parking request
+    REQUEST_APPROVED = "request_approved"
+    REQUEST_REFUSED = "request_refused"
+    UNPARKED = "unparked"
+    REOPENED = "reopened"
 
 
 def ensure_utc(value: datetime, name: str = "datetime") -> datetime:
@@ -263,10 +317,11 @@ class EventState:
     resolve_warn75_at: datetime | None = None
     #: The original promise: the acknowledgement and resolution deadlines of the first
     #: dispatch. Set once when the clocks first start and never moved afterwards, except by a
-    #: pause (suspension, merge), which moves them later by the paused working time (the ack
-    #: promise only when paused before acknowledgement); docs/decisions/0013. Rework,
-    #: re-dispatch, escalation and breaches restart ``ack_due_at``/``due_at`` (the stage
-    #: clock), not these.
+    #: pause (suspension, parking, merge), which moves them later by the paused working time
+    #: (the ack promise only when paused before acknowledgement; docs/decisions/0013), by an
+    #: approved extension (the resolution promise, to the deadline asked for) and by a
+    #: reopening (a new cycle, a new promise; docs/decisions/0017). Rework, re-dispatch,
+    #: escalation and breaches restart ``ack_due_at``/``due_at`` (the stage clock), not these.
     promised_ack_at: datetime | None = None
     promised_due_at: datetime | None = None
     #: The current deadlines reached a year the calendar does not know and used its fallback.
@@ -288,6 +343,19 @@ class EventState:
     #: decides (a new rejection replaces them, an approval keeps them as the record).
     rejection_note: str | None = None
     rejected_at: datetime | None = None
+    #: The case's cycle: 1, and one more each time a closed case is reopened (a new dispatch,
+    #: new clocks and a new promise; the earlier cycles stay in the audit log).
+    cycle: int = 1
+    #: The holder's request waiting for the level above (at most one): what it asks for, when,
+    #: why, and the deadline asked for (an extension's new resolve deadline; a parking's review
+    #: date, optional). Cleared by the decision, and when the event leaves its holder or its
+    #: clocked status (a re-dispatch, an escalation, a return, a fix, a pause, a void).
+    request_kind: RequestKind | None = None
+    requested_at: datetime | None = None
+    request_reason: str | None = None
+    request_deadline: datetime | None = None
+    #: A parked case's review date (None: none was given), while it is parked.
+    parked_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -302,6 +370,10 @@ class Command:
     - ``claim`` on a queued event: the actor takes it (``actor_role`` is required); the
       deadlines run on.
     - ``warn`` / ``breach``: ``timer`` and ``deadline_version`` are required.
+    - ``request_extension``: ``note`` (the reason) and ``deadline`` (the new resolve
+      deadline) are required; ``request_parking``: ``note``, and ``deadline`` as the review
+      date when there is one; ``refuse_*`` and ``reopen``: ``note`` (the reason).
+    - ``reopen``: ``assignment`` is optional (None: the handler of the closed cycle).
     - ``expected_version``: when given and different from the state's, ``StaleVersion``.
     """
 
@@ -314,6 +386,7 @@ class Command:
     timer: TimerKind | None = None
     deadline_version: int | None = None
     expected_version: int | None = None
+    deadline: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@ Each rule says: in status ``source``, action ``action`` (when ``guard`` holds) l
 ``same`` keeps the status; ``previous`` returns to the status remembered at suspension. Guards on
 the level are checked against the state; ``approved`` / ``rejected`` against the review command.
 ``report`` and ``register`` only create events (``open_event``); ``warn`` and ``breach`` are sent
-by timers and never raise: a stale or early timer is a no-op. The table, as ``render_markdown()``
-prints it:
+by timers and never raise: a stale or early timer is a no-op. A holder's request (延期 extension,
+挂账 parking) needs a holder and no other pending request; the level above approves or refuses it
+(who may is the service's check, ``domain.supervision.may_decide``). ``closed`` is left only by
+``reopen`` (a new cycle). The table, as ``render_markdown()`` prints it:
 
 | from | action | guard | to | effect |
 |---|---|---|---|---|
@@ -42,6 +44,21 @@ prints it:
 | merged | unmerge | | previous | back where it was; deadlines = now + remaining time |
 | merged | void | | voided | |
 | dispatched | claim | queued | same | a queued event: the actor takes it; deadlines run on |
+| dispatched | request_extension | held, none asked | same | 延期 asked; clocks run on |
+| acknowledged | request_extension | held, none asked | same | 延期 asked; clocks run on |
+| dispatched | approve_extension | extension asked | same | due_at, promise := deadline |
+| acknowledged | approve_extension | extension asked | same | due_at, promise := deadline |
+| dispatched | refuse_extension | extension asked | same | refused (reason) |
+| acknowledged | refuse_extension | extension asked | same | refused (reason) |
+| dispatched | request_parking | held, none asked | same | 挂账 asked; clocks run on |
+| acknowledged | request_parking | held, none asked | same | 挂账 asked; clocks run on |
+| dispatched | approve_parking | parking asked | parked | clocks paused, as suspend |
+| acknowledged | approve_parking | parking asked | parked | clocks paused, as suspend |
+| dispatched | refuse_parking | parking asked | same | refused (reason) |
+| acknowledged | refuse_parking | parking asked | same | refused (reason) |
+| parked | unpark | | previous | as resume |
+| parked | void | | voided | |
+| closed | reopen | | dispatched | new cycle; counted as rework |
 """
 
 from __future__ import annotations
@@ -55,6 +72,7 @@ from domain.lifecycle.model import (
     Action,
     Command,
     EventState,
+    RequestKind,
     Status,
 )
 from domain.roles import COMMAND_CENTRE_LEVEL, MAX_LEVEL
@@ -76,6 +94,9 @@ class Guard(StrEnum):
     REJECTED = "rejected"
     QUEUED = "queued"  # nobody holds the event: it waits in its level's queue
     OFF_CENTRE = "level != 2"  # not with the command centre (a return goes there)
+    MAY_REQUEST = "held, none asked"  # someone holds it and no request of theirs waits
+    EXTENSION_PENDING = "extension asked"
+    PARKING_PENDING = "parking asked"
 
 
 #: Guards decided by the command (they do not restrict ``allowed_actions``).
@@ -103,6 +124,11 @@ _TOP_BREACH = "breach reported to the command centre"
 _VOID_REPORT = "invalid or duplicate report"
 _MERGE = "parked as a duplicate of another open event"
 _MERGE_CLOCKED = "parked as a duplicate; clock paused, remaining time kept"
+_ASK_EXTENSION = "延期 asked; clocks run on"
+_EXTEND = "due_at, promise := deadline"
+_REFUSE = "refused (reason)"
+_ASK_PARKING = "挂账 asked; clocks run on"
+_PARK = "clocks paused, as suspend"
 
 RULES: tuple[Rule, ...] = (
     Rule(_S.PENDING_VERIFICATION, _A.VERIFY, _S.REGISTERED, None,
@@ -147,6 +173,23 @@ RULES: tuple[Rule, ...] = (
     Rule(_S.MERGED, _A.VOID, _S.VOIDED, None, ""),
     Rule(_S.DISPATCHED, _A.CLAIM, Target.SAME, Guard.QUEUED,
          "a queued event: the actor takes it; deadlines run on"),
+    Rule(_S.DISPATCHED, _A.REQUEST_EXTENSION, Target.SAME, Guard.MAY_REQUEST, _ASK_EXTENSION),
+    Rule(_S.ACKNOWLEDGED, _A.REQUEST_EXTENSION, Target.SAME, Guard.MAY_REQUEST, _ASK_EXTENSION),
+    Rule(_S.DISPATCHED, _A.APPROVE_EXTENSION, Target.SAME, Guard.EXTENSION_PENDING, _EXTEND),
+    Rule(_S.ACKNOWLEDGED, _A.APPROVE_EXTENSION, Target.SAME, Guard.EXTENSION_PENDING, _EXTEND),
+    Rule(_S.DISPATCHED, _A.REFUSE_EXTENSION, Target.SAME, Guard.EXTENSION_PENDING, _REFUSE),
+    Rule(_S.ACKNOWLEDGED, _A.REFUSE_EXTENSION, Target.SAME, Guard.EXTENSION_PENDING, _REFUSE),
+    Rule(_S.DISPATCHED, _A.REQUEST_PARKING, Target.SAME, Guard.MAY_REQUEST, _ASK_PARKING),
+    Rule(_S.ACKNOWLEDGED, _A.REQUEST_PARKING, Target.SAME, Guard.MAY_REQUEST, _ASK_PARKING),
+    Rule(_S.DISPATCHED, _A.APPROVE_PARKING, _S.PARKED, Guard.PARKING_PENDING, _PARK),
+    Rule(_S.ACKNOWLEDGED, _A.APPROVE_PARKING, _S.PARKED, Guard.PARKING_PENDING, _PARK),
+    Rule(_S.DISPATCHED, _A.REFUSE_PARKING, Target.SAME, Guard.PARKING_PENDING, _REFUSE),
+    Rule(_S.ACKNOWLEDGED, _A.REFUSE_PARKING, Target.SAME, Guard.PARKING_PENDING, _REFUSE),
+    Rule(_S.PARKED, _A.UNPARK, Target.PREVIOUS, None,
+         "as resume"),
+    Rule(_S.PARKED, _A.VOID, _S.VOIDED, None, ""),
+    Rule(_S.CLOSED, _A.REOPEN, _S.DISPATCHED, None,
+         "new cycle; counted as rework"),
 )  # fmt: skip
 
 
@@ -174,6 +217,12 @@ def guard_holds(guard: Guard | None, state: EventState, command: Command | None)
         return state.assignee_id is None
     if guard is Guard.OFF_CENTRE:
         return state.level != COMMAND_CENTRE_LEVEL
+    if guard is Guard.MAY_REQUEST:
+        return state.assignee_id is not None and state.request_kind is None
+    if guard is Guard.EXTENSION_PENDING:
+        return state.request_kind is RequestKind.EXTENSION
+    if guard is Guard.PARKING_PENDING:
+        return state.request_kind is RequestKind.PARKING
     if command is None:
         return True
     if guard is Guard.APPROVED:

@@ -206,7 +206,8 @@ async def _handle_lifecycle(request: Request, exc: Exception) -> Response:
         }
         return _answer(request, detail, 409)
     if isinstance(exc, InvalidCommand):
-        return _answer(request, {"loc": ["body"], "msg": str(exc)}, 422)
+        loc = ["body"] if exc.field is None else ["body", exc.field]
+        return _answer(request, {"loc": loc, "msg": str(exc)}, 422)
     return _answer(request, str(exc), 400)
 
 

@@ -29,8 +29,9 @@ def _at(body: dict[str, Any], name: str) -> datetime:
     return datetime.fromisoformat(body[name])
 
 
-def _handling(client: TestClient, token_for: Headers, clock: Clock) -> dict[str, tuple[float, ...]]:
-    day = clock.now.astimezone(get_settings().tz).date().isoformat()
+def _handling(client: TestClient, token_for: Headers, day: str) -> dict[str, tuple[float, ...]]:
+    """Both handling rates of grid 01 for the events reported on ``day`` (the same day before
+    and after: a test that starts shortly before midnight ends on the next one)."""
     r = client.get(
         "/api/v1/stats/indicators",
         params={"since": day, "until": day, "grid": GRID_01},
@@ -48,7 +49,8 @@ def _handling(client: TestClient, token_for: Headers, clock: Clock) -> dict[str,
 def test_rework_keeps_the_promise_and_handling_is_measured_against_it(
     client: TestClient, db: Session, clock: Clock, token_for: Headers
 ) -> None:
-    before = _handling(client, token_for, clock)
+    day = clock.now.astimezone(get_settings().tz).date().isoformat()
+    before = _handling(client, token_for, day)
     event = dispatched(db, clock)  # exposed_garbage: 10 min to acknowledge, 30 to resolve
     eid, promised = event.id or 0, event.due_at
     assert promised is not None
@@ -82,7 +84,7 @@ def test_rework_keeps_the_promise_and_handling_is_measured_against_it(
     assert _at(fixed.json(), "resolved_at") > _at(fixed.json(), "promised_due_at")
     assert fixed.json()["rejection_note"] == "垃圾未清运干净", "kept for the reviewer"
 
-    after = _handling(client, token_for, clock)
+    after = _handling(client, token_for, day)
     num, den = after["on_time_handling"]
     assert (num, den) == (before["on_time_handling"][0], before["on_time_handling"][1] + 1)
     stage_num, stage_den = after["on_time_handling_stage"]

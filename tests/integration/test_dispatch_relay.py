@@ -21,7 +21,7 @@ from dispatch import changes
 from dispatch.engine import jobs, promoter
 from dispatch.engine import relay as relayer
 from dispatch.engine import sweep as sweeper
-from dispatch.engine.queue import get_dispatch_queue
+from dispatch.engine.queue import get_dispatch_queue, timers_key
 from dispatch.lifecycle import actions, loading, system
 from domain.lifecycle import Action, TimerKind
 from kernel.settings import get_settings
@@ -51,7 +51,7 @@ def _outbox(session: Session, event_id: int) -> list[tuple[str, bool, int]]:
 
 
 def _scheduled(redis: Redis) -> dict[str, float]:
-    key = get_dispatch_queue(redis).scheduled_job_registry.key
+    key = timers_key(get_dispatch_queue(redis))
     pairs: list[tuple[bytes, float]] = redis.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
     return {k.decode(): float(v) for k, v in pairs}
 

@@ -16,6 +16,7 @@ export type Status =
   | 'acknowledged'
   | 'resolved'
   | 'suspended'
+  | 'parked'
   | 'merged'
   | 'closed'
   | 'voided'
@@ -27,6 +28,7 @@ export const OPEN_STATUSES: Status[] = [
   'acknowledged',
   'resolved',
   'suspended',
+  'parked',
 ]
 
 export interface Me {
@@ -87,6 +89,17 @@ export interface EventOut {
   promised_due_at?: string | null
   rejection_note?: string | null
   rejected_at?: string | null
+  cycle?: number
+  pending_request?: PendingRequest | null
+  parked_until?: string | null
+}
+
+/** A holder's 延期 (extension) or 挂账 (parking) request waiting for the level above. */
+export interface PendingRequest {
+  kind: 'extension' | 'parking'
+  requested_at: string
+  reason: string
+  deadline: string | null
 }
 
 export interface EventPage {

@@ -12,14 +12,43 @@ export type ActionName =
   | 'suspend'
   | 'resume'
   | 'void'
+  | 'approve_extension'
+  | 'refuse_extension'
+  | 'approve_parking'
+  | 'refuse_parking'
+  | 'unpark'
+  | 'reopen'
 
+// A holder's pending request (延期 / 挂账) is decided while the event is dispatched or
+// acknowledged; the requests themselves (with a deadline or a review date) are made through the
+// API (README: 延期, 挂账 and 重开).
+const DECISIONS: ActionName[] = ['approve_extension', 'refuse_extension', 'approve_parking', 'refuse_parking']
 const BY_STATUS: Partial<Record<Status, ActionName[]>> = {
   pending_verification: ['void'],
   registered: ['dispatch', 'void'],
-  dispatched: ['dispatch', 'claim', 'acknowledge', 'escalate', 'suspend', 'void'],
-  acknowledged: ['dispatch', 'escalate', 'suspend', 'void'],
+  dispatched: ['dispatch', 'claim', 'acknowledge', 'escalate', 'suspend', 'void', ...DECISIONS],
+  acknowledged: ['dispatch', 'escalate', 'suspend', 'void', ...DECISIONS],
   resolved: ['review'],
   suspended: ['resume', 'void'],
+  parked: ['unpark', 'void'],
+  closed: ['reopen'],
+}
+/** Whose superior decides a holder's request (domain/roles.py SUPERIOR). */
+const SUPERIOR: Partial<Record<string, Me['role']>> = {
+  member: 'head',
+  head: 'community',
+  community: 'dispatcher',
+  dispatcher: 'dispatcher',
+  department: 'dispatcher',
+}
+
+/** The holder's superior (where the event is: the API checks the place) or the command centre;
+ * never the holder. */
+function decides(me: Me, e: EventOut): boolean {
+  if (!e.assignee || e.assignee.id === me.staff_id) return false
+  if (me.role === 'dispatcher') return true
+  if (SUPERIOR[e.assignee_role ?? ''] !== me.role) return false
+  return me.role !== 'head' || me.grid_code === e.grid_code
 }
 export const MAX_LEVEL = 3
 const ROLE_LEVEL: Partial<Record<Me['role'], number>> = {
@@ -47,7 +76,16 @@ export function allowedActions(me: Me, e: EventOut): ActionName[] {
       case 'dispatch':
       case 'suspend':
       case 'resume':
+      case 'reopen':
         return me.role === 'dispatcher'
+      case 'approve_extension':
+      case 'refuse_extension':
+        return e.pending_request?.kind === 'extension' && decides(me, e)
+      case 'approve_parking':
+      case 'refuse_parking':
+        return e.pending_request?.kind === 'parking' && decides(me, e)
+      case 'unpark':
+        return decides(me, e)
       case 'claim': // a queued event (the command centre's shared queue): take it first
         return !e.assignee && handles(me, e)
       case 'acknowledge':
@@ -72,5 +110,12 @@ export function allowedActions(me: Me, e: EventOut): ActionName[] {
 /** Actions whose note is required (a rejected review) or strongly expected (the reason). */
 export function needsNote(action: ActionName, approved?: boolean): boolean {
   if (action === 'review') return approved === false
-  return action === 'suspend' || action === 'resume' || action === 'void'
+  return (
+    action === 'suspend' ||
+    action === 'resume' ||
+    action === 'void' ||
+    action === 'reopen' ||
+    action === 'refuse_extension' ||
+    action === 'refuse_parking'
+  )
 }

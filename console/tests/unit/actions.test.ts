@@ -20,3 +20,24 @@ describe('the command centre shared queue', () => {
     expect(allowedActions(dispatcher, held)).not.toContain('claim')
   })
 })
+
+const head = { role: 'head', staff_id: 5, grid_code: '130203001001001' } as unknown as Me
+const held = (fields: Partial<EventOut>) =>
+  event({ level: 0, assignee: { id: 3 } as EventOut['assignee'], assignee_role: 'member', ...fields })
+
+describe('延期, 挂账 and 重开', () => {
+  it('offers the decision on a pending request to the superior, never to the holder', () => {
+    const asked = held({ pending_request: { kind: 'extension', requested_at: '', reason: 'x', deadline: '' } })
+    expect(allowedActions(head, asked)).toEqual(expect.arrayContaining(['approve_extension', 'refuse_extension']))
+    expect(allowedActions(head, asked)).not.toContain('approve_parking')
+    expect(allowedActions(member, asked)).not.toContain('approve_extension')
+    expect(allowedActions(dispatcher, asked)).toContain('approve_extension')
+    expect(allowedActions(head, held({}))).not.toContain('approve_extension')
+  })
+  it('unparks a parked event (superior or command centre) and reopens a closed one (command centre)', () => {
+    expect(allowedActions(head, held({ status: 'parked' }))).toContain('unpark')
+    expect(allowedActions(member, held({ status: 'parked' }))).not.toContain('unpark')
+    expect(allowedActions(dispatcher, held({ status: 'closed' }))).toEqual(['reopen'])
+    expect(allowedActions(head, held({ status: 'closed' }))).toEqual([])
+  })
+})

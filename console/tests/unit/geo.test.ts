@@ -29,9 +29,11 @@ describe('allowed actions by role and status', () => {
     expect(allowedActions(me('dispatcher'), ev({ status: 'resolved' }))).toEqual([])
     expect(allowedActions(me('dispatcher'), ev({ status: 'resolved', assignee_role: 'head' }))).toEqual(['review'])
   })
-  it('lets the assignee acknowledge and escalate, and nobody act on a closed event', () => {
+  it('lets the assignee acknowledge and escalate, and only the command centre reopen a closed event', () => {
     expect(allowedActions(me('head', { staff_id: 2 }), ev())).toEqual(['acknowledge', 'escalate'])
-    expect(allowedActions(me('dispatcher'), ev({ status: 'closed' }))).toEqual([])
+    expect(allowedActions(me('dispatcher'), ev({ status: 'closed' }))).toEqual(['reopen'])
+    expect(allowedActions(me('head', { staff_id: 2 }), ev({ status: 'closed' }))).toEqual([])
+    expect(allowedActions(me('dispatcher'), ev({ status: 'voided' }))).toEqual([])
     expect(allowedActions(me('evaluator'), ev())).toEqual([])
   })
 })

@@ -83,6 +83,10 @@ def list_events(
     ] = None,
     status: Annotated[list[Status] | None, Query(description="repeatable")] = None,
     overdue: Annotated[bool | None, Query(description="past due and still open")] = None,
+    request: Annotated[
+        Literal["extension", "parking"] | None,
+        Query(description="with a holder's pending 延期 (extension) or 挂账 (parking) request"),
+    ] = None,
     grid: Annotated[str | None, Query(pattern=r"^\d{15}$")] = None,
     community: Annotated[str | None, Query(pattern=r"^\d{12}$", description="code")] = None,
     level: Levels = None,
@@ -108,6 +112,7 @@ def list_events(
             scope=scope,
             statuses=tuple(status or ()),
             overdue=overdue,
+            request=request,
             grid=grid,
             category=category,
             since=since,

@@ -15,7 +15,15 @@ from fastapi import APIRouter, Body, Depends
 from dispatch.events.reads import event_out
 from dispatch.events.schemas import EventOut
 from dispatch.lifecycle import actions
-from dispatch.lifecycle.schemas import ActionIn, DispatchIn, ReviewIn
+from dispatch.lifecycle.schemas import (
+    ActionIn,
+    DispatchIn,
+    ExtensionIn,
+    ParkingIn,
+    ReasonIn,
+    ReopenIn,
+    ReviewIn,
+)
 from domain.jurisdiction import Principal
 from domain.lifecycle import Action
 from domain.roles import ROLE_LEVEL, Role
@@ -29,6 +37,14 @@ router = APIRouter(prefix="/api/v1/events", tags=["dispatch"], responses=AUTHENT
 #: Everyone who handles events at some level (the service narrows it to the assignee).
 HANDLERS = tuple(ROLE_LEVEL)
 COMMAND_CENTRE = (Role.DISPATCHER,)
+#: Everyone who is some role's superior (``domain.roles.SUPERIOR``): the service narrows it to
+#: the holder's superior where the event is, or the command centre, never the holder.
+APPROVERS = (Role.HEAD, Role.COMMUNITY, Role.DISPATCHER)
+_APPROVER_DOC = (
+    " Decided by the holder's superior (a member's: the grid head; a head's: the community;"
+    " the community's, a department's and a dispatcher's: the command centre) or the command"
+    " centre, never by the holder."
+)
 
 _RESPONSES = problems(404, 409)
 
@@ -76,6 +92,38 @@ ROUTES: tuple[ActionRoute, ...] = (
                 " time."),
     ActionRoute(Action.VOID, (Role.DISPATCHER, Role.HEAD),
                 "作废: invalid or duplicate (command centre; the grid head before dispatch)."),
+    ActionRoute(Action.REQUEST_EXTENSION, HANDLERS,
+                "延期申请: the holder asks the level above for a later resolve deadline"
+                " (``deadline``, later than the current one, at most 30 days ahead) with a reason"
+                " (``note``). Nothing moves until it is approved; one request at a time (409).",
+                body=ExtensionIn, body_required=True),
+    ActionRoute(Action.APPROVE_EXTENSION, APPROVERS,
+                "延期批准: the resolve deadline (``due_at``) and the original promise"
+                " (``promised_due_at``) move to the deadline asked for." + _APPROVER_DOC),
+    ActionRoute(Action.REFUSE_EXTENSION, APPROVERS,
+                "延期驳回: with a reason (``note``); nothing else changes." + _APPROVER_DOC,
+                body=ReasonIn, body_required=True),
+    ActionRoute(Action.REQUEST_PARKING, HANDLERS,
+                "挂账申请: the holder asks to park a case that cannot be fixed now (budget,"
+                " season) with a reason (``note``) and optionally a review date (``review_on``);"
+                " the clocks run on until it is approved; one request at a time (409).",
+                body=ParkingIn, body_required=True),
+    ActionRoute(Action.APPROVE_PARKING, APPROVERS,
+                "挂账批准: the event is parked (``parked``): its clocks stop with their remaining"
+                " time kept, as a suspension stops them." + _APPROVER_DOC),
+    ActionRoute(Action.REFUSE_PARKING, APPROVERS,
+                "挂账驳回: with a reason (``note``); the case stays with its holder."
+                + _APPROVER_DOC,
+                body=ReasonIn, body_required=True),
+    ActionRoute(Action.UNPARK, APPROVERS,
+                "挂账解除: the clocks run again with the time they had left; the promise moves by"
+                " the parked time (the holder's superior or the command centre)."),
+    ActionRoute(Action.REOPEN, COMMAND_CENTRE,
+                "重开 (command centre): a closed case came back. A new cycle with a reason"
+                " (``note``): dispatched anew, to ``assignee_id`` or ``level`` or (neither) the"
+                " handler of the closed cycle, with new clocks and a new promise; counted as"
+                " rework (返工). The closure stays in the audit log.",
+                body=ReopenIn, body_required=True),
 )  # fmt: skip
 
 
@@ -88,12 +136,15 @@ def _run(
     now: datetime,
 ) -> EventOut:
     data = body or ActionIn()
+    target = data if isinstance(data, DispatchIn | ReopenIn) else None
     request = actions.ActionRequest(
         note=data.note,
         version=data.version,
         approved=data.approved if isinstance(data, ReviewIn) else None,
-        assignee_id=data.assignee_id if isinstance(data, DispatchIn) else None,
-        level=data.level if isinstance(data, DispatchIn) else None,
+        assignee_id=None if target is None else target.assignee_id,
+        level=None if target is None else target.level,
+        deadline=data.deadline if isinstance(data, ExtensionIn) else None,
+        review_on=data.review_on if isinstance(data, ParkingIn) else None,
     )
     actions.act(
         uow=uow,

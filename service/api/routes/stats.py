@@ -25,6 +25,7 @@ from evaluation import exports
 from evaluation.bundle import write_bundle
 from evaluation.drilldown import Part, drilldown, event_list, page, stream_rows
 from evaluation.indicators import indicator_report
+from evaluation.process import CASE_COUNTERS, GROUPS, process_counts
 from evaluation.resolution import resolution_table
 from evaluation.returns import returns_by_category
 from evaluation.scope import Scope, bounds, window, with_category, with_place
@@ -363,6 +364,90 @@ def supervision_counts(session: ReadSessionDep, _: Reader, scope: Window) -> lis
         SupervisionCount(group=c.group, key=c.key, raised=c.raised, acknowledged=c.acknowledged)
         for c in supervision.counts(session, since=start, until=end)
     ]
+
+
+class ProcessActionsOut(BaseModel):
+    request_extension: int = Field(description="延期申请 rows")
+    approve_extension: int = Field(description="延期批准 rows (each names its approver)")
+    refuse_extension: int = Field(description="延期驳回 rows")
+    request_parking: int = Field(description="挂账申请 rows")
+    approve_parking: int = Field(description="挂账批准 rows")
+    refuse_parking: int = Field(description="挂账驳回 rows")
+    unpark: int = Field(description="挂账解除 rows")
+    return_: int = Field(alias="return", description="回退 rows")
+    reopen: int = Field(description="重开 rows")
+
+    model_config = {"populate_by_name": True, "serialize_by_alias": True}
+
+
+class ProcessCasesOut(BaseModel):
+    extended: int = Field(description="cases with at least one approved extension")
+    parked: int = Field(description="cases parked with approval at least once")
+    returned: int = Field(description="cases returned to the command centre at least once")
+    reopened: int = Field(description="cases reopened after closing at least once")
+
+
+class ProcessRatesOut(BaseModel):
+    extension_rate: float | None = Field(description="延期率: extended / dispatched_cases")
+    parking_rate: float | None = Field(description="挂账率: parked / dispatched_cases")
+    return_rate: float | None = Field(description="回退率: returned / dispatched_cases")
+    reopen_rate: float | None = Field(description="重开率: reopened / dispatched_cases")
+
+
+class ProcessRowOut(BaseModel):
+    code: str
+    name: str
+    dispatched_cases: int = Field(description="events of the group reported in the window and "
+                                  "dispatched (the rates' denominator)")  # fmt: skip
+    actions: ProcessActionsOut
+    cases: ProcessCasesOut
+    rates: ProcessRatesOut
+
+
+class ProcessOut(BaseModel):
+    group_by: str
+    rows: list[ProcessRowOut]
+    definitions: dict[str, str] = Field(
+        description="each rate's formula (FORMULAS_ZH, as /stats/indicators shows it)"
+    )
+
+
+ProcessGroup = Literal["grid", "community", "category"]
+
+
+@router.get("/process", response_model=ProcessOut, response_model_by_alias=True)
+def process(
+    session: ReadSessionDep, _: Reader, scope: PlaceWindow, group_by: ProcessGroup = "grid"
+) -> ProcessOut:
+    """延期 (extension), 挂账 (parking), 回退 (return) and 重开 (reopen) per grid, community or
+    category: the actions in the audit log of the events reported in the window (as the
+    indicators count them: every action of those events, whenever it came), the cases with each,
+    and their rates per dispatched case — the indicators 延期率, 挂账率, 回退率, 重开率 per
+    group (the rows sum to the indicators' numerators and denominators)."""
+    group = next(g for g in GROUPS if g.value == group_by)
+    rows = process_counts(session, scope, group)
+    return ProcessOut(
+        group_by=group.value,
+        rows=[
+            ProcessRowOut(
+                code=r.code,
+                name=r.name,
+                dispatched_cases=r.dispatched_cases,
+                actions=ProcessActionsOut.model_validate(dict(r.actions)),
+                cases=ProcessCasesOut(
+                    extended=r.cases["extended_cases"],
+                    parked=r.cases["parked_cases"],
+                    returned=r.cases["returned_cases"],
+                    reopened=r.cases["reopened_cases"],
+                ),
+                rates=ProcessRatesOut.model_validate(
+                    {rate: r.rate(counter) for rate, counter in CASE_COUNTERS.items()}
+                ),
+            )
+            for r in rows
+        ],
+        definitions={rate: FORMULAS_ZH[rate] for rate in CASE_COUNTERS},
+    )
 
 
 class CategoryReturnsOut(BaseModel):

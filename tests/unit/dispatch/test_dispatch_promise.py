@@ -149,8 +149,10 @@ def test_the_rejection_note_is_on_the_event_until_the_next_review() -> None:
 # --- the property: nothing but a pause moves the promise --------------------------------------
 
 
-#: The actions that end a pause (suspension, merge): the only ones allowed to move the promise.
-PAUSE_ENDS = frozenset({Action.RESUME, Action.UNMERGE})
+#: The actions that end a pause (suspension, parking, merge): with an approved extension and a
+#: reopening (a new cycle, a new promise) the only ones allowed to move the promise.
+PAUSE_ENDS = frozenset({Action.RESUME, Action.UNMERGE, Action.UNPARK})
+MOVES_PROMISE = PAUSE_ENDS | {Action.APPROVE_EXTENSION, Action.REOPEN}
 
 
 @settings(max_examples=400, deadline=None)
@@ -159,14 +161,15 @@ PAUSE_ENDS = frozenset({Action.RESUME, Action.UNMERGE})
     trusted=st.booleans(),
     intents=st.lists(INTENTS, min_size=1, max_size=60),
 )
-def test_no_action_but_a_pause_moves_the_original_deadline(
+def test_no_action_but_a_pause_an_extension_or_a_reopening_moves_the_original_deadline(
     policy: SlaPolicy, trusted: bool, intents: list[Intent]
 ) -> None:
     """Random sequences of every action (dispatch, re-dispatch, rework, escalation, warnings,
     breaches, suspension, merge, void...). A model independent of the engine (24×7: the first
     dispatch's level allowance from its instant, plus the length of every pause — for the
-    acknowledgement promise, of every pause that began before acknowledgement) predicts the
-    promise after each step; only the end of a pause may change it, and never earlier."""
+    acknowledgement promise, of every pause that began before acknowledgement; the deadline an
+    approved extension asked for; a reopening's new first dispatch) predicts the promise after
+    each step; only those may change it, and none but a reopening earlier."""
     assert policy.calendar is CONTINUOUS
     state = open_event(event_id="e1", policy=policy, now=T0, reporter_id="r", trusted=trusted).state
     now = T0
@@ -178,7 +181,9 @@ def test_no_action_but_a_pause_moves_the_original_deadline(
         except DomainError:
             continue
         before, after = state, decision.state
-        if before.promised_due_at is None and after.dispatched_at is not None:
+        if command.action is Action.REOPEN or (
+            before.promised_due_at is None and after.dispatched_at is not None
+        ):
             level = after.level
             expected = (
                 now + policy.ack_allowance(level),
@@ -191,9 +196,14 @@ def test_no_action_but_a_pause_moves_the_original_deadline(
                 _shift(expected[0], paused) if ack_running else expected[0],
                 _shift(expected[1], paused),
             )
+        elif command.action is Action.APPROVE_EXTENSION:
+            expected = (expected[0], before.request_deadline)
         assert promise(after) == expected, (command.action, before.status)
-        if command.action not in PAUSE_ENDS and before.promised_due_at is not None:
+        if command.action not in MOVES_PROMISE and before.promised_due_at is not None:
             assert promise(after) == promise(before), command.action
+        if command.action is Action.REOPEN:
+            state = after
+            continue
         for name in PROMISE_FIELDS:
             old, new = getattr(before, name), getattr(after, name)
             assert old is None or (new is not None and new >= old), name

@@ -79,7 +79,9 @@ WEIGHTED_ACTIONS: list[Action] = [
         Action.VERIFY: 2, Action.DISPATCH: 3, Action.ACKNOWLEDGE: 4, Action.RESOLVE: 4,
         Action.REVIEW: 4, Action.ESCALATE: 2, Action.SUSPEND: 2, Action.RESUME: 3,
         Action.VOID: 1, Action.WARN: 3, Action.BREACH: 3, Action.MERGE: 1, Action.UNMERGE: 2,
-        Action.CLAIM: 2, Action.RETURN: 1,
+        Action.CLAIM: 2, Action.RETURN: 1, Action.REQUEST_EXTENSION: 2,
+        Action.APPROVE_EXTENSION: 2, Action.REFUSE_EXTENSION: 1, Action.REQUEST_PARKING: 1,
+        Action.APPROVE_PARKING: 1, Action.REFUSE_PARKING: 1, Action.UNPARK: 2, Action.REOPEN: 1,
     }.items()
     for _ in range(weight)
 ]  # fmt: skip
@@ -126,17 +128,36 @@ def concretize(intent: Intent, state: EventState, now: datetime) -> tuple[Comman
         due = timer_due_at(state, timer)
         if intent.on_time and due is not None:
             now = max(now, due)
+    deadline: datetime | None = None
+    if action is Action.REQUEST_EXTENSION:  # later than the deadline, or (stale) not
+        base = max(d for d in (state.due_at, state.promised_due_at, now) if d is not None)
+        deadline = base + timedelta(minutes=intent.minutes - (10 if intent.stale else 0))
+    elif action is Action.REQUEST_PARKING and intent.on_time:
+        deadline = now + timedelta(days=intent.minutes)
     command = Command(
         action=action,
         actor="p1",
         actor_role=Role.MEMBER,
-        note="不属于本单位职责" if action is Action.RETURN else "",
+        note="" if intent.approved is False and action in NEEDS_REASON else REASON.get(action, ""),
         approved=intent.approved,
-        assignment=assignment,
+        assignment=assignment if action is not Action.REOPEN or intent.on_time else None,
         timer=timer,
         deadline_version=version,
+        deadline=deadline,
     )
     return command, now
+
+
+#: The actions that need a reason (note), and one for each.
+REASON: dict[Action, str] = {
+    Action.RETURN: "不属于本单位职责",
+    Action.REQUEST_EXTENSION: "需等待物业配合",
+    Action.REQUEST_PARKING: "需列入明年预算",
+    Action.REFUSE_EXTENSION: "时限内可以完成",
+    Action.REFUSE_PARKING: "应当立即处置",
+    Action.REOPEN: "问题复发",
+}
+NEEDS_REASON = frozenset(REASON)
 
 
 def check_decision(before: EventState, command: Command, decision_state: EventState,
@@ -150,11 +171,23 @@ def check_decision(before: EventState, command: Command, decision_state: EventSt
     assert abs(decision_state.level - before.level) <= 1 or command.action in (
         Action.DISPATCH,
         Action.RETURN,
+        Action.REOPEN,
     )
     if command.action is Action.RETURN:  # back to the command centre's queue, not counted up
         assert decision_state.level == 2 and decision_state.assignee_id is None
         assert decision_state.escalation_count == before.escalation_count
         assert decision_state.redispatch_count == before.redispatch_count
+    if command.action in (Action.REQUEST_EXTENSION, Action.REQUEST_PARKING):
+        assert decision_state.request_kind is not None and before.request_kind is None
+        assert command.note.strip() and decision_state.due_at == before.due_at
+    if command.action is Action.APPROVE_EXTENSION:  # the deadline asked for, and only then
+        assert decision_state.due_at == before.request_deadline
+        assert decision_state.promised_due_at == before.request_deadline
+        assert audit.data["asked_reason"] == before.request_reason
+    if command.action is Action.REOPEN:  # a new cycle, counted as rework
+        assert before.status is Status.CLOSED and decision_state.status is Status.DISPATCHED
+        assert decision_state.cycle == before.cycle + 1
+        assert decision_state.rework_count == before.rework_count + 1
     if command.action is Action.CLAIM:  # a claim takes the event; the clocks run on
         assert before.assignee_id is None and decision_state.assignee_id == command.actor
         assert (decision_state.due_at, decision_state.ack_due_at) == (

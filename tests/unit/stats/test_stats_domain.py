@@ -179,7 +179,8 @@ def test_indicator_formulas_with_plain_values() -> None:
         "patrolled_grid_days": 27.0, "grid_days": 30.0, "covered_area_km2": 16.18,
         "jurisdiction_area_km2": 16.18, "staffed_grids": 43.0, "grids": 44.0,
         "ever_registered": 186.0, "registered_on_time": 180.0, "voided_after_registration": 1.0,
-        "reviews": 178.0, "reviews_on_time": 170.0,
+        "reviews": 178.0, "reviews_on_time": 170.0, "dispatched_cases": 188.0,
+        "extended_cases": 9.0, "parked_cases": 2.0, "returned_cases": 4.0, "reopened_cases": 1.0,
         "all_reports": 220.0, "linked_reports": 20.0, "verifications_due": 25.0,
         "verified_on_time": 22.0, "public_decided": 24.0, "public_valid": 18.0,
     }  # fmt: skip
@@ -211,6 +212,10 @@ def test_indicator_formulas_with_plain_values() -> None:
         "on_time_verification": (22, 25, 0.88),
         "valid_public_report": (18, 24, 0.75),
         "duplicate_share": (20, 220, round(20 / 220, 6)),
+        "extension_rate": (9, 188, round(9 / 188, 6)),  # per dispatched case
+        "parking_rate": (2, 188, round(2 / 188, 6)),
+        "return_rate": (4, 188, round(4 / 188, 6)),
+        "reopen_rate": (1, 188, round(1 / 188, 6)),
     }
     assert set(expected) == set(value)
     for code, (num, den, v) in expected.items():
