@@ -14,10 +14,10 @@ transaction: ``stats_audit`` on ``event_audit`` (each registration, void and rev
 (a new report, a link, a move); ``stats_rebuild`` v4 recomputes them from the raw rows, and
 fills them here. Defaults 0: the writers of the event counters (``stats_add``) leave them alone.
 
-Chained after 0026 (main when this was written); the lead must re-chain it after 0023.
+Chained after 0023 (main's head when this was written).
 
 Revision ID: 0024
-Revises: 0026
+Revises: 0023
 Create Date: 2026-11-29 15:00:00
 """
 
@@ -25,7 +25,7 @@ from alembic import op
 from kernel.sqlfiles import read_sql
 
 revision: str = "0024"
-down_revision: str | None = "0026"
+down_revision: str | None = "0023"
 
 COLUMNS = (
     "ever_registered",
