@@ -9,9 +9,11 @@ Then, in the same run and on the same data, times p50 over ``--runs`` calls of:
 - resolution by grid over the last 30 days and over the whole year: the service
   (``evaluation.service.resolution``: sealed histogram blocks merged with NumPy) beside
   the naive SQL (``percentile_cont`` over the event table, grouped by grid);
-- the indicators for the last full calendar month: the service (``stats_daily`` counters,
-  patrol grid-days, the map's coverage) beside the same figures computed from the event,
-  audit and patrol tables;
+- the indicators for the last full calendar month: the service (sealed counters, patrol
+  grid-days, the map's coverage) beside every counter they read recomputed from the event,
+  audit, public-report and patrol tables (``evaluation.verify.raw_counter_totals``: the
+  definitions ``wangge audit verify`` checks with), which must agree — and, with one counter
+  tampered in a rolled-back transaction, must not;
 - the resolution and indicators endpoints over HTTP (uvicorn, one worker), for the record.
 
 It also checks that the fast path's figures equal ``percentile_disc`` over the raw events
@@ -31,15 +33,17 @@ from typing import Any
 
 import httpx
 import psycopg
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
 from bench.common import ROOT, bench_database, serve
 from domain.evaluation.days import GroupBy
 from evaluation.indicators import indicator_report
+from evaluation.mapfigures import refresh_map_figures
 from evaluation.resolution import ResolutionTable, resolution_table
 from evaluation.scope import Scope, resolve_scope
 from evaluation.sealing import seal, today_local
+from evaluation.verify import RAW_COUNTERS, differing_counters, raw_counter_totals
 from kernel.db import libpq_url
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
@@ -76,44 +80,23 @@ SELECT g.code, count(*),
  GROUP BY g.code
 """
 
-NAIVE_INDICATORS = """
-WITH ev AS (
-  SELECT e.*, c.resolve_minutes, fd.at AS first_dispatch
-    FROM event e JOIN category c ON c.id = e.category_id
-    LEFT JOIN LATERAL (SELECT a.at FROM event_audit a
-                        WHERE a.event_id = e.id AND a.action = 'dispatch'
-                          AND a.from_status = 'registered'
-                        ORDER BY a.version LIMIT 1) fd ON true
-   WHERE e.created_at >= %(start)s AND e.created_at < %(end)s)
-SELECT count(*) AS reported,
-       count(*) FILTER (WHERE status = 'voided') AS voided,
-       count(*) FILTER (WHERE status NOT IN ('pending_verification', 'voided')) AS registered,
-       count(*) FILTER (WHERE source <> 'staff'
-                        AND status NOT IN ('pending_verification', 'voided')) AS public_registered,
-       count(*) FILTER (WHERE dispatched_at IS NOT NULL) AS dispatched,
-       count(*) FILTER (WHERE dispatched_at IS NOT NULL
-                        AND first_dispatch - created_at <= interval '10 minutes')
-         AS dispatched_on_time,
-       coalesce(sum(redispatch_count), 0) AS redispatches,
-       count(*) FILTER (WHERE status IN ('resolved', 'closed')) AS handled,
-       count(*) FILTER (WHERE status IN ('resolved', 'closed') AND resolved_at <= due_at)
-         AS handled_on_time,
-       coalesce(sum(rework_count), 0) AS reworks,
-       count(*) FILTER (WHERE status = 'closed') AS closed,
-       count(*) FILTER (WHERE status = 'closed'
-                        AND closed_at - created_at <= resolve_minutes * interval '1 minute')
-         AS closed_on_time,
-       count(*) FILTER (WHERE status = 'closed' AND level = 0) AS closed_level0,
-       count(*) FILTER (WHERE status = 'closed' AND level <= 2) AS closed_le2,
-       (SELECT count(*) FROM (
-          SELECT DISTINCT p.grid_id, (p.started_at AT TIME ZONE 'Asia/Shanghai')::date
-            FROM patrol p
-           WHERE p.started_at >= %(start)s AND p.started_at < %(end)s
-             AND (p.track IS NOT NULL
-                  OR EXISTS (SELECT 1 FROM patrol_point pp WHERE pp.patrol_id = p.id))) d)
-         AS patrolled_grid_days
-  FROM ev
-"""
+#: One counter changed behind the triggers' back, and the sealed blocks dropped so the served
+#: figures read the day rows (the bench's own transaction, rolled back).
+TAMPER = (
+    """
+    UPDATE stats_daily SET closed = closed + 1
+     WHERE (day, grid_id, category_id) = (SELECT day, grid_id, category_id FROM stats_daily
+                                           WHERE day BETWEEN :a AND :b LIMIT 1)
+    """,
+    "DELETE FROM stats_counter_sealed",
+)
+
+
+def agreement(served: dict[str, float], raw: dict[int, dict[str, float]]) -> str:
+    differ = differing_counters(served, raw)
+    if not differ:
+        return "yes"
+    return "NO " + ", ".join(f"{k} served {a:g} raw {b:g}" for k, (a, b) in differ.items())
 
 
 def p50(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
@@ -155,6 +138,7 @@ def ensure_loaded(args: argparse.Namespace) -> tuple[dict[str, str], date]:
         engine = create_engine(env["WANGGE_DATABASE_URL"])
         with Session(engine) as session:
             sealed = seal(uow=UnitOfWork(session), today=today_local(datetime.now(UTC)))
+            refresh_map_figures(UnitOfWork(session))  # as the worker does after a map change
         engine.dispose()
         if sealed:
             print(f"sealed {sealed} new blocks in {time.perf_counter() - started:.1f} s")
@@ -174,6 +158,8 @@ def ensure_loaded(args: argparse.Namespace) -> tuple[dict[str, str], date]:
         engine, days=DAYS, seed=SEED, per_day=per_day, grids=args.grids, until=until,
         progress=True,
     )  # fmt: skip
+    with Session(engine) as session:  # the simulator added grids: as the worker would
+        refresh_map_figures(UnitOfWork(session))
     print(f"loaded: {summary.line()}")
     print(f"        load {summary.extra['load_seconds']} s, statistics rebuild + seal "
           f"{summary.extra['rebuild_seconds']} s, {summary.extra['templates']} path templates, "
@@ -238,16 +224,24 @@ def main() -> None:
                   f"percentile_disc over raw events for every grid: "
                   f"{'yes' if not mismatches else 'NO ' + str(mismatches[:5])}")  # fmt: skip
         scope = resolve_scope(session, since=month[0], until=month[1])
-        fast_ms, report = p50(lambda: indicator_report(session=session, scope=scope), args.runs)
-        params = bounds(*month)
-        naive_ms, naive_row = p50(
-            lambda: conn.execute(NAIVE_INDICATORS, params).fetchone(), args.runs
+        now = datetime.now(UTC)
+        fast_ms, report = p50(
+            lambda: indicator_report(session=session, scope=scope, now=now), args.runs
+        )
+        naive_ms, raw = p50(
+            lambda: raw_counter_totals(session, scope, now=now, per_grid=False), args.runs
         )
         rows.append((f"indicators, month {month[0]:%Y-%m}", fast_ms, naive_ms))
-        names = [d.name for d in conn.execute(NAIVE_INDICATORS, params).description or []]
-        same = all(report.totals[n] == float(v) for n, v in zip(names, naive_row, strict=True))
         print(f"indicators {month[0]:%Y-%m}: {int(report.totals['reported']):,} events reported; "
-              f"counters == raw SQL: {'yes' if same else 'NO'}")  # fmt: skip
+              f"every counter ({len(RAW_COUNTERS)}) == raw SQL: "
+              f"{agreement(report.totals, raw)}")  # fmt: skip
+        # the same comparison with one counter tampered (rolled back): it must say NO
+        for statement in TAMPER:
+            session.execute(text(statement), {"a": month[0], "b": month[1]})
+        tampered = indicator_report(session=session, scope=scope, now=now)
+        print(f"  with stats_daily.closed + 1 on one day (seals dropped; rolled back): "
+              f"{agreement(tampered.totals, raw)}")  # fmt: skip
+        session.rollback()
 
     print()
     print(f"{'query':<34} {'fast p50':>10} {'naive p50':>11} {'ratio':>8}")

@@ -1,9 +1,10 @@
 """The counters national practice needs that the event row does not keep: when an event was
 first registered (立案), whether it was voided after that, its reviews (核查) and how soon each
-followed the fix. Read from the audit log of the events reported in the window
-(``domain.evaluation.indicators.AUDIT_COUNTERS``), per grid; not part of the sealed fast path
-(docs/decisions/0009-audit-evidence.md: a month of a 1,000-grid city reads in well under a
-second)."""
+followed the fix (``domain.evaluation.indicators.AUDIT_COUNTERS``), as SQL over the audit log of
+the events reported in a window. The statistics keep them per report day like the other
+counters (``stats_daily``, sealed in ``stats_counter_block``; the trigger ``stats_audit`` and
+``stats_audit_counts``, migration 0024, docs/decisions/0018); this is the same definition over
+the raw rows, which ``wangge audit verify`` and the drill-downs read."""
 
 from __future__ import annotations
 
@@ -15,6 +16,16 @@ from sqlmodel import Session
 
 from domain.evaluation.indicators import AUDIT_COUNTERS
 from evaluation.scope import Scope, bounds
+
+#: The audit counters the statistics keep per report day (``stats_audit_counts``, migration
+#: 0024): 立案 and 核查. The others (the process counters of 延期, 挂账, 回退, 重开) are read from
+#: the audit log per request (``process_counter_sums``).
+KEPT_AUDIT_COUNTERS: tuple[str, ...] = AUDIT_COUNTERS[:5]
+PROCESS_COUNTERS: tuple[str, ...] = AUDIT_COUNTERS[5:]
+assert KEPT_AUDIT_COUNTERS == (
+    "ever_registered", "registered_on_time", "voided_after_registration", "reviews",
+    "reviews_on_time",
+)  # fmt: skip
 
 #: The process actions counted per event (``au.n_<action>``): 延期, 挂账, 回退, 重开.
 PROCESS_ACTIONS: tuple[str, ...] = (
@@ -72,13 +83,14 @@ AUDIT_COUNTER_SQL: Mapping[str, str] = {
 assert tuple(AUDIT_COUNTER_SQL) == AUDIT_COUNTERS
 
 
-def audit_counter_sums(
+def process_counter_sums(
     session: Session, scope: Scope, *, per_grid: bool
 ) -> dict[int, dict[str, float]]:
-    """The audit counters of the window per grid (or, key 0, over all grids in scope)."""
+    """The process counters (``PROCESS_COUNTERS``) of the window per grid (or, key 0, over all
+    grids in scope), from the audit log of the window's events."""
     start, end = bounds(scope)
     key = "e.grid_id" if per_grid else "0"
-    sums = ", ".join(f"sum({AUDIT_COUNTER_SQL[c]})" for c in AUDIT_COUNTERS)
+    sums = ", ".join(f"sum({AUDIT_COUNTER_SQL[c]})" for c in PROCESS_COUNTERS)
     params: dict[str, Any] = {
         "start": start,
         "end": end,
@@ -86,7 +98,6 @@ def audit_counter_sums(
     }
     # index lookups per event cost what PostgreSQL's default random_page_cost (4, for spinning
     # disks) makes them look: a month of audit rows is then read by a scan of the whole table
-    # (3 s instead of 0.8 s on the 1 M-event year; bench.audit)
     session.execute(text("SET LOCAL random_page_cost = 1.1"))
     rows = session.execute(
         text(f"""
@@ -100,6 +111,6 @@ def audit_counter_sums(
     ).all()
     session.execute(text("SET LOCAL random_page_cost = DEFAULT"))
     return {
-        int(r[0]): {c: float(v or 0) for c, v in zip(AUDIT_COUNTERS, r[1:], strict=True)}
+        int(r[0]): {c: float(v or 0) for c, v in zip(PROCESS_COUNTERS, r[1:], strict=True)}
         for r in rows
     }

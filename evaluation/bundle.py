@@ -1,7 +1,10 @@
 """The evaluation bundle: one zip an outside evaluator checks without access to the system
 (docs/decisions/0009-audit-evidence.md).
 
-It holds, for the events reported in a window: every table that feeds the scorecard as CSV
+It holds, for the events reported in a window (registered in it, ``created_at``, which the
+event and audit counters count by; or received in it, ``received_at``, which the intake
+counters count by — a public report received before midnight and confirmed after it falls in
+two windows): every table that feeds the scorecard as CSV
 (events, their complete audit logs and every audit row of the window's days, categories with
 their time limits, grids, the staff roster with names and roles only, patrols), the indicator
 definitions, settings and scorecard (definitions.json), the published figures (results.json),
@@ -40,10 +43,13 @@ _EVENTS = """
 SELECT e.id, g.code, cm.code, c.code, e.source, e.status, e.level, e.version, e.created_at,
        e.dispatched_at, e.acknowledged_at, e.resolved_at, e.closed_at, e.voided_at, e.due_at,
        e.assignee_id, e.reporter_id, e.rework_count, e.redispatch_count, e.escalation_count,
-       e.duplicate_of, pr.verify_due_at, pr.verified_at, pr.outcome, e.promised_due_at
+       e.duplicate_of, pr.verify_due_at, pr.verified_at, pr.outcome, e.promised_due_at,
+       e.received_at
   FROM event e JOIN grid g ON g.id = e.grid_id JOIN community cm ON cm.id = g.community_id
   JOIN category c ON c.id = e.category_id LEFT JOIN public_report pr ON pr.event_id = e.id
- WHERE e.created_at >= :start AND e.created_at < :end ORDER BY e.id
+ WHERE (e.created_at >= :start AND e.created_at < :end)
+    OR (e.received_at >= :start AND e.received_at < :end)
+ ORDER BY e.id
 """
 EVENT_COLUMNS = (
     "id",
@@ -71,12 +77,15 @@ EVENT_COLUMNS = (
     "verified_at",
     "outcome",
     "promised_due_at",
+    "received_at",
 )
 _AUDIT = """
 SELECT a.id, a.event_id, a.version, a.action, a.from_status, a.to_status, a.from_level,
        a.to_level, a.actor, a.at, a.note, a.reason, a.data::text, encode(a.hash, 'hex')
   FROM event_audit a
  WHERE a.event_id IN (SELECT id FROM event WHERE created_at >= :start AND created_at < :end
+                      UNION SELECT id FROM event
+                             WHERE received_at >= :start AND received_at < :end
                       UNION SELECT event_id FROM event_audit WHERE at >= :start AND at < :end)
  ORDER BY a.event_id, a.version
 """

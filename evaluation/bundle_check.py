@@ -15,7 +15,10 @@ It checks, from the files alone:
    publish or compare the last head to fix the whole history;
 4. that each event's audit log, replayed (each row's data holds the fields it changed), gives
    the event's status, level and times in events.csv;
-5. every counter, indicator and score, recomputed from events.csv, audit.csv, patrols.csv,
+5. every counter, indicator and score, recomputed from events.csv (the reports registered in
+   the window, ``created_at``, for the event and audit counters; the reports received in it,
+   ``received_at``, for the intake counters: a report received before midnight and confirmed
+   after it belongs to two windows), audit.csv, patrols.csv,
    grids.csv, staff.csv and categories.csv by the definitions in definitions.json, against
    results.json (what the system published). The map's coverage needs the grid polygons, which
    are not in the bundle: its figures are taken from results.json and said so.
@@ -262,19 +265,24 @@ class Checker:
         for row in read_csv(self.folder, "audit.csv"):
             audit[int(row["event_id"])].append(row)
         per_grid: dict[str, dict[str, float]] = {g: dict.fromkeys(COUNTERS, 0.0) for g in grids}
+        since, until = date.fromisoformat(manifest["since"]), date.fromisoformat(manifest["until"])
         for event_id, event in events.items():
-            counts = event_counts(
-                event,
-                categories[event["category"]],
-                settings,
-                sorted(audit[event_id], key=lambda r: int(r["version"])),
-            )
-            counts |= intake_counts(event, instant(manifest["generated_at"]) or EPOCH)
-            if event["duplicate_of"]:
-                counts |= dict.fromkeys(EVENT_COUNTERS, 0.0)
+            counts: dict[str, float] = {}
+            # the events and the audit count a report by the day it was registered (立案:
+            # created_at, which a confirmation moves), the intake by the day it was received
+            if since <= local_day(event["created_at"]) <= until:
+                counts |= event_counts(
+                    event,
+                    categories[event["category"]],
+                    settings,
+                    sorted(audit[event_id], key=lambda r: int(r["version"])),
+                )
+                if event["duplicate_of"]:
+                    counts |= dict.fromkeys(EVENT_COUNTERS, 0.0)
+            if since <= local_day(event["received_at"]) <= until:
+                counts |= intake_counts(event, instant(manifest["generated_at"]) or EPOCH)
             for name, value in counts.items():
                 per_grid[event["grid"]][name] += value
-        since, until = date.fromisoformat(manifest["since"]), date.fromisoformat(manifest["until"])
         days = (until - since).days + 1
         walked: set[tuple[str, date]] = set()
         for patrol in read_csv(self.folder, "patrols.csv"):

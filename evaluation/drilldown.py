@@ -20,7 +20,7 @@ from domain.roles import LEVEL_LABELS, ROLE_LABELS
 from evaluation.auditcounts import AUDIT_COUNTER_SQL, AUDIT_FACTS_JOIN
 from evaluation.indicators import STAFFED_SQL
 from evaluation.intake import FROM_SQL as INTAKE_FROM_SQL
-from evaluation.intake import INTAKE_SQL
+from evaluation.intake import INTAKE_SQL, KEPT_INTAKE_SQL
 from evaluation.intake import WHERE_SQL as INTAKE_WHERE_SQL
 from evaluation.intake import window_params as intake_params
 from evaluation.models import COUNTER_COLUMNS
@@ -44,6 +44,8 @@ _COUNTER_SQL: Mapping[str, str] = {
         name: f"(stats_counts(e, cat.resolve_minutes)).{name}"
         for name in COUNTER_COLUMNS
         if name != "dispatched_on_time"
+        and name not in AUDIT_COUNTER_SQL
+        and name not in KEPT_INTAKE_SQL
     },
     "dispatched_on_time": "stats_dispatch_on_time(e, fd.at, stats_dispatch_limit())",
     **AUDIT_COUNTER_SQL,

@@ -1,6 +1,7 @@
-"""The indicators of a window: counters summed from sealed counter blocks and day rows, the
-audit log's counters (``evaluation.auditcounts``), the map's coverage and staffing, evaluated
-by the formulas of ``domain.evaluation.indicators``."""
+"""The indicators of a window: counters (the audit log's 立案 and 核查, and the intake counters of
+the reports received in the window, among them) summed from sealed counter blocks and day rows,
+the verifications overdue now, the map's coverage and staffing, evaluated by the formulas of
+``domain.evaluation.indicators``."""
 
 from __future__ import annotations
 
@@ -12,10 +13,9 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from domain.evaluation.days import MAX_BLOCK_LEVEL, cover, day_number, day_of_number
-from domain.evaluation.indicators import AUDIT_COUNTERS, INDICATORS, IndicatorValue, evaluate
-from domain.evaluation.intake import INTAKE_COUNTERS
-from evaluation.auditcounts import audit_counter_sums
-from evaluation.intake import intake_sums
+from domain.evaluation.indicators import INDICATORS, IndicatorValue, evaluate
+from evaluation.auditcounts import PROCESS_COUNTERS, process_counter_sums
+from evaluation.intake import overdue_verifications
 from evaluation.mapfigures import map_figures
 from evaluation.models import COUNTER_COLUMNS
 from evaluation.scope import Scope, no_jit
@@ -77,12 +77,12 @@ def _totals(session: Session, scope: Scope, now: datetime) -> dict[str, float]:
     no_jit(session)
     sums = counter_sums(session, scope, per_grid=False)
     totals = sums.get(0) or dict.fromkeys((*COUNTER_COLUMNS, "patrolled_grid_days"), 0.0)
-    totals |= audit_counter_sums(session, scope, per_grid=False).get(
-        0, dict.fromkeys(AUDIT_COUNTERS, 0.0)
+    totals |= process_counter_sums(session, scope, per_grid=False).get(
+        0, dict.fromkeys(PROCESS_COUNTERS, 0.0)
     )
-    totals |= intake_sums(session, scope, per_grid=False, now=now).get(0) or dict.fromkeys(
-        INTAKE_COUNTERS, 0.0
-    )
+    totals["verifications_due"] = totals["verifications_done"] + overdue_verifications(
+        session, scope, per_grid=False, now=now
+    ).get(0, 0.0)
     totals["grid_days"] = float(_grid_count(session, scope) * scope.days)
     if scope.grid_ids is None:
         totals["covered_area_km2"] = cov.covered_area_km2

@@ -1,6 +1,8 @@
 """The intake counters of a window (reports by their report time, ``received_at``): the SQL of
-``domain.evaluation.intake``, per report (drill-downs) and summed per grid (indicators and the
-scorecard)."""
+``domain.evaluation.intake``, per report (drill-downs) and summed per grid from the raw rows
+(``wangge audit verify``). The indicators and the scorecard read the counters the statistics keep
+per day (``stats_daily``, sealed; migration 0024) and add the verifications that became due
+because their deadline passed (``overdue_verifications``): that depends on the moment asked."""
 
 from __future__ import annotations
 
@@ -31,6 +33,16 @@ INTAKE_SQL: Mapping[str, str] = {
 }
 assert tuple(INTAKE_SQL) == INTAKE_COUNTERS
 
+#: The intake counters the statistics keep per received day (``stats_intake_counts``): those of
+#: ``INTAKE_SQL`` that do not depend on the moment asked, and the verifications done.
+#: In the order of the type ``stats_intake_counts`` (and of ``evaluation.models``' columns).
+KEPT_INTAKE_SQL: Mapping[str, str] = {
+    ("verifications_done" if c == "verifications_due" else c): (
+        f"({_PUBLIC} AND p.verified_at IS NOT NULL)::int" if c == "verifications_due" else sql
+    )
+    for c, sql in INTAKE_SQL.items()
+}
+
 #: The reports of a window, as ``e`` and ``p``: the tables, and the condition.
 FROM_SQL = "FROM event e LEFT JOIN public_report p ON p.event_id = e.id"
 WHERE_SQL = (
@@ -59,3 +71,23 @@ def intake_sums(
         int(row[0]): {c: float(v or 0) for c, v in zip(INTAKE_COUNTERS, row[1:], strict=True)}
         for row in rows
     }
+
+
+_OVERDUE_SQL = f"""
+SELECT {{key}}, count(*)
+  FROM public_report p JOIN event e ON e.id = p.event_id
+ WHERE p.verified_at IS NULL AND p.verify_due_at <= :now AND e.source <> 'staff'
+   AND {WHERE_SQL}
+ GROUP BY 1
+"""
+
+
+def overdue_verifications(
+    session: Session, scope: Scope, *, per_grid: bool, now: datetime
+) -> dict[int, float]:
+    """The public and hotline reports received in the window still not verified at ``now`` and
+    past their deadline, per grid (or, key 0, over all grids in scope): with the verifications
+    done, those are ``verifications_due``. Few rows, from the index of pending reports."""
+    key = "e.grid_id" if per_grid else "0"
+    rows = session.execute(text(_OVERDUE_SQL.format(key=key)), window_params(scope, now)).all()
+    return {int(r[0]): float(r[1]) for r in rows}

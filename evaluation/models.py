@@ -30,8 +30,10 @@ from sqlmodel import Field, SQLModel
 
 class StatsCounters(SQLModel):
     """The counters of ``stats_daily`` and ``stats_counter_block``, in column order (the SQL type
-    ``stats_counts`` plus the act-based ``dispatched_on_time``). Their definitions live in SQL
-    (``stats_counts_of``)."""
+    ``stats_counts`` plus the act-based ``dispatched_on_time``, then the audit log's counters,
+    the type ``stats_audit_counts``, then the intake counters, ``stats_intake_counts``). Their
+    definitions live in SQL (``stats_counts_of``, ``stats_audit_counts``,
+    ``stats_intake_counts``)."""
 
     reported: int = 0
     voided: int = 0
@@ -49,6 +51,23 @@ class StatsCounters(SQLModel):
     closed_level0: int = 0
     closed_le2: int = 0
     handled_on_promise: int = 0
+    # the audit counters (domain.evaluation.indicators.AUDIT_COUNTERS: 立案, 核查), kept per audit
+    # row by the trigger stats_audit (stats_audit_counts, migration 0024)
+    ever_registered: int = 0
+    registered_on_time: int = 0
+    voided_after_registration: int = 0
+    reviews: int = 0
+    reviews_on_time: int = 0
+    # the intake counters (domain.evaluation.intake) on the day each report was received, kept by
+    # the triggers stats_event and stats_public_report (stats_intake_counts, migration 0024): a
+    # verification done; one due because its deadline passed is counted when asked
+    all_reports: int = 0
+    linked_reports: int = 0
+    public_reports: int = 0
+    verifications_done: int = 0
+    verified_on_time: int = 0
+    public_decided: int = 0
+    public_valid: int = 0
 
 
 COUNTER_COLUMNS: tuple[str, ...] = tuple(StatsCounters.model_fields)

@@ -13,17 +13,15 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from domain.evaluation.indicators import (
-    AUDIT_COUNTERS,
     INDICATOR_BY_CODE,
     INDICATORS,
     Source,
     evaluate,
 )
-from domain.evaluation.intake import INTAKE_COUNTERS
 from domain.evaluation.scorecard import Score, Scorecard, score
-from evaluation.auditcounts import audit_counter_sums
+from evaluation.auditcounts import PROCESS_COUNTERS, process_counter_sums
 from evaluation.indicators import STAFFED_SQL, counter_sums
-from evaluation.intake import intake_sums
+from evaluation.intake import overdue_verifications
 from evaluation.models import COUNTER_COLUMNS
 from evaluation.scope import Scope, no_jit
 from kernel.clock import utc_now
@@ -65,15 +63,15 @@ def scorecard_units(
     ).all()
     no_jit(session)
     per_grid = counter_sums(session, scope, per_grid=True)
-    audit = audit_counter_sums(session, scope, per_grid=True)
-    intake = intake_sums(session, scope, per_grid=True, now=now or utc_now())
-    empty = dict.fromkeys((*COUNTER_COLUMNS, "patrolled_grid_days", *AUDIT_COUNTERS), 0.0)
-    no_reports = dict.fromkeys(INTAKE_COUNTERS, 0.0)
+    overdue = overdue_verifications(session, scope, per_grid=True, now=now or utc_now())
+    process = process_counter_sums(session, scope, per_grid=True)
+    empty = dict.fromkeys((*COUNTER_COLUMNS, "patrolled_grid_days", *PROCESS_COUNTERS), 0.0)
     staffed = set(session.execute(text(STAFFED_SQL), {"grids": None}).scalars())
     units: list[ScoredUnit] = []
     by_community: dict[int, tuple[str, str, dict[str, float]]] = {}
     for gid, gcode, gname, cid, ccode, cname in grids:
-        totals = empty | per_grid.get(gid, {}) | audit.get(gid, {}) | intake.get(gid, no_reports)
+        totals = empty | per_grid.get(gid, {}) | process.get(gid, {})
+        totals["verifications_due"] = totals["verifications_done"] + overdue.get(gid, 0.0)
         totals["grid_days"] = float(scope.days)
         totals["grids"] = 1.0
         totals["staffed_grids"] = 1.0 if gid in staffed else 0.0

@@ -29,7 +29,13 @@ from evaluation.indicators import indicator_report
 from evaluation.scope import Scope
 from evaluation.scorecard import scorecard_units
 from evaluation.sealing import seal, today_local
-from evaluation.verify import VerifyReport, verify
+from evaluation.verify import (
+    RAW_COUNTERS,
+    VerifyReport,
+    differing_counters,
+    raw_counter_totals,
+    verify,
+)
 from kernel.uow import UnitOfWork
 from tests.conftest import MUTABLE_TABLES
 from tools.simulate.small import simulate
@@ -402,3 +408,90 @@ def test_awkward_text_hashes_the_same_in_python(conn: Connection) -> None:
         """),
         {"id": row.id},
     ).scalar_one()
+
+
+def _confirmed_public_report(conn: Connection, *, created: str) -> int:
+    """A public or hotline report that was confirmed (registered after it was received),
+    registered in ``created`` (a SQL condition on ``e.created_at``)."""
+    return int(
+        conn.execute(
+            text(f"""
+            SELECT e.id FROM event e JOIN public_report p ON p.event_id = e.id
+             WHERE p.outcome = 'confirmed' AND e.duplicate_of IS NULL
+               AND e.received_at < e.created_at AND {created}
+             ORDER BY e.id LIMIT 1
+            """)
+        ).scalar_one()
+    )
+
+
+def test_reports_received_and_registered_on_either_side_of_the_window_edge_check_out(
+    conn: Connection, tmp_path: Path
+) -> None:
+    """A public report received before midnight and confirmed after it counts in the intake
+    counters (按时核实率, 公众有效上报率, 重复上报占比) by the day it was received and in the event
+    counters by the day it was registered (confirmation moves ``created_at``). At the window's
+    edges those are different windows: the bundle carries both and its checker counts each
+    report by its own time, as the API does (it found 8065 reports where the API said 8066)."""
+    scope = Scope(date(2026, 3, 1), date(2026, 3, 15))
+    edge = "TIMESTAMPTZ '2026-03-16 00:00+08'"
+    # registered in the window, received before it (23:50 on the last day of February)
+    before = _confirmed_public_report(conn, created=f"e.created_at < {edge}")
+    # received in the window (23:50 on its last day), registered after it
+    after = _confirmed_public_report(conn, created=f"e.created_at >= {edge} + interval '1 hour'")
+    conn.execute(
+        text("""
+        UPDATE event SET received_at = CASE id WHEN :b THEN TIMESTAMPTZ '2026-02-28 23:50+08'
+                                               ELSE TIMESTAMPTZ '2026-03-15 23:50+08' END
+         WHERE id IN (:b, :a)
+        """),
+        {"b": before, "a": after},
+    )
+    with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+        buffer = io.BytesIO()
+        write_bundle(session, scope, buffer)
+        served = indicator_report(session=session, scope=scope)
+        units, _ = scorecard_units(session=session, scope=scope)
+    with zipfile.ZipFile(buffer) as archive:
+        archive.extractall(tmp_path)
+    (folder,) = tmp_path.iterdir()
+    code, checked = _run_checker(folder)
+    assert (code, checked["problems"]) == (0, []), "\n".join(checked["problems"][:15])
+    for name in ("all_reports", "public_reports", "public_decided", "public_valid"):
+        assert checked["totals"][name] == served.totals[name], name
+    assert {v.indicator.code: v.value for v in served.values} == {
+        code: v["value"] for code, v in checked["indicators"].items()
+    }
+    scores = {u.code: (u.result.score, u.result.grade) for u in units if u.kind == "grid"}
+    assert scores == {
+        k: (s["score"], s["grade"])
+        for k, s in checked["scores"].items()
+        if ":" not in k and k != "subdistrict"
+    }
+
+
+def test_every_served_counter_equals_its_recomputation_from_the_raw_rows(
+    conn: Connection,
+) -> None:
+    """``raw_counter_totals`` (verify's and bench.stats' raw side) covers every counter the
+    served indicators read, per grid and in total, and a counter changed behind the triggers'
+    back shows."""
+    with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+        served = indicator_report(session=session, scope=SCOPE, now=NOW)
+        raw = raw_counter_totals(session, SCOPE, now=NOW, per_grid=False)
+        per_grid = raw_counter_totals(session, SCOPE, now=NOW, per_grid=True)
+    assert set(raw[0]) == set(RAW_COUNTERS)
+    assert set(RAW_COUNTERS) <= set(served.totals)
+    assert all(raw[0][name] > 0 for name in ("reported", "handled_on_promise", "reviews",
+                                             "ever_registered", "public_reports"))  # fmt: skip
+    assert differing_counters(served.totals, raw) == {}
+    assert differing_counters(served.totals, per_grid) == {}
+    conn.execute(
+        text("UPDATE stats_daily SET escalations = escalations + 2 WHERE day = '2026-03-05'")
+    )
+    conn.execute(text("DELETE FROM stats_counter_sealed"))
+    with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+        tampered = indicator_report(session=session, scope=SCOPE, now=NOW)
+    differ = differing_counters(tampered.totals, raw)
+    assert set(differ) == {"escalations"}
+    assert differ["escalations"][0] > differ["escalations"][1]

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     ARRAY,
     Column,
+    Connection,
     DateTime,
     Integer,
     Interval,
@@ -35,6 +36,7 @@ from sqlmodel import Session
 from dispatch import sla
 from domain.calendar import CONTINUOUS
 from domain.evaluation.counters import EventFacts, counts
+from domain.evaluation.indicators import AUDIT_COUNTERS
 from domain.jurisdiction import Place, Principal, can_see, serves, within
 from domain.lifecycle import EventState, SlaState, Status, TimerKind, current_timer_due, sla_state
 from domain.lifecycle.model import (
@@ -46,9 +48,16 @@ from domain.lifecycle.model import (
 )
 from domain.lifecycle.sla import BREACH_TIMER, plan_marks, timer_due_at
 from domain.roles import LEVELS, Role
+from evaluation.auditcounts import KEPT_AUDIT_COUNTERS
+from evaluation.indicators import indicator_report
+from evaluation.intake import KEPT_INTAKE_SQL
 from evaluation.models import COUNTER_COLUMNS
+from evaluation.scope import Scope
+from evaluation.verify import differing_counters, raw_counter_totals
 from staff.jurisdiction import serving_sql, visible_sql, within_sql
+from tests.conftest import Clock
 from tests.kit.data import cn_calendar
+from tests.kit.events import MakeEvent
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 US = timedelta(microseconds=1)
@@ -349,7 +358,8 @@ def test_statistics_counters_agree_with_the_domain(db: Session) -> None:
         """),
         [{**f.__dict__, "status": f.status.value, "id": i} for i, f in enumerate(facts)],
     )
-    names = [c for c in COUNTER_COLUMNS if c != "dispatched_on_time"]
+    kept_elsewhere = {"dispatched_on_time", *AUDIT_COUNTERS, *KEPT_INTAKE_SQL}
+    names = [c for c in COUNTER_COLUMNS if c not in kept_elsewhere]
     rows = conn.execute(
         text(
             f"SELECT {', '.join(f'(c).{n}' for n in names)} FROM ("
@@ -410,3 +420,124 @@ def test_intake_counters_agree_with_the_domain(db: Session) -> None:
     ).all()
     for f, row in zip(facts, rows, strict=True):
         assert dict(zip(INTAKE_COUNTERS, row, strict=True)) == intake_counts(f, now), f
+
+
+# --- the audit counters (立案, 核查) kept per audit row -----------------------------------------
+
+
+def _log(conn: Connection, event_id: int, rows: list[tuple[str, str, str, datetime]]) -> None:
+    """Append audit rows (action, from_status, to_status, at) after the event's last one, and
+    leave the event row at the last status (as the store does: the row, then its audit)."""
+    version = int(
+        conn.execute(
+            text("SELECT max(version) FROM event_audit WHERE event_id = :e"), {"e": event_id}
+        ).scalar_one()
+    )
+    for action, before, after, at in rows:
+        version += 1
+        conn.execute(
+            text("UPDATE event SET status = :s, version = :v WHERE id = :e"),
+            {"s": after, "v": version, "e": event_id},
+        )
+        conn.execute(
+            text("""
+            INSERT INTO event_audit (event_id, version, action, from_status, to_status,
+                                     from_level, to_level, actor, at, note, reason, data)
+            VALUES (:e, :v, :a, :f, :t, 0, 0, 'test', :at, '', NULL, '{}')
+            """),
+            {"e": event_id, "v": version, "a": action, "f": before, "t": after, "at": at},
+        )
+
+
+def test_the_audit_counters_kept_per_row_equal_the_audit_log(
+    db: Session, make_event: MakeEvent, clock: Clock
+) -> None:
+    """The trigger ``stats_audit`` keeps 立案 and 核查 per report day as the audit log defines
+    them (``evaluation.auditcounts``): a review within the limit of the fix and one after it, a
+    registered event voided, and the event moved to the day before (its counters move with it,
+    and its registration is no longer within the limit of the report)."""
+    conn = db.connection()
+    clock.now = datetime(2026, 5, 12, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    event_id = make_event()
+    grid_id = int(
+        conn.execute(text("SELECT grid_id FROM event WHERE id = :e"), {"e": event_id}).scalar_one()
+    )
+    t = clock.now
+    _log(conn, event_id, [
+        ("dispatch", "registered", "dispatched", t + timedelta(minutes=5)),
+        ("resolve", "dispatched", "resolved", t + timedelta(hours=2)),
+        ("review", "resolved", "dispatched", t + timedelta(hours=2, minutes=30)),  # on time
+        ("resolve", "dispatched", "resolved", t + timedelta(hours=4)),
+        ("review", "resolved", "closed", t + timedelta(hours=6)),  # late
+        ("void", "closed", "voided", t + timedelta(hours=7)),
+    ])  # fmt: skip
+
+    def served_and_raw(day: date) -> tuple[dict[str, float], dict[int, dict[str, float]]]:
+        scope = Scope(day, day, grid_ids=(grid_id,))
+        served = indicator_report(session=db, scope=scope, now=t).totals
+        return served, raw_counter_totals(db, scope, now=t, per_grid=False)
+
+    served, raw = served_and_raw(date(2026, 5, 12))
+    assert differing_counters(served, raw) == {}
+    assert {k: served[k] for k in KEPT_AUDIT_COUNTERS} == {
+        "ever_registered": 1, "registered_on_time": 1, "voided_after_registration": 1,
+        "reviews": 2, "reviews_on_time": 1,
+    }  # fmt: skip
+    conn.execute(
+        text("UPDATE event SET created_at = created_at - interval '1 day' WHERE id = :e"),
+        {"e": event_id},
+    )
+    served, raw = served_and_raw(date(2026, 5, 12))
+    assert {k: served[k] for k in AUDIT_COUNTERS} == dict.fromkeys(AUDIT_COUNTERS, 0.0)
+    assert set(KEPT_AUDIT_COUNTERS) < set(AUDIT_COUNTERS)
+    served, raw = served_and_raw(date(2026, 5, 11))
+    assert differing_counters(served, raw) == {}
+    assert served["ever_registered"] == 1 and served["registered_on_time"] == 0
+
+
+def test_the_intake_counters_kept_per_received_day_equal_the_reports(
+    db: Session, make_event: MakeEvent, clock: Clock
+) -> None:
+    """The triggers keep the public door's counters on the day a report was received: its public
+    row written, its verification, its move to another day; a verification that is due because
+    its deadline passed is counted at the moment asked (``verifications_due``)."""
+    conn = db.connection()
+    clock.now = t = datetime(2026, 5, 12, 15, 50, tzinfo=UTC)  # 23:50 in Shanghai
+    event_id = make_event()
+    grid_id = int(
+        conn.execute(
+            text("UPDATE event SET source = 'public' WHERE id = :e RETURNING grid_id"),
+            {"e": event_id},
+        ).scalar_one()
+    )
+    conn.execute(
+        text("""
+        INSERT INTO public_report (event_id, channel, token, verify_due_at)
+        VALUES (:e, 'public', gen_random_uuid(), :due)
+        """),
+        {"e": event_id, "due": t + timedelta(hours=1)},
+    )
+
+    def check(day: date, now: datetime, **expected: float) -> None:
+        scope = Scope(day, day, grid_ids=(grid_id,))
+        served = indicator_report(session=db, scope=scope, now=now).totals
+        assert (
+            differing_counters(served, raw_counter_totals(db, scope, now=now, per_grid=False)) == {}
+        )
+        assert {k: served[k] for k in expected} == expected
+
+    check(date(2026, 5, 12), t, all_reports=1, public_reports=1, verifications_due=0)
+    check(date(2026, 5, 12), t + timedelta(hours=2), verifications_due=1, verified_on_time=0)
+    conn.execute(
+        text(
+            "UPDATE public_report SET verified_at = :v, outcome = 'confirmed' WHERE event_id = :e"
+        ),
+        {"e": event_id, "v": t + timedelta(minutes=30)},
+    )
+    check(date(2026, 5, 12), t, verifications_due=1, verified_on_time=1, public_valid=1)
+    conn.execute(
+        text("UPDATE event SET received_at = received_at + interval '1 hour' WHERE id = :e"),
+        {"e": event_id},
+    )
+    check(date(2026, 5, 12), t, all_reports=0, public_reports=0, verifications_due=0)
+    check(date(2026, 5, 13), t, all_reports=1, public_decided=1, verifications_due=1)
