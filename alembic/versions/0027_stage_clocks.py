@@ -12,14 +12,14 @@ statistics treat as "no deadline" (docs/decisions/0021).
 ``supervision.clock`` admits the new clocks' notices.
 
 Revision ID: 0027
-Revises: 0023
+Revises: 0024
 Create Date: 2026-11-29 15:30:00
 """
 
 from alembic import op
 
 revision: str = "0027"
-down_revision: str | None = "0023"
+down_revision: str | None = "0024"
 
 _MARKS = (
     "dispatch_warn50_at",
