@@ -45,7 +45,15 @@ from redis import Redis
 from bench.common import ROOT, bench_database, free_port, percentile, serve
 from dispatch.engine.sweep import TIMERS_SYNCED_KEY
 from dispatch.store import state_columns, timer_values
-from domain.lifecycle import Action, Assignment, Command, SlaPolicy, apply, open_event
+from domain.lifecycle import (
+    Action,
+    Assignment,
+    Command,
+    SlaPolicy,
+    TimerOp,
+    apply,
+    open_event,
+)
 from domain.lifecycle import Category as CategoryValues
 from domain.roles import Role
 from kernel.db import libpq_url
@@ -216,7 +224,10 @@ def bulk_insert(
                  a.from_status.value if a.from_status else None, a.to_status.value,
                  a.from_level, a.to_level, a.actor, a.at, a.note, Jsonb(dict(a.data)))
             )  # fmt: skip
-        for e, topic, payload, at in timer_values(event_id, dispatched.timers, now=now):
+        # the six handling timers only: the dispatch clock's timers were never armed here, so
+        # their cancellations (ADR 0021) would add rows the measured workload never had
+        armed = [t for t in dispatched.timers if t.op is TimerOp.SET]
+        for e, topic, payload, at in timer_values(event_id, armed, now=now):
             outbox.append((e, topic, Jsonb(payload), at, at, 0))
     names = ", ".join((*_EVENT_BASE, *columns.keys()))
     with conn.cursor() as cur:

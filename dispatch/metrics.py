@@ -83,7 +83,7 @@ def observe(decisions: Iterable[Decision]) -> None:
             )
             if kind is None:
                 continue
-            clock = "ack" if kind.is_ack else "resolve"
+            clock = kind.clock.value
             if kind.is_breach:
                 SLA_BREACHES.labels(clock, str(audit.from_level)).inc()
             else:

@@ -20,7 +20,7 @@ def _statuses(clock: Clock) -> list[str]:
 
 
 def _clock(kind: TimerKind) -> Clock:
-    return Clock.ACK if kind.is_ack else Clock.RESOLVE
+    return kind.clock
 
 
 def fire_at(event: FromClause, kind: TimerKind) -> ColumnElement[Any]:

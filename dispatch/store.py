@@ -60,12 +60,26 @@ STREAM_TOPIC = "stream"
 # State fields that are not columns of their own name on the event row.
 _DERIVED = {"event_id", "category", "grid"}
 _STATE_COLUMNS = tuple(name for name in STATE_FIELDS if name not in _DERIVED)
+#: State columns a just-opened event never sets (``domain.lifecycle.open_event``: no holder, no
+#: handling or review clock yet): the report statement leaves them to their defaults (NULL),
+#: which keeps its text short enough for psycopg's statement cache. ``open_event`` checks.
+_NOT_AT_OPEN = frozenset({
+    "assignee_id", "assignee_role", "department", "ack_due_at", "due_at", "ack_allowance",
+    "resolve_allowance", "ack_remaining", "resolve_remaining", "ack_warn50_at", "ack_warn75_at",
+    "resolve_warn50_at", "resolve_warn75_at", "review_warn50_at", "review_warn75_at",
+    "review_due_at", "promised_ack_at", "promised_due_at", "last_escalation_reason",
+    "suspended_at", "resume_status", "dispatched_at", "acknowledged_at", "resolved_at",
+    "closed_at", "voided_at", "rejection_note", "rejected_at", "request_kind", "requested_at",
+    "request_reason", "request_deadline", "parked_until",
+})  # fmt: skip
+_OPEN_COLUMNS = tuple(name for name in _STATE_COLUMNS if name not in _NOT_AT_OPEN)
 
 
-def policy_for(category: Category, calendar: WorkCalendar = CONTINUOUS) -> SlaPolicy:
+def policy_for(category: Category, calendar: WorkCalendar | None = None) -> SlaPolicy:
     """The category's SLA values, the per-level allowances of the configuration and the
-    category's calendar (``dispatch.calendars.service.calendars``; opening an event needs none:
-    no clock runs before dispatch)."""
+    category's calendar (``dispatch.calendars.service.calendars``). Without ``calendar`` the
+    policy stands in the ``24x7`` one and is ``calendar_known`` only when that is the
+    category's: an event opened with an unknown calendar gets no dispatch clock (ADR 0021)."""
     levels = {
         int(level): LevelAllowance(**values)
         for level, values in get_settings().level_allowances.items()
@@ -77,9 +91,12 @@ def policy_for(category: Category, calendar: WorkCalendar = CONTINUOUS) -> SlaPo
             resolve_minutes=category.resolve_minutes,
             big=category.big,
             department=category.department,
+            dispatch_minutes=category.dispatch_minutes,
+            review_minutes=category.review_minutes,
         ),
         levels=levels,
-        calendar=calendar,
+        calendar=CONTINUOUS if calendar is None else calendar,
+        calendar_known=calendar is not None or category.calendar == CONTINUOUS.code,
     )
 
 
@@ -220,7 +237,7 @@ def _open_event_sql(read_along: str | None) -> str:
     inserted), whether the references were current, the reporter's name, and the rows of
     ``read_along`` (a query run in the same statement, on the snapshot the insert started
     from, so without the new event) as a JSON array of objects."""
-    columns = (*REPORT_COLUMNS, *_STATE_COLUMNS)
+    columns = (*REPORT_COLUMNS, *_OPEN_COLUMNS)
     assert _AUDIT_COLUMNS[-1] == "data"
     along = (
         "NULL::json"
@@ -296,6 +313,8 @@ def open_event(
     ]
     rows += [{"topic": t, "payload": p, "at": audit.at.isoformat()} for t, p in outbox]
     event = {name: report[name] for name in REPORT_COLUMNS} | state_columns(decision.state)
+    dropped = [name for name in _NOT_AT_OPEN if event[name] is not None]
+    assert not dropped, f"the report statement does not write {dropped}"
     drawn = decision.state.event_id == DRAWN_ID
     params: dict[str, Any] = {
         "id": None if drawn else int(decision.state.event_id),
@@ -533,8 +552,10 @@ def timer_values(
 
 def event_snapshot(state: EventState) -> dict[str, Any]:
     """What a console needs of the event in a change message, beside the change itself: where
-    it is, what it is, who holds it and its deadlines (``to_status``/``to_level``/``version``
-    are the change's own fields)."""
+    it is, what it is, who holds it and its deadlines, the stage clocks' too (派遣 while
+    registered, 核查 while resolved: a console shows each running clock's state from its
+    warning mark and deadline; ``to_status``/``to_level``/``version`` are the change's own
+    fields)."""
     grid = state.grid
     return {
         "grid": grid,
@@ -545,6 +566,10 @@ def event_snapshot(state: EventState) -> dict[str, Any]:
         "due_at": _iso(state.due_at),
         "ack_warn_at": _iso(state.ack_warn50_at),
         "resolve_warn_at": _iso(state.resolve_warn50_at),
+        "dispatch_due_at": _iso(state.dispatch_due_at),
+        "dispatch_warn_at": _iso(state.dispatch_warn50_at),
+        "review_due_at": _iso(state.review_due_at),
+        "review_warn_at": _iso(state.review_warn50_at),
     }
 
 

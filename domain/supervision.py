@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.jurisdiction import Place, Principal, within
-from domain.lifecycle.model import EventState, TimerKind
+from domain.lifecycle.engine import reviewer_role
+from domain.lifecycle.model import Clock, EventState, TimerKind
 from domain.roles import LEVEL_QUEUE_ROLE, SUPERIOR, Role
 
 __all__ = ["SUPERIOR", "Notice", "may_acknowledge", "may_decide", "notice_for"]
@@ -20,7 +21,7 @@ class Notice:
 
     event_id: int
     version: int
-    clock: str  # "ack" or "resolve": the clock that ran out
+    clock: str  # "ack", "resolve", "dispatch" or "review": the clock that ran out
     holder_id: int | None  # who held the event when its clock ran out (None: a queue)
     holder_role: Role
     addressee_role: Role
@@ -30,12 +31,36 @@ class Notice:
 def notice_for(before: EventState, breached: EventState, kind: TimerKind, at: datetime) -> Notice:
     """The notice of a breach of ``kind`` recorded at ``at``: ``before`` the event as it stood
     when its clock ran out, ``breached`` as the breach left it (escalated, or not when nobody
-    is above)."""
+    is above). A stage clock's breach names the stage's queue as the holder and is addressed
+    to whoever answers for the stage: the command centre for 派遣 (it dispatches), the
+    reviewer's own level for 核查 (the grid head reviews a member's fix, the command centre
+    all others': ``reviewer_role``), so the reviewer is reminded by the breach itself."""
+    if kind.clock is Clock.DISPATCH:
+        return Notice(
+            event_id=int(breached.event_id),
+            version=breached.version,
+            clock=kind.clock.value,
+            holder_id=None,
+            holder_role=Role.DISPATCHER,
+            addressee_role=Role.DISPATCHER,
+            at=at,
+        )
+    if kind.clock is Clock.REVIEW:
+        reviewer = reviewer_role(before)
+        return Notice(
+            event_id=int(breached.event_id),
+            version=breached.version,
+            clock=kind.clock.value,
+            holder_id=None,
+            holder_role=reviewer,
+            addressee_role=reviewer,
+            at=at,
+        )
     holder_role = before.assignee_role or LEVEL_QUEUE_ROLE[before.level]
     return Notice(
         event_id=int(breached.event_id),
         version=breached.version,
-        clock="ack" if kind.is_ack else "resolve",
+        clock=kind.clock.value,
         holder_id=int(before.assignee_id) if before.assignee_id else None,
         holder_role=holder_role,
         addressee_role=SUPERIOR[holder_role],

@@ -42,9 +42,32 @@ class CommunityTally(BaseModel):
     breached: int
 
 
+class StageTally(BaseModel):
+    ok: int
+    warning: int = Field(description="past half of the stage's allowance")
+    breached: int = Field(description="past the stage's deadline")
+
+
+class StagesOut(BaseModel):
+    dispatch: StageTally = Field(
+        description="派遣: registered events on their dispatch clock (dispatch_minutes)"
+    )
+    handling: StageTally = Field(
+        description="处置: dispatched or acknowledged events on their ack and resolve clocks"
+    )
+    review: StageTally = Field(
+        description="核查: resolved events waiting for review on their review clock "
+        "(review_minutes)"
+    )
+
+
 class BoardOut(BaseModel):
     at: datetime
     open: SlaTally
+    stages: StagesOut = Field(
+        description="open events by stage and the SLA state of the stage's clock (events whose "
+        "clocks are paused, parked or merged are in none)"
+    )
     clock_fallback: int = Field(
         description="open events whose deadlines reach a year their category's calendar has "
         "not loaded: the fallback counted those days as whole working days (load the year: "

@@ -1,8 +1,9 @@
 """All SQL of the command centre's board and of the change stream's replay.
 
 An open event's SLA state is ``domain.lifecycle.sla_state`` (ok / warning / breached for its
-running clocks; ``ok`` while registered, resolved, suspended or parked), compiled by
-``dispatch.sla``.
+running clocks: dispatch while registered, ack and resolve while dispatched or acknowledged,
+review while resolved; ``ok`` while pending verification, suspended, parked or merged),
+compiled by ``dispatch.sla``.
 """
 
 from __future__ import annotations
@@ -59,6 +60,15 @@ def _open(principal: Principal) -> Any:
     )
 
 
+#: The stage each open status is in, whose clock its SLA state is of (paused statuses: none).
+_STAGE_OF: dict[Status, str] = {
+    Status.REGISTERED: "dispatch",
+    Status.DISPATCHED: "handling",
+    Status.ACKNOWLEDGED: "handling",
+    Status.RESOLVED: "review",
+}
+
+
 @dataclass
 class Tally:
     ok: int = 0
@@ -92,6 +102,7 @@ def board(session: Session, *, principal: Principal, now: datetime) -> dict[str,
     community (every grid and community listed, zeros included, so the board's layout never
     jumps)."""
     levels = {level: Tally() for level in LEVEL_NAMES}
+    stages = {stage: dict.fromkeys(SlaState, 0) for stage in _STAGE_OF.values()}
     o = _open(principal)
     for level, status, state, queued, n in session.execute(
         select(o.c.level, o.c.status, o.c.sla, o.c.queued, func.count()).group_by(
@@ -100,6 +111,9 @@ def board(session: Session, *, principal: Principal, now: datetime) -> dict[str,
         {"now": now},
     ).all():
         levels[int(level)].add(str(state), str(status), int(n))
+        stage = _STAGE_OF.get(Status(status))
+        if stage is not None:
+            stages[stage][SlaState(state)] += int(n)
         if queued:
             levels[int(level)].queued += int(n)
     warning = func.count(o.c.id).filter(o.c.sla == SlaState.WARNING.value)
@@ -147,6 +161,10 @@ def board(session: Session, *, principal: Principal, now: datetime) -> dict[str,
     return {
         "at": now,
         "open": total.as_dict(),
+        "stages": {
+            stage: {sla_state.value: n for sla_state, n in tally.items()}
+            for stage, tally in stages.items()
+        },
         "clock_fallback": int(fallback),
         "supervisions_open": supervision.open_count(session, principal=principal),
         "requests_pending": int(requests),

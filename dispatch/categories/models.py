@@ -18,3 +18,5 @@ class Category(SQLModel, table=True):
     active: bool = True
     verify_minutes: float = Field(default=30.0, gt=0)
     calendar: str = Field(default="24x7", max_length=32, foreign_key="work_calendar.code")
+    dispatch_minutes: float = Field(default=5.0, gt=0)  # 派遣时限: registration → dispatch
+    review_minutes: float = Field(default=60.0, gt=0)  # 核查时限: fix → review decision

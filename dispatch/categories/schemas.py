@@ -40,6 +40,12 @@ class CategoryOut(BaseModel):
         description="time to verify a public or hotline report on site (核实时限), minutes"
     )
     calendar: str = Field(description=_CALENDAR)
+    dispatch_minutes: float = Field(
+        description="time from registration to dispatch (派遣时限), minutes on the calendar"
+    )
+    review_minutes: float = Field(
+        description="time from the fix to the review's decision (核查时限), minutes on the calendar"
+    )
 
 
 class CategoryCreate(BaseModel):
@@ -54,6 +60,8 @@ class CategoryCreate(BaseModel):
     active: bool = True
     verify_minutes: Minutes = 30.0
     calendar: CalendarCode = Field("24x7", description=_CALENDAR)
+    dispatch_minutes: Minutes = 5.0
+    review_minutes: Minutes = 60.0
 
     @model_validator(mode="after")
     def _ack_before_resolve(self) -> CategoryCreate:
@@ -75,6 +83,8 @@ class CategoryUpdate(BaseModel):
     active: bool | None = None
     verify_minutes: Minutes | None = None
     calendar: CalendarCode | None = Field(None, description=_CALENDAR)
+    dispatch_minutes: Minutes | None = None
+    review_minutes: Minutes | None = None
 
     @model_validator(mode="before")
     @classmethod

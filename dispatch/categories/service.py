@@ -135,9 +135,9 @@ def load_categories(*, session: Session, path: Path) -> dict[str, int]:
         result = session.execute(
             text("""
             INSERT INTO category (code, name, ack_minutes, resolve_minutes, big, department, active,
-                                  calendar, verify_minutes)
+                                  calendar, verify_minutes, dispatch_minutes, review_minutes)
             VALUES (:code, :name, :ack_minutes, :resolve_minutes, :big, :department, :active,
-                    :calendar, :verify_minutes)
+                    :calendar, :verify_minutes, :dispatch_minutes, :review_minutes)
             ON CONFLICT DO NOTHING
             """),
             data.model_dump(),
@@ -152,7 +152,7 @@ async def load_all(conn: AsyncConnection[Any]) -> dict[str, Category]:
     API keeps this in memory (service.reference)."""
     cursor = await conn.execute(
         "SELECT id, code, name, ack_minutes, resolve_minutes, big, department, active, calendar,"
-        " verify_minutes FROM category"
+        " verify_minutes, dispatch_minutes, review_minutes FROM category"
     )
     return {
         code: Category(
@@ -166,8 +166,21 @@ async def load_all(conn: AsyncConnection[Any]) -> dict[str, Category]:
             active=active,
             calendar=calendar,
             verify_minutes=verify,
+            dispatch_minutes=dispatch,
+            review_minutes=review,
         )
-        for cid, code, name, ack, resolve, big, department, active, calendar, verify in (
-            await cursor.fetchall()
-        )
+        for (
+            cid,
+            code,
+            name,
+            ack,
+            resolve,
+            big,
+            department,
+            active,
+            calendar,
+            verify,
+            dispatch,
+            review,
+        ) in await cursor.fetchall()
     }

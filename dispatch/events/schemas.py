@@ -208,6 +208,22 @@ class EventOut(BaseModel):
     resolve_warn_at: datetime | None = Field(
         None, description="when the resolution clock enters 'warning' (50 %), like ack_warn_at"
     )
+    dispatch_due_at: datetime | None = Field(
+        None,
+        description="派遣时限: the registered event is to be dispatched by then (the category's "
+        "dispatch_minutes on its calendar from registration); kept after the dispatch",
+    )
+    dispatch_warn_at: datetime | None = Field(
+        None, description="when the dispatch clock enters 'warning' (50 %)"
+    )
+    review_due_at: datetime | None = Field(
+        None,
+        description="核查时限: the fix is to be reviewed (closed or sent back) by then (the "
+        "category's review_minutes on its calendar from the resolution); kept after the review",
+    )
+    review_warn_at: datetime | None = Field(
+        None, description="when the review clock enters 'warning' (50 %)"
+    )
     clock_fallback: bool = Field(
         False,
         description="the deadlines reach a year the category's calendar has not loaded: those "
@@ -289,6 +305,10 @@ class EventRow(Protocol):
     resolve_allowance: timedelta | None
     ack_warn50_at: datetime | None
     resolve_warn50_at: datetime | None
+    dispatch_warn50_at: datetime | None
+    dispatch_due_at: datetime | None
+    review_warn50_at: datetime | None
+    review_due_at: datetime | None
     clock_fallback: bool
     cycle: int
     request_kind: str | None
@@ -360,6 +380,10 @@ def build_event_out(event: EventRow, refs: EventRefs, *, tz: tzinfo) -> EventOut
         resolve_allowance_s=_seconds(event.resolve_allowance),
         ack_warn_at=_local(event.ack_warn50_at, tz),
         resolve_warn_at=_local(event.resolve_warn50_at, tz),
+        dispatch_due_at=_local(event.dispatch_due_at, tz),
+        dispatch_warn_at=_local(event.dispatch_warn50_at, tz),
+        review_due_at=_local(event.review_due_at, tz),
+        review_warn_at=_local(event.review_warn50_at, tz),
         clock_fallback=event.clock_fallback,
         cycle=event.cycle,
         pending_request=_pending(event, tz),

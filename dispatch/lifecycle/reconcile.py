@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, or_
+from sqlalchemy import Table, case, literal, or_
 from sqlmodel import Session, col, select
 
 from dispatch import sla
@@ -14,6 +14,7 @@ from dispatch.categories.models import Category
 from dispatch.events.models import Event
 from dispatch.store import to_state
 from domain.lifecycle import Status, TimerKind, set_timers
+from domain.lifecycle.sla import BREACH_TIMER
 from grids.models import Grid
 from kernel.settings import get_settings
 
@@ -28,22 +29,19 @@ def grace() -> timedelta:
 def overdue_breaches(
     session: Session, *, before: datetime, limit: int
 ) -> list[tuple[int, TimerKind, int]]:
-    """Clocked events whose acknowledgement or resolution deadline passed before ``before``
-    without the breach being recorded: ``(event_id, kind, deadline_version)``, oldest first
-    (the acknowledgement breach first when both are due)."""
+    """Timed events whose running clock's deadline (acknowledgement, resolution, dispatch,
+    review) passed before ``before`` without the breach being recorded: ``(event_id, kind,
+    deadline_version)``, oldest first (the acknowledgement breach first when both are due)."""
     e = _event
-    ack_late = sla.breach_pending(e, TimerKind.ACK_BREACH, before)
-    resolve_late = sla.breach_pending(e, TimerKind.RESOLVE_BREACH, before)
+    late = [(kind, sla.breach_pending(e, kind, before)) for kind in BREACH_TIMER.values()]
+    which = case(*((pending, literal(kind.value)) for kind, pending in late))
     rows = session.execute(
-        select(e.c.id, e.c.deadline_version, ack_late)
-        .where(or_(ack_late, resolve_late))
+        select(e.c.id, e.c.deadline_version, which)
+        .where(or_(*(pending for _, pending in late)))
         .order_by(sla.first_breach_at(e), e.c.id)
         .limit(limit)
     ).all()
-    return [
-        (int(event_id), TimerKind.ACK_BREACH if late else TimerKind.RESOLVE_BREACH, int(dv))
-        for event_id, dv, late in rows
-    ]
+    return [(int(event_id), TimerKind(kind), int(dv)) for event_id, dv, kind in rows]
 
 
 def undispatched(session: Session, *, before: datetime, limit: int) -> list[int]:

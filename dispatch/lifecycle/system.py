@@ -188,7 +188,7 @@ def _timer_decision(
     assignment = None
     action = Action.BREACH if kind.is_breach else Action.WARN
     target = escalation_target(state)
-    if action is Action.BREACH and target is not None:
+    if action is Action.BREACH and not kind.is_stage and target is not None:
         assignment = choose(session, loaded, level=target, now=now, cache=cache)
     command = Command(
         action=action,

@@ -32,7 +32,9 @@ _INSTANTS = frozenset({
     "created_at", "ack_due_at", "due_at", "suspended_at", "dispatched_at", "acknowledged_at",
     "resolved_at", "closed_at", "voided_at", "ack_warn50_at", "ack_warn75_at",
     "resolve_warn50_at", "resolve_warn75_at", "promised_ack_at", "promised_due_at", "rejected_at",
-    "requested_at", "request_deadline", "parked_until",
+    "requested_at", "request_deadline", "parked_until", "dispatch_warn50_at",
+    "dispatch_warn75_at", "dispatch_due_at", "review_warn50_at", "review_warn75_at",
+    "review_due_at",
 })  # fmt: skip
 _DURATIONS = frozenset({"ack_allowance", "resolve_allowance", "ack_remaining", "resolve_remaining"})
 _ENUMS: Mapping[str, type[StrEnum]] = {

@@ -20,9 +20,11 @@ from domain.lifecycle.model import (
     ACK_TIMERS,
     CLOCKED_STATUSES,
     DECISION_ACTIONS,
+    DISPATCH_TIMERS,
     MAX_EXTENSION,
     MAX_PARKING,
     RESOLVE_TIMERS,
+    REVIEW_TIMERS,
     SYSTEM_ACTIONS,
     TIMER_FIELDS,
     Action,
@@ -43,6 +45,7 @@ from domain.lifecycle.model import (
     ensure_utc,
 )
 from domain.lifecycle.sla import (
+    BREACH_TIMER,
     SlaPolicy,
     cancel_timers,
     current_timer_due,
@@ -89,8 +92,9 @@ def open_event(
     grid: str | None = None,
     note: str = "",
 ) -> Decision:
-    """Create an event: a trusted (staff) report is registered at once; a public one waits for
-    verification. The event starts at level 0, or 2 for big categories; nobody is assigned yet."""
+    """Create an event: a trusted (staff) report is registered at once, and its dispatch clock
+    (派遣) starts; a public one waits for verification. The event starts at level 0, or 2 for
+    big categories; nobody is assigned yet."""
     now = ensure_utc(now, "now")
     status = Status.REGISTERED if trusted else Status.PENDING_VERIFICATION
     state = EventState(
@@ -103,6 +107,10 @@ def open_event(
         grid=grid,
         reporter_id=reporter_id,
     )
+    timers: tuple[TimerCommand, ...] = ()
+    if trusted and policy.calendar_known:
+        state = _start_dispatch_clock(state, now, policy)
+        timers = set_timers(state, now)
     _check(state)
     audit = AuditEntry(
         event_id=event_id,
@@ -120,7 +128,37 @@ def open_event(
     notes: tuple[Notification, ...] = ()
     if not trusted:
         notes = (_to_queue(state, NotificationKind.VERIFY_REQUESTED, level=0, role=Role.HEAD),)
-    return Decision(state=state, audit=audit, notifications=notes)
+    return Decision(state=state, audit=audit, timers=timers, notifications=notes)
+
+
+def _start_dispatch_clock(state: EventState, now: datetime, policy: SlaPolicy) -> EventState:
+    """派遣: the registered event's dispatch marks, ``dispatch_minutes`` of working time on the
+    category's calendar from ``now`` (registration, verification, or an unmerge back to
+    registered). Its timers keep deadline version 0: nothing else is timed before dispatch."""
+    allowance = policy.dispatch_allowance()
+    plan = plan_marks(policy.calendar, now, allowance, allowance, DISPATCH_TIMERS, state)
+    marks: dict[str, Any] = dict(plan.at)
+    return replace(
+        state,
+        **marks,
+        clock_fallback=plan.fallback,
+        warnings_sent=state.warnings_sent - set(DISPATCH_TIMERS),
+    )
+
+
+def _start_review_clock(state: EventState, now: datetime, policy: SlaPolicy) -> EventState:
+    """核查: the resolved event's review marks, ``review_minutes`` from the fix, with a new
+    deadline version (the handling clocks' timers are gone)."""
+    allowance = policy.review_allowance()
+    plan = plan_marks(policy.calendar, now, allowance, allowance, REVIEW_TIMERS, state)
+    marks: dict[str, Any] = dict(plan.at)
+    return replace(
+        state,
+        **marks,
+        clock_fallback=state.clock_fallback or plan.fallback,
+        warnings_sent=state.warnings_sent - set(REVIEW_TIMERS),
+        deadline_version=state.deadline_version + 1,
+    )
 
 
 @dataclass(frozen=True)
@@ -195,9 +233,9 @@ def _timer_annotation(state: EventState, command: Command) -> dict[str, JsonValu
     kind = command.timer
     if command.action not in SYSTEM_ACTIONS or kind is None:
         return {}
-    clock = Clock.ACK if kind.is_ack else Clock.RESOLVE
-    breach = TimerKind.ACK_BREACH if kind.is_ack else TimerKind.RESOLVE_BREACH
-    promise = state.promised_ack_at if kind.is_ack else state.promised_due_at
+    clock = kind.clock
+    breach = BREACH_TIMER[clock]
+    promise = {Clock.ACK: state.promised_ack_at, Clock.RESOLVE: state.promised_due_at}.get(clock)
     return {
         "clock": clock.value,
         "percent": round(kind.fraction * 100),
@@ -361,7 +399,9 @@ def _verify(state: EventState, command: Command, now: datetime, policy: SlaPolic
     """A confirmed public report is registered (立案) now: ``created_at`` moves to the
     confirmation, so its clocks and the indicators measured from registration start here;
     the report's own time stays on the row (``received_at``)."""
-    return _Outcome(replace(state, status=Status.REGISTERED, created_at=now))
+    registered = replace(state, status=Status.REGISTERED, created_at=now)
+    new = _start_dispatch_clock(registered, now, policy)
+    return _Outcome(new, set_timers(new, now))
 
 
 def _dispatch(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
@@ -397,18 +437,20 @@ def _claim(state: EventState, command: Command, now: datetime, policy: SlaPolicy
 
 
 def _resolve(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
-    new = replace(state, status=Status.RESOLVED, resolved_at=now, **_NO_REQUEST)
+    """The fix is reported: the handling clocks stop, the review clock (核查) starts."""
+    resolved = replace(state, status=Status.RESOLVED, resolved_at=now, **_NO_REQUEST)
+    new = _start_review_clock(resolved, now, policy)
     role = reviewer_role(state)
     level = ROLE_LEVEL[role]
     notes = (_to_queue(new, NotificationKind.REVIEW_REQUESTED, level=level, role=role),)
-    return _Outcome(new, cancel_timers(state, RESOLVE_TIMERS), notes)
+    return _Outcome(new, cancel_timers(state) + set_timers(new, now), notes)
 
 
 def _review(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
     if command.approved:
         new = replace(state, status=Status.CLOSED, closed_at=now)
         notes = _to_people(new, NotificationKind.CLOSED, [state.reporter_id, state.assignee_id])
-        return _Outcome(new, (), notes)
+        return _Outcome(new, cancel_timers(state), notes)
     same_handler = Assignment(
         level=state.level,
         assignee_id=state.assignee_id,
@@ -568,8 +610,9 @@ def _shifted_promises(state: EventState, now: datetime, policy: SlaPolicy) -> di
 def _merge(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
     """Parked as a duplicate of another open event (the service links them): a running clock
     pauses with its remaining time kept, as a suspension does."""
-    if state.status not in CLOCKED_STATUSES:
-        return _Outcome(replace(state, status=Status.MERGED, resume_status=state.status))
+    if state.status not in CLOCKED_STATUSES:  # a registered event's dispatch clock stops
+        merged = replace(state, status=Status.MERGED, resume_status=state.status)
+        return _Outcome(merged, cancel_timers(state))
     return _pause(state, command, now, policy, Status.MERGED, NotificationKind.MERGED)
 
 
@@ -579,7 +622,13 @@ def _unmerge(state: EventState, command: Command, now: datetime, policy: SlaPoli
         return _resume(state, command, now, policy)
     if state.resume_status is None:
         raise AssertionError("a merged event without the status it came from")
-    return _Outcome(replace(state, status=state.resume_status, resume_status=None))
+    back = replace(state, status=state.resume_status, resume_status=None)
+    if back.status is not Status.REGISTERED:
+        return _Outcome(back)
+    # Not a duplicate after all: it waits for dispatch again, with a dispatch clock started
+    # anew (the merged time does not count against the command centre).
+    new = _start_dispatch_clock(back, now, policy)
+    return _Outcome(new, set_timers(new, now))
 
 
 def _void(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
@@ -772,8 +821,17 @@ def _fired(state: EventState, command: Command) -> tuple[EventState, TimerKind]:
     return replace(state, warnings_sent=state.warnings_sent | {command.timer}), command.timer
 
 
+def _stage_queue(state: EventState, kind: NotificationKind, timer: TimerKind) -> Notification:
+    """A stage clock's message: to the command centre for 派遣, to the reviewer's queue for 核查
+    (nobody holds the event while a stage clock runs)."""
+    role = reviewer_role(state) if timer.clock is Clock.REVIEW else Role.DISPATCHER
+    return _to_queue(state, kind, level=ROLE_LEVEL[role], role=role, detail=timer.value)
+
+
 def _warn(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
     new, kind = _fired(state, command)
+    if kind.is_stage:
+        return _Outcome(new, (), (_stage_queue(new, NotificationKind.WARNING, kind),))
     return _Outcome(new, (), (_to_handler(new, NotificationKind.WARNING, kind.value),))
 
 
@@ -783,6 +841,9 @@ def _breach(state: EventState, command: Command, now: datetime, policy: SlaPolic
         marked, NotificationKind.BREACH, level=COMMAND_CENTRE_LEVEL, role=Role.DISPATCHER,
         detail=kind.value,
     )  # fmt: skip
+    if kind.is_stage:  # reported, never escalated: the stage is nobody's level to leave
+        own = _stage_queue(marked, NotificationKind.BREACH, kind)
+        return _Outcome(marked, (), (alarm,) if own == alarm else (alarm, own))
     if escalation_target(state) is None:
         own = _to_handler(marked, NotificationKind.BREACH, kind.value)
         return _Outcome(marked, (), (alarm, own))

@@ -62,19 +62,28 @@ OPEN_WORK_STATUSES: frozenset[Status] = frozenset(
 
 
 class Clock(StrEnum):
-    """An event's two SLA clocks: acknowledgement (签收) and resolution (处置)."""
+    """An event's SLA clocks: the handling stage's acknowledgement (签收) and resolution (处置),
+    and the stage clocks around them: dispatch (派遣, from registration to the first dispatch)
+    and review (核查, from the fix to the reviewer's decision)."""
 
     ACK = "ack"
     RESOLVE = "resolve"
+    DISPATCH = "dispatch"
+    REVIEW = "review"
 
 
-#: The clocks that run in each status (none while registered, resolved, suspended, ...).
+#: The clocks that run in each status (none while pending verification, suspended, closed...).
 RUNNING_CLOCKS: Mapping[Status, tuple[Clock, ...]] = {
+    Status.REGISTERED: (Clock.DISPATCH,),
     Status.DISPATCHED: (Clock.ACK, Clock.RESOLVE),
     Status.ACKNOWLEDGED: (Clock.RESOLVE,),
+    Status.RESOLVED: (Clock.REVIEW,),
 }
-#: Statuses in which an SLA clock runs.
-CLOCKED_STATUSES: frozenset[Status] = frozenset(RUNNING_CLOCKS)
+#: Statuses in which the handling clocks (ack, resolve) run: a holder works the event there,
+#: a pause keeps their remaining time, a request may wait there.
+CLOCKED_STATUSES: frozenset[Status] = frozenset({Status.DISPATCHED, Status.ACKNOWLEDGED})
+#: Statuses in which some SLA clock runs (their rows may carry timers).
+TIMED_STATUSES: frozenset[Status] = frozenset(RUNNING_CLOCKS)
 #: Statuses whose clocks are paused with their remaining time kept: a suspension (挂起, by the
 #: command centre) and an approved parking (挂账) share the pause and its resumption.
 PAUSED_STATUSES: frozenset[Status] = frozenset({Status.SUSPENDED, Status.PARKED})
@@ -164,7 +173,7 @@ class EscalationReason(StrEnum):
 
 
 class TimerKind(StrEnum):
-    """The six SLA timers of one deadline period."""
+    """The SLA timers: 50 %, 75 % and 100 % (breach) of each clock."""
 
     ACK_WARN50 = "ack_warn50"
     ACK_WARN75 = "ack_warn75"
@@ -172,14 +181,30 @@ class TimerKind(StrEnum):
     RESOLVE_WARN50 = "resolve_warn50"
     RESOLVE_WARN75 = "resolve_warn75"
     RESOLVE_BREACH = "resolve_breach"
+    DISPATCH_WARN50 = "dispatch_warn50"
+    DISPATCH_WARN75 = "dispatch_warn75"
+    DISPATCH_BREACH = "dispatch_breach"
+    REVIEW_WARN50 = "review_warn50"
+    REVIEW_WARN75 = "review_warn75"
+    REVIEW_BREACH = "review_breach"
 
     @property
     def is_ack(self) -> bool:
         return self in ACK_TIMERS
 
     @property
+    def clock(self) -> Clock:
+        """The clock the timer belongs to."""
+        return Clock(self.value.rsplit("_", 1)[0])
+
+    @property
     def is_breach(self) -> bool:
-        return self in (TimerKind.ACK_BREACH, TimerKind.RESOLVE_BREACH)
+        return self.fraction >= 1.0
+
+    @property
+    def is_stage(self) -> bool:
+        """A timer of a stage clock (dispatch, review): its breach never escalates."""
+        return self.clock in STAGE_CLOCKS
 
     @property
     def fraction(self) -> float:
@@ -197,13 +222,22 @@ RESOLVE_TIMERS: tuple[TimerKind, ...] = (
     TimerKind.RESOLVE_WARN75,
     TimerKind.RESOLVE_BREACH,
 )
+DISPATCH_TIMERS: tuple[TimerKind, ...] = (
+    TimerKind.DISPATCH_WARN50,
+    TimerKind.DISPATCH_WARN75,
+    TimerKind.DISPATCH_BREACH,
+)
+REVIEW_TIMERS: tuple[TimerKind, ...] = (
+    TimerKind.REVIEW_WARN50,
+    TimerKind.REVIEW_WARN75,
+    TimerKind.REVIEW_BREACH,
+)
+#: The stage clocks around handling: nobody holds the event while they run (the command
+#: centre's dispatchers, the reviewer's level), so a breach raises a notice and never escalates.
+STAGE_CLOCKS: frozenset[Clock] = frozenset({Clock.DISPATCH, Clock.REVIEW})
 TIMER_FRACTIONS: Mapping[TimerKind, float] = {
-    TimerKind.ACK_WARN50: 0.5,
-    TimerKind.ACK_WARN75: 0.75,
-    TimerKind.ACK_BREACH: 1.0,
-    TimerKind.RESOLVE_WARN50: 0.5,
-    TimerKind.RESOLVE_WARN75: 0.75,
-    TimerKind.RESOLVE_BREACH: 1.0,
+    kind: {"warn50": 0.5, "warn75": 0.75, "breach": 1.0}[kind.value.rsplit("_", 1)[1]]
+    for kind in TimerKind
 }
 #: The ``EventState`` field holding the instant each timer fires for the current deadlines.
 #: The marks are computed once on the category's calendar (working time is not linear in wall
@@ -215,6 +249,12 @@ TIMER_FIELDS: Mapping[TimerKind, str] = {
     TimerKind.RESOLVE_WARN50: "resolve_warn50_at",
     TimerKind.RESOLVE_WARN75: "resolve_warn75_at",
     TimerKind.RESOLVE_BREACH: "due_at",
+    TimerKind.DISPATCH_WARN50: "dispatch_warn50_at",
+    TimerKind.DISPATCH_WARN75: "dispatch_warn75_at",
+    TimerKind.DISPATCH_BREACH: "dispatch_due_at",
+    TimerKind.REVIEW_WARN50: "review_warn50_at",
+    TimerKind.REVIEW_WARN75: "review_warn75_at",
+    TimerKind.REVIEW_BREACH: "review_due_at",
 }
 
 #: The ``EventState`` fields holding the original promise (``EventState.promised_ack_at``).
@@ -264,11 +304,17 @@ class Category:
     resolve_minutes: float
     big: bool = False
     department: str | None = None
+    #: 派遣: a registered event is dispatched within this much (working) time of registration.
+    dispatch_minutes: float = 5.0
+    #: 核查: a fix is reviewed (closed or sent back) within this much time of the resolution.
+    review_minutes: float = 60.0
 
     def __post_init__(self) -> None:
-        if not self.ack_minutes > 0 or not self.resolve_minutes > 0:
+        minutes = (self.ack_minutes, self.resolve_minutes)
+        if not all(m > 0 for m in (*minutes, self.dispatch_minutes, self.review_minutes)):
             raise ValueError(
-                f"category {self.code!r}: ack_minutes and resolve_minutes must be positive"
+                f"category {self.code!r}: ack, resolve, dispatch and review minutes must be"
+                " positive"
             )
 
 
@@ -315,6 +361,16 @@ class EventState:
     ack_warn75_at: datetime | None = None
     resolve_warn50_at: datetime | None = None
     resolve_warn75_at: datetime | None = None
+    #: The stage clocks' marks (``TIMER_FIELDS``): dispatch, set at registration and kept after
+    #: the dispatch (按时派遣 compares ``dispatched_at`` with ``dispatch_due_at``); review, set
+    #: at each resolution and kept after the decision. Never moved by a pause or an extension
+    #: (neither can happen while they run: docs/decisions/0021).
+    dispatch_warn50_at: datetime | None = None
+    dispatch_warn75_at: datetime | None = None
+    dispatch_due_at: datetime | None = None
+    review_warn50_at: datetime | None = None
+    review_warn75_at: datetime | None = None
+    review_due_at: datetime | None = None
     #: The original promise: the acknowledgement and resolution deadlines of the first
     #: dispatch. Set once when the clocks first start and never moved afterwards, except by a
     #: pause (suspension, parking, merge), which moves them later by the paused working time

@@ -2,13 +2,14 @@
 plans, and the SLA state of an event (ok / warning / breached) — the one definition the lists, the
 board and the sweep derive their SQL from (``dispatch.sla``).
 
-An event has two clocks: acknowledgement (runs while dispatched) and resolution (runs while
-dispatched or acknowledged). A clock is ``breached`` from its deadline on, in ``warning`` from
-its first warning mark (50 % of the allowance) on, ``ok`` before; the event's state is the worse
-of its running clocks (``ok`` when none runs: registered, resolved, suspended, closed...).
+An event has four clocks: dispatch (runs while registered), acknowledgement (runs while
+dispatched), resolution (runs while dispatched or acknowledged) and review (runs while
+resolved). A clock is ``breached`` from its deadline on, in ``warning`` from its first warning
+mark (50 % of the allowance) on, ``ok`` before; the event's state is the worse of its running
+clocks (``ok`` when none runs: pending verification, suspended, parked, closed...).
 
 Allowances are amounts of *working time* on the policy's calendar (``domain.calendar``; the
-``24x7`` calendar makes them wall-clock time). A deadline period starts when the event is
+``24x7`` calendar makes them wall-clock time). A handling period starts when the event is
 dispatched at a level (first dispatch, re-dispatch, escalation, rework): each mark — 50 %, 75 %
 and 100 % (the deadline) — is ``add_working(calendar, now, fraction × allowance)`` and is stored
 on the state (``TIMER_FIELDS``), so SQL compares instants and never needs the calendar.
@@ -16,6 +17,10 @@ Suspending stores the working time left to the deadline; resuming sets every mar
 ``add_working(calendar, now, left - (1 - fraction) × allowance)`` (a mark already passed stays
 where it was), so suspended time never counts. A period that reaches a year the calendar does not
 know uses the calendar's fallback and sets ``clock_fallback``.
+
+The stage clocks (dispatch, review) start when their stage does (registration, resolution)
+with the category's ``dispatch_minutes`` / ``review_minutes`` on the same calendar, and are
+never paused nor extended (docs/decisions/0021).
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from enum import StrEnum
 from domain.calendar import CONTINUOUS, WorkCalendar, add_working, gap_years, working_between
 from domain.lifecycle.model import (
     ACK_TIMERS,
+    DISPATCH_TIMERS,
     RESOLVE_TIMERS,
+    REVIEW_TIMERS,
     RUNNING_CLOCKS,
     TIMER_FIELDS,
     Category,
@@ -68,6 +75,10 @@ class SlaPolicy:
     category: Category
     levels: Mapping[int, LevelAllowance] = field(default_factory=_default_levels)
     calendar: WorkCalendar = CONTINUOUS
+    #: False when the caller did not have the category's calendar (the API's report path keeps
+    #: none in memory) and ``calendar`` is only a stand-in: ``open_event`` then starts no
+    #: dispatch clock rather than a wrong one (docs/decisions/0021).
+    calendar_known: bool = True
 
     def level_allowance(self, level: int) -> LevelAllowance:
         if not MIN_LEVEL <= level <= MAX_LEVEL:
@@ -83,6 +94,14 @@ class SlaPolicy:
         cfg = self.level_allowance(level)
         minutes = cfg.resolve_minutes or self.category.resolve_minutes * cfg.multiplier
         return timedelta(minutes=minutes)
+
+    def dispatch_allowance(self) -> timedelta:
+        """派遣: the category's time from registration to dispatch (no level holds it yet)."""
+        return timedelta(minutes=self.category.dispatch_minutes)
+
+    def review_allowance(self) -> timedelta:
+        """核查: the category's time from the fix to the reviewer's decision."""
+        return timedelta(minutes=self.category.review_minutes)
 
 
 @dataclass(frozen=True)
@@ -132,16 +151,12 @@ class SlaState(StrEnum):
 CLOCK_TIMERS: Mapping[Clock, tuple[TimerKind, ...]] = {
     Clock.ACK: ACK_TIMERS,
     Clock.RESOLVE: RESOLVE_TIMERS,
+    Clock.DISPATCH: DISPATCH_TIMERS,
+    Clock.REVIEW: REVIEW_TIMERS,
 }
 #: The timer whose mark starts a clock's warning state, and the one that breaches it.
-WARNING_TIMER: Mapping[Clock, TimerKind] = {
-    Clock.ACK: TimerKind.ACK_WARN50,
-    Clock.RESOLVE: TimerKind.RESOLVE_WARN50,
-}
-BREACH_TIMER: Mapping[Clock, TimerKind] = {
-    Clock.ACK: TimerKind.ACK_BREACH,
-    Clock.RESOLVE: TimerKind.RESOLVE_BREACH,
-}
+WARNING_TIMER: Mapping[Clock, TimerKind] = {c: kinds[0] for c, kinds in CLOCK_TIMERS.items()}
+BREACH_TIMER: Mapping[Clock, TimerKind] = {c: kinds[-1] for c, kinds in CLOCK_TIMERS.items()}
 _SEVERITY = (SlaState.OK, SlaState.WARNING, SlaState.BREACHED)
 
 

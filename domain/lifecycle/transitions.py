@@ -59,6 +59,10 @@ by timers and never raise: a stale or early timer is a no-op. A holder's request
 | parked | unpark | | previous | as resume |
 | parked | void | | voided | |
 | closed | reopen | | dispatched | new cycle; counted as rework |
+| registered | warn | | same | warning sent (50 % / 75 %) |
+| registered | breach | | same | stage clock (dispatch / review) breached: 督办, no escalation |
+| resolved | warn | | same | warning sent (50 % / 75 %) |
+| resolved | breach | | same | stage clock (dispatch / review) breached: 督办, no escalation |
 """
 
 from __future__ import annotations
@@ -129,6 +133,7 @@ _EXTEND = "due_at, promise := deadline"
 _REFUSE = "refused (reason)"
 _ASK_PARKING = "挂账 asked; clocks run on"
 _PARK = "clocks paused, as suspend"
+_STAGE_BREACH = "stage clock (dispatch / review) breached: 督办, no escalation"
 
 RULES: tuple[Rule, ...] = (
     Rule(_S.PENDING_VERIFICATION, _A.VERIFY, _S.REGISTERED, None,
@@ -190,6 +195,10 @@ RULES: tuple[Rule, ...] = (
     Rule(_S.PARKED, _A.VOID, _S.VOIDED, None, ""),
     Rule(_S.CLOSED, _A.REOPEN, _S.DISPATCHED, None,
          "new cycle; counted as rework"),
+    Rule(_S.REGISTERED, _A.WARN, Target.SAME, None, _WARN),
+    Rule(_S.REGISTERED, _A.BREACH, Target.SAME, None, _STAGE_BREACH),
+    Rule(_S.RESOLVED, _A.WARN, Target.SAME, None, _WARN),
+    Rule(_S.RESOLVED, _A.BREACH, Target.SAME, None, _STAGE_BREACH),
 )  # fmt: skip
 
 

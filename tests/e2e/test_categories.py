@@ -57,7 +57,13 @@ def test_admin_creates_with_fractional_minutes_and_patches(
     )
     assert p.status_code == 200, p.text
     expected = _new(resolve_minutes=0.5, department=None, big=True)
-    assert p.json() == expected | {"active": True, "calendar": "24x7", "verify_minutes": 30.0}
+    assert p.json() == expected | {
+        "active": True,
+        "calendar": "24x7",
+        "verify_minutes": 30.0,
+        "dispatch_minutes": 5.0,
+        "review_minutes": 60.0,
+    }
 
     off = client.patch("/api/v1/categories/test_cat", json={"active": False}, headers=admin)
     assert off.json()["active"] is False

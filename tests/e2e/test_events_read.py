@@ -127,9 +127,10 @@ def test_filters_status_overdue_grid_category_time(
     naive = client.get(f"{URL}?since=2024-01-01T00:00:00", headers=d)
     assert naive.status_code == 422 and "since" in naive.json()["detail"][0]["loc"]
 
-    assert _ids(client, d, "&overdue=true") == []
+    # nobody dispatched ``registered`` (reported at +10): its dispatch stage (5 min) is late
+    assert _ids(client, d, "&overdue=true") == [registered]
     clock.now = start + timedelta(minutes=61)
-    assert _ids(client, d, "&overdue=true") == [dispatched]
+    assert _ids(client, d, "&overdue=true") == [registered, in_02, dispatched]
     assert dispatched not in _ids(client, d, "&overdue=false")
     assert _ids(client, token_for("g01m2"), "&scope=mine&overdue=true") == [dispatched]
 
@@ -222,7 +223,7 @@ def test_default_orders_newest_for_my_history_and_latest_for_overdue(
     # P: dispatched now, never acknowledged — its acknowledgement clock breaches at +30 min
     p = make_event("g01m1", assignee="g01m2")
     clock.advance(minutes=1)
-    fresh = _report(client, db, token_for, "g01m1", GRID_01)  # registered: no deadline yet
+    fresh = _report(client, db, token_for, "g01m1", GRID_01)  # registered: on its dispatch clock
 
     # what I reported / was given: a history, newest first (by deadline it was q, p, fresh)
     assert _ids(client, token_for("g01m1"), "&scope=reported") == [fresh, p, q]
@@ -232,14 +233,15 @@ def test_default_orders_newest_for_my_history_and_latest_for_overdue(
     assert _ids(client, token_for("g01m2"), queue) == [q, p]
     assert _ids(client, token_for("g01m2"), "&scope=mine&order=due") == [q, p]
 
-    # both late at +61 min: p has been late since +30, q since +40 (by due_at it was q, p)
+    # all late at +61 min: p has been late since +30, q since +40 (by due_at it was q, p), and
+    # fresh, left undispatched, since +6 (its dispatch stage: 5 min)
     clock.now = start + timedelta(minutes=61)
     d = token_for("dispatch1")
-    assert _ids(client, d, "&overdue=true") == [p, q]
+    assert _ids(client, d, "&overdue=true") == [fresh, p, q]
     # pages follow the order, and a cursor of one order is refused by another
-    first = client.get(f"{URL}?overdue=true&limit=1", headers=d).json()
-    assert [e["id"] for e in first["items"]] == [p]
-    rest = client.get(f"{URL}?overdue=true&limit=1&cursor={first['next_cursor']}", headers=d)
+    first = client.get(f"{URL}?overdue=true&limit=2", headers=d).json()
+    assert [e["id"] for e in first["items"]] == [fresh, p]
+    rest = client.get(f"{URL}?overdue=true&limit=2&cursor={first['next_cursor']}", headers=d)
     assert [e["id"] for e in rest.json()["items"]] == [q]
     wrong = client.get(f"{URL}?order=newest&cursor={first['next_cursor']}", headers=d)
     assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"] == ["query", "cursor"]

@@ -33,7 +33,9 @@ def test_auto_dispatch_picks_the_least_loaded_member_and_writes_timers(
     assert second.assignee_id in members - {first.assignee_id}, "load balanced"
     assert audit_actions(db, first.id or 0) == ["register", "dispatch"]
     topics = outbox_topics(db, first.id or 0)
-    assert topics.count("timer.set") == 6 and topics.count("stream") == 2
+    # 3 of the dispatch clock at registration (cancelled by the dispatch), 6 of ack and resolve
+    assert topics.count("timer.set") == 9 and topics.count("timer.cancel") == 3
+    assert topics.count("stream") == 2
     assert "dispatch" in topics and "notify" in topics
     assert db.execute(
         text("SELECT actor, note FROM event_audit WHERE event_id = :e AND version = 2"),

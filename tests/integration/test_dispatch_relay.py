@@ -24,6 +24,7 @@ from dispatch.engine import sweep as sweeper
 from dispatch.engine.queue import get_dispatch_queue, timers_key
 from dispatch.lifecycle import actions, loading, system
 from domain.lifecycle import Action, TimerKind
+from domain.lifecycle.model import ACK_TIMERS, RESOLVE_TIMERS
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
 from tests.kit.dispatch import audit_actions, ensure_category, principal, report
@@ -68,7 +69,8 @@ def test_report_relay_worker_dispatches_and_schedules_exact_timers(
     event_id = report(session, "g01m1", now=now)
     pubsub = redis.pubsub()  # type: ignore[no-untyped-call]
     pubsub.subscribe(changes.stream_channel(changes.redis_db(redis)))
-    assert relayer.relay(connection=redis) == 2  # the dispatch request and the register change
+    # the dispatch request, the register change and the dispatch clock's three timers
+    assert relayer.relay(connection=redis) == 5
     assert [t for t, done, _ in _outbox(session, event_id) if not done] == []
     assert _queued_jobs(redis) == ["dispatch.engine.jobs.dispatch_backlog_job"]
 
@@ -80,8 +82,9 @@ def test_report_relay_worker_dispatches_and_schedules_exact_timers(
     assert loaded is not None
     scheduled = _scheduled(redis)
     state = loaded.state
-    assert set(scheduled) == {f"sla-{event_id}-{kind.value}-1" for kind in TimerKind}, (
-        "six timers with deterministic ids"
+    handling = (*ACK_TIMERS, *RESOLVE_TIMERS)
+    assert set(scheduled) == {f"sla-{event_id}-{kind.value}-1" for kind in handling}, (
+        "six timers with deterministic ids; the dispatch clock's are cancelled"
     )
     assert state.ack_due_at is not None and state.due_at is not None
     breach = scheduled[f"sla-{event_id}-ack_breach-1"]
@@ -142,7 +145,7 @@ def test_relay_keeps_rows_pending_while_redis_is_down(session: Session, redis: R
     assert relayer.relay(connection=down) == 0
     assert all(attempts == 2 for _, _, attempts in _outbox(session, event_id))
     # Redis back: after the short backoff everything goes through, nothing twice
-    assert relayer.relay(connection=redis, now=datetime.now(UTC) + timedelta(seconds=6)) == 2
+    assert relayer.relay(connection=redis, now=datetime.now(UTC) + timedelta(seconds=6)) == 5
     assert all(done for _, done, _ in _outbox(session, event_id))
     assert _queued_jobs(redis) == ["dispatch.engine.jobs.dispatch_backlog_job"]
 
@@ -221,15 +224,18 @@ def test_sweep_does_what_redis_did_not(session: Session, redis: Redis) -> None:
     assert (result.breaches, result.dispatched) == ([], [])
     # 10 min 6 s later: the ack deadline passed > the grace period ago; reports waited too
     later = now + timedelta(minutes=10, seconds=6)
-    session.execute(text("UPDATE event SET created_at = :t WHERE id = :e"), {
-        "t": now + timedelta(minutes=20), "e": fresh,
-    })  # fmt: skip
+    session.execute(text(
+        "UPDATE event SET created_at = :t, dispatch_warn50_at = :t, dispatch_warn75_at = :t,"
+        " dispatch_due_at = :t WHERE id = :e"
+    ), {"t": now + timedelta(minutes=20), "e": fresh})  # fmt: skip
     session.commit()
     result = sweeper.sweep(later, connection=redis)
-    assert result.breaches == [late] and result.dispatched == [never_dispatched]
+    # the ack breach, the dispatch stage's breach (5 min) before it, and the late dispatch
+    assert result.breaches == [never_dispatched, late]
+    assert result.dispatched == [never_dispatched]
     assert result.timers_rescheduled is None, "Redis still holds its timers"
     assert audit_actions(session, late)[-1] == "breach"
-    assert audit_actions(session, never_dispatched) == ["register", "dispatch"]
+    assert audit_actions(session, never_dispatched) == ["register", "breach", "dispatch"]
     again = sweeper.sweep(later, connection=redis)
     assert (again.breaches, again.dispatched) == ([], []), "idempotent"
 

@@ -39,7 +39,13 @@ from domain.evaluation.counters import EventFacts, counts
 from domain.evaluation.indicators import AUDIT_COUNTERS
 from domain.jurisdiction import Place, Principal, can_see, serves, within
 from domain.lifecycle import EventState, SlaState, Status, TimerKind, current_timer_due, sla_state
-from domain.lifecycle.model import ACK_TIMERS, RESOLVE_TIMERS, RUNNING_CLOCKS
+from domain.lifecycle.model import (
+    ACK_TIMERS,
+    DISPATCH_TIMERS,
+    RESOLVE_TIMERS,
+    REVIEW_TIMERS,
+    RUNNING_CLOCKS,
+)
 from domain.lifecycle.sla import BREACH_TIMER, plan_marks, timer_due_at
 from domain.roles import LEVELS, Role
 from evaluation.auditcounts import KEPT_AUDIT_COUNTERS
@@ -59,7 +65,11 @@ CASES = 3000
 
 # --- SLA ---------------------------------------------------------------------------------------
 
-_MARK_COLUMNS = ("ack_warn50_at", "ack_warn75_at", "resolve_warn50_at", "resolve_warn75_at")
+_MARK_COLUMNS = (
+    "ack_warn50_at", "ack_warn75_at", "resolve_warn50_at", "resolve_warn75_at",
+    "dispatch_warn50_at", "dispatch_warn75_at", "dispatch_due_at",
+    "review_warn50_at", "review_warn75_at", "review_due_at",
+)  # fmt: skip
 #: The seeded Chinese working calendar (调休, lunch breaks, summer hours) and 24×7.
 _CALENDARS = (CONTINUOUS, cn_calendar())
 
@@ -99,10 +109,16 @@ def _sla_case(rng: random.Random) -> tuple[EventState, datetime]:
     for allowance, kinds in ((ack_allowance, ACK_TIMERS), (resolve_allowance, RESOLVE_TIMERS)):
         left = allowance * rng.choice([1.0, 1.0, rng.random()])  # < 1: resumed after a pause
         marks.update(plan_marks(calendar, dispatched, allowance, left, kinds, base).at)
+    for kinds in (DISPATCH_TIMERS, REVIEW_TIMERS):  # the stage clocks: never paused
+        allowance = _allowance(rng)
+        marks.update(plan_marks(calendar, dispatched, allowance, allowance, kinds, base).at)
     if rng.random() < 0.1:
         marks = dict.fromkeys(("ack_due_at", "ack_warn50_at", "ack_warn75_at"))
     elif rng.random() < 0.1:
         marks = dict.fromkeys(("due_at", "resolve_warn50_at", "resolve_warn75_at"))
+    elif rng.random() < 0.1:  # registered or resolved before the stage clocks existed
+        marks |= dict.fromkeys(("dispatch_due_at", "dispatch_warn50_at", "dispatch_warn75_at"))
+        marks |= dict.fromkeys(("review_due_at", "review_warn50_at", "review_warn75_at"))
     sent = frozenset(k for k in TimerKind if rng.random() < 0.3)
     state = replace(
         base,
@@ -150,15 +166,15 @@ def test_sla_sql_agrees_with_the_domain(db: Session) -> None:
             t.c.id,
             sla.sla_state(t, t.c.now),
             sla.overdue(t, t.c.now),
-            sla.breach_pending(t, TimerKind.ACK_BREACH, t.c.now),
-            sla.breach_pending(t, TimerKind.RESOLVE_BREACH, t.c.now),
             sla.first_breach_at(t),
             sla.clocked(t),
+            *(sla.breach_pending(t, kind, t.c.now) for kind in BREACH_TIMER.values()),
         ).order_by(t.c.id)
     ).all()
     assert len(rows) == CASES
     seen = set()
-    for (state, now), (_, sql_state, sql_overdue, ack_late, resolve_late, first, clocked) in zip(
+    late_seen = set()
+    for (state, now), (_, sql_state, sql_overdue, first, clocked, *lates) in zip(
         cases, rows, strict=True
     ):
         where = f"{state} at {now}"
@@ -166,12 +182,11 @@ def test_sla_sql_agrees_with_the_domain(db: Session) -> None:
         seen.add(expected)
         assert sql_state == expected.value, where
         assert bool(sql_overdue) is (expected is SlaState.BREACHED), where
-        for kind, late in (
-            (TimerKind.ACK_BREACH, ack_late),
-            (TimerKind.RESOLVE_BREACH, resolve_late),
-        ):
+        for kind, late in zip(BREACH_TIMER.values(), lates, strict=True):
             due = current_timer_due(state, kind, state.deadline_version)
             assert bool(late) is (due is not None and due <= now), (kind, where)
+            if late:
+                late_seen.add(kind)
         marks = [
             timer_due_at(state, BREACH_TIMER[clock])
             for clock in RUNNING_CLOCKS.get(state.status, ())
@@ -180,6 +195,7 @@ def test_sla_sql_agrees_with_the_domain(db: Session) -> None:
         assert first == (min(present) if present else None), where
         assert bool(clocked) is (state.status in RUNNING_CLOCKS), where
     assert seen == set(SlaState)  # the batch reached every state
+    assert late_seen == set(BREACH_TIMER.values())  # and a pending breach of every clock
 
 
 # --- jurisdiction ------------------------------------------------------------------------------

@@ -126,4 +126,6 @@ def test_the_memo_of_paths_agrees_with_acting_them_out(engine: Engine) -> None:
         by_core = path_of(world, plan, act_out(world, plan, 1, cutoff=cutoff)[0])
         assert (acted.key, acted.free) == by_core
         found += acted.decisions is None
-    assert found > 0.9 * len(later) and memo.acted_out == len(later) - found
+    # the stage clocks' warnings and breaches (a slow review, ADR 0021) make more distinct paths
+    # than the handling clocks alone did (over 90 % found then, about 90 % now)
+    assert found > 0.85 * len(later) and memo.acted_out == len(later) - found

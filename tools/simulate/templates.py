@@ -39,9 +39,12 @@ SENTINELS: Mapping[str, str] = {
     **{k: f"@{k}@" for k in PEOPLE}, "E": "@E@", "G": "@G@", "R": "@R@", "DEPT": "@D@", "C": "@C@",
 }  # fmt: skip
 _SLOT_OF = {v: k for k, v in SENTINELS.items()}
-#: Each event's variables: its eight allowances (ack then resolve, level by level), then the
-#: times of its free steps (every step but the timers, which fire when due).
-N_ALLOWANCES = 2 * len(LEVELS)
+#: Each event's variables: its ten allowances (ack then resolve, level by level; then the stage
+#: clocks' dispatch and review), then the times of its free steps (every step but the timers,
+#: which fire when due).
+N_LEVEL_ALLOWANCES = 2 * len(LEVELS)
+STAGE_ALLOWANCES = (N_LEVEL_ALLOWANCES, N_LEVEL_ALLOWANCES + 1)
+N_ALLOWANCES = N_LEVEL_ALLOWANCES + len(STAGE_ALLOWANCES)
 DELTA = 4  # µs: keeps allowance * 0.25 exact, as whole-second allowances are
 #: Coefficients are found in one run per group of PER_RUN variables, nudged by 4·RADIX^i µs:
 #: a value moves by sum(4c_i · RADIX^i), and 4c_i (a multiple of a quarter, |c_i| ≤ 2) is read
@@ -123,7 +126,8 @@ class NotAffine(AssertionError):
 
 
 def _policy(big: bool, allowances: Sequence[int]) -> SlaPolicy:
-    """A policy whose allowance for each level is given explicitly (µs, ack then resolve)."""
+    """A policy whose allowance for each level is given explicitly (µs, ack then resolve), and
+    the stage clocks' (dispatch, review)."""
     minute = 60 * US
     levels = {
         level: LevelAllowance(
@@ -139,6 +143,8 @@ def _policy(big: bool, allowances: Sequence[int]) -> SlaPolicy:
         resolve_minutes=allowances[1] / minute,
         big=big,
         department=SENTINELS["DEPT"],
+        dispatch_minutes=allowances[STAGE_ALLOWANCES[0]] / minute,
+        review_minutes=allowances[STAGE_ALLOWANCES[1]] / minute,
     )
     return SlaPolicy(category=category, levels=levels)
 
@@ -179,9 +185,11 @@ class Derivation:
         levels = {start_level(big)} | {m.assign[0] for m in moves if m.assign is not None}
         self.variables = list(variables)
         self.n_free = len(variables) - N_ALLOWANCES
-        active = [N_ALLOWANCES + i for i in range(self.n_free)] + [
-            2 * level + half for level in sorted(levels) for half in (0, 1)
-        ]
+        active = (
+            [N_ALLOWANCES + i for i in range(self.n_free)]
+            + [2 * level + half for level in sorted(levels) for half in (0, 1)]
+            + list(STAGE_ALLOWANCES)
+        )
         self.base = replay(key, variables)
         self.chunks = [active[i : i + PER_RUN] for i in range(0, len(active), PER_RUN)]
         self.runs: list[list[Decision]] = []

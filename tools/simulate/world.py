@@ -57,11 +57,14 @@ class CategoryInfo:
     verify_us: int
     #: (ack, resolve) allowance per level, in microseconds
     allowances: tuple[tuple[int, int], ...]
+    #: the stage clocks' (dispatch, review) allowances, in microseconds
+    stage_allowances: tuple[int, int] = (0, 0)
 
     @property
     def flat_allowances(self) -> tuple[int, ...]:
-        """The allowances as eight variables: ack then resolve, level by level."""
-        return tuple(v for pair in self.allowances for v in pair)
+        """The allowances as ten variables: ack then resolve, level by level, then the
+        dispatch and review stage clocks'."""
+        return (*(v for pair in self.allowances for v in pair), *self.stage_allowances)
 
 
 @dataclass(frozen=True)
@@ -212,6 +215,10 @@ def load_world(session: Session, *, grids: int | None = None, seed: int = 0) -> 
                 policy=policy,
                 verify_us=int(category.verify_minutes * 60 * US),
                 allowances=_allowances(policy),
+                stage_allowances=(
+                    policy.dispatch_allowance() // timedelta(microseconds=1),
+                    policy.review_allowance() // timedelta(microseconds=1),
+                ),
             )
         )
     if not categories:

@@ -126,10 +126,16 @@ def test_happy_path_closes_and_replays() -> None:
     cancelled = {t.kind for t in d.timers if t.op is TimerOp.CANCEL}
     assert cancelled == {TimerKind.ACK_WARN50, TimerKind.ACK_WARN75, TimerKind.ACK_BREACH}
     d = story.do(20, Action.RESOLVE, actor="m1")
-    assert {t.kind for t in d.timers} == {
+    assert {t.kind for t in d.timers if t.op is TimerOp.CANCEL} == {
         TimerKind.RESOLVE_WARN50,
         TimerKind.RESOLVE_WARN75,
         TimerKind.RESOLVE_BREACH,
+    }
+    # The review clock (核查) starts: its three timers, on a new deadline version.
+    assert {t.kind for t in d.timers if t.op is TimerOp.SET} == {
+        TimerKind.REVIEW_WARN50,
+        TimerKind.REVIEW_WARN75,
+        TimerKind.REVIEW_BREACH,
     }
     (note,) = d.notifications
     assert note.kind is NotificationKind.REVIEW_REQUESTED and note.audience is Role.HEAD
@@ -149,7 +155,8 @@ def test_failed_review_is_rework_with_fresh_deadlines_for_the_same_handler() -> 
     d = story.do(12, Action.REVIEW, actor="h1", approved=False, note="still dirty")
     s = d.state
     assert (s.status, s.assignee_id, s.level, s.rework_count) == (Status.DISPATCHED, "m1", 0, 1)
-    assert s.due_at == at(72) and s.deadline_version == 2 and s.resolved_at is None
+    # versions: 1 dispatch, 2 the review clock at the fix, 3 the rework
+    assert s.due_at == at(72) and s.deadline_version == 3 and s.resolved_at is None
     assert d.notifications[0].kind is NotificationKind.REVIEW_FAILED
     assert d.notifications[0].detail == "still dirty"
     assert replay(story.log) == story.state
