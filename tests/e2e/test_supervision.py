@@ -23,6 +23,7 @@ URL = "/api/v1/supervisions"
 def test_a_breach_is_put_before_the_holders_superior_who_acknowledges_it_once(
     client: TestClient, db: Session, clock: Clock, token_for: Headers
 ) -> None:
+    first = clock.now.astimezone(get_settings().tz).date().isoformat()  # the report's day
     event = dispatched(db, clock)
     eid = event.id or 0
     member = username_of(db, event.assignee_id or 0)
@@ -57,10 +58,11 @@ def test_a_breach_is_put_before_the_holders_superior_who_acknowledges_it_once(
     board = client.get("/api/v1/dispatch/board", headers=token_for("dispatch1")).json()
     assert board["supervisions_open"] == 0
 
+    # from the report's day to the acknowledgement's: one day unless started near midnight
     day = clock.now.astimezone(get_settings().tz).date().isoformat()
     counts = client.get(
         "/api/v1/stats/supervision",
-        params={"since": day, "until": day},
+        params={"since": first, "until": day},
         headers=token_for("evaluator"),
     ).json()
     by_grid = [c for c in counts if c["group"] == "grid"]
