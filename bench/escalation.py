@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -162,6 +162,26 @@ _EVENT_BASE = (
 )  # fmt: skip
 
 
+def copy_events(
+    conn: psycopg.Connection,
+    columns: Iterable[str],
+    events: Sequence[Sequence[object]],
+    audits: Sequence[Sequence[object]],
+) -> None:
+    """COPY event rows (``_EVENT_BASE`` then ``columns``) and their audit rows; no commit."""
+    names = ", ".join((*_EVENT_BASE, *columns))
+    with conn.cursor() as cur:
+        with cur.copy(f"COPY event ({names}) FROM STDIN") as copy:
+            for row in events:
+                copy.write_row(row)
+        with cur.copy(
+            "COPY event_audit (event_id, version, action, from_status, to_status, from_level,"
+            " to_level, actor, at, note, data) FROM STDIN"
+        ) as copy:
+            for row in audits:
+                copy.write_row(row)
+
+
 def bulk_insert(
     conn: psycopg.Connection, deadlines: list[datetime], now: datetime, category_id: int
 ) -> list[int]:
@@ -229,17 +249,8 @@ def bulk_insert(
         armed = [t for t in dispatched.timers if t.op is TimerOp.SET]
         for e, topic, payload, at in timer_values(event_id, armed, now=now):
             outbox.append((e, topic, Jsonb(payload), at, at, 0))
-    names = ", ".join((*_EVENT_BASE, *columns.keys()))
+    copy_events(conn, columns.keys(), events, audits)
     with conn.cursor() as cur:
-        with cur.copy(f"COPY event ({names}) FROM STDIN") as copy:
-            for row in events:
-                copy.write_row(row)
-        with cur.copy(
-            "COPY event_audit (event_id, version, action, from_status, to_status, from_level,"
-            " to_level, actor, at, note, data) FROM STDIN"
-        ) as copy:
-            for row in audits:
-                copy.write_row(row)
         with cur.copy(
             "COPY outbox (event_id, topic, payload, created_at, available_at, attempts) FROM STDIN"
         ) as copy:

@@ -46,7 +46,7 @@ from rq import Queue
 from rq.job import Job
 
 from bench.common import bench_database, percentile, serve, wrk
-from bench.escalation import _category, _grids, bulk_insert, private_redis, workers
+from bench.escalation import _category, _grids, bulk_insert, copy_events, private_redis, workers
 from bench.locate import bearer_for, interior_points, rotating_paths_lua
 from bench.report import interior_points as report_points
 from bench.report import ordinary_categories, report_lua, sign_in
@@ -64,12 +64,6 @@ GOAL_ASSIGN_P99 = 2.0
 GOAL_INVERSION = 0
 GOAL_STORM_SECONDS = 60.0
 GOAL_LOCATE_RATIO = 3.0
-
-_EVENT_BASE = (
-    "id", "client_id", "request_hash", "category_id", "grid_id", "community_id", "description",
-    "geom", "coord", "orig_lon", "orig_lat", "accuracy_m", "snapped", "distance_m", "source",
-    "occurred_at", "received_at",
-)  # fmt: skip
 
 
 def verdict(ok: bool) -> str:
@@ -121,17 +115,7 @@ def insert_registered(conn: psycopg.Connection, count: int, now: datetime) -> li
             (event_id, a.version, a.action.value, None, a.to_status.value, a.from_level,
              a.to_level, a.actor, a.at, a.note, Jsonb(dict(a.data)))
         )  # fmt: skip
-    names = ", ".join((*_EVENT_BASE, *columns.keys()))
-    with conn.cursor() as cur:
-        with cur.copy(f"COPY event ({names}) FROM STDIN") as copy:
-            for row in events:
-                copy.write_row(row)
-        with cur.copy(
-            "COPY event_audit (event_id, version, action, from_status, to_status, from_level,"
-            " to_level, actor, at, note, data) FROM STDIN"
-        ) as copy:
-            for row in audits:
-                copy.write_row(row)
+    copy_events(conn, columns.keys(), events, audits)
     conn.commit()
     return ids
 
