@@ -31,6 +31,7 @@ from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -64,6 +65,28 @@ MUTABLE_TABLES: list[str] = [
     "event",
     "api_client",
 ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``make test`` runs ``-n``), each worker gets a database and a Redis
+    database number of its own, derived from the configured ones, before anything reads the
+    settings: worker ``gwN`` uses ``<name>_gwN_test`` and Redis database ``<number> - N``.
+    Subprocesses (API, worker) inherit them through the environment."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return
+    index = int(worker[2:])
+    db, redis = os.environ.get("WANGGE_DATABASE_URL", ""), os.environ.get("WANGGE_REDIS_URL", "")
+    if db and str(make_url(db).database).endswith("_test"):
+        name = str(make_url(db).database).removesuffix("_test")
+        url = make_url(db).set(database=f"{name}_{worker}_test")
+        os.environ["WANGGE_DATABASE_URL"] = url.render_as_string(hide_password=False)
+    if redis:
+        parts = urlsplit(redis)
+        number = int(parts.path.strip("/") or 0) - index
+        if number < 0:
+            pytest.exit(f"Redis database {parts.path} leaves none for xdist worker {worker}", 2)
+        os.environ["WANGGE_REDIS_URL"] = parts._replace(path=f"/{number}").geturl()
 
 
 def _test_urls() -> tuple[str, str]:

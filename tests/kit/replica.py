@@ -1,5 +1,5 @@
 """A real primary and hot standby for the read-replica tests: a private PostgreSQL cluster
-(initdb under ``.local/replica/``, free port) holding a Wangge database, and a standby made
+(initdb under ``.local/replica*/``, free port) holding a Wangge database, and a standby made
 from it with ``pg_basebackup -R`` streaming from it on another port.
 
 The shared test server is not used as the primary: its pg_hba allows no replication
@@ -79,10 +79,13 @@ class Replication:
         self,
         env: dict[str, str],
         commands: list[list[str]],
-        folder: Path = ROOT / ".local" / "replica",
+        folder: Path | None = None,
     ) -> None:
         """``commands``: ``wangge`` commands to run on the primary after ``migrate`` and
         ``load-data``, before the base backup (e.g. a simulated history)."""
+        # one folder per pytest-xdist worker (``replica-gw0``), ``replica`` without xdist
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        folder = folder or ROOT / ".local" / ("replica-" + worker if worker else "replica")
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         if os.geteuid() == 0:
