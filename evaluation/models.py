@@ -58,6 +58,13 @@ class StatsCounters(SQLModel):
     voided_after_registration: int = 0
     reviews: int = 0
     reviews_on_time: int = 0
+    # the process counters (延期, 挂账, 回退, 重开 and the dispatched cases they are rates of), kept
+    # by the triggers stats_audit and stats_event (stats_audit_counts v2, migration 0028)
+    dispatched_cases: int = 0
+    extended_cases: int = 0
+    parked_cases: int = 0
+    returned_cases: int = 0
+    reopened_cases: int = 0
     # the intake counters (domain.evaluation.intake) on the day each report was received, kept by
     # the triggers stats_event and stats_public_report (stats_intake_counts, migration 0024): a
     # verification done; one due because its deadline passed is counted when asked

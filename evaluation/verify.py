@@ -36,18 +36,12 @@ from dispatch.events.models import Event
 from dispatch.ledger import day_digests, day_heads, head_before
 from domain.audit import day_head
 from domain.evaluation.days import GroupBy
-from domain.evaluation.indicators import INDICATORS, evaluate
+from domain.evaluation.indicators import AUDIT_COUNTERS, INDICATORS, evaluate
 from domain.evaluation.resolution import Resolution
 from domain.evaluation.scorecard import Scorecard, score
 from domain.lifecycle.audit import STATE_FIELDS
 from evaluation import sanity
-from evaluation.auditcounts import (
-    AUDIT_COUNTER_SQL,
-    AUDIT_FACTS_JOIN,
-    KEPT_AUDIT_COUNTERS,
-    PROCESS_COUNTERS,
-    process_counter_sums,
-)
+from evaluation.auditcounts import AUDIT_COUNTER_SQL, AUDIT_FACTS_JOIN
 from evaluation.checks import Check
 from evaluation.indicators import IndicatorReport, indicator_report
 from evaluation.intake import FROM_SQL as INTAKE_FROM_SQL
@@ -474,7 +468,7 @@ WITH ev AS (
            WHERE a.event_id = e.id AND a.action = 'dispatch' AND a.from_status = 'registered'
            ORDER BY a.version LIMIT 1) AS first_dispatch,
          """
-    + ",\n         ".join(f"{AUDIT_COUNTER_SQL[c]} AS audit_{c}" for c in KEPT_AUDIT_COUNTERS)
+    + ",\n         ".join(f"{AUDIT_COUNTER_SQL[c]} AS audit_{c}" for c in AUDIT_COUNTERS)
     + f"""
     FROM event e JOIN category c ON c.id = e.category_id {AUDIT_FACTS_JOIN}
    WHERE e.created_at >= :start AND e.created_at < :end
@@ -488,7 +482,9 @@ SELECT {{keys}},
                         AND status NOT IN ('pending_verification', 'voided')) AS public_registered,
        count(*) FILTER (WHERE counted AND dispatched_at IS NOT NULL) AS dispatched,
        count(*) FILTER (WHERE counted AND dispatched_at IS NOT NULL
-                        AND first_dispatch - created_at <= :limit * interval '1 minute')
+                        AND coalesce(first_dispatch <= dispatch_due_at,
+                                     first_dispatch - created_at
+                                     <= :limit * interval '1 minute'))
          AS dispatched_on_time,
        coalesce(sum(redispatch_count) FILTER (WHERE counted), 0) AS redispatches,
        coalesce(sum(escalation_count) FILTER (WHERE counted), 0) AS escalations,
@@ -505,7 +501,7 @@ SELECT {{keys}},
        count(*) FILTER (WHERE counted AND status IN ('resolved', 'closed')
                         AND resolved_at <= promised_due_at) AS handled_on_promise,
        """
-    + ",\n       ".join(f"sum(audit_{c}) AS {c}" for c in KEPT_AUDIT_COUNTERS)
+    + ",\n       ".join(f"sum(audit_{c}) AS {c}" for c in AUDIT_COUNTERS)
     + """{extra}
   FROM ev GROUP BY {group}
 """
@@ -514,7 +510,7 @@ SELECT {{keys}},
 KEPT_INTAKE: tuple[str, ...] = tuple(KEPT_INTAKE_SQL)
 assert COUNTER_COLUMNS[-len(KEPT_INTAKE) :] == KEPT_INTAKE
 _BY_REPORT_DAY = COUNTER_COLUMNS[: -len(KEPT_INTAKE)]
-assert _BY_REPORT_DAY[-len(KEPT_AUDIT_COUNTERS) :] == KEPT_AUDIT_COUNTERS  # the SQL's order
+assert _BY_REPORT_DAY[-len(AUDIT_COUNTERS) :] == AUDIT_COUNTERS  # the SQL's order
 #: The intake counters the statistics keep (``evaluation.intake.KEPT_INTAKE_SQL``) recomputed
 #: from the raw reports received in the window, grouped like ``RAW_EVENT_COUNTERS``.
 RAW_INTAKE_COUNTERS = (
@@ -711,7 +707,7 @@ def _raw_grid_totals(
 
 #: The counters the indicators read, each recomputed from raw rows by ``raw_counter_totals``.
 RAW_COUNTERS: tuple[str, ...] = (
-    *COUNTER_COLUMNS, "patrolled_grid_days", "verifications_due", *PROCESS_COUNTERS,
+    *COUNTER_COLUMNS, "patrolled_grid_days", "verifications_due",
 )  # fmt: skip
 
 
@@ -762,7 +758,6 @@ def _add_raw_other_counters(
         {int(g): {"patrolled_grid_days": float(n)}
          for g, n in session.execute(text(patrols + " GROUP BY 1"), dict(params))},
         intake_sums(session, scope, per_grid=per_grid, now=now),
-        process_counter_sums(session, scope, per_grid=per_grid),
     ]  # fmt: skip
     for part in found:
         for key, values in part.items():

@@ -319,6 +319,35 @@ def test_a_skipped_counter_is_reported(conn: Connection) -> None:
     assert any(d.what.startswith("indicator closure_rate") for d in served.discrepancies)
 
 
+@pytest.mark.parametrize(
+    ("counter", "indicator"),
+    [("extended_cases", "extension_rate"), ("reopened_cases", "reopen_rate"),
+     ("dispatched_cases", "return_rate")],
+)  # fmt: skip
+def test_a_bumped_process_counter_is_reported(
+    conn: Connection, counter: str, indicator: str
+) -> None:
+    """The process counters are kept like the others (migration 0028): one bumped by hand is
+    reported per day, grid and category, and in the served indicator over it."""
+    cell = conn.execute(
+        text("SELECT grid_id, category_id FROM stats_daily WHERE day = '2026-03-05' LIMIT 1")
+    ).one()
+    conn.execute(
+        text(f"""
+        UPDATE stats_daily SET {counter} = {counter} + 1
+         WHERE day = '2026-03-05' AND grid_id = :g AND category_id = :c
+        """),
+        {"g": cell[0], "c": cell[1]},
+    )
+    conn.execute(text("DELETE FROM stats_counter_sealed"))
+    report = _verify(conn)
+    (found,) = _check(report, "statistics tables").discrepancies
+    assert found.what == f"counters of 2026-03-05, grid id {cell[0]}, category id {cell[1]}"
+    assert set(found.detail) == {counter}
+    served = _check(report, "served figures")
+    assert any(d.what.startswith(f"indicator {indicator}") for d in served.discrepancies)
+
+
 # --- the evaluation bundle ---------------------------------------------------------------
 
 
@@ -483,7 +512,9 @@ def test_every_served_counter_equals_its_recomputation_from_the_raw_rows(
     assert set(raw[0]) == set(RAW_COUNTERS)
     assert set(RAW_COUNTERS) <= set(served.totals)
     assert all(raw[0][name] > 0 for name in ("reported", "handled_on_promise", "reviews",
-                                             "ever_registered", "public_reports"))  # fmt: skip
+                                             "ever_registered", "public_reports",
+                                             "dispatched_cases", "reviews_on_time",
+                                             "dispatched_on_time"))  # fmt: skip
     assert differing_counters(served.totals, raw) == {}
     assert differing_counters(served.totals, per_grid) == {}
     conn.execute(

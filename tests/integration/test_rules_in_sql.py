@@ -48,7 +48,6 @@ from domain.lifecycle.model import (
 )
 from domain.lifecycle.sla import BREACH_TIMER, plan_marks, timer_due_at
 from domain.roles import LEVELS, Role
-from evaluation.auditcounts import KEPT_AUDIT_COUNTERS
 from evaluation.indicators import indicator_report
 from evaluation.intake import KEPT_INTAKE_SQL
 from evaluation.models import COUNTER_COLUMNS
@@ -425,6 +424,10 @@ def test_intake_counters_agree_with_the_domain(db: Session) -> None:
 # --- the audit counters (立案, 核查) kept per audit row -----------------------------------------
 
 
+#: What a decision on a holder's request logs beside its delta (who asked, why).
+_DECIDED = '{"asked_by": "2", "asked_reason": "test"}'
+
+
 def _log(conn: Connection, event_id: int, rows: list[tuple[str, str, str, datetime]]) -> None:
     """Append audit rows (action, from_status, to_status, at) after the event's last one, and
     leave the event row at the last status (as the store does: the row, then its audit)."""
@@ -443,17 +446,26 @@ def _log(conn: Connection, event_id: int, rows: list[tuple[str, str, str, dateti
             text("""
             INSERT INTO event_audit (event_id, version, action, from_status, to_status,
                                      from_level, to_level, actor, at, note, reason, data)
-            VALUES (:e, :v, :a, :f, :t, 0, 0, 'test', :at, '', NULL, '{}')
+            VALUES (:e, :v, :a, :f, :t, 0, 0, '1', :at, 'test', NULL, CAST(:d AS jsonb))
             """),
-            {"e": event_id, "v": version, "a": action, "f": before, "t": after, "at": at},
+            {
+                "e": event_id,
+                "v": version,
+                "a": action,
+                "f": before,
+                "t": after,
+                "at": at,
+                "d": _DECIDED if action.startswith("approve_") else "{}",
+            },  # fmt: skip
         )
 
 
 def test_the_audit_counters_kept_per_row_equal_the_audit_log(
     db: Session, make_event: MakeEvent, clock: Clock
 ) -> None:
-    """The trigger ``stats_audit`` keeps 立案 and 核查 per report day as the audit log defines
-    them (``evaluation.auditcounts``): a review within the limit of the fix and one after it, a
+    """The trigger ``stats_audit`` keeps 立案, 核查 and the process counters per report day as
+    the audit log defines them (``evaluation.auditcounts``): a review within the limit of the
+    fix and one after it, two approved extensions (one case), a return, a reopening, a
     registered event voided, and the event moved to the day before (its counters move with it,
     and its registration is no longer within the limit of the report)."""
     conn = db.connection()
@@ -463,13 +475,21 @@ def test_the_audit_counters_kept_per_row_equal_the_audit_log(
         conn.execute(text("SELECT grid_id FROM event WHERE id = :e"), {"e": event_id}).scalar_one()
     )
     t = clock.now
+    conn.execute(
+        text("UPDATE event SET dispatched_at = :t WHERE id = :e"),
+        {"t": t + timedelta(minutes=5), "e": event_id},
+    )
     _log(conn, event_id, [
         ("dispatch", "registered", "dispatched", t + timedelta(minutes=5)),
+        ("approve_extension", "dispatched", "dispatched", t + timedelta(minutes=20)),
+        ("approve_extension", "dispatched", "dispatched", t + timedelta(minutes=40)),
+        ("return", "dispatched", "dispatched", t + timedelta(minutes=50)),
         ("resolve", "dispatched", "resolved", t + timedelta(hours=2)),
         ("review", "resolved", "dispatched", t + timedelta(hours=2, minutes=30)),  # on time
         ("resolve", "dispatched", "resolved", t + timedelta(hours=4)),
         ("review", "resolved", "closed", t + timedelta(hours=6)),  # late
-        ("void", "closed", "voided", t + timedelta(hours=7)),
+        ("reopen", "closed", "dispatched", t + timedelta(hours=6, minutes=30)),
+        ("void", "dispatched", "voided", t + timedelta(hours=7)),
     ])  # fmt: skip
 
     def served_and_raw(day: date) -> tuple[dict[str, float], dict[int, dict[str, float]]]:
@@ -479,9 +499,10 @@ def test_the_audit_counters_kept_per_row_equal_the_audit_log(
 
     served, raw = served_and_raw(date(2026, 5, 12))
     assert differing_counters(served, raw) == {}
-    assert {k: served[k] for k in KEPT_AUDIT_COUNTERS} == {
+    assert {k: served[k] for k in AUDIT_COUNTERS} == {
         "ever_registered": 1, "registered_on_time": 1, "voided_after_registration": 1,
-        "reviews": 2, "reviews_on_time": 1,
+        "reviews": 2, "reviews_on_time": 1, "dispatched_cases": 1, "extended_cases": 1,
+        "parked_cases": 0, "returned_cases": 1, "reopened_cases": 1,
     }  # fmt: skip
     conn.execute(
         text("UPDATE event SET created_at = created_at - interval '1 day' WHERE id = :e"),
@@ -489,10 +510,10 @@ def test_the_audit_counters_kept_per_row_equal_the_audit_log(
     )
     served, raw = served_and_raw(date(2026, 5, 12))
     assert {k: served[k] for k in AUDIT_COUNTERS} == dict.fromkeys(AUDIT_COUNTERS, 0.0)
-    assert set(KEPT_AUDIT_COUNTERS) < set(AUDIT_COUNTERS)
     served, raw = served_and_raw(date(2026, 5, 11))
     assert differing_counters(served, raw) == {}
     assert served["ever_registered"] == 1 and served["registered_on_time"] == 0
+    assert served["extended_cases"] == served["dispatched_cases"] == 1
 
 
 def test_the_intake_counters_kept_per_received_day_equal_the_reports(

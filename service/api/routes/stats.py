@@ -490,8 +490,10 @@ def indicators(
         filters=scope.filters(),
         definitions={
             "window": DEFINITIONS["window"],
-            "on_time_dispatch": "first dispatch within stats_setting.dispatch_limit_minutes "
-            "of the report",
+            "on_time_dispatch": "first dispatch by the event's dispatch deadline "
+            "(dispatch_due_at, the 派遣 stage clock on the category's calendar); events "
+            "registered before migration 0027 have none: within "
+            "stats_setting.dispatch_limit_minutes of the report",
             "coverage": "coverage and staffing describe the map and the roster now; with grid= "
             "or community=, those grids: the part of their own area within the jurisdiction / "
             "their own area, and their staffing",
@@ -499,9 +501,11 @@ def indicators(
             "(promised_due_at: the resolve deadline of the first dispatch, moved only by a "
             "suspension); on_time_handling_stage measures it against the stage clock it was "
             "made on (due_at, restarted by rework, re-dispatch, escalation and each breach)",
-            "audit": "立案, 核查 indicators read the audit log: registration within "
-            "stats_setting.register_limit_minutes of the report, review within "
-            "stats_setting.review_limit_minutes of the fix",
+            "audit": "立案, 核查 and process indicators count the audit log: registration "
+            "within stats_setting.register_limit_minutes of the report; a review by the review "
+            "deadline of the fix it decides (review_due_at, the 核查 stage clock on the "
+            "category's calendar; a fix from before migration 0027 has none: within "
+            "stats_setting.review_limit_minutes of it)",
         },
         indicators=out,
     )
