@@ -61,6 +61,27 @@ AUDIT_FACTS_JOIN = f"""
   ) au ON au.event_id = e.id
 """
 
+#: A join giving ``pa`` (``n_<action>``: how many rows of each process action) for the event
+#: ``e``, over only the process actions' audit rows of the events reported in the window: read
+#: from their own small index (``ix_event_audit_process``, migration 0028), not from the whole
+#: audit log of those events.
+PROCESS_ACTIONS_JOIN = f"""
+  LEFT JOIN (
+    SELECT r.event_id, {_PROCESS_COUNTS}
+      FROM event w JOIN event_audit r ON r.event_id = w.id
+     WHERE w.created_at >= :start AND w.created_at < :end AND r.action IN ({_PROCESS_NAMES})
+     GROUP BY r.event_id
+  ) pa ON pa.event_id = e.id
+"""
+#: The process counters of one event, over ``e`` and ``pa`` (or ``au``: ``AUDIT_COUNTER_SQL``).
+PROCESS_COUNTER_SQL: Mapping[str, str] = {
+    "dispatched_cases": "(e.dispatched_at IS NOT NULL)::int",
+    "extended_cases": "(coalesce(pa.n_approve_extension, 0) > 0)::int",
+    "parked_cases": "(coalesce(pa.n_approve_parking, 0) > 0)::int",
+    "returned_cases": "(coalesce(pa.n_return, 0) > 0)::int",
+    "reopened_cases": "(coalesce(pa.n_reopen, 0) > 0)::int",
+}
+
 #: Each audit counter of one event, over ``e`` and ``au``.
 AUDIT_COUNTER_SQL: Mapping[str, str] = {
     "ever_registered": "coalesce(au.registered, false)::int",
@@ -69,10 +90,6 @@ AUDIT_COUNTER_SQL: Mapping[str, str] = {
     "voided_after_registration": "(coalesce(au.registered, false) AND e.status = 'voided')::int",
     "reviews": "coalesce(au.reviews, 0)",
     "reviews_on_time": "coalesce(au.reviews_on_time, 0)",
-    "dispatched_cases": "(e.dispatched_at IS NOT NULL)::int",
-    "extended_cases": "(coalesce(au.n_approve_extension, 0) > 0)::int",
-    "parked_cases": "(coalesce(au.n_approve_parking, 0) > 0)::int",
-    "returned_cases": "(coalesce(au.n_return, 0) > 0)::int",
-    "reopened_cases": "(coalesce(au.n_reopen, 0) > 0)::int",
+    **{c: sql.replace("pa.", "au.") for c, sql in PROCESS_COUNTER_SQL.items()},
 }
 assert tuple(AUDIT_COUNTER_SQL) == AUDIT_COUNTERS

@@ -4,7 +4,9 @@
 --   within the global limit of the report (stats_dispatch_on_time v2's rule);
 -- - dispatched_cases (the process rates' denominator, an audit counter: stats_audit_counts
 --   v2, which now takes the event row) follows dispatched_at: +1 when it is set, -1 when it is
---   cleared, and with the event when it is added, deleted or moved.
+--   cleared, and with the event when it is added, deleted or moved;
+-- - a closed event with its working minutes (resolution_working_minutes, set by the lifecycle at
+--   the close) is also in the working-time histogram (stats_resolution_working, stats_hist_add v2).
 -- v3 (migration 0024): v2, and
 -- - when an event's report day, grid or category changes (or it is deleted), its audit counters
 --   (stats_audit_counts, from its audit rows) move with it; a new event has no audit rows yet.
@@ -29,6 +31,8 @@ DECLARE
   o_on integer;
   n_on integer;
   o_minutes double precision;
+  owm integer;
+  nwm integer;
   n_minutes double precision;
   p public_report;
   dispatched stats_audit_counts;
@@ -106,19 +110,28 @@ BEGIN
   IF o_closed THEN
     om := stats_minutes(OLD.created_at, OLD.closed_at);
     o_on := stats_on_time(OLD, o_minutes)::int;
+    owm := OLD.resolution_working_minutes;
   END IF;
   IF n_closed THEN
     nm := stats_minutes(NEW.created_at, NEW.closed_at);
     n_on := stats_on_time(NEW, n_minutes)::int;
+    nwm := NEW.resolution_working_minutes;
   END IF;
-  IF o_closed AND n_closed AND same_key AND OLD.level = NEW.level AND om = nm AND o_on = n_on THEN
+  IF o_closed AND n_closed AND same_key AND OLD.level = NEW.level AND om = nm AND o_on = n_on
+     AND owm IS NOT DISTINCT FROM nwm THEN
     RETURN NULL;
   END IF;
   IF o_closed THEN
-    PERFORM stats_hist_add(od, OLD.grid_id, OLD.category_id, OLD.level, om, o_on, -1);
+    PERFORM stats_hist_add(od, OLD.grid_id, OLD.category_id, OLD.level, om, o_on, -1, false);
+    IF owm IS NOT NULL THEN
+      PERFORM stats_hist_add(od, OLD.grid_id, OLD.category_id, OLD.level, owm, o_on, -1, true);
+    END IF;
   END IF;
   IF n_closed THEN
-    PERFORM stats_hist_add(nd, NEW.grid_id, NEW.category_id, NEW.level, nm, n_on, 1);
+    PERFORM stats_hist_add(nd, NEW.grid_id, NEW.category_id, NEW.level, nm, n_on, 1, false);
+    IF nwm IS NOT NULL THEN
+      PERFORM stats_hist_add(nd, NEW.grid_id, NEW.category_id, NEW.level, nwm, n_on, 1, true);
+    END IF;
   END IF;
   RETURN NULL;
 END

@@ -1,7 +1,8 @@
 -- stats_rebuild v5 (migration 0028): v4, and the process counters (dispatched_cases,
 -- extended_cases, parked_cases, returned_cases, reopened_cases) and reviews on time by the
 -- deadline stored with the fix (stats_audit_counts v2's definitions, set-based); 按时派遣 by the
--- event's dispatch_due_at (stats_dispatch_on_time v2).
+-- event's dispatch_due_at (stats_dispatch_on_time v2); the working-time histogram
+-- (stats_resolution_working, of resolution_working_minutes).
 -- v4 (migration 0024): v3, and the audit counters of stats_daily (立案, 核查:
 -- stats_audit_counts' definition, set-based over every event's audit rows in one pass) and the
 -- intake counters (stats_intake_counts, on the day each report was received).
@@ -18,7 +19,8 @@ DECLARE
                            * interval '1 minute';
 BEGIN
   LOCK TABLE event, public_report, patrol, patrol_point IN SHARE MODE;
-  TRUNCATE stats_daily, stats_resolution, stats_block, stats_patrol_walked;
+  TRUNCATE stats_daily, stats_resolution, stats_resolution_working, stats_block,
+           stats_patrol_walked;
   INSERT INTO stats_daily (day, grid_id, category_id, reported, voided, registered, public_registered, dispatched, dispatched_on_time, redispatches, escalations, handled, handled_on_time, reworks, closed, closed_on_time, closed_level0, closed_le2, handled_on_promise)
   SELECT stats_day(e.created_at), e.grid_id, e.category_id, sum((stats_counts(e, cat.resolve_minutes)).reported), sum((stats_counts(e, cat.resolve_minutes)).voided), sum((stats_counts(e, cat.resolve_minutes)).registered), sum((stats_counts(e, cat.resolve_minutes)).public_registered), sum((stats_counts(e, cat.resolve_minutes)).dispatched), sum(stats_dispatch_on_time(e, fd.at, lim)), sum((stats_counts(e, cat.resolve_minutes)).redispatches), sum((stats_counts(e, cat.resolve_minutes)).escalations), sum((stats_counts(e, cat.resolve_minutes)).handled), sum((stats_counts(e, cat.resolve_minutes)).handled_on_time), sum((stats_counts(e, cat.resolve_minutes)).reworks), sum((stats_counts(e, cat.resolve_minutes)).closed), sum((stats_counts(e, cat.resolve_minutes)).closed_on_time), sum((stats_counts(e, cat.resolve_minutes)).closed_level0), sum((stats_counts(e, cat.resolve_minutes)).closed_le2), sum((stats_counts(e, cat.resolve_minutes)).handled_on_promise)
     FROM event e
@@ -102,6 +104,12 @@ BEGIN
          sum(stats_on_time(e, cat.resolve_minutes)::int)
     FROM event e JOIN category cat ON cat.id = e.category_id
    WHERE e.status = 'closed'
+   GROUP BY 1, 2, 3, 4, 5;
+  INSERT INTO stats_resolution_working (day, grid_id, category_id, level, minutes, n, ontime)
+  SELECT stats_day(e.created_at), e.grid_id, e.category_id, e.level,
+         e.resolution_working_minutes, count(*), sum(stats_on_time(e, cat.resolve_minutes)::int)
+    FROM event e JOIN category cat ON cat.id = e.category_id
+   WHERE e.status = 'closed' AND e.resolution_working_minutes IS NOT NULL
    GROUP BY 1, 2, 3, 4, 5;
   INSERT INTO stats_patrol_walked (patrol_id, day, grid_id)
   SELECT p.id, stats_day(p.started_at), p.grid_id

@@ -48,7 +48,7 @@ _KIND_SETS = frozenset({"warnings_sent"})
 _PLAIN = frozenset({
     "event_id", "level", "version", "category", "grid", "reporter_id", "assignee_id",
     "department", "deadline_version", "rework_count", "redispatch_count", "escalation_count",
-    "clock_fallback", "rejection_note", "cycle", "request_reason",
+    "clock_fallback", "rejection_note", "cycle", "request_reason", "resolution_working_minutes",
 })  # fmt: skip
 
 STATE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(EventState))

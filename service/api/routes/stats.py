@@ -25,6 +25,7 @@ from evaluation import exports
 from evaluation.bundle import write_bundle
 from evaluation.drilldown import Part, drilldown, event_list, page, stream_rows
 from evaluation.indicators import indicator_report
+from evaluation.models import ResolutionClock
 from evaluation.process import CASE_COUNTERS, GROUPS, process_counts
 from evaluation.resolution import resolution_table
 from evaluation.returns import returns_by_category
@@ -130,7 +131,13 @@ DEFINITIONS: dict[str, str] = {
     "reported": "events reported in the window in the group (a report linked as another's "
     "duplicate counts once, as the event it joined); open: of them, neither closed nor voided "
     "now; count: of them, closed (the figures below are over these)",
-    "minutes": "whole minutes from report (created_at) to close (closed_at), rounded down",
+    "minutes": "whole minutes from report (created_at) to close (closed_at), rounded down; "
+    "time=wall (default): wall-clock minutes; time=working: working minutes of that span on "
+    "the category's working calendar (event.resolution_working_minutes, computed at the close; "
+    "neither excludes suspensions or parking), over the events closed with it: all closed "
+    "since migration 0028, and those closed before it on a 24x7 calendar (where it is the wall "
+    "figure). A span reaching a year the calendar does not know counts those days whole "
+    "(documented fallback) and the event's clock_fallback alarm is set",
     "percentiles": "nearest rank: the value at rank ceil(p*N/100) of the sorted minutes "
     "(= PostgreSQL percentile_disc(p/100))",
     "on_time": "closed within the category's resolve_minutes of the report",
@@ -166,6 +173,8 @@ class ResolutionOut(BaseModel):
     since: date
     until: date
     group_by: GroupBy
+    time: ResolutionClock = Field(description="wall: wall-clock minutes; working: working "
+                                  "minutes on the category's calendar")  # fmt: skip
     filters: dict[str, str]
     definitions: dict[str, str]
     total: ResolutionGroup
@@ -288,10 +297,17 @@ def resolution(
     scope: FilteredWindow,
     output: OutputDep,
     group_by: GroupBy = GroupBy.grid,
+    time: Annotated[
+        ResolutionClock,
+        Query(
+            description="wall (default): wall-clock minutes; working: working minutes on "
+            "each event's category calendar"
+        ),  # fmt: skip
+    ] = ResolutionClock.wall,
 ) -> Any:
-    """Report → close minutes per group: count, mean, p50, p90, p95, max, on-time rate; and
-    the group's reported and still-open events (not by level)."""
-    table = resolution_table(session=session, scope=scope, group_by=group_by)
+    """Report → close minutes per group, in wall-clock or working time: count, mean, p50, p90,
+    p95, max, on-time rate; and the group's reported and still-open events (not by level)."""
+    table = resolution_table(session=session, scope=scope, group_by=group_by, clock=time)
     rows = [r.as_dict() for r in table.rows]
     if output.export:
         columns = ["group", "name"]
@@ -309,7 +325,8 @@ def resolution(
             columns,
             [*rows, table.total.as_dict()],
             output,
-            kind=f"resolution_by_{group_by.value}",
+            kind=f"resolution_by_{group_by.value}"
+            + ("_working" if time is ResolutionClock.working else ""),
             scope=scope,
             title=f"resolution by {group_by.value}",
         )
@@ -317,6 +334,7 @@ def resolution(
         since=scope.since,
         until=scope.until,
         group_by=group_by,
+        time=time,
         filters=scope.filters(),
         definitions=DEFINITIONS,
         total=ResolutionGroup(**table.total.as_dict()),
