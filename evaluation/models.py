@@ -9,7 +9,7 @@ define every counter); ``wangge stats rebuild`` recomputes them from the raw row
   of closed events whose report → close time is that many whole minutes, and how many of them
   were on time: an exact histogram, so percentiles are exact to the minute;
 - ``stats_resolution_working``: the same histogram of the report → close time in working
-  minutes on the category's calendar (``event.resolution_working_minutes``, migration 0028);
+  minutes on the category's calendar (``event.resolution_working_time``, migration 0028);
 - ``stats_block``: sealed roll-ups of both histograms over aligned blocks of 2^k days, one
   packed binary histogram per block and projection (by grid, by category, by level; wall time
   1–3, working time 4–6);
@@ -113,7 +113,7 @@ class StatsResolution(SQLModel, table=True):
 
 class StatsResolutionWorking(SQLModel, table=True):
     """``StatsResolution`` with ``minutes`` the report → close time in whole working minutes on
-    the category's calendar (``event.resolution_working_minutes``); events closed without it
+    the category's calendar (``event.resolution_working_time``); events closed without it
     (before migration 0028 on a working calendar) are not in it."""
 
     __tablename__ = "stats_resolution_working"

@@ -230,7 +230,7 @@ _DERIVED = {"event_id", "category", "grid"}
 _LATER_FIELDS = frozenset({
     "promised_ack_at", "promised_due_at", "rejection_note", "rejected_at",  # migration 0019
     "cycle", "request_kind", "requested_at", "request_reason", "request_deadline",  # 0023
-    "parked_until", "resolution_working_minutes",  # 0028 (backfilled on 24x7 calendars)
+    "parked_until", "resolution_working_time",  # 0028 (backfilled on 24x7 calendars)
 })  # fmt: skip
 
 
@@ -550,7 +550,7 @@ CREATE TEMP TABLE verify_closed ON COMMIT DROP AS
 SELECT e.id, (e.created_at AT TIME ZONE :tz)::date AS day, e.grid_id, e.category_id,
        g.community_id, e.level,
        greatest(0, floor(extract(epoch FROM e.closed_at - e.created_at) / 60))::int AS minutes,
-       e.resolution_working_minutes AS working_minutes,
+       floor(extract(epoch FROM e.resolution_working_time) / 60)::int AS working_minutes,
        (e.closed_at - e.created_at <= c.resolve_minutes * interval '1 minute') AS on_time
   FROM event e JOIN category c ON c.id = e.category_id JOIN grid g ON g.id = e.grid_id
  WHERE e.status = 'closed' AND e.created_at >= :start AND e.created_at < :end

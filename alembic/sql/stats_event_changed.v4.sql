@@ -5,8 +5,9 @@
 -- - dispatched_cases (the process rates' denominator, an audit counter: stats_audit_counts
 --   v2, which now takes the event row) follows dispatched_at: +1 when it is set, -1 when it is
 --   cleared, and with the event when it is added, deleted or moved;
--- - a closed event with its working minutes (resolution_working_minutes, set by the lifecycle at
---   the close) is also in the working-time histogram (stats_resolution_working, stats_hist_add v2).
+-- - a closed event with its working time (resolution_working_time, set by the lifecycle at the
+--   close) is also in the working-time histogram (stats_resolution_working, whole minutes like
+--   the wall one; stats_hist_add v2).
 -- v3 (migration 0024): v2, and
 -- - when an event's report day, grid or category changes (or it is deleted), its audit counters
 --   (stats_audit_counts, from its audit rows) move with it; a new event has no audit rows yet.
@@ -110,12 +111,12 @@ BEGIN
   IF o_closed THEN
     om := stats_minutes(OLD.created_at, OLD.closed_at);
     o_on := stats_on_time(OLD, o_minutes)::int;
-    owm := OLD.resolution_working_minutes;
+    owm := floor(extract(epoch FROM OLD.resolution_working_time) / 60)::integer;
   END IF;
   IF n_closed THEN
     nm := stats_minutes(NEW.created_at, NEW.closed_at);
     n_on := stats_on_time(NEW, n_minutes)::int;
-    nwm := NEW.resolution_working_minutes;
+    nwm := floor(extract(epoch FROM NEW.resolution_working_time) / 60)::integer;
   END IF;
   IF o_closed AND n_closed AND same_key AND OLD.level = NEW.level AND om = nm AND o_on = n_on
      AND owm IS NOT DISTINCT FROM nwm THEN

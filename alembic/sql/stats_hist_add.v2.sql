@@ -1,6 +1,6 @@
 -- stats_hist_add v2 (migration 0028): v1 with p_working: the bucket is one of the working-time
--- histogram (stats_resolution_working: minutes of working time on the category's calendar,
--- event.resolution_working_minutes) instead of the wall-clock one (stats_resolution).
+-- histogram (stats_resolution_working: whole minutes of working time on the category's calendar,
+-- of event.resolution_working_time) instead of the wall-clock one (stats_resolution).
 -- v1 (migration 0004): adds p_sign events to one bucket of the resolution histogram (deleting
 -- emptied buckets) and drops the sealed blocks holding that day.
 CREATE OR REPLACE FUNCTION stats_hist_add(

@@ -2,7 +2,7 @@
 -- extended_cases, parked_cases, returned_cases, reopened_cases) and reviews on time by the
 -- deadline stored with the fix (stats_audit_counts v2's definitions, set-based); 按时派遣 by the
 -- event's dispatch_due_at (stats_dispatch_on_time v2); the working-time histogram
--- (stats_resolution_working, of resolution_working_minutes).
+-- (stats_resolution_working, of resolution_working_time).
 -- v4 (migration 0024): v3, and the audit counters of stats_daily (立案, 核查:
 -- stats_audit_counts' definition, set-based over every event's audit rows in one pass) and the
 -- intake counters (stats_intake_counts, on the day each report was received).
@@ -107,9 +107,10 @@ BEGIN
    GROUP BY 1, 2, 3, 4, 5;
   INSERT INTO stats_resolution_working (day, grid_id, category_id, level, minutes, n, ontime)
   SELECT stats_day(e.created_at), e.grid_id, e.category_id, e.level,
-         e.resolution_working_minutes, count(*), sum(stats_on_time(e, cat.resolve_minutes)::int)
+         floor(extract(epoch FROM e.resolution_working_time) / 60)::integer,
+         count(*), sum(stats_on_time(e, cat.resolve_minutes)::int)
     FROM event e JOIN category cat ON cat.id = e.category_id
-   WHERE e.status = 'closed' AND e.resolution_working_minutes IS NOT NULL
+   WHERE e.status = 'closed' AND e.resolution_working_time IS NOT NULL
    GROUP BY 1, 2, 3, 4, 5;
   INSERT INTO stats_patrol_walked (patrol_id, day, grid_id)
   SELECT p.id, stats_day(p.started_at), p.grid_id

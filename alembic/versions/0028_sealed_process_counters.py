@@ -16,12 +16,12 @@ calendar, migration 0027: ``stats_dispatch_on_time`` v2, ``stats_event_changed``
 ``stats_audit_changed`` v2); an event or fix from before 0027 has no stored deadline and keeps
 the global limit of ``stats_setting`` (wall time). The rebuild at the end recounts every day.
 
-Resolution time in working time beside wall time: ``event.resolution_working_minutes`` (report →
-close in whole working minutes on the category's calendar, set by the lifecycle at the close)
+Resolution time in working time beside wall time: ``event.resolution_working_time`` (report →
+close in working time on the category's calendar, set by the lifecycle at the close)
 and its histogram ``stats_resolution_working`` (the shape of ``stats_resolution``; sealed as
 projections 4–6), kept by ``stats_event`` v4 through ``stats_hist_add`` v2, emptied by
 ``stats_event_truncated`` v2, rebuilt by ``stats_rebuild`` v5. Events closed before this
-migration on a ``24x7`` category get the wall minutes (the same thing there); on a working
+migration on a ``24x7`` category get the wall time (the same thing there); on a working
 calendar they get none (the calendar is not in SQL: no estimate) and stay out of the working
 figures.
 
@@ -59,7 +59,7 @@ def upgrade() -> None:
     op.execute(
         "ALTER TYPE stats_audit_counts " + ", ".join(f"ADD ATTRIBUTE {c} integer" for c in COLUMNS)
     )
-    op.execute("ALTER TABLE event ADD COLUMN resolution_working_minutes integer")
+    op.execute("ALTER TABLE event ADD COLUMN resolution_working_time interval")
     op.execute(
         """
         CREATE TABLE stats_resolution_working (
@@ -70,7 +70,7 @@ def upgrade() -> None:
         CREATE INDEX ix_stats_resolution_working_grid_day
             ON stats_resolution_working (grid_id, day);
         ALTER TABLE event DISABLE TRIGGER stats_event;  -- the rebuild below counts them
-        UPDATE event e SET resolution_working_minutes = stats_minutes(e.created_at, e.closed_at)
+        UPDATE event e SET resolution_working_time = e.closed_at - e.created_at
           FROM category c
          WHERE c.id = e.category_id AND c.calendar = '24x7' AND e.status = 'closed';
         ALTER TABLE event ENABLE TRIGGER stats_event;
@@ -114,5 +114,5 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION stats_hist_add(date, integer, integer, integer, integer, integer,"
                " integer, boolean)")  # fmt: skip
     op.execute("DROP TABLE stats_resolution_working")
-    op.execute("ALTER TABLE event DROP COLUMN resolution_working_minutes")
+    op.execute("ALTER TABLE event DROP COLUMN resolution_working_time")
     op.execute("SELECT stats_rebuild()")

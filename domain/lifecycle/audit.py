@@ -36,7 +36,10 @@ _INSTANTS = frozenset({
     "dispatch_warn75_at", "dispatch_due_at", "review_warn50_at", "review_warn75_at",
     "review_due_at",
 })  # fmt: skip
-_DURATIONS = frozenset({"ack_allowance", "resolve_allowance", "ack_remaining", "resolve_remaining"})
+_DURATIONS = frozenset({
+    "ack_allowance", "resolve_allowance", "ack_remaining", "resolve_remaining",
+    "resolution_working_time",
+})  # fmt: skip
 _ENUMS: Mapping[str, type[StrEnum]] = {
     "status": Status,
     "resume_status": Status,
@@ -48,7 +51,7 @@ _KIND_SETS = frozenset({"warnings_sent"})
 _PLAIN = frozenset({
     "event_id", "level", "version", "category", "grid", "reporter_id", "assignee_id",
     "department", "deadline_version", "rework_count", "redispatch_count", "escalation_count",
-    "clock_fallback", "rejection_note", "cycle", "request_reason", "resolution_working_minutes",
+    "clock_fallback", "rejection_note", "cycle", "request_reason",
 })  # fmt: skip
 
 STATE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(EventState))

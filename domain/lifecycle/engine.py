@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from domain.calendar import WorkCalendar, add_working, gap_years, working_between
@@ -446,19 +446,17 @@ def _resolve(state: EventState, command: Command, now: datetime, policy: SlaPoli
     return _Outcome(new, cancel_timers(state) + set_timers(new, now), notes)
 
 
-def _resolution_working_minutes(
-    state: EventState, now: datetime, policy: SlaPolicy
-) -> dict[str, Any]:
-    """Report → close in whole working minutes on the category's calendar (the wall figure's
-    span, floored like it). Without the calendar (a stand-in policy) none rather than a wrong
+def _resolution_working_time(state: EventState, now: datetime, policy: SlaPolicy) -> dict[str, Any]:
+    """Report → close in working time on the category's calendar (the wall figure's span).
+    Without the calendar (a stand-in policy) none rather than a wrong
     one; a span reaching a year the calendar does not know counts those days whole and sets
     ``clock_fallback``, the alarm every fallback raises."""
     if not policy.calendar_known:
-        return {"resolution_working_minutes": None}
+        return {"resolution_working_time": None}
     calendar: WorkCalendar = policy.calendar
     worked = working_between(calendar, state.created_at, now)
     return {
-        "resolution_working_minutes": worked // timedelta(minutes=1),
+        "resolution_working_time": worked,
         "clock_fallback": state.clock_fallback or bool(gap_years(calendar, state.created_at, now)),
     }
 
@@ -469,7 +467,7 @@ def _review(state: EventState, command: Command, now: datetime, policy: SlaPolic
             state,
             status=Status.CLOSED,
             closed_at=now,
-            **_resolution_working_minutes(state, now, policy),
+            **_resolution_working_time(state, now, policy),
         )
         notes = _to_people(new, NotificationKind.CLOSED, [state.reporter_id, state.assignee_id])
         return _Outcome(new, cancel_timers(state), notes)
@@ -831,7 +829,7 @@ def _reopen(state: EventState, command: Command, now: datetime, policy: SlaPolic
         promised_ack_at=None,
         promised_due_at=None,
         closed_at=None,
-        resolution_working_minutes=None,
+        resolution_working_time=None,
     )
     new, timers = _redeploy(fresh, assignment, now, policy)
     new = replace(new, cycle=state.cycle + 1, rework_count=state.rework_count + 1)

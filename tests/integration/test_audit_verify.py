@@ -348,6 +348,31 @@ def test_a_bumped_process_counter_is_reported(
     assert any(d.what.startswith(f"indicator {indicator}") for d in served.discrepancies)
 
 
+def test_a_tampered_working_time_histogram_is_reported(conn: Connection) -> None:
+    """The working-time histogram (every category here is 24x7: the wall minutes) is checked
+    like the wall one: a bucket bumped by hand shows in the table and in the served figures."""
+    kept = conn.execute(text("SELECT sum(n) FROM stats_resolution_working")).scalar_one()
+    assert kept == conn.execute(text("SELECT sum(n) FROM stats_resolution")).scalar_one() > 0
+    day = conn.execute(
+        text("""
+        UPDATE stats_resolution_working SET n = n + 1
+         WHERE (day, grid_id, category_id, level, minutes) =
+               (SELECT day, grid_id, category_id, level, minutes FROM stats_resolution_working
+                 ORDER BY 1, 2, 3, 4, 5 LIMIT 1)
+        RETURNING day
+        """)
+    ).scalar_one()
+    conn.execute(text("DELETE FROM stats_block"))
+    report = _verify(conn)
+    base = _check(report, "statistics tables")
+    assert [d.what.split(", grid")[0] for d in base.discrepancies] == [
+        f"resolution histogram (working time) of {day}"
+    ]
+    served = _check(report, "served figures")
+    assert served.discrepancies
+    assert all("(working time)" in d.what for d in served.discrepancies)
+
+
 # --- the evaluation bundle ---------------------------------------------------------------
 
 

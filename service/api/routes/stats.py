@@ -133,7 +133,7 @@ DEFINITIONS: dict[str, str] = {
     "now; count: of them, closed (the figures below are over these)",
     "minutes": "whole minutes from report (created_at) to close (closed_at), rounded down; "
     "time=wall (default): wall-clock minutes; time=working: working minutes of that span on "
-    "the category's working calendar (event.resolution_working_minutes, computed at the close; "
+    "the category's working calendar (event.resolution_working_time, computed at the close; "
     "neither excludes suspensions or parking), over the events closed with it: all closed "
     "since migration 0028, and those closed before it on a 24x7 calendar (where it is the wall "
     "figure). A span reaching a year the calendar does not know counts those days whole "
