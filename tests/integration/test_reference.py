@@ -86,7 +86,7 @@ def test_a_committed_change_drops_the_copy_at_once(
             assert await _until(lambda: categories._snapshot is None), "not dropped"
             second = await categories.get(pool)
         assert second.version > first.version
-        assert second.value[CATEGORY].name == "暴露垃圾（改）"
+        assert second.value.categories[CATEGORY].name == "暴露垃圾（改）"
 
     _with_pool(body)
 
@@ -102,7 +102,7 @@ def test_without_the_listener_every_use_compares_versions(
         _rename(committed, "暴露垃圾（再改）")
         second = await categories.get(pool)
         assert second.version > first.version
-        assert second.value[CATEGORY].name == "暴露垃圾（再改）"
+        assert second.value.categories[CATEGORY].name == "暴露垃圾（再改）"
 
     _with_pool(body)
 
@@ -116,7 +116,7 @@ def test_a_report_decided_on_a_stale_copy_is_decided_again(db: Session) -> None:
     grid_map, categories = refs.add("grid", load_index), refs.add("category", load_all)
     pool = SessionPool(db)
     stale = asyncio.run(categories.get(pool))  # type: ignore[arg-type]
-    assert stale.value[CATEGORY].big is False
+    assert stale.value.categories[CATEGORY].big is False
     db.execute(text("UPDATE category SET big = true WHERE code = :c"), {"c": CATEGORY})
     lon, lat = interior_point(db, GRID_01)
     result = asyncio.run(
@@ -137,7 +137,7 @@ def test_a_report_decided_on_a_stale_copy_is_decided_again(db: Session) -> None:
     )
     assert result.created and result.event.level == 2
     fresh = asyncio.run(categories.get(pool))  # type: ignore[arg-type]
-    assert fresh.version > stale.version and fresh.value[CATEGORY].big is True
+    assert fresh.version > stale.version and fresh.value.categories[CATEGORY].big is True
     stored = db.execute(
         text("SELECT level FROM event WHERE id = :i"), {"i": result.event.id}
     ).scalar_one()
