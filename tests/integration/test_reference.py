@@ -91,6 +91,26 @@ def test_a_committed_change_drops_the_copy_at_once(
     _with_pool(body)
 
 
+def test_a_calendar_load_drops_the_categories_copy_with_its_calendars(committed: Engine) -> None:
+    """The categories' copy holds the calendars their clocks run on (the report path plans the
+    dispatch clock on them): any write to ``work_calendar`` is a change of that copy."""
+
+    async def body(pool: AsyncConnectionPool) -> None:
+        refs = References()
+        categories = refs.add("category", load_all)
+        async with refs.listening_task(libpq_url(get_settings().database_url)):
+            assert await _until(lambda: refs.listening)
+            first = await categories.get(pool)
+            assert first.value.calendars["24x7"].continuous
+            with committed.begin() as conn:
+                conn.execute(text("UPDATE work_calendar SET revision = revision WHERE false"))
+            assert await _until(lambda: categories._snapshot is None), "not dropped"
+            second = await categories.get(pool)
+        assert second.version > first.version
+
+    _with_pool(body)
+
+
 def test_without_the_listener_every_use_compares_versions(
     committed: Engine, restore_category: None
 ) -> None:
