@@ -20,10 +20,10 @@ from typer.testing import CliRunner
 from dispatch.events.models import Event
 from dispatch.lifecycle import system
 from dispatch.metrics import CALENDAR_FALLBACKS
+from domain.lifecycle import TimerKind
 from kernel.uow import UnitOfWork
 from service.cli import app as cli
 from tests.conftest import Clock
-from domain.lifecycle import TimerKind
 from tests.kit.dispatch import ensure_category, outbox_topics, report
 from tests.kit.events import GRID_01, interior_point, report_body
 
