@@ -95,3 +95,16 @@ def test_a_pause_keeps_the_working_time_left_on_the_levels_calendar() -> None:
                    now=FRIDAY + timedelta(hours=1), policy=MIXED)  # fmt: skip
     # two working minutes spent on Friday; the evening hour after 17:30 does not count
     assert paused.state.resolve_remaining == timedelta(minutes=58)
+
+
+def test_the_publics_expected_date_counts_on_the_events_levels_calendar() -> None:
+    from domain.intake import expected_datetime
+
+    opened = open_event(event_id="e1", policy=MIXED, now=FRIDAY, reporter_id="r1")
+    # registered at the grid (24×7): now plus the grid's 60 minutes
+    expected = expected_datetime(opened.state, MIXED, verify_due=None, now=FRIDAY)
+    assert expected == FRIDAY + timedelta(minutes=60)
+    office = SlaPolicy(category=ROAD, level_calendars={0: CN})
+    # the same on a grid with working hours: 2 minutes on Friday, 58 on Monday
+    expected = expected_datetime(opened.state, office, verify_due=None, now=FRIDAY)
+    assert expected == MONDAY + timedelta(minutes=58)
