@@ -45,5 +45,10 @@ lint:
 	$(VENV)/mypy .
 	$(VENV)/lint-imports
 
+# pytest-xdist: modules (--dist loadfile) on TEST_WORKERS processes, each on a database and a
+# Redis number of its own (tests/conftest.py); half the suite waits on processes it starts.
+TEST_WORKERS ?= 2
+
 test: bootstrap-test lint console-test
-	@set -a; . .local/test.env; set +a; $(VENV)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	@set -a; . .local/test.env; set +a; $(VENV)/pytest -q -p no:cacheprovider \
+		-n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)

@@ -73,11 +73,20 @@ def with_place(session: Session, scope: Scope, *, grid: str | None, community: s
             raise Invalid(field_error("grid", f"no grid with code {grid!r}"))
         return replace(scope, grid=grid, grid_ids=(int(row[0]),))
     if community is not None:
-        row = session.execute(
-            text("SELECT id FROM community WHERE code = :c OR name = :c"), {"c": community}
-        ).first()
-        if row is None:
+        rows = session.execute(
+            text("SELECT id FROM community WHERE code = :c OR name = :c ORDER BY code = :c DESC"),
+            {"c": community},
+        ).all()
+        if not rows:
             raise Invalid(field_error("community", f"no community with code or name {community!r}"))
+        if len(rows) > 1 and not community.isdigit():
+            raise Invalid(
+                field_error(
+                    "community",
+                    f"{community!r} names a community in several subdistricts: give its code",
+                )
+            )
+        row = rows[0]
         grid_ids = tuple(
             session.execute(
                 text("SELECT id FROM grid WHERE community_id = :c ORDER BY id"), {"c": row[0]}

@@ -1,20 +1,23 @@
-"""Tables of the grid map: communities and grids."""
+"""Tables of the grid map: subdistricts, their communities and grids."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Column
+from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 class Community(SQLModel, table=True):
-    """社区: a contiguous group of grids."""
+    """社区: a contiguous group of grids; its name is unique within its subdistrict."""
+
+    __table_args__ = (UniqueConstraint("subdistrict_id", "name"),)
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=12, min_length=12, unique=True, index=True)
-    name: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=64)
+    subdistrict_id: int = Field(foreign_key="subdistrict.id", index=True)
 
 
 class Grid(SQLModel, table=True):
@@ -24,6 +27,7 @@ class Grid(SQLModel, table=True):
     code: str = Field(max_length=15, min_length=15, unique=True, index=True)
     name: str = Field(max_length=64)
     community_id: int = Field(foreign_key="community.id", index=True)
+    subdistrict_id: int = Field(foreign_key="subdistrict.id", index=True)
     area_m2: float = Field(description="geodesic area, m²")
     geom: Any = Field(
         sa_column=Column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)

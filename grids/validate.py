@@ -6,7 +6,8 @@ generator's numbers: no fixed grid count or total area. It checks what every map
 * each feature is a valid, single-part Polygon with a 15-digit unique ``code``, a ``name``, a
   ``community`` and a 12-digit ``community_code`` that prefixes the code;
 * grids do not overlap and leave no holes inside the map (tolerance ``AREA_TOLERANCE_M2``);
-* the map is one connected piece, and each community is a contiguous group of grids.
+* each subdistrict (the first 9 digits of the codes) is one connected piece, and each community
+  is a contiguous group of grids.
 
 Areas are measured in the UTM zone of the map's centre. Only shapely and pyproj are used.
 """
@@ -26,7 +27,12 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.strtree import STRtree
 from shapely.validation import explain_validity
 
-from domain.codes import COMMUNITY_CODE_LENGTH, GRID_CODE_LENGTH, community_code_of
+from domain.codes import (
+    COMMUNITY_CODE_LENGTH,
+    GRID_CODE_LENGTH,
+    community_code_of,
+    subdistrict_code_of,
+)
 
 __all__ = ["AREA_TOLERANCE_M2", "ValidationProblem", "errors", "validate_map"]
 
@@ -143,8 +149,9 @@ def validate_map(fc: Mapping[str, Any]) -> list[ValidationProblem]:
 
     polygons: dict[int, Polygon] = {}
     codes: dict[int, str | None] = {}
-    communities: dict[str, list[int]] = defaultdict(list)
-    community_codes: dict[str, set[str]] = defaultdict(set)
+    # keyed by (subdistrict, name): two subdistricts may each have a community of one name
+    communities: dict[tuple[str, str], list[int]] = defaultdict(list)
+    community_codes: dict[tuple[str, str], set[str]] = defaultdict(set)
     first_index_of_code: dict[str, int] = {}
     for index, feature in enumerate(features):
         if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
@@ -173,11 +180,12 @@ def validate_map(fc: Mapping[str, Any]) -> list[ValidationProblem]:
         polygons[index] = polygon
         community = props.get("community")
         if isinstance(community, str) and community:
-            communities[community].append(index)
+            key = (subdistrict_code_of(code or ""), community)
+            communities[key].append(index)
             if isinstance(props.get("community_code"), str):
-                community_codes[community].add(props["community_code"])
+                community_codes[key].add(props["community_code"])
 
-    for community, found in sorted(community_codes.items()):
+    for (_, community), found in sorted(community_codes.items()):
         if len(found) > 1:
             problems.append(
                 ValidationProblem(
@@ -192,7 +200,7 @@ def validate_map(fc: Mapping[str, Any]) -> list[ValidationProblem]:
 def _spatial_problems(
     polygons: Mapping[int, Polygon],
     codes: Mapping[int, str | None],
-    communities: Mapping[str, list[int]],
+    communities: Mapping[tuple[str, str], list[int]],
 ) -> list[ValidationProblem]:
     problems: list[ValidationProblem] = []
     centre = shapely.unary_union(list(polygons.values())).centroid
@@ -218,12 +226,20 @@ def _spatial_problems(
                     )
                 )
 
+    # each subdistrict is one connected piece (a file may hold several, not necessarily adjacent)
+    by_subdistrict: dict[str, list[Polygon]] = defaultdict(list)
+    for i, polygon in metric.items():
+        by_subdistrict[subdistrict_code_of(codes.get(i) or "")].append(polygon)
+    for subdistrict, members in sorted(by_subdistrict.items()):
+        merged = shapely.unary_union(members)
+        pieces = len(merged.geoms) if isinstance(merged, MultiPolygon) else 1
+        if pieces > 1:
+            where = "the map" if len(by_subdistrict) == 1 else f"subdistrict {subdistrict}"
+            problems.append(
+                ValidationProblem("disconnected", f"{where} falls into {pieces} separate pieces")
+            )
     union = shapely.unary_union(list(metric.values()))
     parts = list(union.geoms) if isinstance(union, MultiPolygon) else [union]
-    if len(parts) > 1:
-        problems.append(
-            ValidationProblem("disconnected", f"the map falls into {len(parts)} separate pieces")
-        )
     for part in parts:
         if not isinstance(part, Polygon):
             continue
@@ -238,7 +254,7 @@ def _spatial_problems(
                     )
                 )
 
-    for community, members in sorted(communities.items()):
+    for (_, community), members in sorted(communities.items()):
         grown = [metric[i].buffer(CONTIGUITY_TOLERANCE_M / 2) for i in members]
         merged = shapely.unary_union(grown)
         if isinstance(merged, MultiPolygon) and len(merged.geoms) > 1:

@@ -11,17 +11,20 @@ import sys
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from alembic.config import Config
 
 from kernel.settings import get_settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 app = typer.Typer(help="Wangge 网格化管理: operator commands.", no_args_is_help=True)
 
 
 def alembic_config(url: str | None = None) -> Config:
+    from alembic.config import Config  # alembic (with mako) costs every other command ~0.5 s
 
     root = Path(__file__).resolve().parent.parent
     cfg = Config(str(root / "alembic.ini"))

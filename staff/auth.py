@@ -10,6 +10,7 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from redis import Redis
@@ -176,7 +177,7 @@ def sign_in(
         select(User).where(col(User.username) == username)
     ).scalar_one_or_none()
     if user is None or not user.is_active:
-        verify_password(_DUMMY_HASH, password)  # same cost as a real check: no user enumeration
+        verify_password(_dummy_hash(), password)  # same cost as a real check: no user enumeration
         raise Unauthorized("incorrect username or password")
     if not verify_password(user.password_hash, password):
         raise Unauthorized("incorrect username or password")
@@ -266,4 +267,10 @@ def deactivate(*, uow: UnitOfWork, redis: Redis, username: str, now: datetime) -
 
 
 INVALID_REFRESH = "refresh token is invalid, expired or revoked"
-_DUMMY_HASH = hash_password("not-a-real-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Hashed on first use, not at import: every process that imports the app (the API's,
+    the worker, each CLI command) would otherwise pay one argon2 hash to start."""
+    return hash_password("not-a-real-password")

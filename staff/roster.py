@@ -17,14 +17,22 @@ from staff.security import hash_password
 
 
 def _resolve_community(session: Session, community: str) -> Community:
-    row = session.exec(
+    """By code, or by name where only one subdistrict has a community of that name."""
+    rows = session.exec(
         select(Community).where(
             (col(Community.name) == community) | (col(Community.code) == community)
         )
-    ).one_or_none()
-    if row is None:
+    ).all()
+    by_code = [row for row in rows if row.code == community]
+    if by_code:
+        return by_code[0]
+    if not rows:
         raise Invalid({"field": "community", "msg": f"no community named {community!r}"})
-    return row
+    if len(rows) > 1:
+        raise Invalid(
+            {"field": "community", "msg": f"{community!r} is in several subdistricts: use the code"}
+        )
+    return rows[0]
 
 
 def create_user(

@@ -89,6 +89,12 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["WANGGE_REDIS_URL"] = parts._replace(path=f"/{number}").geturl()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules marked ``heavy`` (tens of seconds of processes, a browser, a replica) run first,
+    so that under ``--dist loadfile`` the longest start at once instead of last on one worker."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 def _test_urls() -> tuple[str, str]:
     db = os.environ.get("WANGGE_DATABASE_URL", "")
     redis = os.environ.get("WANGGE_REDIS_URL", "")

@@ -17,6 +17,8 @@ from sqlalchemy import Engine
 
 from tests.kit.servers import ROOT, ApiServer, server_env
 
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
+
 Headers = Callable[[str], dict[str, str]]
 
 

@@ -24,6 +24,8 @@ from sqlalchemy.engine import make_url
 from kernel.db import libpq_url
 from tests.kit.servers import ROOT, ApiServer, PrivateRedis, WorkerProcess, server_env
 
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
+
 CONSOLE = ROOT / "console"
 ARTIFACTS = CONSOLE / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"

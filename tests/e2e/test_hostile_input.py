@@ -24,6 +24,8 @@ from tests.e2e.test_schemathesis import PREFERENCE
 from tests.kit.events import MakeEvent
 from tests.kit.routes import USER_OF_ROLE, api_routes, declared_roles
 
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
+
 Headers = Callable[[str], dict[str, str]]
 
 # Query and path values, already percent-encoded (so invalid UTF-8 reaches the server as is).

@@ -17,6 +17,8 @@ from fastapi.testclient import TestClient
 
 from tests.kit.servers import ROOT, ApiServer, PrivateRedis, WorkerProcess, server_env
 
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
+
 BIN = ROOT / ".venv" / "bin"
 
 

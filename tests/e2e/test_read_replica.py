@@ -25,6 +25,8 @@ from tests.kit.events import GRID_01, interior_point, report_body
 from tests.kit.replica import Replication
 from tests.kit.servers import ApiServer, server_env
 
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
+
 TODAY = datetime.now(ZoneInfo(get_settings().timezone)).date()
 YESTERDAY = TODAY - timedelta(days=1)
 WINDOW = {"since": str(TODAY - timedelta(days=30)), "until": str(TODAY)}

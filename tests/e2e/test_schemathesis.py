@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +17,8 @@ from schemathesis.generation.modes import GenerationMode
 from domain.roles import Role
 from tests.kit.events import MakeEvent
 from tests.kit.routes import USER_OF_ROLE, api_routes, declared_roles
+
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
 
 Headers = Callable[[str], dict[str, str]]
 EXAMPLES = 15

@@ -40,6 +40,8 @@ from kernel.uow import UnitOfWork
 from tests.conftest import MUTABLE_TABLES
 from tools.simulate.small import simulate
 
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
+
 NOW = datetime(2026, 3, 31, 16, 30, tzinfo=UTC)  # 00:30 on 1 April in Shanghai
 SINCE, UNTIL = date(2026, 3, 1), date(2026, 3, 31)
 SCOPE = Scope(SINCE, UNTIL)

@@ -24,6 +24,8 @@ from tests.conftest import Clock
 from tests.kit.dispatch import ensure_category, report
 from tests.kit.dispatch import work as _work
 
+pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
+
 STORM = "zz_storm_ack60"  # acknowledgement allowance 60 s, resolution 1 h
 EVENTS = 500
 

@@ -109,18 +109,21 @@ def ensure_synthetic_grids(session: Session, total: int) -> int:
         )
         session.execute(
             text("""
-            INSERT INTO community (code, name)
-            SELECT substr(code, 1, 6) || :sub || substr(code, 10, 3), name || '·模拟' || :j
-              FROM community WHERE substr(code, 7, 3) = :base
+            INSERT INTO community (code, name, subdistrict_id)
+            SELECT substr(c.code, 1, 6) || :sub || substr(c.code, 10, 3), c.name || '·模拟' || :j,
+                   s.id
+              FROM community c
+              JOIN subdistrict s ON s.code = substr(c.code, 1, 6) || :sub
+             WHERE substr(c.code, 7, 3) = :base
             ON CONFLICT (code) DO NOTHING
             """),
             params,
         )
         result = session.execute(
             text("""
-            INSERT INTO grid (code, name, community_id, geom, area_m2)
+            INSERT INTO grid (code, name, community_id, subdistrict_id, geom, area_m2)
             SELECT substr(g.code, 1, 6) || :sub || substr(g.code, 10, 6), g.name || '·模拟' || :j,
-                   nc.id, ST_Translate(g.geom, :dx, 0), g.area_m2
+                   nc.id, nc.subdistrict_id, ST_Translate(g.geom, :dx, 0), g.area_m2
               FROM grid g
               JOIN community c ON c.id = g.community_id
               JOIN community nc ON nc.code = substr(c.code, 1, 6) || :sub || substr(c.code, 10, 3)
