@@ -8,7 +8,7 @@ foreign key), and calendars are never deleted. ``reference_changed`` v2 adds a t
 are re-read with their calendars after a load (docs/decisions/0023).
 
 Revision ID: 0029
-Revises: 0027
+Revises: 0030
 Create Date: 2026-11-29 18:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from kernel.sqlfiles import read_sql
 
 revision: str = "0029"
-down_revision: str | None = "0027"
+down_revision: str | None = "0030"
 
 
 def upgrade() -> None:
