@@ -1,5 +1,5 @@
 """The window and filters of a statistics request: report days (in the service's time zone)
-and an optional grid / community / category, checked and turned into ids."""
+and an optional subdistrict / grid / community / category, checked and turned into ids."""
 
 from __future__ import annotations
 
@@ -20,10 +20,11 @@ FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 @dataclass(frozen=True)
 class Scope:
-    """A window of report days and optional grid / community / category filters."""
+    """A window of report days and optional subdistrict / grid / community / category filters."""
 
     since: date
     until: date
+    subdistrict: str | None = None
     grid: str | None = None
     community: str | None = None
     category: str | None = None
@@ -39,7 +40,12 @@ class Scope:
         return self.grid_ids is not None
 
     def filters(self) -> dict[str, str]:
-        out = {"grid": self.grid, "community": self.community, "category": self.category}
+        out = {
+            "subdistrict": self.subdistrict,
+            "grid": self.grid,
+            "community": self.community,
+            "category": self.category,
+        }
         return {k: v for k, v in out.items() if v is not None}
 
 
@@ -63,10 +69,33 @@ def window(since: date, until: date) -> Scope:
     return Scope(since, until)
 
 
-def with_place(session: Session, scope: Scope, *, grid: str | None, community: str | None) -> Scope:
-    """``scope`` narrowed to one grid or one community (code or name)."""
+def with_place(
+    session: Session,
+    scope: Scope,
+    *,
+    grid: str | None,
+    community: str | None,
+    subdistrict: str | None = None,
+) -> Scope:
+    """``scope`` narrowed to one grid, one community (code or name) or one subdistrict (code)."""
+    given = [name for name, v in (("grid", grid), ("community", community)) if v is not None]
+    if subdistrict is not None and given:
+        raise Invalid(field_error("subdistrict", f"give subdistrict or {given[0]}, not both"))
     if grid is not None and community is not None:
         raise Invalid(field_error("community", "give grid or community, not both"))
+    if subdistrict is not None:
+        grid_ids = tuple(
+            session.execute(
+                text(
+                    "SELECT g.id FROM grid g JOIN subdistrict s ON s.id = g.subdistrict_id"
+                    " WHERE s.code = :c ORDER BY g.id"
+                ),
+                {"c": subdistrict},
+            ).scalars()
+        )
+        if not grid_ids:
+            raise Invalid(field_error("subdistrict", f"no subdistrict with code {subdistrict!r}"))
+        return replace(scope, subdistrict=subdistrict, grid_ids=grid_ids)
     if grid is not None:
         row = session.execute(text("SELECT id FROM grid WHERE code = :c"), {"c": grid}).first()
         if row is None:

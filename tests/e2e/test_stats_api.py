@@ -12,6 +12,7 @@ import io
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,8 +24,10 @@ from domain.evaluation.indicators import FORMULAS_ZH, INDICATORS, Source
 from domain.evaluation.resolution import summarize
 from evaluation.exports import CSV_TYPE, XLSX_TYPE
 from evaluation.sealing import seal
+from grids.loading import load_map
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
+from tests.kit.data import HOME_SUBDISTRICT, neighbour_subdistrict
 from tools.simulate.plans import Plan
 from tools.simulate.small import record_plan
 from tools.simulate.world import World, load_world, to_us
@@ -257,6 +260,39 @@ def test_indicators_link_to_their_events(
         headers=token_for("evaluator"),
     ).json()
     assert community["filters"] == {"community": made.grids[0].code[:12]}
+
+
+def test_statistics_narrow_to_one_subdistrict(
+    client: TestClient, token_for: Headers, made: World, db: Session
+) -> None:
+    """A district's evaluator reads one subdistrict's figures (issue 16): its grids only."""
+    load_map(session=db, fc=neighbour_subdistrict("002", dx=0.2))
+
+    def indicators(**place: str) -> dict[str, Any]:
+        r = client.get(
+            "/api/v1/stats/indicators", params={**WINDOW, **place}, headers=token_for("evaluator")
+        )
+        assert r.status_code == 200, r.text
+        return {"filters": r.json()["filters"]} | {
+            i["code"]: (i["numerator"], i["denominator"]) for i in r.json()["indicators"]
+        }
+
+    home, other, whole = (
+        indicators(subdistrict=HOME_SUBDISTRICT),
+        indicators(subdistrict="130203002"),
+        indicators(),
+    )
+    assert home["filters"] == {"subdistrict": HOME_SUBDISTRICT}
+    assert home["closure_rate"] == whole["closure_rate"] == (9, 9)
+    assert other["closure_rate"] == (0, 0)
+    for place, field in (
+        ({"subdistrict": "130203009"}, "subdistrict"),
+        ({"subdistrict": HOME_SUBDISTRICT, "grid": made.grids[0].code}, "subdistrict"),
+    ):
+        r = client.get(
+            "/api/v1/stats/indicators", params={**WINDOW, **place}, headers=token_for("evaluator")
+        )
+        assert r.status_code == 422 and field in r.text, r.text
 
 
 def test_scorecard_shows_how_points_were_earned(

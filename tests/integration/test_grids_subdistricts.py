@@ -6,8 +6,6 @@ nothing)."""
 
 from __future__ import annotations
 
-import copy
-import json
 from datetime import date
 from typing import Any
 
@@ -20,30 +18,13 @@ from sqlmodel import Session
 from evaluation.scope import window, with_place
 from grids.loading import load_map
 from kernel.errors import Invalid
-from kernel.settings import ROOT
+from tests.kit.data import HOME_SUBDISTRICT, neighbour_subdistrict
 
-MAP = ROOT / "data" / "grids.geojson"
-HOME = "130203001"  # the seeded subdistrict
-
-
-def the_map() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(MAP.read_text(encoding="utf-8"))
-    return data
+HOME = HOME_SUBDISTRICT
 
 
 def neighbour(serial: str, *, dx: float, rename: bool = True) -> dict[str, Any]:
-    """The seeded map moved ``dx`` degrees east as subdistrict ``130203<serial>``."""
-    fc = copy.deepcopy(the_map())
-    code = f"130203{serial}"
-    for f in fc["features"]:
-        p = f["properties"]
-        p["code"] = code + p["code"][9:]
-        p["community_code"] = code + p["community_code"][9:]
-        if rename:
-            p["community"] = p["community"].replace("社区", f"{serial}社区")
-        f["geometry"] = mapping(shapely.affinity.translate(shape(f["geometry"]), xoff=dx))
-    fc["metadata"] = {"subdistrict": f"邻街道{serial}", "subdistrict_code": code}
-    return fc
+    return neighbour_subdistrict(serial, dx=dx, rename=rename)
 
 
 def counts(db: Session) -> dict[str, tuple[int, int]]:
@@ -120,7 +101,7 @@ def test_a_community_name_may_repeat_in_another_subdistrict_but_then_needs_its_c
         text("SELECT code FROM community WHERE name = :n AND left(code, 9) = '130203002'"),
         {"n": name},
     ).scalar_one()
-    grids = with_place(db, month, grid=None, community=code).grid_ids
+    grids = with_place(db, month, grid=None, community=code).grid_ids or ()
     assert len(grids) > 0 and set(grids) <= set(
         db.execute(text("SELECT id FROM grid WHERE left(code, 9) = '130203002'")).scalars()
     )

@@ -1,10 +1,12 @@
 """What the test database is loaded from (``data/``), as the tests read it: the category seed
 (``SEED``, data/categories.json) and the grid map as Shapely shapes (data/grids.geojson), with
 the points of it tests choose: shared vertices and edges, points just outside an outer edge.
+``neighbour_subdistrict`` is the map moved east as another subdistrict of the district.
 What the service answers is always checked against PostGIS itself, not against these."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from functools import cache
@@ -12,7 +14,7 @@ from typing import Any
 
 import shapely
 from pyproj import Transformer
-from shapely.geometry import LineString, Point, Polygon, shape
+from shapely.geometry import LineString, Point, Polygon, mapping, shape
 from shapely.geometry.polygon import orient
 
 from domain.calendar import WorkCalendar, parse_calendar
@@ -93,3 +95,24 @@ def outer_edge_point(metres_out: float, index: int = 0) -> tuple[Coord, str]:
     owner = [c for c, p in zip(*grid_map(), strict=True) if p.contains(Point(mid_lon, mid_lat))]
     assert len(owner) == 1
     return (lon, lat), owner[0]
+
+
+HOME_SUBDISTRICT = "130203001"  # the seeded map's subdistrict
+
+
+def neighbour_subdistrict(serial: str, *, dx: float, rename: bool = True) -> dict[str, Any]:
+    """The seeded map moved ``dx`` degrees east as subdistrict ``130203<serial>`` (codes
+    renumbered; community names marked with the serial unless ``rename`` is False)."""
+    fc: dict[str, Any] = copy.deepcopy(
+        json.loads((ROOT / "data" / "grids.geojson").read_text(encoding="utf-8"))
+    )
+    code = f"130203{serial}"
+    for f in fc["features"]:
+        p = f["properties"]
+        p["code"] = code + p["code"][9:]
+        p["community_code"] = code + p["community_code"][9:]
+        if rename:
+            p["community"] = p["community"].replace("社区", f"{serial}社区")
+        f["geometry"] = mapping(shapely.affinity.translate(shape(f["geometry"]), xoff=dx))
+    fc["metadata"] = {"subdistrict": f"邻街道{serial}", "subdistrict_code": code}
+    return fc

@@ -41,6 +41,9 @@ Reader = Annotated[Principal, Depends(RolesAllowed(Role.EVALUATOR, Role.DISPATCH
 Since = Annotated[date, Query(description="first report day (service time zone), inclusive")]
 Until = Annotated[date, Query(description="last report day (service time zone), inclusive")]
 GridCode = Annotated[str | None, Query(max_length=15, description="grid code")]
+SubdistrictCode = Annotated[
+    str | None, Query(max_length=9, description="subdistrict (街道) code, 9 digits")
+]
 Community = Annotated[str | None, Query(max_length=64, description="community code or name")]
 CategoryCode = Annotated[str | None, Query(max_length=32, description="category code")]
 ExportLimit = Annotated[
@@ -69,10 +72,14 @@ Window = Annotated[Scope, Depends(whole_map)]
 
 
 def place_window(
-    session: ReadSessionDep, scope: Window, grid: GridCode = None, community: Community = None
+    session: ReadSessionDep,
+    scope: Window,
+    grid: GridCode = None,
+    community: Community = None,
+    subdistrict: SubdistrictCode = None,
 ) -> Scope:
-    """The window narrowed to a grid or a community."""
-    return with_place(session, scope, grid=grid, community=community)
+    """The window narrowed to a grid, a community or a subdistrict."""
+    return with_place(session, scope, grid=grid, community=community, subdistrict=subdistrict)
 
 
 PlaceWindow = Annotated[Scope, Depends(place_window)]
