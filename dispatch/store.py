@@ -9,7 +9,7 @@ Nothing reaches Redis here; the relay does that after commit.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from dispatch import metrics
 from dispatch.categories.models import Category
 from dispatch.events.models import Event, EventAudit
-from domain.calendar import CONTINUOUS, WorkCalendar
+from domain.calendar import WorkCalendar
 from domain.codes import community_code_of
 from domain.lifecycle import (
     Action,
@@ -75,11 +75,11 @@ _NOT_AT_OPEN = frozenset({
 _OPEN_COLUMNS = tuple(name for name in _STATE_COLUMNS if name not in _NOT_AT_OPEN)
 
 
-def policy_for(category: Category, calendar: WorkCalendar | None = None) -> SlaPolicy:
+def policy_for(category: Category, calendars: Mapping[str, WorkCalendar]) -> SlaPolicy:
     """The category's SLA values, the per-level allowances of the configuration and the
-    category's calendar (``dispatch.calendars.service.calendars``). Without ``calendar`` the
-    policy stands in the ``24x7`` one and is ``calendar_known`` only when that is the
-    category's: an event opened with an unknown calendar gets no dispatch clock (ADR 0021)."""
+    calendars of its clocks: its own and each level's (``calendars`` holds at least
+    ``category.calendar_codes()``: ``dispatch.calendars.service.calendars``, or the API's
+    in-memory catalogue)."""
     levels = {
         int(level): LevelAllowance(**values)
         for level, values in get_settings().level_allowances.items()
@@ -95,8 +95,8 @@ def policy_for(category: Category, calendar: WorkCalendar | None = None) -> SlaP
             review_minutes=category.review_minutes,
         ),
         levels=levels,
-        calendar=CONTINUOUS if calendar is None else calendar,
-        calendar_known=calendar is not None or category.calendar == CONTINUOUS.code,
+        calendar=calendars[category.calendar],
+        level_calendars={int(lv): calendars[code] for lv, code in category.level_calendars.items()},
     )
 
 

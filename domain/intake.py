@@ -163,8 +163,8 @@ def expected_datetime(
     verify_due: datetime | None,
     now: datetime,
 ) -> datetime | None:
-    """When the problem is expected to be fixed, from the SLA on the category's working
-    calendar, while the event is open (None once it is closed or voided). Dispatched,
+    """When the problem is expected to be fixed, from the SLA on the working calendar of the
+    event's level, while the event is open (None once it is closed or voided). Dispatched,
     acknowledged or resolved: its resolve deadline. Suspended: now plus the time it has left.
     Registered: dispatch is immediate, so now plus the allowance of its level. Pending
     verification: the verification deadline (or now, when that has passed) plus that
@@ -176,16 +176,16 @@ def expected_datetime(
         if state.parked_until is None or state.resolve_remaining is None:
             return None
         start = max(state.parked_until, now)
-        return add_working(policy.calendar, start, state.resolve_remaining)
+        return add_working(policy.calendar_at(state.level), start, state.resolve_remaining)
     allowance = policy.resolve_allowance(state.level)
     if state.status is Status.SUSPENDED and state.resolve_remaining is not None:
-        return add_working(policy.calendar, now, state.resolve_remaining)
+        return add_working(policy.calendar_at(state.level), now, state.resolve_remaining)
     if state.due_at is not None and state.status is not Status.REGISTERED:
         return state.due_at
     start = now
     if state.status is Status.PENDING_VERIFICATION and verify_due is not None:
         start = max(verify_due, now)
-    return add_working(policy.calendar, start, allowance)
+    return add_working(policy.calendar_at(state.level), start, allowance)
 
 
 def service_notice(category_name: str, verify_minutes: float, resolve_minutes: float) -> str:

@@ -29,10 +29,10 @@ figures.
 log), which ``/stats/process`` counts per request and the trigger looks up (an event's first
 approval of each kind).
 
-Chained after 0030 (main's head when this was merged; written after 0027).
+Chained after 0029 (main's head when this was merged; written after 0027).
 
 Revision ID: 0028
-Revises: 0030
+Revises: 0029
 Create Date: 2026-11-29 18:00:00
 """
 
@@ -40,7 +40,7 @@ from alembic import op
 from kernel.sqlfiles import read_sql
 
 revision: str = "0028"
-down_revision: str | None = "0030"
+down_revision: str | None = "0029"
 
 #: The process actions (evaluation.auditcounts.PROCESS_ACTIONS when this was written).
 PROCESS_ACTIONS = (

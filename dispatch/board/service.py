@@ -134,7 +134,10 @@ def board(session: Session, *, principal: Principal, now: datetime) -> dict[str,
         {"now": now},
     ).all()
     in_use = session.execute(
-        text("SELECT DISTINCT calendar FROM category WHERE active ORDER BY calendar")
+        text(
+            "SELECT calendar FROM category WHERE active UNION SELECT value FROM category,"
+            " jsonb_each_text(level_calendars) WHERE active"
+        )
     ).scalars()
     known = calendars(session, in_use)
     next_year = {code: c.local_day(now).year + 1 for code, c in known.items()}

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from psycopg import AsyncConnection
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
@@ -56,6 +57,17 @@ def calendars(session: Session, codes: Iterable[str]) -> dict[str, WorkCalendar]
     return {code: _parse(code, revision, dict(spec)) for code, revision, spec in rows}
 
 
+async def read_calendars(
+    conn: AsyncConnection[Any], codes: Iterable[str]
+) -> dict[str, WorkCalendar]:
+    """``calendars`` on the async pool (the API's in-memory catalogue of categories)."""
+    cursor = await conn.execute(
+        "SELECT code, revision, spec FROM work_calendar WHERE code = ANY(%(codes)s)",
+        {"codes": sorted(set(codes))},
+    )
+    return {code: _parse(code, rev, dict(spec)) for code, rev, spec in await cursor.fetchall()}
+
+
 def get_calendar(session: Session, code: str) -> WorkCalendar:
     found = calendars(session, [code]).get(code)
     if found is None:
@@ -70,7 +82,9 @@ def list_calendars(session: Session) -> list[dict[str, Any]]:
         text("""
         SELECT c.code, c.name, c.revision, c.loaded_at, c.spec,
                coalesce(array_agg(k.code ORDER BY k.code) FILTER (WHERE k.code IS NOT NULL), '{}')
-        FROM work_calendar c LEFT JOIN category k ON k.calendar = c.code
+        FROM work_calendar c LEFT JOIN category k
+          ON k.calendar = c.code
+          OR c.code IN (SELECT value FROM jsonb_each_text(k.level_calendars))
         GROUP BY c.code ORDER BY c.code
         """)
     ).all()
@@ -92,7 +106,9 @@ def list_calendars(session: Session) -> list[dict[str, Any]]:
     return out
 
 
-def check_covers(calendar: WorkCalendar, now: datetime, *, field: str = "calendar") -> None:
+def check_covers(
+    calendar: WorkCalendar, now: datetime, *, field: str | tuple[str | int, ...] = "calendar"
+) -> None:
     """Refuse (422) a calendar that does not know the current year in its zone: categories can
     only choose a calendar their deadlines can be computed on today (no guessing)."""
     year = calendar.local_day(now).year

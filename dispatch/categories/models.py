@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Column, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 
@@ -20,3 +22,13 @@ class Category(SQLModel, table=True):
     calendar: str = Field(default="24x7", max_length=32, foreign_key="work_calendar.code")
     dispatch_minutes: float = Field(default=5.0, gt=0)  # 派遣时限: registration → dispatch
     review_minutes: float = Field(default=60.0, gt=0)  # 核查时限: fix → review decision
+    #: A level's own calendar by level ("0" grid … "3" department); other levels use
+    #: ``calendar`` (docs/decisions/0023).
+    level_calendars: dict[str, str] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+
+    def calendar_codes(self) -> set[str]:
+        """Every calendar the category's clocks can run on."""
+        return {self.calendar, *self.level_calendars.values()}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -22,6 +22,14 @@ Department = Annotated[
 ]
 Minutes = Annotated[float, Field(ge=MIN_MINUTES, le=MAX_MINUTES, allow_inf_nan=False)]
 CalendarCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+#: A level by its number as a JSON key: 0 grid, 1 community, 2 command centre, 3 department.
+LevelKey = Literal["0", "1", "2", "3"]
+_LEVEL_CALENDARS = (
+    "a level's own calendar, by level ('0' grid, '1' community, '2' command centre, "
+    '\'3\' department), e.g. {"0": "24x7", "3": "cn"}: the clocks a level answers for '
+    "run on it (handling at that level; 派遣 on level 2's; 核查 on the reviewer's); levels "
+    "not named use calendar. Replaced as a whole by an update ({} clears it)"
+)
 _CALENDAR = (
     "the working calendar its minutes are counted on (工作日历): '24x7' counts wall-clock "
     "minutes, 'cn' the working minutes of the Chinese working days with 调休"
@@ -46,6 +54,7 @@ class CategoryOut(BaseModel):
     review_minutes: float = Field(
         description="time from the fix to the review's decision (核查时限), minutes on the calendar"
     )
+    level_calendars: dict[str, str] = Field(description=_LEVEL_CALENDARS)
 
 
 class CategoryCreate(BaseModel):
@@ -62,6 +71,9 @@ class CategoryCreate(BaseModel):
     calendar: CalendarCode = Field("24x7", description=_CALENDAR)
     dispatch_minutes: Minutes = 5.0
     review_minutes: Minutes = 60.0
+    level_calendars: dict[LevelKey, CalendarCode] = Field(
+        default_factory=dict, description=_LEVEL_CALENDARS
+    )
 
     @model_validator(mode="after")
     def _ack_before_resolve(self) -> CategoryCreate:
@@ -85,6 +97,7 @@ class CategoryUpdate(BaseModel):
     calendar: CalendarCode | None = Field(None, description=_CALENDAR)
     dispatch_minutes: Minutes | None = None
     review_minutes: Minutes | None = None
+    level_calendars: dict[LevelKey, CalendarCode] | None = Field(None, description=_LEVEL_CALENDARS)
 
     @model_validator(mode="before")
     @classmethod

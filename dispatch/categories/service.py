@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dispatch.calendars.service import check_covers, get_calendar
+from dispatch.calendars.service import calendars, check_covers, read_calendars
 from dispatch.categories.models import Category
 from dispatch.categories.schemas import CategoryCreate
+from domain.calendar import WorkCalendar
 from kernel.errors import Conflict, Invalid, NotFound, field_error
 from kernel.uow import UnitOfWork
 from staff.models import Staff
@@ -49,13 +52,26 @@ def _check_department(session: Session, department: str | None) -> None:
         )
 
 
-def _check_calendar(session: Session, code: str, now: datetime) -> None:
-    """The calendar exists and knows the current year (a deadline on it can be computed)."""
-    try:
-        calendar = get_calendar(session, code)
-    except NotFound as exc:
-        raise Invalid(field_error("calendar", f"no calendar {code!r}")) from exc
-    check_covers(calendar, now)
+def _check_calendars(session: Session, named: Mapping[tuple[str, ...], str], now: datetime) -> None:
+    """Each calendar named (by its field's path) exists and knows the current year: a deadline
+    on it can be computed today (no guessing)."""
+    known = calendars(session, named.values())
+    for loc, code in named.items():
+        calendar = known.get(code)
+        if calendar is None:
+            raise Invalid(field_error(loc, f"no calendar {code!r}"))
+        check_covers(calendar, now, field=loc)
+
+
+def _named_calendars(changes: Mapping[str, Any]) -> dict[tuple[str, ...], str]:
+    """The calendars a create or an update names, by the path of their field."""
+    named: dict[tuple[str, ...], str] = {
+        ("level_calendars", level): code
+        for level, code in changes.get("level_calendars", {}).items()
+    }
+    if "calendar" in changes:
+        named[("calendar",)] = changes["calendar"]
+    return named
 
 
 def _taken(session: Session, *, code: str | None, name: str | None, skip: int | None) -> None:
@@ -76,7 +92,7 @@ def create(*, uow: UnitOfWork, data: CategoryCreate, now: datetime) -> Category:
     insert); a calendar that does not know the current year is a 422."""
     session = uow.session
     _check_department(session, data.department)
-    _check_calendar(session, data.calendar, now)
+    _check_calendars(session, _named_calendars(data.model_dump()), now)
     _taken(session, code=data.code, name=data.name, skip=None)
     category = Category(**data.model_dump())
     try:
@@ -101,8 +117,7 @@ def update(*, uow: UnitOfWork, code: str, changes: dict[str, Any], now: datetime
         raise NotFound({"loc": ["code"], "msg": f"no category {code!r}"})
     if "department" in changes:
         _check_department(session, changes["department"])
-    if "calendar" in changes:
-        _check_calendar(session, changes["calendar"], now)
+    _check_calendars(session, _named_calendars(changes), now)
     if "name" in changes:
         _taken(session, code=None, name=changes["name"], skip=category.id)
     ack = changes.get("ack_minutes", category.ack_minutes)
@@ -135,26 +150,38 @@ def load_categories(*, session: Session, path: Path) -> dict[str, int]:
         result = session.execute(
             text("""
             INSERT INTO category (code, name, ack_minutes, resolve_minutes, big, department, active,
-                                  calendar, verify_minutes, dispatch_minutes, review_minutes)
+                                  calendar, verify_minutes, dispatch_minutes, review_minutes,
+                                  level_calendars)
             VALUES (:code, :name, :ack_minutes, :resolve_minutes, :big, :department, :active,
-                    :calendar, :verify_minutes, :dispatch_minutes, :review_minutes)
+                    :calendar, :verify_minutes, :dispatch_minutes, :review_minutes,
+                    CAST(:level_calendars AS jsonb))
             ON CONFLICT DO NOTHING
             """),
-            data.model_dump(),
+            {**data.model_dump(), "level_calendars": json.dumps(data.level_calendars)},
         )
         created += result.rowcount  # type: ignore[attr-defined]
     session.flush()
     return {"categories": len(seed), "created": created}
 
 
-async def load_all(conn: AsyncConnection[Any]) -> dict[str, Category]:
-    """Every category by code, retired ones too (a report says why a code is refused); the
-    API keeps this in memory (service.reference)."""
+@dataclass(frozen=True)
+class Catalogue:
+    """Every category by code, retired ones too (a report says why a code is refused), with
+    the parsed calendars their clocks run on: the API keeps this in memory
+    (service.reference). A calendar load changes the same reference version as a category
+    edit (migration 0029), so the copy and its calendars are current together."""
+
+    categories: Mapping[str, Category]
+    calendars: Mapping[str, WorkCalendar]
+
+
+async def load_all(conn: AsyncConnection[Any]) -> Catalogue:
+    """The catalogue as it is now (two queries)."""
     cursor = await conn.execute(
         "SELECT id, code, name, ack_minutes, resolve_minutes, big, department, active, calendar,"
-        " verify_minutes, dispatch_minutes, review_minutes FROM category"
+        " verify_minutes, dispatch_minutes, review_minutes, level_calendars FROM category"
     )
-    return {
+    categories = {
         code: Category(
             id=cid,
             code=code,
@@ -168,6 +195,7 @@ async def load_all(conn: AsyncConnection[Any]) -> dict[str, Category]:
             verify_minutes=verify,
             dispatch_minutes=dispatch,
             review_minutes=review,
+            level_calendars=levels,
         )
         for (
             cid,
@@ -182,5 +210,8 @@ async def load_all(conn: AsyncConnection[Any]) -> dict[str, Category]:
             verify,
             dispatch,
             review,
+            levels,
         ) in await cursor.fetchall()
     }
+    used = {code for category in categories.values() for code in category.calendar_codes()}
+    return Catalogue(categories, await read_calendars(conn, used))

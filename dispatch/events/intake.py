@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from dispatch import metrics, store
 from dispatch.access import place_of
 from dispatch.categories.models import Category
+from dispatch.categories.service import Catalogue
 from dispatch.events.models import Event
 from dispatch.events.reads import event_out
 from dispatch.events.schemas import (
@@ -41,7 +42,7 @@ from dispatch.outbox import DISPATCH
 from dispatch.public import duplicates
 from dispatch.public.reads import candidates_of
 from domain.jurisdiction import Principal, can_see
-from domain.lifecycle import Action, Command, apply, open_event
+from domain.lifecycle import Action, Command, SlaPolicy, apply, open_event
 from grids.index import GridIndex
 from grids.lookup import Location, locate
 from kernel.errors import Conflict, Forbidden, Invalid, Unavailable, field_error
@@ -70,7 +71,7 @@ async def submit(
     pool: AsyncConnectionPool,
     sessions: Callable[[], AbstractContextManager[Session]],
     grid_map: ReferenceCache[GridIndex],
-    categories: ReferenceCache[dict[str, Category]],
+    categories: ReferenceCache[Catalogue],
     principal: Principal,
     data: EventCreate,
     now: datetime,
@@ -90,7 +91,7 @@ async def submit(
     rechecked = False
     for _ in range(_ATTEMPTS):
         maps, cats = await grid_map.get(pool), await categories.get(pool)
-        known = cats.value.get(data.category)
+        known = cats.value.categories.get(data.category)
         if (known is None or not known.active) and not rechecked:
             # refused only on a copy known to be current (a notification may be on its way)
             rechecked = True
@@ -113,13 +114,16 @@ async def submit(
             if earlier is None:
                 raise
             return await _replayed(sessions, principal, earlier, digest, now)
+        policy = store.policy_for(category, cats.value.calendars)
         if data.duplicate_of is not None:  # linked at once: not the hot path
-            linked = partial(_linked, sessions, principal, data, digest, category, where, now)
+            linked = partial(
+                _linked, sessions, principal, data, digest, category, policy, where, now
+            )
             return await anyio.to_thread.run_sync(linked)
         async with pool.connection() as conn:
             decision = open_event(
                 event_id=store.DRAWN_ID,
-                policy=store.policy_for(category),
+                policy=policy,
                 now=now,
                 reporter_id=str(principal.staff_id),
                 trusted=True,
@@ -209,6 +213,7 @@ def _linked(
     data: EventCreate,
     digest: str,
     category: Category,
+    policy: SlaPolicy,
     where: Location,
     now: datetime,
 ) -> Submitted:
@@ -233,7 +238,6 @@ def _linked(
             raise Invalid(field_error("duplicate_of", f"no open event {target} you may see"))
         event_id = store.next_event_id(session)
         linkable(session, target, event_id, "duplicate_of")
-        policy = store.policy_for(category)
         opened = open_event(
             event_id=str(event_id),
             policy=policy,
@@ -283,7 +287,7 @@ def _same_report(
 def _removed_meanwhile(
     exc: psycopg.errors.ForeignKeyViolation,
     grid_map: ReferenceCache[GridIndex],
-    categories: ReferenceCache[dict[str, Category]],
+    categories: ReferenceCache[Catalogue],
 ) -> None:
     """A row the report refers to was deleted after the copies were read: a grid or a
     community (a map load) or a category means reading them again; the reporter's own staff

@@ -30,6 +30,7 @@ from dispatch.events.schemas import (
 )
 from domain.jurisdiction import Principal, Reach, reach_of
 from domain.lifecycle import SlaState, Status
+from domain.lifecycle.audit import time_in
 from domain.lifecycle.model import DECISION_ACTIONS, REQUEST_ACTIONS, TERMINAL_STATUSES
 from grids.models import Community, Grid
 from kernel.db import BBOX_FILTER, bbox_params
@@ -104,12 +105,34 @@ def present(session: Session, events: Sequence[Event]) -> list[EventOut]:
     return [_present(rows[i]) for i in ids if i in rows]
 
 
-def get_visible(session: Session, *, principal: Principal, event_id: int) -> EventOut:
-    """One event, or 404 when it does not exist or the caller may not see it."""
+def get_visible(
+    session: Session, *, principal: Principal, event_id: int, now: datetime
+) -> EventOut:
+    """One event, or 404 when it does not exist or the caller may not see it; with the time
+    it spent parked (挂账), from its audit rows."""
     row = session.execute(_view().where(col(Event.id) == event_id)).first()
     check_visible(principal, row[0] if row else None, event_id)
     assert row is not None
-    return _present(row)
+    moves = session.execute(
+        select(col(EventAudit.at), col(EventAudit.from_status), col(EventAudit.to_status))
+        .where(col(EventAudit.event_id) == event_id)
+        .where(
+            or_(
+                col(EventAudit.from_status) == Status.PARKED,
+                col(EventAudit.to_status) == Status.PARKED,
+            )
+        )
+        .order_by(col(EventAudit.version))
+    ).all()
+    parked = time_in(
+        Status.PARKED,
+        (
+            (at, None if before is None else Status(before), Status(after))
+            for at, before, after in moves
+        ),
+        now,
+    )
+    return _present(row).model_copy(update={"parked_s": parked.total_seconds()})
 
 
 @dataclass(frozen=True)

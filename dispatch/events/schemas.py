@@ -242,6 +242,12 @@ class EventOut(BaseModel):
     parked_until: datetime | None = Field(
         None, description="a parked case's (挂账) review date; null when none was given"
     )
+    parked_s: float | None = Field(
+        None,
+        description="on a single event's read only (GET /events/{id}): the wall-clock seconds "
+        "it has spent parked (挂账) over its life, from its audit rows — a parking not lifted "
+        "yet counts up to now; parked time never counts against the handler's clocks",
+    )
     duplicate_candidates: list[DuplicateCandidate] | None = Field(
         None,
         description="on a new report's answer only: open events of the same category near it "

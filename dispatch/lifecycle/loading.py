@@ -52,13 +52,13 @@ def load_many(session: Session, event_ids: Sequence[int]) -> dict[int, Loaded]:
         .where(col(Event.id).in_(list(event_ids)))
         .execution_options(populate_existing=True)
     ).all()
-    known = calendars(session, (category.calendar for _, category, _ in rows))
+    known = calendars(session, (code for _, c, _ in rows for code in c.calendar_codes()))
     policies: dict[int, SlaPolicy] = {}
     found: dict[int, Loaded] = {}
     for event, category, grid_code in rows:
         assert event.id is not None and category.id is not None
         policy = policies.get(category.id) or policies.setdefault(
-            category.id, policy_for(category, known[category.calendar])
+            category.id, policy_for(category, known)
         )
         found[event.id] = Loaded(
             event=event,

@@ -16,6 +16,7 @@ from typing import IO
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from dispatch.calendars.service import calendars
 from dispatch.categories.models import Category
 from dispatch.photos.service import Checked, attach_public_photo, checked_upload
 from dispatch.public import duplicates
@@ -119,7 +120,7 @@ def _write(
     event_id = next_event_id(session)
     decision = open_event(
         event_id=str(event_id),
-        policy=policy_for(category),
+        policy=policy_for(category, calendars(session, category.calendar_codes())),
         now=now,
         reporter_id=None if entered_by is None else str(entered_by),
         trusted=False,

@@ -9,7 +9,7 @@ time), under its own id, description and place.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -19,11 +19,13 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from dispatch.calendars.service import calendars
 from dispatch.categories.models import Category
 from dispatch.events.models import Event, EventAudit
 from dispatch.photos.service import public_photos
 from dispatch.public.models import PublicReport
 from dispatch.store import policy_for, to_state
+from domain.calendar import WorkCalendar
 from domain.intake import (
     ATTRIBUTES,
     Outcome,
@@ -204,7 +206,9 @@ class _Progress:
     updated: str | None
 
 
-def _progress(row: Sequence[Any], *, now: datetime, tz: tzinfo) -> _Progress:
+def _progress(
+    row: Sequence[Any], *, calendars: Mapping[str, WorkCalendar], now: datetime, tz: tzinfo
+) -> _Progress:
     event, category, grid, community, public, updated = row[:6]
     state = to_state(event, category_code=category.code, grid_code=None)
     outcome = Outcome(public.outcome) if public is not None and public.outcome else None
@@ -221,7 +225,7 @@ def _progress(row: Sequence[Any], *, now: datetime, tz: tzinfo) -> _Progress:
         expected=_time(
             expected_datetime(
                 state,
-                policy_for(category),
+                policy_for(category, calendars),
                 verify_due=public.verify_due_at if public is not None else None,
                 now=now,
             ),
@@ -239,14 +243,13 @@ def _shape(
     tz = get_settings().tz
     sent = public_photos(session, [int(r[0].id) for r in rows])
     linked = {r[0].duplicate_of for r in rows if r[0].duplicate_of is not None}
-    originals: dict[int, _Progress] = {}
-    if linked:
-        for row in session.execute(_base().where(col(Event.id).in_(linked))).all():
-            originals[row[0].id] = _progress(row, now=now, tz=tz)
+    linked_rows = session.execute(_base().where(col(Event.id).in_(linked))).all() if linked else []
+    known = calendars(session, {c for r in (*rows, *linked_rows) for c in r[1].calendar_codes()})
+    originals = {row[0].id: _progress(row, calendars=known, now=now, tz=tz) for row in linked_rows}
     out: list[dict[str, Any]] = []
     for row in rows:
         event, category, _, _, public, _, lon, lat = row
-        own = _progress(row, now=now, tz=tz)
+        own = _progress(row, calendars=known, now=now, tz=tz)
         shown = own
         if event.duplicate_of is not None and event.duplicate_of in originals:
             orig = originals[event.duplicate_of]

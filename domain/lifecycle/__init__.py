@@ -24,7 +24,8 @@ Choosing a handler::
     reviewer_role(state) -> Role
 
 SLA values: ``SlaPolicy(category, levels={level: LevelAllowance(multiplier, ack_minutes,
-resolve_minutes)}, calendar=WorkCalendar)`` (minutes of working time on the calendar,
+resolve_minutes)}, calendar=WorkCalendar, level_calendars={level: WorkCalendar})`` (minutes of
+working time on the calendar of the level that answers for the clock, ``calendar_at(level)``:
 ``domain.calendar``; ``24x7`` by default); ``pending_timers(state)`` and
 ``set_timers(state, now)`` rebuild the timer plan (for the reconciliation sweep);
 ``current_timer_due(state, kind, deadline_version)`` says when a timer is due if it still

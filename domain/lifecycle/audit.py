@@ -170,3 +170,21 @@ def replay(entries: Iterable[AuditEntry]) -> EventState:
     if state is None:
         raise ReplayError("an empty audit log describes no event")
     return state
+
+
+def time_in(
+    status: Status, moves: Iterable[tuple[datetime, Status | None, Status]], now: datetime
+) -> timedelta:
+    """How long an event stayed in ``status``, from its audit rows' ``(at, from_status,
+    to_status)`` in order: each stay runs from the row that enters it to the row that leaves it
+    (rows that stay in it do not matter); a stay not left yet counts up to ``now``."""
+    total, since = timedelta(0), None
+    for at, before, after in moves:
+        if after is status and before is not status:
+            since = at
+        elif before is status and after is not status and since is not None:
+            total += at - since
+            since = None
+    if since is not None:
+        total += max(now - since, timedelta(0))
+    return total

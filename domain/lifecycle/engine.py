@@ -108,7 +108,7 @@ def open_event(
         reporter_id=reporter_id,
     )
     timers: tuple[TimerCommand, ...] = ()
-    if trusted and policy.calendar_known:
+    if trusted:
         state = _start_dispatch_clock(state, now, policy)
         timers = set_timers(state, now)
     _check(state)
@@ -133,10 +133,12 @@ def open_event(
 
 def _start_dispatch_clock(state: EventState, now: datetime, policy: SlaPolicy) -> EventState:
     """派遣: the registered event's dispatch marks, ``dispatch_minutes`` of working time on the
-    category's calendar from ``now`` (registration, verification, or an unmerge back to
-    registered). Its timers keep deadline version 0: nothing else is timed before dispatch."""
+    calendar of the command centre, who answers for the stage, from ``now`` (registration,
+    verification, or an unmerge back to registered). Its timers keep deadline version 0:
+    nothing else is timed before dispatch."""
     allowance = policy.dispatch_allowance()
-    plan = plan_marks(policy.calendar, now, allowance, allowance, DISPATCH_TIMERS, state)
+    calendar = policy.calendar_at(COMMAND_CENTRE_LEVEL)
+    plan = plan_marks(calendar, now, allowance, allowance, DISPATCH_TIMERS, state)
     marks: dict[str, Any] = dict(plan.at)
     return replace(
         state,
@@ -147,10 +149,12 @@ def _start_dispatch_clock(state: EventState, now: datetime, policy: SlaPolicy) -
 
 
 def _start_review_clock(state: EventState, now: datetime, policy: SlaPolicy) -> EventState:
-    """核查: the resolved event's review marks, ``review_minutes`` from the fix, with a new
-    deadline version (the handling clocks' timers are gone)."""
+    """核查: the resolved event's review marks, ``review_minutes`` from the fix on the
+    reviewer's level's calendar, with a new deadline version (the handling clocks' timers are
+    gone)."""
     allowance = policy.review_allowance()
-    plan = plan_marks(policy.calendar, now, allowance, allowance, REVIEW_TIMERS, state)
+    calendar = policy.calendar_at(ROLE_LEVEL[reviewer_role(state)])
+    plan = plan_marks(calendar, now, allowance, allowance, REVIEW_TIMERS, state)
     marks: dict[str, Any] = dict(plan.at)
     return replace(
         state,
@@ -342,13 +346,13 @@ _NO_REQUEST: dict[str, Any] = {
 def _start_period(
     state: EventState, assignment: Assignment, now: datetime, policy: SlaPolicy
 ) -> EventState:
-    """Dispatch to ``assignment``: fresh deadlines for its level, a new deadline version."""
+    """Dispatch to ``assignment``: fresh deadlines for its level on its level's calendar, a new
+    deadline version."""
     ack_allowance = policy.ack_allowance(assignment.level)
     resolve_allowance = policy.resolve_allowance(assignment.level)
-    ack = plan_marks(policy.calendar, now, ack_allowance, ack_allowance, ACK_TIMERS, state)
-    resolve = plan_marks(
-        policy.calendar, now, resolve_allowance, resolve_allowance, RESOLVE_TIMERS, state
-    )
+    calendar = policy.calendar_at(assignment.level)
+    ack = plan_marks(calendar, now, ack_allowance, ack_allowance, ACK_TIMERS, state)
+    resolve = plan_marks(calendar, now, resolve_allowance, resolve_allowance, RESOLVE_TIMERS, state)
     marks: dict[str, Any] = {**ack.at, **resolve.at}
     if state.promised_due_at is None:  # the clocks' first start: the promise is made
         marks["promised_ack_at"] = ack.at[TIMER_FIELDS[TimerKind.ACK_BREACH]]
@@ -447,12 +451,9 @@ def _resolve(state: EventState, command: Command, now: datetime, policy: SlaPoli
 
 
 def _resolution_working_time(state: EventState, now: datetime, policy: SlaPolicy) -> dict[str, Any]:
-    """Report → close in working time on the category's calendar (the wall figure's span).
-    Without the calendar (a stand-in policy) none rather than a wrong
-    one; a span reaching a year the calendar does not know counts those days whole and sets
+    """Report → close in working time on the category's calendar (the wall figure's span). A
+    span reaching a year the calendar does not know counts those days whole and sets
     ``clock_fallback``, the alarm every fallback raises."""
-    if not policy.calendar_known:
-        return {"resolution_working_time": None}
     calendar: WorkCalendar = policy.calendar
     worked = working_between(calendar, state.created_at, now)
     return {
@@ -545,15 +546,16 @@ def _pause(
     if state.due_at is None:
         raise AssertionError("a clocked status without a resolve deadline")
     ack_left = None
+    calendar = policy.calendar_at(state.level)
     if state.status == Status.DISPATCHED and state.ack_due_at is not None:
-        ack_left = remaining(policy.calendar, state.ack_due_at, now)
+        ack_left = remaining(calendar, state.ack_due_at, now)
     new = replace(
         state,
         status=into,
         resume_status=state.status,
         suspended_at=now,
         ack_remaining=ack_left,
-        resolve_remaining=remaining(policy.calendar, state.due_at, now),
+        resolve_remaining=remaining(calendar, state.due_at, now),
         **_NO_REQUEST,
     )
     notes = (_to_handler(new, kind, command.note),)
@@ -569,9 +571,10 @@ def _resume(state: EventState, command: Command, now: datetime, policy: SlaPolic
         raise AssertionError("a suspended event without its resume status or remaining time")
     if state.resolve_allowance is None:
         raise AssertionError("a suspended event without its resolve allowance")
+    calendar = policy.calendar_at(state.level)
     plans = [
         plan_marks(
-            policy.calendar,
+            calendar,
             now,
             state.resolve_allowance,
             state.resolve_remaining,
@@ -581,9 +584,7 @@ def _resume(state: EventState, command: Command, now: datetime, policy: SlaPolic
     ]
     if state.ack_remaining is not None and state.ack_allowance is not None:
         plans.append(
-            plan_marks(
-                policy.calendar, now, state.ack_allowance, state.ack_remaining, ACK_TIMERS, state
-            )
+            plan_marks(calendar, now, state.ack_allowance, state.ack_remaining, ACK_TIMERS, state)
         )
     marks: dict[str, Any] = {name: at for plan in plans for name, at in plan.at.items()}
     marks.update(_shifted_promises(state, now, policy))
@@ -611,7 +612,7 @@ def _shifted_promises(state: EventState, now: datetime, policy: SlaPolicy) -> di
     both are ``promise + (now − suspended_at)``."""
     if state.suspended_at is None:
         raise AssertionError("a paused event without suspended_at")
-    began, calendar = state.suspended_at, policy.calendar
+    began, calendar = state.suspended_at, policy.calendar_at(state.level)
     names = ["promised_due_at"]
     if state.resume_status is Status.DISPATCHED:
         names.append("promised_ack_at")
@@ -746,7 +747,7 @@ def _approve_extension(
             " and the holder asks again",
             field="deadline",
         )
-    calendar = policy.calendar
+    calendar = policy.calendar_at(state.level)
     allowance = state.resolve_allowance + working_between(calendar, due, deadline)
     plan = plan_marks(
         calendar, now, allowance, remaining(calendar, deadline, now), RESOLVE_TIMERS, state

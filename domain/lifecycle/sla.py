@@ -8,9 +8,11 @@ resolved). A clock is ``breached`` from its deadline on, in ``warning`` from its
 mark (50 % of the allowance) on, ``ok`` before; the event's state is the worse of its running
 clocks (``ok`` when none runs: pending verification, suspended, parked, closed...).
 
-Allowances are amounts of *working time* on the policy's calendar (``domain.calendar``; the
-``24x7`` calendar makes them wall-clock time). A handling period starts when the event is
-dispatched at a level (first dispatch, re-dispatch, escalation, rework): each mark — 50 %, 75 %
+Allowances are amounts of *working time* on the calendar of the level that answers for the
+clock (``SlaPolicy.calendar_at``: the level's own calendar, else the category's; the ``24x7``
+calendar makes them wall-clock time). A handling period starts when the event is dispatched at
+a level (first dispatch, re-dispatch, escalation, rework) and runs on that level's calendar
+(an escalation to a level with another calendar plans anew on it): each mark — 50 %, 75 %
 and 100 % (the deadline) — is ``add_working(calendar, now, fraction × allowance)`` and is stored
 on the state (``TIMER_FIELDS``), so SQL compares instants and never needs the calendar.
 Suspending stores the working time left to the deadline; resuming sets every mark still ahead to
@@ -19,8 +21,9 @@ where it was), so suspended time never counts. A period that reaches a year the 
 know uses the calendar's fallback and sets ``clock_fallback``.
 
 The stage clocks (dispatch, review) start when their stage does (registration, resolution)
-with the category's ``dispatch_minutes`` / ``review_minutes`` on the same calendar, and are
-never paused nor extended (docs/decisions/0021).
+with the category's ``dispatch_minutes`` / ``review_minutes`` on the calendar of the level that
+answers for the stage (the command centre for 派遣, the reviewer's level for 核查), and are
+never paused nor extended (docs/decisions/0021, 0023).
 """
 
 from __future__ import annotations
@@ -75,10 +78,15 @@ class SlaPolicy:
     category: Category
     levels: Mapping[int, LevelAllowance] = field(default_factory=_default_levels)
     calendar: WorkCalendar = CONTINUOUS
-    #: False when the caller did not have the category's calendar (the API's report path keeps
-    #: none in memory) and ``calendar`` is only a stand-in: ``open_event`` then starts no
-    #: dispatch clock rather than a wrong one (docs/decisions/0021).
-    calendar_known: bool = True
+    #: A level's own calendar (e.g. the grid on ``24x7``, the department on ``cn``); a level
+    #: not named here uses ``calendar`` (docs/decisions/0023).
+    level_calendars: Mapping[int, WorkCalendar] = field(default_factory=dict)
+
+    def calendar_at(self, level: int) -> WorkCalendar:
+        """The calendar of the clocks a ``level`` answers for."""
+        if not MIN_LEVEL <= level <= MAX_LEVEL:
+            raise ValueError(f"level must be in {MIN_LEVEL}..{MAX_LEVEL}, got {level}")
+        return self.level_calendars.get(level, self.calendar)
 
     def level_allowance(self, level: int) -> LevelAllowance:
         if not MIN_LEVEL <= level <= MAX_LEVEL:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from starlette.requests import Request
 
-from dispatch.categories.models import Category
+from dispatch.categories.service import Catalogue
 from domain.jurisdiction import Principal
 from domain.roles import Role
 from grids.index import GridIndex
@@ -138,9 +138,9 @@ def grid_map_of(request: Request) -> ReferenceCache[GridIndex]:
     return cache
 
 
-def categories_of(request: Request) -> ReferenceCache[dict[str, Category]]:
+def categories_of(request: Request) -> ReferenceCache[Catalogue]:
     """The process's copy of the categories, by code (service.reference)."""
-    cache: ReferenceCache[dict[str, Category]] = request.state.categories
+    cache: ReferenceCache[Catalogue] = request.state.categories
     return cache
 
 

@@ -1,13 +1,14 @@
 """Working calendars over HTTP and the CLI on the real database: listing and loading calendars
 (validated, merged by year), categories choosing one (refused when it does not know the
 current year), deadlines and SLA states on working time through a holiday, and the alarm when
-a deadline reaches a year no calendar was loaded for."""
+a deadline reaches a year no calendar was loaded for; per-level calendars (configured, checked,
+crossed by an escalation) and the staff report path's dispatch clock on working time."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,10 +20,12 @@ from typer.testing import CliRunner
 from dispatch.events.models import Event
 from dispatch.lifecycle import system
 from dispatch.metrics import CALENDAR_FALLBACKS
+from domain.lifecycle import TimerKind
 from kernel.uow import UnitOfWork
 from service.cli import app as cli
 from tests.conftest import Clock
-from tests.kit.dispatch import ensure_category, report
+from tests.kit.dispatch import ensure_category, outbox_topics, report
+from tests.kit.events import GRID_01, interior_point, report_body
 
 Headers = Callable[[str], dict[str, str]]
 SH = ZoneInfo("Asia/Shanghai")
@@ -105,7 +108,11 @@ def _working_category(db: Session) -> None:
 
 
 def _dispatched(db: Session, now: datetime) -> Event:
-    event_id = report(db, "g01m1", now=now, category="cal_work")
+    return _dispatched_as(db, now, "cal_work")
+
+
+def _dispatched_as(db: Session, now: datetime, category: str) -> Event:
+    event_id = report(db, "g01m1", now=now, category=category)
     assert system.auto_dispatch(UnitOfWork(db), event_id, now) is not None
     event = db.get(Event, event_id)
     assert event is not None
@@ -186,3 +193,84 @@ def test_cli_loads_a_calendar_file_or_lists_every_problem(
     finally:
         with committed.begin() as conn:
             conn.execute(text("DELETE FROM work_calendar WHERE code = 'cli-test'"))
+
+
+def test_a_level_names_its_own_calendar_checked_when_configured(
+    client: TestClient, token_for: Headers, clock: Clock
+) -> None:
+    admin = token_for("admin")
+    url = "/api/v1/categories/exposed_garbage"
+    clock.now = _local("2026-06-01 10:00")
+    ok = client.patch(url, json={"level_calendars": {"0": "24x7", "3": "cn"}}, headers=admin)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["level_calendars"] == {"0": "24x7", "3": "cn"}
+    assert ok.json()["calendar"] == "24x7"
+    listing = client.get("/api/v1/calendars", headers=admin).json()
+    assert "exposed_garbage" in next(c for c in listing if c["code"] == "cn")["categories"]
+
+    for body, loc, words in (
+        ({"3": "mars"}, ["body", "level_calendars", "3"], "no calendar 'mars'"),
+        ({"7": "cn"}, ["body", "level_calendars", "7", "[key]"], ""),
+    ):
+        r = client.patch(url, json={"level_calendars": body}, headers=admin)
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == loc and words in r.json()["detail"][0]["msg"]
+    clock.now = _local("2027-03-01 10:00")  # cn does not know 2027: no guessing
+    r = client.patch(url, json={"level_calendars": {"3": "cn"}}, headers=admin)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "level_calendars", "3"]
+    assert "2027" in r.json()["detail"][0]["msg"]
+    cleared = client.patch(url, json={"level_calendars": {}}, headers=admin)
+    assert cleared.status_code == 200 and cleared.json()["level_calendars"] == {}
+
+
+def test_an_escalation_from_the_grids_24x7_replans_on_the_communitys_working_calendar(
+    client: TestClient, db: Session, clock: Clock, token_for: Headers
+) -> None:
+    """The grid works round the clock, the community on the Chinese calendar: an
+    acknowledgement missed at 17:20 on a Friday escalates to the community, whose 30 minutes
+    are 10 that evening and 20 on Monday morning."""
+    ensure_category(db, "cal_mixed", ack_seconds=30 * 60, resolve_seconds=120 * 60)
+    admin = token_for("admin")
+    clock.now = _local("2026-03-06 10:00")
+    r = client.patch(
+        "/api/v1/categories/cal_mixed", json={"level_calendars": {"1": "cn"}}, headers=admin
+    )
+    assert r.status_code == 200, r.text
+    clock.now = _local("2026-03-06 16:50")
+    event = _dispatched_as(db, clock.now, "cal_mixed")
+    assert event.level == 0
+    assert event.ack_due_at == _local("2026-03-06 17:20")  # 24×7 at the grid
+    clock.now = event.ack_due_at
+    up = system.handle_timer(
+        UnitOfWork(db), event.id or 0, TimerKind.ACK_BREACH, event.deadline_version, clock.now
+    )
+    assert up is not None and up.state.level == 1
+    shown = client.get(f"/api/v1/events/{event.id}", headers=token_for("dispatch1")).json()
+    assert shown["level"] == 1
+    assert datetime.fromisoformat(shown["ack_due_at"]) == _local("2026-03-09 08:50")
+    # 120 working minutes: 10 on Friday, then 08:30–10:20 on Monday
+    assert datetime.fromisoformat(shown["due_at"]) == _local("2026-03-09 10:20")
+    assert shown["clock_fallback"] is False
+
+
+def test_a_staff_report_starts_the_dispatch_clock_on_a_working_calendar(
+    client: TestClient, db: Session, clock: Clock, token_for: Headers
+) -> None:
+    """Through HTTP (the one-statement report path, on the API's in-memory categories and
+    calendars): 5 working minutes from Friday 17:28 end on Monday at 08:33."""
+    admin = token_for("admin")
+    clock.now = _local("2026-03-06 17:00")
+    r = client.patch("/api/v1/categories/exposed_garbage", json={"calendar": "cn"}, headers=admin)
+    assert r.status_code == 200 and r.json()["dispatch_minutes"] == 5.0
+    clock.now = _local("2026-03-06 17:28")
+    body = report_body(interior_point(db, GRID_01))
+    made = client.post("/api/v1/events", json=body, headers=token_for("g01m1"))
+    assert made.status_code == 201, made.text
+    eid = made.json()["id"]
+    assert datetime.fromisoformat(made.json()["dispatch_due_at"]) == _local("2026-03-09 08:33")
+    stored = db.get(Event, eid)
+    assert stored is not None
+    assert stored.dispatch_warn50_at == _local("2026-03-09 08:30") + timedelta(seconds=30)
+    assert stored.dispatch_due_at == _local("2026-03-09 08:33")
+    assert outbox_topics(db, eid).count("timer.set") == 3

@@ -63,6 +63,7 @@ def test_admin_creates_with_fractional_minutes_and_patches(
         "verify_minutes": 30.0,
         "dispatch_minutes": 5.0,
         "review_minutes": 60.0,
+        "level_calendars": {},
     }
 
     off = client.patch("/api/v1/categories/test_cat", json={"active": False}, headers=admin)

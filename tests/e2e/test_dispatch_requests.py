@@ -227,9 +227,13 @@ def test_parking_is_approved_by_the_level_above_stops_the_clocks_and_is_unparked
     assert parked["status"] == "parked" and parked["parked_until"].startswith(review)
     board = client.get("/api/v1/dispatch/board", headers=token_for("dispatch1")).json()
     assert board["parked"] == 1 and board["open"]["by_status"]["parked"] == 1
+    assert parked["parked_s"] is None  # an action's answer: the single read reports it
+    clock.advance(hours=2)
+    shown = client.get(f"/api/v1/events/{eid}", headers=holder).json()
+    assert shown["parked_s"] == 2 * 3600  # still parked: counted up to now
     # a member cannot unpark; the head (the approver level) or the command centre can
     assert client.post(url(eid, "unpark"), headers=holder).status_code == 403
-    clock.advance(hours=5)
+    clock.advance(hours=3)
     r = client.post(url(eid, "unpark"), headers=token_for("dispatch1"), json={"note": "预算已批"})
     assert r.status_code == 200, r.text
     back = r.json()
@@ -238,6 +242,9 @@ def test_parking_is_approved_by_the_level_above_stops_the_clocks_and_is_unparked
         before["promised_due_at"]
     )
     assert shift == timedelta(hours=5), "parked time never counts against the handler"
+    clock.advance(hours=1)
+    shown = client.get(f"/api/v1/events/{eid}", headers=holder).json()
+    assert shown["parked_s"] == 5 * 3600  # reported apart, from the audit rows
     (approval,) = _audit(db, eid, "approve_parking")
     assert approval["actor"] == str(staff_id(db, "g01h"))
     assert approval["data"]["asked_reason"] == "需列入预算"

@@ -86,7 +86,27 @@ def test_a_committed_change_drops_the_copy_at_once(
             assert await _until(lambda: categories._snapshot is None), "not dropped"
             second = await categories.get(pool)
         assert second.version > first.version
-        assert second.value[CATEGORY].name == "暴露垃圾（改）"
+        assert second.value.categories[CATEGORY].name == "暴露垃圾（改）"
+
+    _with_pool(body)
+
+
+def test_a_calendar_load_drops_the_categories_copy_with_its_calendars(committed: Engine) -> None:
+    """The categories' copy holds the calendars their clocks run on (the report path plans the
+    dispatch clock on them): any write to ``work_calendar`` is a change of that copy."""
+
+    async def body(pool: AsyncConnectionPool) -> None:
+        refs = References()
+        categories = refs.add("category", load_all)
+        async with refs.listening_task(libpq_url(get_settings().database_url)):
+            assert await _until(lambda: refs.listening)
+            first = await categories.get(pool)
+            assert first.value.calendars["24x7"].continuous
+            with committed.begin() as conn:
+                conn.execute(text("UPDATE work_calendar SET revision = revision WHERE false"))
+            assert await _until(lambda: categories._snapshot is None), "not dropped"
+            second = await categories.get(pool)
+        assert second.version > first.version
 
     _with_pool(body)
 
@@ -102,7 +122,7 @@ def test_without_the_listener_every_use_compares_versions(
         _rename(committed, "暴露垃圾（再改）")
         second = await categories.get(pool)
         assert second.version > first.version
-        assert second.value[CATEGORY].name == "暴露垃圾（再改）"
+        assert second.value.categories[CATEGORY].name == "暴露垃圾（再改）"
 
     _with_pool(body)
 
@@ -116,7 +136,7 @@ def test_a_report_decided_on_a_stale_copy_is_decided_again(db: Session) -> None:
     grid_map, categories = refs.add("grid", load_index), refs.add("category", load_all)
     pool = SessionPool(db)
     stale = asyncio.run(categories.get(pool))  # type: ignore[arg-type]
-    assert stale.value[CATEGORY].big is False
+    assert stale.value.categories[CATEGORY].big is False
     db.execute(text("UPDATE category SET big = true WHERE code = :c"), {"c": CATEGORY})
     lon, lat = interior_point(db, GRID_01)
     result = asyncio.run(
@@ -137,7 +157,7 @@ def test_a_report_decided_on_a_stale_copy_is_decided_again(db: Session) -> None:
     )
     assert result.created and result.event.level == 2
     fresh = asyncio.run(categories.get(pool))  # type: ignore[arg-type]
-    assert fresh.version > stale.version and fresh.value[CATEGORY].big is True
+    assert fresh.version > stale.version and fresh.value.categories[CATEGORY].big is True
     stored = db.execute(
         text("SELECT level FROM event WHERE id = :i"), {"i": result.event.id}
     ).scalar_one()

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
+from dispatch.calendars.service import calendars
 from dispatch.categories.models import Category
 from dispatch.store import insert_event, next_event_id, policy_for, record
 from domain.coords import wgs84_to_bd09, wgs84_to_gcj02
@@ -113,7 +114,7 @@ def register_event(
     else:
         category = db.exec(select(Category).where(col(Category.code) == category_code)).one()
     assert category.id is not None and grid.id is not None
-    policy = policy_for(category)
+    policy = policy_for(category, calendars(db, category.calendar_codes()))
     event_id = next_event_id(db)
     decision = open_event(
         event_id=str(event_id),

@@ -17,6 +17,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from dispatch import store
 from dispatch.categories.models import Category
+from domain.calendar import CONTINUOUS
 from domain.lifecycle import SlaPolicy
 from domain.roles import LEVELS
 
@@ -201,7 +202,8 @@ def load_world(session: Session, *, grids: int | None = None, seed: int = 0) -> 
         )
     categories: list[CategoryInfo] = []
     for category in session.exec(_active_categories()):
-        policy = store.policy_for(category)
+        # wall time whatever the category's calendars: the templates are affine in time
+        policy = store.policy_for(category, dict.fromkeys(category.calendar_codes(), CONTINUOUS))
         dept = category.department
         dept_staff = departments.get(dept or "") or next(iter(departments.values()), None)
         if dept_staff is None:

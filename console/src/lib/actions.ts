@@ -18,16 +18,20 @@ export type ActionName =
   | 'refuse_parking'
   | 'unpark'
   | 'reopen'
+  | 'request_extension'
+  | 'request_parking'
+  | 'return'
 
-// A holder's pending request (延期 / 挂账) is decided while the event is dispatched or
-// acknowledged; the requests themselves (with a deadline or a review date) are made through the
-// API (README: 延期, 挂账 and 重开).
+// While the event is dispatched or acknowledged its holder may ask the level above for more
+// time (延期) or to park it (挂账), or send it back as not theirs (回退: lib/requests.ts has the
+// forms), and the level above decides a pending request.
+const REQUESTS: ActionName[] = ['request_extension', 'request_parking', 'return']
 const DECISIONS: ActionName[] = ['approve_extension', 'refuse_extension', 'approve_parking', 'refuse_parking']
 const BY_STATUS: Partial<Record<Status, ActionName[]>> = {
   pending_verification: ['void'],
   registered: ['dispatch', 'void'],
-  dispatched: ['dispatch', 'claim', 'acknowledge', 'escalate', 'suspend', 'void', ...DECISIONS],
-  acknowledged: ['dispatch', 'escalate', 'suspend', 'void', ...DECISIONS],
+  dispatched: ['dispatch', 'claim', 'acknowledge', 'escalate', 'suspend', 'void', ...REQUESTS, ...DECISIONS],
+  acknowledged: ['dispatch', 'escalate', 'suspend', 'void', ...REQUESTS, ...DECISIONS],
   resolved: ['review'],
   suspended: ['resume', 'void'],
   parked: ['unpark', 'void'],
@@ -51,6 +55,7 @@ function decides(me: Me, e: EventOut): boolean {
   return me.role !== 'head' || me.grid_code === e.grid_code
 }
 export const MAX_LEVEL = 3
+const COMMAND_CENTRE_LEVEL = 2
 const ROLE_LEVEL: Partial<Record<Me['role'], number>> = {
   member: 0,
   head: 0,
@@ -86,6 +91,11 @@ export function allowedActions(me: Me, e: EventOut): ActionName[] {
         return e.pending_request?.kind === 'parking' && decides(me, e)
       case 'unpark':
         return decides(me, e)
+      case 'request_extension':
+      case 'request_parking': // the holder, one request at a time
+        return !!e.assignee && e.assignee.id === me.staff_id && !e.pending_request
+      case 'return': // not with the command centre already (it goes back there)
+        return handles(me, e) && e.level !== COMMAND_CENTRE_LEVEL
       case 'claim': // a queued event (the command centre's shared queue): take it first
         return !e.assignee && handles(me, e)
       case 'acknowledge':
@@ -116,6 +126,9 @@ export function needsNote(action: ActionName, approved?: boolean): boolean {
     action === 'void' ||
     action === 'reopen' ||
     action === 'refuse_extension' ||
-    action === 'refuse_parking'
+    action === 'refuse_parking' ||
+    action === 'request_extension' ||
+    action === 'request_parking' ||
+    action === 'return'
   )
 }

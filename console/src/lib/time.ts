@@ -46,11 +46,21 @@ export function addDays(day: string, n: number): string {
   return d.toISOString().slice(0, 10)
 }
 
+/** The service zone's offset on a day (+08:00): at noon (no DST in China; correct elsewhere
+ * but at changes). */
+function offsetOn(day: string): string {
+  const p = parts(new Date(`${day}T12:00:00Z`), { timeZoneName: 'longOffset' })
+  return (p.timeZoneName || 'GMT+08:00').replace('GMT', '') || '+00:00'
+}
+
 /** The instant a service-zone day starts, as ISO with its offset (for ?since= on /events). */
 export function dayStartIso(day: string): string {
-  // The offset of the zone at noon that day (no DST in China; correct elsewhere but at changes).
-  const noon = new Date(`${day}T12:00:00Z`)
-  const p = parts(noon, { timeZoneName: 'longOffset' })
-  const off = (p.timeZoneName || 'GMT+08:00').replace('GMT', '') || '+00:00'
-  return `${day}T00:00:00${off === '' ? '+00:00' : off}`
+  return `${day}T00:00:00${offsetOn(day)}`
+}
+
+/** A wall time in the service's zone (an <input type="datetime-local"> value, YYYY-MM-DDTHH:MM)
+ * as ISO with its offset; '' when it is not one. */
+export function localIso(local: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(:\d{2})?$/.exec(local)
+  return m ? `${m[1]}T${m[2]}${m[3] ?? ':00'}${offsetOn(m[1])}` : ''
 }

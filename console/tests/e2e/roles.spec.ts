@@ -1,6 +1,6 @@
 // Who sees what: an evaluator's dashboard with a chart, a drill-down and an XLSX download; a
-// grid head who sees only their grid and the actions they may take; a grid member sent to the
-// phone app.
+// grid head who sees only their grid and the actions they may take, and asks for an extension
+// (延期) that their community approves; a grid member sent to the phone app.
 import { expect, test } from '@playwright/test'
 import path from 'node:path'
 import { Api, ARTIFACTS, shot, signIn } from './kit'
@@ -60,6 +60,33 @@ test('a grid head sees only their grid, and only their menus and actions', async
   await expect(page.getByTestId('action-suspend')).toHaveCount(0)
   await page.goto(`/console/events/${other.id}`)
   await expect(page.getByRole('alert')).toBeVisible()
+
+  // 延期 in the browser: the head holds an event and asks for more time; the API's 422 shows at
+  // the deadline field; the community (the head's superior) approves and the deadline moves
+  const held = await api.report('g07m1', '130203001001007')
+  await api.waitFor(held.id, (e) => e.status === 'dispatched')
+  const headId = (await api.get('g07h', '/api/v1/auth/me')).staff_id
+  const given = await api.act('dispatch1', held.id, 'dispatch', { assignee_id: headId })
+  const shanghai = (ms: number) => new Date(ms + 8 * 3600e3).toISOString().slice(0, 16)
+  const wanted = shanghai(Date.parse(given.due_at) + 86400e3)
+  await page.goto(`/console/events/${held.id}`)
+  await page.getByTestId('action-request_extension').click()
+  await page.getByLabel('申请的新处置时限', { exact: true }).fill(shanghai(Date.now() + 40 * 86400e3))
+  await page.getByLabel('原因', { exact: true }).fill('需等待物业配合')
+  await page.getByTestId('action-submit').click()
+  await expect(page.getByTestId('request-deadline-error')).toContainText('30 days')
+  await page.getByLabel('申请的新处置时限', { exact: true }).fill(wanted)
+  await page.getByTestId('action-submit').click()
+  await expect(page.getByTestId('action-request_extension')).toHaveCount(0)
+  await shot(page, 'extension-requested')
+  const superior = await page.context().browser()!.newPage()
+  await signIn(superior, 'comm01')
+  await superior.goto(`/console/events/${held.id}`)
+  await superior.getByTestId('action-approve_extension').click()
+  await superior.getByTestId('action-submit').click()
+  await expect(superior.getByTestId('event-promised-due')).toHaveText(`${wanted.replace('T', ' ')}:00`)
+  expect(Date.parse((await api.event(held.id)).due_at)).toBe(Date.parse(`${wanted}:00+08:00`))
+  await superior.close()
   await api.ctx.dispose()
 })
 

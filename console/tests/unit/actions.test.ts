@@ -41,3 +41,20 @@ describe('延期, 挂账 and 重开', () => {
     expect(allowedActions(head, held({ status: 'closed' }))).toEqual([])
   })
 })
+
+describe('the holder asks: 延期, 挂账, 回退', () => {
+  it('offers the requests to the holder only, one at a time', () => {
+    expect(allowedActions(member, held({}))).toEqual(
+      expect.arrayContaining(['request_extension', 'request_parking', 'return']),
+    )
+    expect(allowedActions(head, held({}))).not.toContain('request_extension')
+    const asked = held({ pending_request: { kind: 'parking', requested_at: '', reason: 'x', deadline: null } })
+    expect(allowedActions(member, asked)).not.toContain('request_extension')
+    expect(allowedActions(member, asked)).toContain('return')
+  })
+  it('does not offer a return at the command centre, where it would go', () => {
+    const atCentre = event({ level: 2, assignee: { id: 7 } as EventOut['assignee'], assignee_role: 'dispatcher' })
+    expect(allowedActions(dispatcher, atCentre)).not.toContain('return')
+    expect(allowedActions(dispatcher, atCentre)).toContain('request_extension')
+  })
+})

@@ -29,8 +29,10 @@ describe('allowed actions by role and status', () => {
     expect(allowedActions(me('dispatcher'), ev({ status: 'resolved' }))).toEqual([])
     expect(allowedActions(me('dispatcher'), ev({ status: 'resolved', assignee_role: 'head' }))).toEqual(['review'])
   })
-  it('lets the assignee acknowledge and escalate, and only the command centre reopen a closed event', () => {
-    expect(allowedActions(me('head', { staff_id: 2 }), ev())).toEqual(['acknowledge', 'escalate'])
+  it('lets the assignee acknowledge, escalate and ask, and only the command centre reopen a closed event', () => {
+    expect(allowedActions(me('head', { staff_id: 2 }), ev())).toEqual([
+      'acknowledge', 'escalate', 'request_extension', 'request_parking', 'return',
+    ])
     expect(allowedActions(me('dispatcher'), ev({ status: 'closed' }))).toEqual(['reopen'])
     expect(allowedActions(me('head', { staff_id: 2 }), ev({ status: 'closed' }))).toEqual([])
     expect(allowedActions(me('dispatcher'), ev({ status: 'voided' }))).toEqual([])

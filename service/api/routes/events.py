@@ -129,8 +129,9 @@ def list_events(
 
 
 @router.get("/{event_id}", response_model=EventOut, responses=problems(404))
-def get_event(event_id: EventId, session: SessionDep, principal: AnyUser) -> EventOut:
-    return reads.get_visible(session, principal=principal, event_id=event_id)
+def get_event(event_id: EventId, session: SessionDep, principal: AnyUser, now: Now) -> EventOut:
+    """One event; besides the list's fields, ``parked_s``: how long it has been parked (挂账)."""
+    return reads.get_visible(session, principal=principal, event_id=event_id, now=now)
 
 
 @router.get("/{event_id}/history", response_model=HistoryOut, responses=problems(404))

@@ -75,13 +75,6 @@ def test_a_public_report_has_no_dispatch_clock_until_verified() -> None:
     assert replay(story.log) == story.state
 
 
-def test_without_the_categorys_calendar_no_dispatch_clock_is_started() -> None:
-    stand_in = SlaPolicy(category=LITTER, calendar_known=False)
-    d = open_event(event_id="e1", policy=stand_in, now=at(0), reporter_id="r1")
-    assert d.state.dispatch_due_at is None and d.timers == ()
-    assert sla_state(d.state, at(100)) is SlaState.OK
-
-
 def test_the_dispatch_clock_runs_in_working_time() -> None:
     cn = SlaPolicy(category=LITTER, calendar=cn_calendar())
     friday = datetime(2026, 3, 6, 17, 28, tzinfo=SH)  # 2 working minutes left that day
@@ -246,26 +239,6 @@ def test_a_reopened_case_keeps_the_closed_cycles_review_marks_until_its_next_fix
     assert d.state.status is Status.DISPATCHED
     assert not any(t.kind in REVIEW_TIMERS for t in d.timers)
     assert sla_state(d.state, at(101)) is SlaState.OK
-
-
-def test_the_report_paths_policy_knows_its_calendar_only_when_it_is_24x7() -> None:
-    """The API's report statement has no calendars in memory: a category on 24×7 gets its
-    dispatch clock from the stand-in, one on a working calendar none (not a wrong one)."""
-    from dispatch.categories.models import Category as CategoryRow
-    from dispatch.store import policy_for
-
-    row = CategoryRow(
-        code="x", name="x", ack_minutes=10, resolve_minutes=60, dispatch_minutes=3,
-        review_minutes=7,
-    )  # fmt: skip
-    assert policy_for(row).calendar_known
-    assert policy_for(row).dispatch_allowance() == timedelta(minutes=3)
-    assert policy_for(row).review_allowance() == timedelta(minutes=7)
-    row.calendar = "cn"
-    assert not policy_for(row).calendar_known
-    assert policy_for(row, cn_calendar()).calendar_known
-    opened = open_event(event_id="1", policy=policy_for(row), now=at(0), reporter_id="r1")
-    assert opened.state.dispatch_due_at is None and opened.timers == ()
 
 
 def test_the_close_stores_the_resolution_in_working_time_and_a_reopening_clears_it() -> None:
