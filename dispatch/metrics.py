@@ -65,10 +65,14 @@ def observe(decisions: Iterable[Decision]) -> None:
         if audit is None:
             continue
         TRANSITIONS.labels(audit.action.value, str(audit.to_level)).inc()
-        if decision.state.clock_fallback and "deadline_version" in audit.data:
+        # new deadlines, or a close whose working minutes newly used the fallback
+        if decision.state.clock_fallback and (
+            "deadline_version" in audit.data or "clock_fallback" in audit.data
+        ):
             CALENDAR_FALLBACKS.labels(decision.state.category).inc()
             log.warning(
-                "event %s (%s): deadlines reach a year its calendar has not loaded; "
+                "event %s (%s): deadlines or working minutes reach a year its calendar has "
+                "not loaded; "
                 "fallback applied (whole days count as working time)",
                 decision.state.event_id,
                 decision.state.category,

@@ -70,7 +70,7 @@ _NOT_AT_OPEN = frozenset({
     "review_due_at", "promised_ack_at", "promised_due_at", "last_escalation_reason",
     "suspended_at", "resume_status", "dispatched_at", "acknowledged_at", "resolved_at",
     "closed_at", "voided_at", "rejection_note", "rejected_at", "request_kind", "requested_at",
-    "request_reason", "request_deadline", "parked_until",
+    "request_reason", "request_deadline", "parked_until", "resolution_working_time",
 })  # fmt: skip
 _OPEN_COLUMNS = tuple(name for name in _STATE_COLUMNS if name not in _NOT_AT_OPEN)
 

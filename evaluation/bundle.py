@@ -44,7 +44,7 @@ SELECT e.id, g.code, cm.code, c.code, e.source, e.status, e.level, e.version, e.
        e.dispatched_at, e.acknowledged_at, e.resolved_at, e.closed_at, e.voided_at, e.due_at,
        e.assignee_id, e.reporter_id, e.rework_count, e.redispatch_count, e.escalation_count,
        e.duplicate_of, pr.verify_due_at, pr.verified_at, pr.outcome, e.promised_due_at,
-       e.received_at
+       e.received_at, e.dispatch_due_at
   FROM event e JOIN grid g ON g.id = e.grid_id JOIN community cm ON cm.id = g.community_id
   JOIN category c ON c.id = e.category_id LEFT JOIN public_report pr ON pr.event_id = e.id
  WHERE (e.created_at >= :start AND e.created_at < :end)
@@ -78,6 +78,7 @@ EVENT_COLUMNS = (
     "outcome",
     "promised_due_at",
     "received_at",
+    "dispatch_due_at",
 )
 _AUDIT = """
 SELECT a.id, a.event_id, a.version, a.action, a.from_status, a.to_status, a.from_level,

@@ -216,9 +216,10 @@ class Checker:
             "voided_at",
             "due_at",
             "promised_due_at",
+            "dispatch_due_at",
         ):
-            if name == "promised_due_at" and name not in state:
-                continue  # logged before migration 0019: the column was backfilled (ADR 0013)
+            if name in ("promised_due_at", "dispatch_due_at") and name not in state:
+                continue  # logged before migration 0019 (backfilled, ADR 0013) or 0027 (none)
             logged = state.get(name)
             if instant(logged or "") != instant(event[name]):
                 self.problem(
@@ -400,20 +401,28 @@ def event_counts(
         ),
         None,
     )
-    limit = timedelta(minutes=float(settings["dispatch_limit_minutes"]))
+    # 按时派遣: by the event's own dispatch deadline (the 派遣 stage clock, working time on its
+    # category's calendar); an event registered before it was stored has none: within the
+    # global limit of the report
+    dispatch_due = instant(event["dispatch_due_at"]) or (
+        created + timedelta(minutes=float(settings["dispatch_limit_minutes"]))
+    )
     registrations = [instant(r["at"]) for r in audit if r["to_status"] == "registered"]
     register_limit = timedelta(minutes=float(settings["register_limit_minutes"]))
     review_limit = timedelta(minutes=float(settings["review_limit_minutes"]))
     reviews = reviews_on_time = 0
-    previous: datetime | None = None
+    previous: datetime | None = None  # the row a review decides: its fix
+    review_due: datetime | None = None  # the review deadline logged with that row
     for r in audit:
         if r["action"] in ("resolve", "review") or r["to_status"] == "registered":
             at = instant(r["at"])
             if r["action"] == "review":
                 reviews += 1
-                if previous is not None and at is not None and at - previous <= review_limit:
+                due = review_due or (previous + review_limit if previous else None)
+                if due is not None and at is not None and at <= due:
                     reviews_on_time += 1
             previous = at
+            review_due = instant(json.loads(r["data"] or "{}").get("review_due_at") or "")
     first_registration = min((r for r in registrations if r), default=None)
     return {
         "reported": 1,
@@ -424,7 +433,7 @@ def event_counts(
         "dispatched_on_time": float(
             bool(event["dispatched_at"])
             and first_dispatch is not None
-            and first_dispatch - created <= limit
+            and first_dispatch <= dispatch_due
         ),
         "redispatches": float(event["redispatch_count"]),
         "escalations": float(event["escalation_count"]),

@@ -14,7 +14,6 @@ from sqlmodel import Session
 
 from domain.evaluation.days import MAX_BLOCK_LEVEL, cover, day_number, day_of_number
 from domain.evaluation.indicators import INDICATORS, IndicatorValue, evaluate
-from evaluation.auditcounts import PROCESS_COUNTERS, process_counter_sums
 from evaluation.intake import overdue_verifications
 from evaluation.mapfigures import map_figures
 from evaluation.models import COUNTER_COLUMNS
@@ -77,9 +76,6 @@ def _totals(session: Session, scope: Scope, now: datetime) -> dict[str, float]:
     no_jit(session)
     sums = counter_sums(session, scope, per_grid=False)
     totals = sums.get(0) or dict.fromkeys((*COUNTER_COLUMNS, "patrolled_grid_days"), 0.0)
-    totals |= process_counter_sums(session, scope, per_grid=False).get(
-        0, dict.fromkeys(PROCESS_COUNTERS, 0.0)
-    )
     totals["verifications_due"] = totals["verifications_done"] + overdue_verifications(
         session, scope, per_grid=False, now=now
     ).get(0, 0.0)

@@ -8,8 +8,11 @@ define every counter); ``wangge stats rebuild`` recomputes them from the raw row
 - ``stats_resolution``: per (report day × grid × category × closing level × minutes) the number
   of closed events whose report → close time is that many whole minutes, and how many of them
   were on time: an exact histogram, so percentiles are exact to the minute;
-- ``stats_block``: sealed roll-ups of ``stats_resolution`` over aligned blocks of 2^k days, one
-  packed binary histogram per block and projection (by grid, by category, by level);
+- ``stats_resolution_working``: the same histogram of the report → close time in working
+  minutes on the category's calendar (``event.resolution_working_time``, migration 0028);
+- ``stats_block``: sealed roll-ups of both histograms over aligned blocks of 2^k days, one
+  packed binary histogram per block and projection (by grid, by category, by level; wall time
+  1–3, working time 4–6);
 - ``stats_patrol_walked``: patrols that walked (a track or at least one GPS point), by day/grid;
 - ``stats_counter_block`` / ``stats_counter_sealed``: the counters (and patrolled days) summed
   per grid over the same aligned blocks of days, and which blocks are sealed;
@@ -21,6 +24,7 @@ define every counter); ``wangge stats rebuild`` recomputes them from the raw row
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Index, LargeBinary, SmallInteger, Text
@@ -58,6 +62,13 @@ class StatsCounters(SQLModel):
     voided_after_registration: int = 0
     reviews: int = 0
     reviews_on_time: int = 0
+    # the process counters (延期, 挂账, 回退, 重开 and the dispatched cases they are rates of), kept
+    # by the triggers stats_audit and stats_event (stats_audit_counts v2, migration 0028)
+    dispatched_cases: int = 0
+    extended_cases: int = 0
+    parked_cases: int = 0
+    returned_cases: int = 0
+    reopened_cases: int = 0
     # the intake counters (domain.evaluation.intake) on the day each report was received, kept by
     # the triggers stats_event and stats_public_report (stats_intake_counts, migration 0024): a
     # verification done; one due because its deadline passed is counted when asked
@@ -100,16 +111,55 @@ class StatsResolution(SQLModel, table=True):
     ontime: int
 
 
+class StatsResolutionWorking(SQLModel, table=True):
+    """``StatsResolution`` with ``minutes`` the report → close time in whole working minutes on
+    the category's calendar (``event.resolution_working_time``); events closed without it
+    (before migration 0028 on a working calendar) are not in it."""
+
+    __tablename__ = "stats_resolution_working"
+    __table_args__ = (Index("ix_stats_resolution_working_grid_day", "grid_id", "day"),)
+
+    day: date = Field(primary_key=True)
+    grid_id: int = Field(primary_key=True)
+    category_id: int = Field(primary_key=True)
+    level: int = Field(sa_column=Column(SmallInteger, primary_key=True))
+    minutes: int = Field(primary_key=True)
+    n: int
+    ontime: int
+
+
+class ResolutionClock(StrEnum):
+    """Which resolution minutes a histogram counts: wall-clock or working time."""
+
+    wall = "wall"
+    working = "working"
+
+
+#: Each clock's histogram table.
+RESOLUTION_TABLES = {
+    ResolutionClock.wall: "stats_resolution",
+    ResolutionClock.working: "stats_resolution_working",
+}
+
 #: ``stats_block.proj``: the key a sealed histogram is projected on, and its column in
-#: ``stats_resolution``; ``COUNTERS`` stands for the counter blocks, sealed beside them.
+#: ``stats_resolution``; ``COUNTERS`` stands for the counter blocks, sealed beside them. The
+#: working-time histogram's projections are the same keys, ``WORKING_PROJ`` further.
 PROJ_GRID, PROJ_CATEGORY, PROJ_LEVEL = 1, 2, 3
+WORKING_PROJ = 3
 COUNTERS = 0
 PROJECTION_KEYS = {PROJ_GRID: "grid_id", PROJ_CATEGORY: "category_id", PROJ_LEVEL: "level"}
+#: Every sealed histogram projection: (proj, its clock, its key's base projection).
+PROJECTIONS: tuple[tuple[int, ResolutionClock, int], ...] = tuple(
+    (base + offset, clock, base)
+    for clock, offset in ((ResolutionClock.wall, 0), (ResolutionClock.working, WORKING_PROJ))
+    for base in (PROJ_GRID, PROJ_CATEGORY, PROJ_LEVEL)
+)
 
 
 class StatsBlock(SQLModel, table=True):
     """A sealed histogram of ``stats_resolution`` over days ``[start, start + 2^lvl)`` (day
-    numbers since 1970-01-01), projected on one key (``proj``: 1 grid, 2 category, 3 level).
+    numbers since 1970-01-01), projected on one key (``proj``: 1 grid, 2 category, 3 level; 4–6
+    the same of ``stats_resolution_working``).
     ``hist`` packs records of four big-endian uint32: key, minutes, n, ontime. A row exists
     only while it is exact: a change to any of its days deletes it (trigger)."""
 

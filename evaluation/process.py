@@ -2,8 +2,10 @@
 more time (延期), parked cases (挂账), sent them back as not theirs (回退), and how often closed
 cases came back (重开) — the actions counted from the audit log of the events reported in the
 window, and the cases with each, beside the cases dispatched. The case counts are the audit
-counters the indicators 延期率, 挂账率, 回退率 and 重开率 are made of (the same SQL,
-``evaluation.auditcounts``), so a group's rows sum to the indicators' numerators."""
+counters the indicators 延期率, 挂账率, 回退率 and 重开率 are made of (the definitions the
+statistics keep per day: ``evaluation.auditcounts``), so a group's rows sum to the indicators'
+numerators; they are counted from the process actions' own rows of the audit log (their
+index), not from the whole log of the window's events."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from domain.evaluation.days import GroupBy
-from evaluation.auditcounts import AUDIT_COUNTER_SQL, AUDIT_FACTS_JOIN, PROCESS_ACTIONS
+from evaluation.auditcounts import PROCESS_ACTIONS, PROCESS_ACTIONS_JOIN, PROCESS_COUNTER_SQL
 from evaluation.scope import Scope, bounds
 
 #: The case counters of the process, by the indicator whose numerator each is.
@@ -54,12 +56,12 @@ def process_counts(session: Session, scope: Scope, group: GroupBy) -> list[Proce
     key, table = _GROUPS[group]
     start, end = bounds(scope)
     counters = ("dispatched_cases", *CASE_COUNTERS.values())
-    sums = [f"sum({AUDIT_COUNTER_SQL[c]})" for c in counters]
-    sums += [f"sum(coalesce(au.n_{a}, 0))" for a in PROCESS_ACTIONS]
+    sums = [f"sum({PROCESS_COUNTER_SQL[c]})" for c in counters]
+    sums += [f"sum(coalesce(pa.n_{a}, 0))" for a in PROCESS_ACTIONS]
     rows = session.execute(
         text(f"""
         SELECT t.code, t.name, {", ".join(sums)}
-          FROM event e {AUDIT_FACTS_JOIN}
+          FROM event e {PROCESS_ACTIONS_JOIN}
           JOIN {table} t ON t.id = {key}
          WHERE e.created_at >= :start AND e.created_at < :end
            AND (CAST(:grids AS integer[]) IS NULL OR e.grid_id = ANY(:grids))

@@ -1,5 +1,6 @@
 """Resolution-time tables: report → close minutes per group (grid, community, category, level,
-day, week, month), from the sealed histogram blocks where they cover the window and from the
+day, week, month), in wall-clock or working time (``ResolutionClock``: each has its histogram,
+``evaluation.models``), from the sealed histogram blocks where they cover the window and from the
 day rows where they do not; the packed entries are merged with NumPy and each group's figures
 computed at once. A filter the block's projection cannot express (a category filter while
 grouping by grid) reads ``stats_resolution`` directly with the filter, touching few rows."""
@@ -25,7 +26,15 @@ from domain.evaluation.days import (
 from domain.evaluation.resolution import PERCENTILES, Resolution
 from domain.roles import LEVEL_LABELS
 from evaluation import histogram as hist
-from evaluation.models import PROJ_CATEGORY, PROJ_GRID, PROJ_LEVEL, PROJECTION_KEYS
+from evaluation.models import (
+    PROJ_CATEGORY,
+    PROJ_GRID,
+    PROJ_LEVEL,
+    PROJECTION_KEYS,
+    RESOLUTION_TABLES,
+    WORKING_PROJ,
+    ResolutionClock,
+)
 from evaluation.scope import Scope, no_jit
 
 
@@ -62,6 +71,7 @@ class ResolutionTable:
     rows: list[ResolutionRow]
     total: ResolutionRow
     path: str  # "blocks" or "rows": how the figures were read
+    clock: ResolutionClock = ResolutionClock.wall
 
 
 @dataclass(frozen=True)
@@ -184,7 +194,7 @@ def _projection(scope: Scope, group_by: GroupBy) -> int | None:
 
 
 def _fetch_blocks(
-    session: Session, proj: int, blocks: Sequence[tuple[int, int]]
+    session: Session, proj: int, blocks: Sequence[tuple[int, int]], clock: ResolutionClock
 ) -> dict[tuple[int, int], hist.Entries]:
     """The sealed blocks among ``blocks`` (the others are not sealed)."""
     # Binary protocol: bytea as text is hex, twice the bytes and four times the time.
@@ -198,13 +208,17 @@ def _fetch_blocks(
                 ON b.lvl = u.lvl AND b.start = u.start
              WHERE b.proj = %s
             """,
-            ([b[0] for b in blocks], [b[1] for b in blocks], proj),
+            (
+                [b[0] for b in blocks],
+                [b[1] for b in blocks],
+                proj + (WORKING_PROJ if clock is ResolutionClock.working else 0),
+            ),
         )
         return {(int(lvl), int(start)): hist.decode(blob) for lvl, start, blob in cursor}
 
 
 def _read_blocks(
-    session: Session, proj: int, ranges: Sequence[tuple[int, int]]
+    session: Session, proj: int, ranges: Sequence[tuple[int, int]], clock: ResolutionClock
 ) -> list[hist.Entries]:
     """Entries (keys: the projection's) of each day range: the range's aligned blocks where
     they are sealed; where one is not, its two halves, down to single days, which are read from
@@ -213,7 +227,7 @@ def _read_blocks(
     found: list[list[hist.Entries]] = [[] for _ in ranges]
     leaves: dict[int, int] = {}  # day number -> range
     while frontier:
-        blobs = _fetch_blocks(session, proj, sorted(frontier))
+        blobs = _fetch_blocks(session, proj, sorted(frontier), clock)
         below: dict[tuple[int, int], int] = {}
         for block, i in frontier.items():
             if block in blobs:
@@ -229,7 +243,7 @@ def _read_blocks(
         rows = session.execute(
             text(f"""
             SELECT day - DATE '1970-01-01', {key}, minutes, sum(n), sum(ontime)
-              FROM stats_resolution WHERE day = ANY(:days)
+              FROM {RESOLUTION_TABLES[clock]} WHERE day = ANY(:days)
              GROUP BY 1, 2, 3
             """),
             {"days": [day_of_number(d) for d in leaves]},
@@ -244,7 +258,9 @@ def _read_blocks(
     return [hist.concat(parts) for parts in found]
 
 
-def _read_rows(session: Session, scope: Scope, group_by: GroupBy) -> hist.Entries:
+def _read_rows(
+    session: Session, scope: Scope, group_by: GroupBy, clock: ResolutionClock
+) -> hist.Entries:
     """Entries keyed for ``group_by`` (grid id — also for communities, whose groups map grids
     —, category id, level or day number) straight from ``stats_resolution`` with the scope's
     filters."""
@@ -258,7 +274,7 @@ def _read_rows(session: Session, scope: Scope, group_by: GroupBy) -> hist.Entrie
     rows = session.execute(
         text(f"""
         SELECT {key}, r.minutes, sum(r.n), sum(r.ontime)
-          FROM stats_resolution r
+          FROM {RESOLUTION_TABLES[clock]} r
          WHERE r.day BETWEEN :since AND :until
            AND (CAST(:grids AS integer[]) IS NULL OR r.grid_id = ANY(:grids))
            AND (CAST(:category AS integer) IS NULL OR r.category_id = :category)
@@ -304,24 +320,32 @@ def _rows(groups: _Groups, f: hist.Figures) -> list[ResolutionRow]:
     return rows
 
 
-def resolution_table(*, session: Session, scope: Scope, group_by: GroupBy) -> ResolutionTable:
-    """Report → close minutes of the events reported in the window and closed, per group."""
+def resolution_table(
+    *,
+    session: Session,
+    scope: Scope,
+    group_by: GroupBy,
+    clock: ResolutionClock = ResolutionClock.wall,
+) -> ResolutionTable:
+    """Report → close minutes of the events reported in the window and closed, per group, in
+    wall-clock or working time (``clock``; working: the events closed with their working
+    minutes — every one closed since migration 0028, and those before it on 24x7 calendars)."""
     groups = _group_labels(session, scope, group_by)
     proj = _projection(scope, group_by)
     first, last = day_number(scope.since), day_number(scope.until)
     if proj is None:
-        entries = _regroup(_read_rows(session, scope, group_by), groups.index)
+        entries = _regroup(_read_rows(session, scope, group_by, clock), groups.index)
     elif group_by.is_time:
         spans = periods(scope.since, scope.until, group_by)
         parts = _read_blocks(
-            session, proj, [(day_number(p.first), day_number(p.last)) for p in spans]
+            session, proj, [(day_number(p.first), day_number(p.last)) for p in spans], clock
         )
         kept = [_keep(scope, proj, part) for part in parts]
         entries = hist.concat(
             [part.with_keys(np.full(len(part), i, dtype=np.int64)) for i, part in enumerate(kept)]
         )
     else:
-        (part,) = _read_blocks(session, proj, [(first, last)])
+        (part,) = _read_blocks(session, proj, [(first, last)], clock)
         entries = _regroup(_keep(scope, proj, part), groups.index)
     rows = _rows(groups, hist.figures(entries, len(groups.keys)))
     (total,) = _rows(_Groups(["total"], ["合计"], [{}], {}), hist.overall(entries))
@@ -337,7 +361,8 @@ def resolution_table(*, session: Session, scope: Scope, group_by: GroupBy) -> Re
             reported=sum(f["reported"] for f in flows.values()),
             open=sum(f["open"] for f in flows.values()),
         )
-    return ResolutionTable(scope, group_by, rows, total, "rows" if proj is None else "blocks")
+    path = "rows" if proj is None else "blocks"
+    return ResolutionTable(scope, group_by, rows, total, path, clock)
 
 
 _NO_FLOW: Mapping[str, int] = {"reported": 0, "open": 0}

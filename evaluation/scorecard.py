@@ -19,7 +19,6 @@ from domain.evaluation.indicators import (
     evaluate,
 )
 from domain.evaluation.scorecard import Score, Scorecard, score
-from evaluation.auditcounts import PROCESS_COUNTERS, process_counter_sums
 from evaluation.indicators import STAFFED_SQL, counter_sums
 from evaluation.intake import overdue_verifications
 from evaluation.models import COUNTER_COLUMNS
@@ -64,13 +63,12 @@ def scorecard_units(
     no_jit(session)
     per_grid = counter_sums(session, scope, per_grid=True)
     overdue = overdue_verifications(session, scope, per_grid=True, now=now or utc_now())
-    process = process_counter_sums(session, scope, per_grid=True)
-    empty = dict.fromkeys((*COUNTER_COLUMNS, "patrolled_grid_days", *PROCESS_COUNTERS), 0.0)
+    empty = dict.fromkeys((*COUNTER_COLUMNS, "patrolled_grid_days"), 0.0)
     staffed = set(session.execute(text(STAFFED_SQL), {"grids": None}).scalars())
     units: list[ScoredUnit] = []
     by_community: dict[int, tuple[str, str, dict[str, float]]] = {}
     for gid, gcode, gname, cid, ccode, cname in grids:
-        totals = empty | per_grid.get(gid, {}) | process.get(gid, {})
+        totals = empty | per_grid.get(gid, {})
         totals["verifications_due"] = totals["verifications_done"] + overdue.get(gid, 0.0)
         totals["grid_days"] = float(scope.days)
         totals["grids"] = 1.0

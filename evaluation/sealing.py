@@ -16,10 +16,9 @@ from evaluation.indicators import COUNTER_SUMS, COUNTER_ZEROS
 from evaluation.models import (
     COUNTER_COLUMNS,
     COUNTERS,
-    PROJ_CATEGORY,
-    PROJ_GRID,
-    PROJ_LEVEL,
     PROJECTION_KEYS,
+    PROJECTIONS,
+    RESOLUTION_TABLES,
 )
 from kernel.settings import get_settings
 from kernel.sqlfiles import set_database_timezone
@@ -39,7 +38,8 @@ def seal(*, uow: UnitOfWork, today: date) -> int:
     bounds = uow.session.execute(
         text("""
         SELECT least((SELECT min(day) FROM stats_resolution), (SELECT min(day) FROM stats_daily),
-                     (SELECT min(day) FROM stats_patrol_walked))
+                     (SELECT min(day) FROM stats_patrol_walked),
+                     (SELECT min(day) FROM stats_resolution_working))
         """)
     ).scalar_one()
     uow.commit()
@@ -49,7 +49,7 @@ def seal(*, uow: UnitOfWork, today: date) -> int:
     lo -= lo % (1 << MAX_BLOCK_LEVEL)
     hi = day_number(today) - 1
     written = 0
-    for kind in (PROJ_GRID, PROJ_CATEGORY, PROJ_LEVEL, COUNTERS):
+    for kind in (*(p for p, _, _ in PROJECTIONS), COUNTERS):
         for lvl in range(MAX_BLOCK_LEVEL + 1):
             size = 1 << lvl
             first = lo + (-lo % size)
@@ -123,7 +123,7 @@ def _seal_counters(uow: UnitOfWork, lvl: int, starts: Sequence[int]) -> int:
 
 
 def _seal_level(uow: UnitOfWork, proj: int, lvl: int, starts: Sequence[int]) -> int:
-    uow.session.execute(text("LOCK TABLE stats_resolution IN SHARE MODE"))
+    uow.session.execute(text("LOCK TABLE stats_resolution, stats_resolution_working IN SHARE MODE"))
     have = {
         int(s)
         for s in uow.session.execute(
@@ -154,14 +154,15 @@ def _seal_level(uow: UnitOfWork, proj: int, lvl: int, starts: Sequence[int]) -> 
 
 
 def _base_blobs(session: Session, proj: int, days: Sequence[int]) -> dict[int, bytes]:
-    key = PROJECTION_KEYS[proj]
+    _, clock, base = next(p for p in PROJECTIONS if p[0] == proj)
+    key = PROJECTION_KEYS[base]
     rows = session.execute(
         text(f"""
         SELECT dn, string_agg(int4send(k) || int4send(minutes) || int4send(n) || int4send(o),
                               ''::bytea ORDER BY k, minutes)
           FROM (SELECT day - DATE '1970-01-01' AS dn, {key} AS k, minutes,
                        sum(n)::int AS n, sum(ontime)::int AS o
-                  FROM stats_resolution WHERE day = ANY(:days)
+                  FROM {RESOLUTION_TABLES[clock]} WHERE day = ANY(:days)
                  GROUP BY 1, 2, 3 HAVING sum(n) > 0) x
          GROUP BY dn
         """),

@@ -26,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
+from itertools import product
 from typing import Any
 
 from sqlalchemy import Interval, text
@@ -36,24 +37,18 @@ from dispatch.events.models import Event
 from dispatch.ledger import day_digests, day_heads, head_before
 from domain.audit import day_head
 from domain.evaluation.days import GroupBy
-from domain.evaluation.indicators import INDICATORS, evaluate
+from domain.evaluation.indicators import AUDIT_COUNTERS, INDICATORS, evaluate
 from domain.evaluation.resolution import Resolution
 from domain.evaluation.scorecard import Scorecard, score
 from domain.lifecycle.audit import STATE_FIELDS
 from evaluation import sanity
-from evaluation.auditcounts import (
-    AUDIT_COUNTER_SQL,
-    AUDIT_FACTS_JOIN,
-    KEPT_AUDIT_COUNTERS,
-    PROCESS_COUNTERS,
-    process_counter_sums,
-)
+from evaluation.auditcounts import AUDIT_COUNTER_SQL, AUDIT_FACTS_JOIN
 from evaluation.checks import Check
 from evaluation.indicators import IndicatorReport, indicator_report
 from evaluation.intake import FROM_SQL as INTAKE_FROM_SQL
 from evaluation.intake import KEPT_INTAKE_SQL, intake_sums
 from evaluation.intake import WHERE_SQL as INTAKE_WHERE_SQL
-from evaluation.models import COUNTER_COLUMNS
+from evaluation.models import COUNTER_COLUMNS, RESOLUTION_TABLES, ResolutionClock
 from evaluation.resolution import resolution_table
 from evaluation.scope import MAX_WINDOW_DAYS, Scope, bounds, window
 from evaluation.scorecard import ScoredUnit, scorecard_units
@@ -235,7 +230,7 @@ _DERIVED = {"event_id", "category", "grid"}
 _LATER_FIELDS = frozenset({
     "promised_ack_at", "promised_due_at", "rejection_note", "rejected_at",  # migration 0019
     "cycle", "request_kind", "requested_at", "request_reason", "request_deadline",  # 0023
-    "parked_until",
+    "parked_until", "resolution_working_time",  # 0028 (backfilled on 24x7 calendars)
 })  # fmt: skip
 
 
@@ -474,7 +469,7 @@ WITH ev AS (
            WHERE a.event_id = e.id AND a.action = 'dispatch' AND a.from_status = 'registered'
            ORDER BY a.version LIMIT 1) AS first_dispatch,
          """
-    + ",\n         ".join(f"{AUDIT_COUNTER_SQL[c]} AS audit_{c}" for c in KEPT_AUDIT_COUNTERS)
+    + ",\n         ".join(f"{AUDIT_COUNTER_SQL[c]} AS audit_{c}" for c in AUDIT_COUNTERS)
     + f"""
     FROM event e JOIN category c ON c.id = e.category_id {AUDIT_FACTS_JOIN}
    WHERE e.created_at >= :start AND e.created_at < :end
@@ -488,7 +483,9 @@ SELECT {{keys}},
                         AND status NOT IN ('pending_verification', 'voided')) AS public_registered,
        count(*) FILTER (WHERE counted AND dispatched_at IS NOT NULL) AS dispatched,
        count(*) FILTER (WHERE counted AND dispatched_at IS NOT NULL
-                        AND first_dispatch - created_at <= :limit * interval '1 minute')
+                        AND coalesce(first_dispatch <= dispatch_due_at,
+                                     first_dispatch - created_at
+                                     <= :limit * interval '1 minute'))
          AS dispatched_on_time,
        coalesce(sum(redispatch_count) FILTER (WHERE counted), 0) AS redispatches,
        coalesce(sum(escalation_count) FILTER (WHERE counted), 0) AS escalations,
@@ -505,7 +502,7 @@ SELECT {{keys}},
        count(*) FILTER (WHERE counted AND status IN ('resolved', 'closed')
                         AND resolved_at <= promised_due_at) AS handled_on_promise,
        """
-    + ",\n       ".join(f"sum(audit_{c}) AS {c}" for c in KEPT_AUDIT_COUNTERS)
+    + ",\n       ".join(f"sum(audit_{c}) AS {c}" for c in AUDIT_COUNTERS)
     + """{extra}
   FROM ev GROUP BY {group}
 """
@@ -514,7 +511,7 @@ SELECT {{keys}},
 KEPT_INTAKE: tuple[str, ...] = tuple(KEPT_INTAKE_SQL)
 assert COUNTER_COLUMNS[-len(KEPT_INTAKE) :] == KEPT_INTAKE
 _BY_REPORT_DAY = COUNTER_COLUMNS[: -len(KEPT_INTAKE)]
-assert _BY_REPORT_DAY[-len(KEPT_AUDIT_COUNTERS) :] == KEPT_AUDIT_COUNTERS  # the SQL's order
+assert _BY_REPORT_DAY[-len(AUDIT_COUNTERS) :] == AUDIT_COUNTERS  # the SQL's order
 #: The intake counters the statistics keep (``evaluation.intake.KEPT_INTAKE_SQL``) recomputed
 #: from the raw reports received in the window, grouped like ``RAW_EVENT_COUNTERS``.
 RAW_INTAKE_COUNTERS = (
@@ -553,6 +550,7 @@ CREATE TEMP TABLE verify_closed ON COMMIT DROP AS
 SELECT e.id, (e.created_at AT TIME ZONE :tz)::date AS day, e.grid_id, e.category_id,
        g.community_id, e.level,
        greatest(0, floor(extract(epoch FROM e.closed_at - e.created_at) / 60))::int AS minutes,
+       floor(extract(epoch FROM e.resolution_working_time) / 60)::int AS working_minutes,
        (e.closed_at - e.created_at <= c.resolve_minutes * interval '1 minute') AS on_time
   FROM event e JOIN category c ON c.id = e.category_id JOIN grid g ON g.id = e.grid_id
  WHERE e.status = 'closed' AND e.created_at >= :start AND e.created_at < :end
@@ -636,31 +634,35 @@ def _compare_counters(session: Session, scope: Scope, check: Check) -> None:
 
 
 def _compare_histograms(session: Session, scope: Scope, check: Check) -> None:
-    rows = session.execute(
-        text("""
-        WITH r AS (
-          SELECT day, grid_id, category_id, level, minutes, count(*) AS n,
-                 count(*) FILTER (WHERE on_time) AS ontime, array_agg(id) AS ids
-            FROM verify_closed GROUP BY 1, 2, 3, 4, 5)
-        SELECT coalesce(r.day, f.day), coalesce(r.grid_id, f.grid_id), r.ids,
-               coalesce(r.n, 0), coalesce(f.n, 0), coalesce(r.ontime, 0), coalesce(f.ontime, 0)
-          FROM r FULL JOIN (SELECT * FROM stats_resolution WHERE day BETWEEN :a AND :b) f
-            USING (day, grid_id, category_id, level, minutes)
-         WHERE coalesce(r.n, 0) <> coalesce(f.n, 0)
-            OR coalesce(r.ontime, 0) <> coalesce(f.ontime, 0)
-        """),
-        {"a": scope.since, "b": scope.until},
-    ).all()
+    for clock, table in RESOLUTION_TABLES.items():
+        minutes = "minutes" if clock is ResolutionClock.wall else "working_minutes"
+        rows = session.execute(
+            text(f"""
+            WITH r AS (
+              SELECT day, grid_id, category_id, level, {minutes} AS minutes, count(*) AS n,
+                     count(*) FILTER (WHERE on_time) AS ontime, array_agg(id) AS ids
+                FROM verify_closed WHERE {minutes} IS NOT NULL GROUP BY 1, 2, 3, 4, 5)
+            SELECT coalesce(r.day, f.day), coalesce(r.grid_id, f.grid_id), r.ids,
+                   coalesce(r.n, 0), coalesce(f.n, 0), coalesce(r.ontime, 0),
+                   coalesce(f.ontime, 0)
+              FROM r FULL JOIN (SELECT * FROM {table} WHERE day BETWEEN :a AND :b) f
+                USING (day, grid_id, category_id, level, minutes)
+             WHERE coalesce(r.n, 0) <> coalesce(f.n, 0)
+                OR coalesce(r.ontime, 0) <> coalesce(f.ontime, 0)
+            """),
+            {"a": scope.since, "b": scope.until},
+        ).all()
+        label = "" if clock is ResolutionClock.wall else " (working time)"
+        for day, grid_id, ids, rn, fn, ro, fo in rows:
+            check.add(
+                f"resolution histogram{label} of {day}, grid id {grid_id}",
+                ids or (),
+                closed=f"raw {rn} vs stored {fn}",
+                on_time=f"raw {ro} vs stored {fo}",
+            )
     check.counts["closed events (histograms)"] = int(
         session.execute(text("SELECT count(*) FROM verify_closed")).scalar_one()
     )
-    for day, grid_id, ids, rn, fn, ro, fo in rows:
-        check.add(
-            f"resolution histogram of {day}, grid id {grid_id}",
-            ids or (),
-            closed=f"raw {rn} vs stored {fn}",
-            on_time=f"raw {ro} vs stored {fo}",
-        )
 
 
 _RAW_PATROL_DAYS = """
@@ -711,7 +713,7 @@ def _raw_grid_totals(
 
 #: The counters the indicators read, each recomputed from raw rows by ``raw_counter_totals``.
 RAW_COUNTERS: tuple[str, ...] = (
-    *COUNTER_COLUMNS, "patrolled_grid_days", "verifications_due", *PROCESS_COUNTERS,
+    *COUNTER_COLUMNS, "patrolled_grid_days", "verifications_due",
 )  # fmt: skip
 
 
@@ -762,7 +764,6 @@ def _add_raw_other_counters(
         {int(g): {"patrolled_grid_days": float(n)}
          for g, n in session.execute(text(patrols + " GROUP BY 1"), dict(params))},
         intake_sums(session, scope, per_grid=per_grid, now=now),
-        process_counter_sums(session, scope, per_grid=per_grid),
     ]  # fmt: skip
     for part in found:
         for key, values in part.items():
@@ -808,19 +809,20 @@ def _compare_indicators(
 
 def _compare_resolution(session: Session, scope: Scope, check: Check) -> None:
     compared = 0
-    for group_by, (join, key) in _GROUP_KEYS.items():
-        table = resolution_table(session=session, scope=scope, group_by=group_by)
+    for (group_by, (join, key)), clock in product(_GROUP_KEYS.items(), ResolutionClock):
+        minutes = "minutes" if clock is ResolutionClock.wall else "working_minutes"
+        table = resolution_table(session=session, scope=scope, group_by=group_by, clock=clock)
         served: dict[str, Resolution] = {r.group: r for r in table.rows if r.count}
         served["(total)"] = table.total
         raw: dict[str, tuple[Any, ...]] = {}
         for row in session.execute(
             text(f"""
-            SELECT {key}, count(*), avg(minutes),
-                   percentile_disc(0.5) WITHIN GROUP (ORDER BY minutes),
-                   percentile_disc(0.9) WITHIN GROUP (ORDER BY minutes),
-                   percentile_disc(0.95) WITHIN GROUP (ORDER BY minutes),
-                   max(minutes), count(*) FILTER (WHERE on_time)
-              FROM verify_closed v {join} GROUP BY ROLLUP ({key})
+            SELECT {key}, count(*), avg({minutes}),
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY {minutes}),
+                   percentile_disc(0.9) WITHIN GROUP (ORDER BY {minutes}),
+                   percentile_disc(0.95) WITHIN GROUP (ORDER BY {minutes}),
+                   max({minutes}), count(*) FILTER (WHERE on_time)
+              FROM verify_closed v {join} WHERE {minutes} IS NOT NULL GROUP BY ROLLUP ({key})
             """)
         ):
             raw["(total)" if row[0] is None else str(row[0])] = tuple(row[1:])
@@ -841,7 +843,8 @@ def _compare_resolution(session: Session, scope: Scope, check: Check) -> None:
                 or abs(float(s.mean) - float(r[1])) < 0.01
             )
             if mine != theirs or not mean_ok:
-                check.add(f"resolution by {group_by.value} {group}", served=mine, raw=theirs)
+                label = "" if clock is ResolutionClock.wall else " (working time)"
+                check.add(f"resolution{label} by {group_by.value} {group}", served=mine, raw=theirs)
     check.counts["resolution groups"] = compared
 
 

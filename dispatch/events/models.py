@@ -87,6 +87,7 @@ class Event(SQLModel, table=True):
     review_warn50_at: datetime | None = _ts()
     review_warn75_at: datetime | None = _ts()
     review_due_at: datetime | None = _ts()
+    resolution_working_time: timedelta | None = Field(default=None, sa_column=Column(Interval))
     promised_ack_at: datetime | None = _ts()
     promised_due_at: datetime | None = _ts()
     clock_fallback: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})

@@ -27,12 +27,14 @@ class Kind(StrEnum):
     COUNT = "count"  # the numerator itself (no denominator)
 
 
-#: Counters read from the audit log (``evaluation.auditcounts``), per event reported in the
-#: window: it was registered (立案: reached ``registered``), registered within
-#: ``register_limit_minutes`` of the report, registered and then voided; its reviews (核查 of a
-#: fix), and those within ``review_limit_minutes`` of the fix (``stats_setting``); whether it
-#: was dispatched (the denominator of the process rates), had an extension approved (延期), was
-#: parked with approval (挂账), was returned to the command centre (回退), was reopened (重开).
+#: Counters of the audit log (``evaluation.auditcounts``; kept per report day like the others,
+#: migrations 0024 and 0028), per event reported in the window: it was registered (立案: reached
+#: ``registered``), registered within ``register_limit_minutes`` of the report, registered and
+#: then voided; its reviews (核查 of a fix), and those by the review deadline of the fix (its
+#: stored ``review_due_at``; for a fix from before migration 0027, within
+#: ``review_limit_minutes`` of it: ``stats_setting``); whether it was dispatched (the
+#: denominator of the process rates), had an extension approved (延期), was parked with
+#: approval (挂账), was returned to the command centre (回退), was reopened (重开).
 AUDIT_COUNTERS: tuple[str, ...] = (
     "ever_registered", "registered_on_time", "voided_after_registration", "reviews",
     "reviews_on_time", "dispatched_cases", "extended_cases", "parked_cases", "returned_cases",
@@ -86,7 +88,10 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "on_time_dispatch", "按时派遣率", "on-time dispatch",
         _c(dispatched_on_time=1), _c(dispatched=1), Source.events,
-        "events first dispatched within the dispatch limit of the report / events dispatched",
+        "events whose first dispatch came by their dispatch deadline (dispatch_due_at: the 派遣 "
+        "stage clock, the category's dispatch_minutes of working time on its calendar from "
+        "registration; an event registered before migration 0027 has none: within "
+        "stats_setting.dispatch_limit_minutes of the report) / events dispatched",
     ),
     Indicator(
         "accurate_dispatch", "准确派遣率", "accurate dispatch",
@@ -181,7 +186,10 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "on_time_review", "按时核查率", "on-time review",
         _c(reviews_on_time=1), _c(reviews=1), Source.audit,
-        "reviews (核查) of a fix within stats_setting.review_limit_minutes of the fix / reviews",
+        "reviews (核查) of a fix that came by the fix's review deadline (review_due_at: the 核查 "
+        "stage clock, the category's review_minutes of working time on its calendar from the "
+        "fix; a fix from before migration 0027 has none: within "
+        "stats_setting.review_limit_minutes of it) / reviews",
     ),
     Indicator(
         "missed_report", "漏报率", "missed-report rate",
@@ -244,7 +252,9 @@ FORMULAS_ZH: Mapping[str, str] = {
     "staffing": "配齐一名网格长、两名网格员的网格数 ÷ 网格数",
     "patrol_coverage": "有巡查（轨迹或GPS点）的网格日数 ÷ 统计期内网格日数",
     "valid_report": "（上报数 − 作废数）÷ 上报数",
-    "on_time_dispatch": "上报后在派遣时限内首次派遣的事件数 ÷ 已派遣事件数",
+    "on_time_dispatch": "在派遣时限（派遣阶段时限：立案起按类别工作日历计的派遣时长；"
+    "迁移0027之前立案的事件无此时限，按上报后 dispatch_limit_minutes）内首次派遣的事件数"
+    " ÷ 已派遣事件数",
     "accurate_dispatch": "（派遣数 − 改派数）÷ 派遣数；派遣数 = 首次派遣数 + 改派数",
     "on_time_handling": "在原始承诺时限（首次派遣时的处置时限，仅挂起、挂账可顺延，批准延期后为"
     "延期时限，重开后按新周期重定）前提交处置的事件数 ÷ 已处置或已结案事件数",
@@ -264,7 +274,9 @@ FORMULAS_ZH: Mapping[str, str] = {
     "closed_count": "已结案事件数",
     "due_count": "上报数 − 作废数（结案率、按期结案率的分母）",
     "on_time_closure_of_closed": "自上报起在类别处置时限内结案的事件数 ÷ 结案数",
-    "on_time_review": "处置后在核查时限（review_limit_minutes）内完成核查的次数 ÷ 核查次数",
+    "on_time_review": "在核查时限（核查阶段时限：处置提交起按类别工作日历计的核查时长；"
+    "迁移0027之前提交的处置无此时限，按处置后 review_limit_minutes）内完成核查的次数"
+    " ÷ 核查次数",
     "missed_report": "由公众或12345热线首先上报的已立案事件数 ÷ 已立案事件数",
     "extension_rate": "至少一次获批延期的已派遣事件数 ÷ 已派遣事件数",
     "parking_rate": "至少一次获批挂账的已派遣事件数 ÷ 已派遣事件数",

@@ -36,7 +36,10 @@ _INSTANTS = frozenset({
     "dispatch_warn75_at", "dispatch_due_at", "review_warn50_at", "review_warn75_at",
     "review_due_at",
 })  # fmt: skip
-_DURATIONS = frozenset({"ack_allowance", "resolve_allowance", "ack_remaining", "resolve_remaining"})
+_DURATIONS = frozenset({
+    "ack_allowance", "resolve_allowance", "ack_remaining", "resolve_remaining",
+    "resolution_working_time",
+})  # fmt: skip
 _ENUMS: Mapping[str, type[StrEnum]] = {
     "status": Status,
     "resume_status": Status,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from domain.calendar import add_working, working_between
+from domain.calendar import WorkCalendar, add_working, gap_years, working_between
 from domain.lifecycle.audit import encode_delta, encode_field
 from domain.lifecycle.errors import IllegalTransition, InvalidCommand, StaleVersion
 from domain.lifecycle.invariants import invariant_violations
@@ -450,9 +450,26 @@ def _resolve(state: EventState, command: Command, now: datetime, policy: SlaPoli
     return _Outcome(new, cancel_timers(state) + set_timers(new, now), notes)
 
 
+def _resolution_working_time(state: EventState, now: datetime, policy: SlaPolicy) -> dict[str, Any]:
+    """Report → close in working time on the category's calendar (the wall figure's span). A
+    span reaching a year the calendar does not know counts those days whole and sets
+    ``clock_fallback``, the alarm every fallback raises."""
+    calendar: WorkCalendar = policy.calendar
+    worked = working_between(calendar, state.created_at, now)
+    return {
+        "resolution_working_time": worked,
+        "clock_fallback": state.clock_fallback or bool(gap_years(calendar, state.created_at, now)),
+    }
+
+
 def _review(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
     if command.approved:
-        new = replace(state, status=Status.CLOSED, closed_at=now)
+        new = replace(
+            state,
+            status=Status.CLOSED,
+            closed_at=now,
+            **_resolution_working_time(state, now, policy),
+        )
         notes = _to_people(new, NotificationKind.CLOSED, [state.reporter_id, state.assignee_id])
         return _Outcome(new, cancel_timers(state), notes)
     same_handler = Assignment(
@@ -808,7 +825,13 @@ def _reopen(state: EventState, command: Command, now: datetime, policy: SlaPolic
         department=state.department,
         reason="reopen",
     )
-    fresh = replace(state, promised_ack_at=None, promised_due_at=None, closed_at=None)
+    fresh = replace(
+        state,
+        promised_ack_at=None,
+        promised_due_at=None,
+        closed_at=None,
+        resolution_working_time=None,
+    )
     new, timers = _redeploy(fresh, assignment, now, policy)
     new = replace(new, cycle=state.cycle + 1, rework_count=state.rework_count + 1)
     notes = _assigned(state, new, "reopen", NotificationKind.REASSIGNED)

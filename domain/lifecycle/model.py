@@ -395,6 +395,11 @@ class EventState:
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     voided_at: datetime | None = None
+    #: Report → close in working time on the category's calendar (beside the wall time
+    #: ``closed_at - created_at``; the statistics count both in whole minutes), set at the
+    #: close, cleared by a reopening. A span reaching a year the calendar does not know counts
+    #: those days whole and sets ``clock_fallback`` (no guessing: ``domain.calendar``).
+    resolution_working_time: timedelta | None = None
     #: The last rejected review of a fix: its note and instant. Kept until the next review
     #: decides (a new rejection replaces them, an approval keeps them as the record).
     rejection_note: str | None = None

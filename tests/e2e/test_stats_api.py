@@ -27,7 +27,10 @@ from evaluation.sealing import seal
 from grids.loading import load_map
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
+from tests.conftest import Clock
+from tests.e2e.test_dispatch_actions import add_resolve_photo, url
 from tests.kit.data import HOME_SUBDISTRICT, neighbour_subdistrict
+from tests.kit.dispatch import dispatched, username_of
 from tools.simulate.plans import Plan
 from tools.simulate.small import record_plan
 from tools.simulate.world import World, load_world, to_us
@@ -119,6 +122,42 @@ def test_resolution_figures_and_small_samples_flagged_not_hidden(
     assert (empty["count"], empty["p50"], empty["small_sample"]) == (0, None, True)
     assert body["total"]["count"] == len(WORK_A) + len(WORK_B)
     assert "percentile_disc" in body["definitions"]["percentiles"]
+
+
+def test_resolution_in_working_time_counts_each_events_minutes_on_its_calendar(
+    db: Session, client: TestClient, clock: Clock, token_for: Headers
+) -> None:
+    """``time=working``: the event's report → close counted on its category's working calendar
+    (the Chinese one: reported Monday 11:50, closed 13:45 — 115 wall minutes, 25 working ones
+    around the lunch break), computed by the lifecycle at the close."""
+    db.execute(text("UPDATE category SET calendar = 'cn' WHERE code = 'exposed_garbage'"))
+    tz = get_settings().tz
+    clock.now = datetime(2026, 1, 12, 11, 50, tzinfo=tz)
+    event = dispatched(db, clock)
+    eid, holder = event.id or 0, token_for(username_of(db, event.assignee_id or 0))
+    clock.now += timedelta(minutes=1)
+    assert client.post(url(eid, "acknowledge"), headers=holder).status_code == 200
+    clock.now = datetime(2026, 1, 12, 13, 40, tzinfo=tz)
+    add_resolve_photo(db, eid, event.assignee_id or 0, clock)
+    assert client.post(url(eid, "resolve"), headers=holder).status_code == 200
+    clock.now += timedelta(minutes=5)
+    r = client.post(url(eid, "review"), headers=token_for("g01h"), json={"approved": True})
+    assert r.json()["status"] == "closed", r.text
+    for time, minutes in (("wall", 115), ("working", 25)):
+        r = client.get(
+            "/api/v1/stats/resolution",
+            params={**WINDOW, "group_by": "category", "time": time},
+            headers=token_for("evaluator"),
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["time"] == time
+        total = r.json()["total"]
+        assert (total["count"], total["p50"], total["max"]) == (1, minutes, minutes), time
+    r = client.get(
+        "/api/v1/stats/resolution", params={**WINDOW, "time": "sundial"},
+        headers=token_for("evaluator"),
+    )  # fmt: skip
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "time"
 
 
 def test_every_grouping_answers_and_sealing_changes_nothing(

@@ -321,6 +321,60 @@ def test_a_skipped_counter_is_reported(conn: Connection) -> None:
     assert any(d.what.startswith("indicator closure_rate") for d in served.discrepancies)
 
 
+@pytest.mark.parametrize(
+    ("counter", "indicator"),
+    [("extended_cases", "extension_rate"), ("reopened_cases", "reopen_rate"),
+     ("dispatched_cases", "return_rate")],
+)  # fmt: skip
+def test_a_bumped_process_counter_is_reported(
+    conn: Connection, counter: str, indicator: str
+) -> None:
+    """The process counters are kept like the others (migration 0028): one bumped by hand is
+    reported per day, grid and category, and in the served indicator over it."""
+    cell = conn.execute(
+        text("SELECT grid_id, category_id FROM stats_daily WHERE day = '2026-03-05' LIMIT 1")
+    ).one()
+    conn.execute(
+        text(f"""
+        UPDATE stats_daily SET {counter} = {counter} + 1
+         WHERE day = '2026-03-05' AND grid_id = :g AND category_id = :c
+        """),
+        {"g": cell[0], "c": cell[1]},
+    )
+    conn.execute(text("DELETE FROM stats_counter_sealed"))
+    report = _verify(conn)
+    (found,) = _check(report, "statistics tables").discrepancies
+    assert found.what == f"counters of 2026-03-05, grid id {cell[0]}, category id {cell[1]}"
+    assert set(found.detail) == {counter}
+    served = _check(report, "served figures")
+    assert any(d.what.startswith(f"indicator {indicator}") for d in served.discrepancies)
+
+
+def test_a_tampered_working_time_histogram_is_reported(conn: Connection) -> None:
+    """The working-time histogram (every category here is 24x7: the wall minutes) is checked
+    like the wall one: a bucket bumped by hand shows in the table and in the served figures."""
+    kept = conn.execute(text("SELECT sum(n) FROM stats_resolution_working")).scalar_one()
+    assert kept == conn.execute(text("SELECT sum(n) FROM stats_resolution")).scalar_one() > 0
+    day = conn.execute(
+        text("""
+        UPDATE stats_resolution_working SET n = n + 1
+         WHERE (day, grid_id, category_id, level, minutes) =
+               (SELECT day, grid_id, category_id, level, minutes FROM stats_resolution_working
+                 ORDER BY 1, 2, 3, 4, 5 LIMIT 1)
+        RETURNING day
+        """)
+    ).scalar_one()
+    conn.execute(text("DELETE FROM stats_block"))
+    report = _verify(conn)
+    base = _check(report, "statistics tables")
+    assert [d.what.split(", grid")[0] for d in base.discrepancies] == [
+        f"resolution histogram (working time) of {day}"
+    ]
+    served = _check(report, "served figures")
+    assert served.discrepancies
+    assert all("(working time)" in d.what for d in served.discrepancies)
+
+
 # --- the evaluation bundle ---------------------------------------------------------------
 
 
@@ -485,7 +539,9 @@ def test_every_served_counter_equals_its_recomputation_from_the_raw_rows(
     assert set(raw[0]) == set(RAW_COUNTERS)
     assert set(RAW_COUNTERS) <= set(served.totals)
     assert all(raw[0][name] > 0 for name in ("reported", "handled_on_promise", "reviews",
-                                             "ever_registered", "public_reports"))  # fmt: skip
+                                             "ever_registered", "public_reports",
+                                             "dispatched_cases", "reviews_on_time",
+                                             "dispatched_on_time"))  # fmt: skip
     assert differing_counters(served.totals, raw) == {}
     assert differing_counters(served.totals, per_grid) == {}
     conn.execute(

@@ -13,7 +13,9 @@ Each family is one batch of cases evaluated in one query, inside the test's tran
 
 from __future__ import annotations
 
+import json
 import random
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -48,7 +50,6 @@ from domain.lifecycle.model import (
 )
 from domain.lifecycle.sla import BREACH_TIMER, plan_marks, timer_due_at
 from domain.roles import LEVELS, Role
-from evaluation.auditcounts import KEPT_AUDIT_COUNTERS
 from evaluation.indicators import indicator_report
 from evaluation.intake import KEPT_INTAKE_SQL
 from evaluation.models import COUNTER_COLUMNS
@@ -425,16 +426,29 @@ def test_intake_counters_agree_with_the_domain(db: Session) -> None:
 # --- the audit counters (立案, 核查) kept per audit row -----------------------------------------
 
 
-def _log(conn: Connection, event_id: int, rows: list[tuple[str, str, str, datetime]]) -> None:
+#: What a decision on a holder's request logs beside its delta (who asked, why).
+_DECIDED = {"asked_by": "2", "asked_reason": "test"}
+
+
+def _log(
+    conn: Connection,
+    event_id: int,
+    rows: list[tuple[str, str, str, datetime]],
+    data: Mapping[int, Mapping[str, str]] | None = None,
+) -> None:
     """Append audit rows (action, from_status, to_status, at) after the event's last one, and
-    leave the event row at the last status (as the store does: the row, then its audit)."""
+    leave the event row at the last status (as the store does: the row, then its audit).
+    ``data``: the logged delta of some rows, by their index in ``rows``."""
     version = int(
         conn.execute(
             text("SELECT max(version) FROM event_audit WHERE event_id = :e"), {"e": event_id}
         ).scalar_one()
     )
-    for action, before, after, at in rows:
+    for i, (action, before, after, at) in enumerate(rows):
         version += 1
+        logged = dict((data or {}).get(i, {}))
+        if action.startswith("approve_"):
+            logged |= _DECIDED
         conn.execute(
             text("UPDATE event SET status = :s, version = :v WHERE id = :e"),
             {"s": after, "v": version, "e": event_id},
@@ -443,17 +457,26 @@ def _log(conn: Connection, event_id: int, rows: list[tuple[str, str, str, dateti
             text("""
             INSERT INTO event_audit (event_id, version, action, from_status, to_status,
                                      from_level, to_level, actor, at, note, reason, data)
-            VALUES (:e, :v, :a, :f, :t, 0, 0, 'test', :at, '', NULL, '{}')
+            VALUES (:e, :v, :a, :f, :t, 0, 0, '1', :at, 'test', NULL, CAST(:d AS jsonb))
             """),
-            {"e": event_id, "v": version, "a": action, "f": before, "t": after, "at": at},
+            {
+                "e": event_id,
+                "v": version,
+                "a": action,
+                "f": before,
+                "t": after,
+                "at": at,
+                "d": json.dumps(logged),
+            },  # fmt: skip
         )
 
 
 def test_the_audit_counters_kept_per_row_equal_the_audit_log(
     db: Session, make_event: MakeEvent, clock: Clock
 ) -> None:
-    """The trigger ``stats_audit`` keeps 立案 and 核查 per report day as the audit log defines
-    them (``evaluation.auditcounts``): a review within the limit of the fix and one after it, a
+    """The trigger ``stats_audit`` keeps 立案, 核查 and the process counters per report day as
+    the audit log defines them (``evaluation.auditcounts``): a review within the limit of the
+    fix and one after it, two approved extensions (one case), a return, a reopening, a
     registered event voided, and the event moved to the day before (its counters move with it,
     and its registration is no longer within the limit of the report)."""
     conn = db.connection()
@@ -463,13 +486,21 @@ def test_the_audit_counters_kept_per_row_equal_the_audit_log(
         conn.execute(text("SELECT grid_id FROM event WHERE id = :e"), {"e": event_id}).scalar_one()
     )
     t = clock.now
+    conn.execute(
+        text("UPDATE event SET dispatched_at = :t WHERE id = :e"),
+        {"t": t + timedelta(minutes=5), "e": event_id},
+    )
     _log(conn, event_id, [
         ("dispatch", "registered", "dispatched", t + timedelta(minutes=5)),
+        ("approve_extension", "dispatched", "dispatched", t + timedelta(minutes=20)),
+        ("approve_extension", "dispatched", "dispatched", t + timedelta(minutes=40)),
+        ("return", "dispatched", "dispatched", t + timedelta(minutes=50)),
         ("resolve", "dispatched", "resolved", t + timedelta(hours=2)),
         ("review", "resolved", "dispatched", t + timedelta(hours=2, minutes=30)),  # on time
         ("resolve", "dispatched", "resolved", t + timedelta(hours=4)),
         ("review", "resolved", "closed", t + timedelta(hours=6)),  # late
-        ("void", "closed", "voided", t + timedelta(hours=7)),
+        ("reopen", "closed", "dispatched", t + timedelta(hours=6, minutes=30)),
+        ("void", "dispatched", "voided", t + timedelta(hours=7)),
     ])  # fmt: skip
 
     def served_and_raw(day: date) -> tuple[dict[str, float], dict[int, dict[str, float]]]:
@@ -479,9 +510,10 @@ def test_the_audit_counters_kept_per_row_equal_the_audit_log(
 
     served, raw = served_and_raw(date(2026, 5, 12))
     assert differing_counters(served, raw) == {}
-    assert {k: served[k] for k in KEPT_AUDIT_COUNTERS} == {
+    assert {k: served[k] for k in AUDIT_COUNTERS} == {
         "ever_registered": 1, "registered_on_time": 1, "voided_after_registration": 1,
-        "reviews": 2, "reviews_on_time": 1,
+        "reviews": 2, "reviews_on_time": 1, "dispatched_cases": 1, "extended_cases": 1,
+        "parked_cases": 0, "returned_cases": 1, "reopened_cases": 1,
     }  # fmt: skip
     conn.execute(
         text("UPDATE event SET created_at = created_at - interval '1 day' WHERE id = :e"),
@@ -489,10 +521,62 @@ def test_the_audit_counters_kept_per_row_equal_the_audit_log(
     )
     served, raw = served_and_raw(date(2026, 5, 12))
     assert {k: served[k] for k in AUDIT_COUNTERS} == dict.fromkeys(AUDIT_COUNTERS, 0.0)
-    assert set(KEPT_AUDIT_COUNTERS) < set(AUDIT_COUNTERS)
     served, raw = served_and_raw(date(2026, 5, 11))
     assert differing_counters(served, raw) == {}
     assert served["ever_registered"] == 1 and served["registered_on_time"] == 0
+    assert served["extended_cases"] == served["dispatched_cases"] == 1
+
+
+def test_on_time_dispatch_and_review_are_measured_against_the_stored_stage_deadlines(
+    db: Session, make_event: MakeEvent, clock: Clock
+) -> None:
+    """按时派遣 compares the first dispatch with the event's ``dispatch_due_at`` and 按时核查 a
+    review with the ``review_due_at`` logged with its fix (migration 0028); an event or fix
+    without one (from before migration 0027) falls back to the global limits of
+    ``stats_setting`` (10 and 60 minutes here). Dispatched 7 minutes and reviewed 45 minutes
+    after: late against stored deadlines of 5 and 30 minutes, on time by the global limits.
+    The triggers, the rebuild and the raw recount agree."""
+    conn = db.connection()
+    clock.now = datetime(2026, 5, 12, 2, 0, tzinfo=UTC)
+    t = clock.now
+    stored, legacy = make_event(), make_event()
+    due = conn.execute(
+        text("SELECT dispatch_due_at FROM event WHERE id = :e"), {"e": stored}
+    ).scalar_one()
+    assert due == t + timedelta(minutes=5)  # the category's dispatch_minutes on 24x7
+    conn.execute(text("UPDATE event SET dispatch_due_at = NULL WHERE id = :e"), {"e": legacy})
+    fixed = t + timedelta(hours=1)
+    for event_id in (stored, legacy):
+        conn.execute(
+            text("UPDATE event SET dispatched_at = :t WHERE id = :e"),
+            {"t": t + timedelta(minutes=7), "e": event_id},
+        )
+        review_due = (fixed + timedelta(minutes=30)).isoformat() if event_id == stored else None
+        _log(
+            conn,
+            event_id,
+            [
+                ("dispatch", "registered", "dispatched", t + timedelta(minutes=7)),
+                ("resolve", "dispatched", "resolved", fixed),
+                ("review", "resolved", "closed", fixed + timedelta(minutes=45)),
+            ],
+            data={1: {"review_due_at": review_due}} if review_due else None,
+        )
+    grid_id = int(
+        conn.execute(text("SELECT grid_id FROM event WHERE id = :e"), {"e": stored}).scalar_one()
+    )
+    scope = Scope(date(2026, 5, 12), date(2026, 5, 12), grid_ids=(grid_id,))
+    expected = {"dispatched": 2, "dispatched_on_time": 1, "reviews": 2, "reviews_on_time": 1}
+    for rebuilt in (False, True):
+        if rebuilt:
+            conn.execute(text("SELECT stats_rebuild()"))
+        served = indicator_report(session=db, scope=scope, now=t).totals
+        assert {k: served[k] for k in expected} == expected, rebuilt
+        raw = raw_counter_totals(db, scope, now=t, per_grid=False)
+        assert differing_counters(served, raw) == {}
+    on_time = {v.indicator.code: v.value for v in indicator_report(
+        session=db, scope=scope, now=t).values}  # fmt: skip
+    assert on_time["on_time_dispatch"] == on_time["on_time_review"] == 0.5
 
 
 def test_the_intake_counters_kept_per_received_day_equal_the_reports(

@@ -236,8 +236,10 @@ SELECT count(*) AS reported,
        count(*) FILTER (WHERE e.dispatched_at IS NOT NULL) AS dispatched,
        count(*) FILTER (WHERE (SELECT a.at FROM event_audit a WHERE a.event_id = e.id
                                   AND a.action = 'dispatch' AND a.from_status = 'registered'
-                                ORDER BY a.version LIMIT 1) - e.created_at
-                              <= interval '10 minutes') AS dispatched_on_time,
+                                ORDER BY a.version LIMIT 1)
+                              -- by its own deadline; before migration 0027: 10 minutes
+                              <= coalesce(e.dispatch_due_at, e.created_at + interval '10 minutes'))
+         AS dispatched_on_time,
        coalesce(sum(e.redispatch_count), 0) AS redispatches,
        coalesce(sum(e.escalation_count), 0) AS escalations,
        count(*) FILTER (WHERE e.status IN ('resolved', 'closed')) AS handled,

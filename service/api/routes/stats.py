@@ -25,6 +25,7 @@ from evaluation import exports
 from evaluation.bundle import write_bundle
 from evaluation.drilldown import Part, drilldown, event_list, page, stream_rows
 from evaluation.indicators import indicator_report
+from evaluation.models import ResolutionClock
 from evaluation.process import CASE_COUNTERS, GROUPS, process_counts
 from evaluation.resolution import resolution_table
 from evaluation.returns import returns_by_category
@@ -137,7 +138,13 @@ DEFINITIONS: dict[str, str] = {
     "reported": "events reported in the window in the group (a report linked as another's "
     "duplicate counts once, as the event it joined); open: of them, neither closed nor voided "
     "now; count: of them, closed (the figures below are over these)",
-    "minutes": "whole minutes from report (created_at) to close (closed_at), rounded down",
+    "minutes": "whole minutes from report (created_at) to close (closed_at), rounded down; "
+    "time=wall (default): wall-clock minutes; time=working: working minutes of that span on "
+    "the category's working calendar (event.resolution_working_time, computed at the close; "
+    "neither excludes suspensions or parking), over the events closed with it: all closed "
+    "since migration 0028, and those closed before it on a 24x7 calendar (where it is the wall "
+    "figure). A span reaching a year the calendar does not know counts those days whole "
+    "(documented fallback) and the event's clock_fallback alarm is set",
     "percentiles": "nearest rank: the value at rank ceil(p*N/100) of the sorted minutes "
     "(= PostgreSQL percentile_disc(p/100))",
     "on_time": "closed within the category's resolve_minutes of the report",
@@ -173,6 +180,8 @@ class ResolutionOut(BaseModel):
     since: date
     until: date
     group_by: GroupBy
+    time: ResolutionClock = Field(description="wall: wall-clock minutes; working: working "
+                                  "minutes on the category's calendar")  # fmt: skip
     filters: dict[str, str]
     definitions: dict[str, str]
     total: ResolutionGroup
@@ -295,10 +304,17 @@ def resolution(
     scope: FilteredWindow,
     output: OutputDep,
     group_by: GroupBy = GroupBy.grid,
+    time: Annotated[
+        ResolutionClock,
+        Query(
+            description="wall (default): wall-clock minutes; working: working minutes on "
+            "each event's category calendar"
+        ),  # fmt: skip
+    ] = ResolutionClock.wall,
 ) -> Any:
-    """Report → close minutes per group: count, mean, p50, p90, p95, max, on-time rate; and
-    the group's reported and still-open events (not by level)."""
-    table = resolution_table(session=session, scope=scope, group_by=group_by)
+    """Report → close minutes per group, in wall-clock or working time: count, mean, p50, p90,
+    p95, max, on-time rate; and the group's reported and still-open events (not by level)."""
+    table = resolution_table(session=session, scope=scope, group_by=group_by, clock=time)
     rows = [r.as_dict() for r in table.rows]
     if output.export:
         columns = ["group", "name"]
@@ -316,7 +332,8 @@ def resolution(
             columns,
             [*rows, table.total.as_dict()],
             output,
-            kind=f"resolution_by_{group_by.value}",
+            kind=f"resolution_by_{group_by.value}"
+            + ("_working" if time is ResolutionClock.working else ""),
             scope=scope,
             title=f"resolution by {group_by.value}",
         )
@@ -324,6 +341,7 @@ def resolution(
         since=scope.since,
         until=scope.until,
         group_by=group_by,
+        time=time,
         filters=scope.filters(),
         definitions=DEFINITIONS,
         total=ResolutionGroup(**table.total.as_dict()),
@@ -497,8 +515,10 @@ def indicators(
         filters=scope.filters(),
         definitions={
             "window": DEFINITIONS["window"],
-            "on_time_dispatch": "first dispatch within stats_setting.dispatch_limit_minutes "
-            "of the report",
+            "on_time_dispatch": "first dispatch by the event's dispatch deadline "
+            "(dispatch_due_at, the 派遣 stage clock on the category's calendar); events "
+            "registered before migration 0027 have none: within "
+            "stats_setting.dispatch_limit_minutes of the report",
             "coverage": "coverage and staffing describe the map and the roster now; with grid= "
             "or community=, those grids: the part of their own area within the jurisdiction / "
             "their own area, and their staffing",
@@ -506,9 +526,11 @@ def indicators(
             "(promised_due_at: the resolve deadline of the first dispatch, moved only by a "
             "suspension); on_time_handling_stage measures it against the stage clock it was "
             "made on (due_at, restarted by rework, re-dispatch, escalation and each breach)",
-            "audit": "立案, 核查 indicators read the audit log: registration within "
-            "stats_setting.register_limit_minutes of the report, review within "
-            "stats_setting.review_limit_minutes of the fix",
+            "audit": "立案, 核查 and process indicators count the audit log: registration "
+            "within stats_setting.register_limit_minutes of the report; a review by the review "
+            "deadline of the fix it decides (review_due_at, the 核查 stage clock on the "
+            "category's calendar; a fix from before migration 0027 has none: within "
+            "stats_setting.review_limit_minutes of it)",
         },
         indicators=out,
     )

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from domain.calendar import working_between
 from domain.lifecycle import (
     Action,
     Assignment,
@@ -238,3 +239,42 @@ def test_a_reopened_case_keeps_the_closed_cycles_review_marks_until_its_next_fix
     assert d.state.status is Status.DISPATCHED
     assert not any(t.kind in REVIEW_TIMERS for t in d.timers)
     assert sla_state(d.state, at(101)) is SlaState.OK
+
+
+def test_the_close_stores_the_resolution_in_working_time_and_a_reopening_clears_it() -> None:
+    """Report (Sunday 16:00 in Shanghai) → close (Monday 09:00): 1,020 wall minutes, 30
+    working minutes on the Chinese calendar (Monday from 08:30). A reopening clears them; the
+    next close counts from the report again."""
+    story = Story(SlaPolicy(category=LITTER, calendar=cn_calendar()))
+    _resolved(story, MEMBER, "m1")
+    d = story.do(1020, Action.REVIEW, actor="h1", approved=True)
+    assert d.state.status is Status.CLOSED and d.state.closed_at == at(1020)
+    assert d.state.resolution_working_time == timedelta(minutes=30)
+    assert not d.state.clock_fallback
+    assert d.audit is not None
+    assert d.audit.data["resolution_working_time"] == 30 * 60 * 10**6  # µs, as every duration
+    reopened = story.do(1030, Action.REOPEN, actor="d1", note="came back")
+    assert reopened.state.resolution_working_time is None
+    assert replay(story.log) == story.state
+
+
+def test_on_the_continuous_calendar_working_time_is_the_wall_time() -> None:
+    story = Story(POLICY)
+    _resolved(story, MEMBER, "m1")
+    d = story.do(61.9, Action.REVIEW, actor="h1", approved=True)
+    assert d.state.resolution_working_time == timedelta(minutes=61.9)  # the wall time
+
+
+def test_a_close_reaching_a_year_the_calendar_does_not_know_counts_it_whole_and_alarms() -> None:
+    """No guessing: the days of 2027 (not loaded) count whole (the documented fallback) and the
+    event's ``clock_fallback`` is set, the alarm every fallback raises."""
+    story = Story(SlaPolicy(category=LITTER, calendar=cn_calendar()))
+    _resolved(story, MEMBER, "m1")
+    new_year = datetime(2027, 1, 2, 0, 0, tzinfo=SH)  # a Saturday, but 2027 is unknown
+    minutes = (new_year - at(0)) / timedelta(minutes=1)
+    d = story.do(minutes, Action.REVIEW, actor="h1", approved=True)
+    assert d.state.clock_fallback
+    # 2026 as the calendar says (its last working day ends at 17:30), 2027-01-01 whole
+    end_of_2026 = datetime(2026, 12, 31, 17, 30, tzinfo=SH)
+    known = working_between(story.policy.calendar, at(0), end_of_2026)
+    assert d.state.resolution_working_time == known + timedelta(hours=24)
