@@ -95,37 +95,33 @@ class StatsDaily(StatsCounters, table=True):
     category_id: int = Field(primary_key=True)
 
 
-class StatsResolution(SQLModel, table=True):
+class ResolutionHistogram(SQLModel):
     """How many events reported on ``day`` and closed at ``level`` took ``minutes`` whole
     minutes from report to close (``ontime`` of them within the category's target)."""
+
+    day: date = Field(primary_key=True)
+    grid_id: int = Field(primary_key=True)
+    category_id: int = Field(primary_key=True)
+    level: int = Field(sa_type=SmallInteger, primary_key=True)
+    minutes: int = Field(primary_key=True)
+    n: int
+    ontime: int
+
+
+class StatsResolution(ResolutionHistogram, table=True):
+    """The histogram in wall-clock minutes."""
 
     __tablename__ = "stats_resolution"
     __table_args__ = (Index("ix_stats_resolution_grid_day", "grid_id", "day"),)
 
-    day: date = Field(primary_key=True)
-    grid_id: int = Field(primary_key=True)
-    category_id: int = Field(primary_key=True)
-    level: int = Field(sa_column=Column(SmallInteger, primary_key=True))
-    minutes: int = Field(primary_key=True)
-    n: int
-    ontime: int
 
-
-class StatsResolutionWorking(SQLModel, table=True):
-    """``StatsResolution`` with ``minutes`` the report → close time in whole working minutes on
-    the category's calendar (``event.resolution_working_time``); events closed without it
-    (before migration 0028 on a working calendar) are not in it."""
+class StatsResolutionWorking(ResolutionHistogram, table=True):
+    """The histogram with ``minutes`` the report → close time in whole working minutes on the
+    category's calendar (``event.resolution_working_time``); events closed without it (before
+    migration 0028 on a working calendar) are not in it."""
 
     __tablename__ = "stats_resolution_working"
     __table_args__ = (Index("ix_stats_resolution_working_grid_day", "grid_id", "day"),)
-
-    day: date = Field(primary_key=True)
-    grid_id: int = Field(primary_key=True)
-    category_id: int = Field(primary_key=True)
-    level: int = Field(sa_column=Column(SmallInteger, primary_key=True))
-    minutes: int = Field(primary_key=True)
-    n: int
-    ontime: int
 
 
 class ResolutionClock(StrEnum):
