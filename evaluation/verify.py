@@ -231,6 +231,7 @@ _LATER_FIELDS = frozenset({
     "promised_ack_at", "promised_due_at", "rejection_note", "rejected_at",  # migration 0019
     "cycle", "request_kind", "requested_at", "request_reason", "request_deadline",  # 0023
     "parked_until", "resolution_working_time",  # 0028 (backfilled on 24x7 calendars)
+    "verify_warn50_at", "verify_warn75_at", "verify_due_at",  # 0032 (pending reports backfilled)
 })  # fmt: skip
 
 
