@@ -554,9 +554,9 @@ def timer_values(
 def event_snapshot(state: EventState) -> dict[str, Any]:
     """What a console needs of the event in a change message, beside the change itself: where
     it is, what it is, who holds it and its deadlines, the stage clocks' too (核实 while
-    pending verification, 派遣 while registered, 核查 while resolved: a console shows each running clock's state from its
-    warning mark and deadline; ``to_status``/``to_level``/``version`` are the change's own
-    fields)."""
+    pending verification, 派遣 while registered, 核查 while resolved: a console shows each
+    running clock's state from its warning mark and deadline; ``to_status``/``to_level``/
+    ``version`` are the change's own fields)."""
     grid = state.grid
     return {
         "grid": grid,

@@ -324,6 +324,8 @@ class EventRow(Protocol):
     dispatch_due_at: datetime | None
     review_warn50_at: datetime | None
     review_due_at: datetime | None
+    verify_warn50_at: datetime | None
+    verify_due_at: datetime | None
     clock_fallback: bool
     cycle: int
     request_kind: str | None

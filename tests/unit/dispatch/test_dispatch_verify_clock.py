@@ -192,6 +192,7 @@ def test_the_close_is_the_reviews_approval_timed_by_the_review_clock() -> None:
     c = story.do(25, Action.REVIEW, actor="h1", approved=True)
     assert c.audit is not None and c.audit.action is Action.REVIEW
     assert c.state.status is Status.CLOSED and c.state.closed_at == at(25)
+    assert c.state.review_due_at is not None
     assert c.state.closed_at <= c.state.review_due_at  # on time for 核查/结案
     assert _cancels(c.timers) == {f"sla-e1-{k.value}-{version}" for k in REVIEW_TIMERS}
     late = Story(POLICY)
@@ -202,4 +203,3 @@ def test_the_close_is_the_reviews_approval_timed_by_the_review_clock() -> None:
     closed = late.do(31, Action.REVIEW, actor="h1", approved=True).state
     assert closed.status is Status.CLOSED and closed.closed_at is not None
     assert closed.review_due_at is not None and closed.closed_at > closed.review_due_at
-
