@@ -6,9 +6,12 @@ deadline cancels the timers; on a working calendar a Friday-evening report is du
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
+from types import ModuleType
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
@@ -186,3 +189,53 @@ def test_a_friday_evening_report_on_a_working_calendar_is_due_on_monday_morning(
     assert not event.clock_fallback
     report = client.get(f"/api/v1/events/{eid}/public-report", headers=token_for("g01h")).json()
     assert datetime.fromisoformat(report["verify_due_at"]) == event.verify_due_at
+
+
+def _migration() -> ModuleType:
+    path = Path(__file__).parents[2] / "alembic" / "versions" / "0032_verify_stage_clock.py"
+    spec = importlib.util.spec_from_file_location("migration_0032", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_migration_0032_gives_reports_still_pending_their_marks_from_the_promised_deadline(
+    client: TestClient, db: Session, clock: Clock, token_for: Headers
+) -> None:
+    """Reports received before the clock existed: those still pending get marks from
+    ``public_report.verify_due_at`` (wall minutes from receipt under the old rule: the 50 %/75 %
+    marks of that span), decided ones none; the sweep then finds the overdue breach."""
+    _category(db, "vfy_short", verify_minutes=2)
+    pending = _hotline(client, db, token_for, "vfy_short")
+    decided = _hotline(client, db, token_for, "vfy_short")
+    r = client.post(
+        f"/api/v1/events/{decided}/verification",
+        json={"outcome": "confirmed"},
+        headers=token_for("g01h"),
+    )
+    assert r.status_code == 200, r.text
+    old = {"a": pending, "b": decided}
+    db.execute(
+        text("UPDATE event SET verify_warn50_at = NULL, verify_warn75_at = NULL,"
+             " verify_due_at = NULL WHERE id IN (:a, :b)"),
+        old,
+    )  # fmt: skip
+    db.execute(
+        text("UPDATE public_report SET verify_due_at = verify_due_at + interval '10 minutes'"
+             " WHERE event_id IN (:a, :b)"),
+        old,
+    )  # fmt: skip
+    # (an old report: 12 wall minutes to verify)
+    db.execute(text(_migration().BACKFILL_SQL))
+    db.commit()
+    event = _event(db, pending)
+    received = event.received_at
+    assert event.verify_due_at == _public_due(db, pending) == received + timedelta(minutes=12)
+    assert event.verify_warn50_at == received + timedelta(minutes=6)
+    assert event.verify_warn75_at == received + timedelta(minutes=9)
+    assert _event(db, decided).verify_due_at is None
+    clock.advance(minutes=12)
+    assert (pending, TimerKind.VERIFY_BREACH, 0) in reconcile.overdue_breaches(
+        db, before=clock.now, limit=10_000
+    )
