@@ -445,7 +445,9 @@ class HistoryEntry(BaseModel):
     note: str
     reason: str | None
     clock: str | None = Field(
-        None, description="a warning's or breach's clock: 'ack' (签收) or 'resolve' (处置)"
+        None,
+        description="a warning's or breach's clock: 'verify' (立案/核实), 'dispatch' (派遣), "
+        "'ack' (签收), 'resolve' (处置) or 'review' (核查/结案)",
     )
     percent: int | None = Field(
         None, description="a warning's or breach's share of its clock's allowance: 50, 75, 100"
