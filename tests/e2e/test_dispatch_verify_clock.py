@@ -97,6 +97,11 @@ def test_an_unverified_report_warns_breaches_and_raises_a_notice_to_the_grid_hea
     assert datetime.fromisoformat(shown["verify_warn_at"]) == event.verify_warn50_at
     board = client.get(BOARD, headers=token_for("dispatch1")).json()
     assert board["stages"]["verify"]["ok"] == before["ok"] + 1
+    (change,) = db.execute(
+        text("SELECT payload FROM outbox WHERE event_id = :e AND topic = 'stream'"), {"e": eid}
+    ).scalars()  # the change stream's message carries the clock's marks
+    assert datetime.fromisoformat(change["verify_due_at"]) == event.verify_due_at
+    assert datetime.fromisoformat(change["verify_warn_at"]) == event.verify_warn50_at
 
     clock.advance(minutes=1)
     warned = system.handle_timer(UnitOfWork(db), eid, TimerKind.VERIFY_WARN50, 0, clock.now)
