@@ -25,7 +25,7 @@ from sqlmodel import Session
 from dispatch.ledger import day_heads, seal_days
 from domain.audit import AuditRow, day_digest, day_head, row_hash
 from evaluation.bundle import write_bundle
-from evaluation.checks import Check
+from evaluation.checks import MAX_IDS, Check
 from evaluation.indicators import indicator_report
 from evaluation.scope import Scope
 from evaluation.scorecard import scorecard_units
@@ -380,6 +380,16 @@ def test_a_bumped_process_counter_is_reported(
     (found,) = _check(report, "statistics tables").discrepancies
     assert found.what == f"counters of 2026-03-05, grid id {cell[0]}, category id {cell[1]}"
     assert set(found.detail) == {counter}
+    behind = conn.execute(  # the cell's events: reported or received that day
+        text("""
+        SELECT id FROM event WHERE grid_id = :g AND category_id = :c
+           AND '2026-03-05' IN ((created_at AT TIME ZONE 'Asia/Shanghai')::date,
+                                (received_at AT TIME ZONE 'Asia/Shanghai')::date)
+         ORDER BY id
+        """),
+        {"g": cell[0], "c": cell[1]},
+    ).scalars()
+    assert found.event_ids == list(behind)[:MAX_IDS] and found.event_ids
     served = _check(report, "served figures")
     assert any(d.what.startswith(f"indicator {indicator}") for d in served.discrepancies)
 
