@@ -235,3 +235,40 @@ def test_the_latest_closure_is_reopened_once_and_an_open_event_wins(
     ).json()
     assert seen["reopens"] is None
     _verify_ok(db, clock)
+
+
+def test_a_closed_event_changed_during_the_verification_is_a_409_and_never_reopened_twice(
+    client: TestClient,
+    db: Session,
+    clock: Clock,
+    token_for: Headers,
+    key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two reports of one recurrence verified at the same moment: the second matched the
+    closed event before the first reopened it (its match is stale); its write fails the version
+    check, the whole verification rolls back, and its retry sees the reopened event open."""
+    from dispatch.public import verification
+
+    eid = _close(client, db, clock, token_for)
+    clock.advance(days=1)
+    first, second = _public(client, db, key), _public(client, db, key)
+    event = db.execute(text("SELECT category_id FROM event WHERE id = :e"), {"e": second}).one()
+    lon, lat = interior_point(db, GRID_01)
+    from dispatch.public.duplicates import reopen_match
+
+    stale = reopen_match(
+        db, event_id=second, category_id=event[0], lon=lon, lat=lat, now=clock.now
+    ).target
+    db.rollback()
+    assert stale is not None and stale.event_id == eid
+    assert _linked(client, token_for, first) is None
+    assert _verify(client, token_for, first).json()["status"] == "voided"
+    monkeypatch.setattr(verification, "_closed_match", lambda *_: stale)
+    r = _verify(client, token_for, second)
+    assert r.status_code == 409, r.text
+    assert _event(client, token_for, second)["status"] == "pending_verification"
+    monkeypatch.undo()
+    assert _verify(client, token_for, second).json()["status"] == "registered"
+    assert len(_reopen_rows(db, eid)) == 1 and _event(client, token_for, eid)["cycle"] == 2
+    _verify_ok(db, clock)
