@@ -154,6 +154,20 @@ def with_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
+def previous_choice(env_file: Path) -> dict[str, str]:
+    """The database name and Redis number an earlier run wrote to ``env_file`` (none if it
+    does not exist)."""
+    if not env_file.exists():
+        return {}
+    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    kept = {}
+    if database := make_url(values.get("WANGGE_DATABASE_URL", "postgresql://")).database:
+        kept["database"] = database
+    if number := urlsplit(values.get("WANGGE_REDIS_URL", "")).path.strip("/"):
+        kept["redis_db"] = number
+    return kept
+
+
 def ensure_database(url: str) -> None:
     name = make_url(url).database
     with psycopg.connect(libpq_url(url, "postgres"), autocommit=True) as conn:
@@ -174,13 +188,18 @@ def main(mode: str) -> None:
     if not redis_answers(redis_url):
         say(f"no Redis answers at {redis_url}")
         redis_url = start_private_redis()
+    env_file = LOCAL / f"{mode}.env"
     if mode == "test":
         # A separate database, and a Redis database number of its own that tests may flush
-        # (WANGGE_TEST_DATABASE_URL / WANGGE_TEST_REDIS_DB choose others: a second checkout).
-        db_url = os.environ.get("WANGGE_TEST_DATABASE_URL") or with_database(db_url, "wangge_test")
-        test_db = os.environ.get("WANGGE_TEST_REDIS_DB", "15")
+        # (WANGGE_TEST_DATABASE_URL / WANGGE_TEST_REDIS_DB choose others: a second checkout;
+        # once chosen they are kept, so a later `make test` does not move it back onto the
+        # first checkout's database).
+        kept = previous_choice(env_file)
+        db_url = os.environ.get("WANGGE_TEST_DATABASE_URL") or with_database(
+            db_url, kept.get("database", "wangge_test")
+        )
+        test_db = os.environ.get("WANGGE_TEST_REDIS_DB") or kept.get("redis_db", "15")
         redis_url = urlsplit(redis_url)._replace(path=f"/{test_db}").geturl()
-    env_file = LOCAL / f"{mode}.env"
     env_file.write_text(
         f"WANGGE_DATABASE_URL={db_url}\nWANGGE_REDIS_URL={redis_url}\n"
         f"WANGGE_ENV={'test' if mode == 'test' else os.environ.get('WANGGE_ENV', 'dev')}\n"

@@ -113,8 +113,8 @@ def from_json(rows: list[dict[str, Any]]) -> list[Candidate]:
 
 #: Closed, unlinked events of the report's category near it, closed since ``since``: nearest
 #: first, then the most recently closed (``domain.intake.reopen_order``). Answered from the
-#: partial GiST index ``ix_event_closed_category_geog`` (category, close, point) of migration
-#: 0031: only the report's category's recent closures near it are visited.
+#: partial GiST index ``ix_event_closed_category_geog`` (category, point, close) of migration
+#: 0031: only the report's category's closures near it are visited.
 CLOSED_SQL = """
 SELECT e.id, e.category_id, e.status, e.closed_at, ST_Distance(e.geom::geography, p.g) AS d,
        e.duplicate_of IS NOT NULL AS linked, e.version
