@@ -170,12 +170,15 @@ def _department_rows(session: Session, scope: Scope, counters: tuple[str, ...]) 
     return list(
         session.execute(
             text(f"""
-            WITH w AS ({_WINDOW_EVENTS}),
+            WITH w AS MATERIALIZED ({_WINDOW_EVENTS}),
             held AS (
-              SELECT DISTINCT r.event_id, r.data ->> 'department' AS dept, true AS held
-                FROM w JOIN event_audit r ON r.event_id = w.id
-               WHERE r.data ? 'department' AND r.data ->> 'department' IS NOT NULL),
-            acts AS (
+              SELECT DISTINCT w.id AS event_id, h.dept, true AS held
+                FROM w CROSS JOIN LATERAL (
+                  SELECT r.data ->> 'department' AS dept FROM event_audit r
+                   WHERE r.event_id = w.id AND r.data ? 'department'
+                  OFFSET 0) h
+               WHERE h.dept IS NOT NULL),
+            acts AS MATERIALIZED (
               SELECT r.event_id, r.action, {_HOLDER_AT} AS dept
                 FROM w JOIN event_audit r ON r.event_id = w.id
                WHERE r.action IN ({_ACTION_NAMES})),
