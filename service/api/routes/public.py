@@ -96,7 +96,9 @@ def get_public_report(
 ) -> PublicReportOut:
     """Where the event's report came from (staff, public, hotline) and, for a public or
     hotline report, its own facts: address, the reporter's contact (personal data, for the
-    staff who may see the event), its verification; and its duplicate candidates."""
+    staff who may see the event), its verification; its duplicate candidates; and, while it
+    waits for verification, the closed events a confirmation would reopen (``reopen_candidates``,
+    ``reopens``: 复发)."""
     return reads.public_report(session, principal=principal, event_id=event_id, now=now)
 
 
