@@ -53,6 +53,10 @@ SEED = 20_240_101
 DAYS = 365
 GOAL_MS = 100.0
 GOAL_RATIO = 20.0
+#: ADR 0004's goal: ≤ 100 ms "where the naive ... takes seconds": the ratio is asked of the
+#: queries whose naive SQL takes at least this long (a 30-day window's naive SQL reads one
+#: month of the event table by its report-time index: a fraction of a second).
+RATIO_FROM_NAIVE_MS = 1000.0
 
 NAIVE_RESOLUTION = """
 SELECT g.code, count(*), avg(x.m),
@@ -244,17 +248,30 @@ def main() -> None:
         session.rollback()
 
     print()
-    print(f"{'query':<34} {'fast p50':>10} {'naive p50':>11} {'ratio':>8}")
+    print(f"{'query':<34} {'fast p50':>10} {'naive p50':>11} {'ratio':>8}  goal")
     for label, fast_ms, naive_ms in rows:
-        print(f"{label:<34} {fast_ms:>8.1f} ms {naive_ms:>8.1f} ms {naive_ms / fast_ms:>7.1f}x")
+        print(f"{label:<34} {fast_ms:>8.1f} ms {naive_ms:>8.1f} ms {naive_ms / fast_ms:>7.1f}x  "
+              f"{_goal(fast_ms, naive_ms)[0]}")  # fmt: skip
     sys.stdout.flush()
     for label, ms in http_figures(env, month30, year, month, args.runs):
         print(f"{label:<34} {ms:>8.1f} ms")
-    ok = all(f <= GOAL_MS and n / f >= GOAL_RATIO for _, f, n in rows)
-    print(f"goal: p50 ≤ {GOAL_MS:.0f} ms and ≥ {GOAL_RATIO:.0f}× the naive SQL: "
+    ok = all(_goal(f, n)[1] for _, f, n in rows)
+    print(f"goal: p50 ≤ {GOAL_MS:.0f} ms, and ≥ {GOAL_RATIO:.0f}× the naive SQL where that "
+          f"takes ≥ {RATIO_FROM_NAIVE_MS / 1000:.0f} s: "
           f"{'met' if ok else 'NOT met'}")  # fmt: skip
     engine.dispose()
     sys.exit(0)
+
+
+def _goal(fast_ms: float, naive_ms: float) -> tuple[str, bool]:
+    """One query's goal and whether it holds: the time, and the ratio where the naive SQL
+    takes seconds."""
+    asked = f"≤ {GOAL_MS:.0f} ms"
+    ok = fast_ms <= GOAL_MS
+    if naive_ms >= RATIO_FROM_NAIVE_MS:
+        asked += f", ≥ {GOAL_RATIO:.0f}×"
+        ok = ok and naive_ms / fast_ms >= GOAL_RATIO
+    return f"{asked}: {'met' if ok else 'NOT met'}", ok
 
 
 def http_figures(

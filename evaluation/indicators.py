@@ -26,9 +26,18 @@ COUNTER_SUMS = ", ".join(f"sum({c})" for c in COUNTER_COLUMNS)
 COUNTER_ZEROS = ", ".join("0" for _ in COUNTER_COLUMNS)
 
 
-def counter_sums(session: Session, scope: Scope, *, per_grid: bool) -> dict[int, dict[str, float]]:
-    """The counters (and patrolled days) of the window per grid (or, key 0, all grids in scope),
-    from sealed counter blocks and, for days not sealed, the day rows."""
+def counter_sums(
+    session: Session,
+    scope: Scope,
+    *,
+    per_grid: bool,
+    columns: Sequence[str] = COUNTER_COLUMNS,
+) -> dict[int, dict[str, float]]:
+    """The counters ``columns`` (and patrolled days) of the window per grid (or, key 0, all
+    grids in scope), from sealed counter blocks and, for days not sealed, the day rows."""
+    unknown = set(columns) - set(COUNTER_COLUMNS)
+    if unknown:  # the names are written into the statement
+        raise ValueError(f"not counters: {sorted(unknown)}")
     first, last = day_number(scope.since), day_number(scope.until)
     sealed = {
         (int(r[0]), int(r[1]))
@@ -41,16 +50,16 @@ def counter_sums(session: Session, scope: Scope, *, per_grid: bool) -> dict[int,
     key = "grid_id" if per_grid else "0"
     rows = session.execute(
         text(f"""
-        SELECT {key}, {COUNTER_SUMS}, sum(patrolled_days) FROM (
-          SELECT b.grid_id, {", ".join(f"b.{c}" for c in COUNTER_COLUMNS)}, b.patrolled_days
+        SELECT {key}, {", ".join(f"sum({c})" for c in columns)}, sum(patrolled_days) FROM (
+          SELECT b.grid_id, {", ".join(f"b.{c}" for c in columns)}, b.patrolled_days
             FROM stats_counter_block b
             JOIN unnest(CAST(:lvls AS smallint[]), CAST(:starts AS integer[])) AS u(lvl, start)
               ON b.lvl = u.lvl AND b.start = u.start
           UNION ALL
-          SELECT grid_id, {", ".join(COUNTER_COLUMNS)}, 0
+          SELECT grid_id, {", ".join(columns)}, 0
             FROM stats_daily WHERE day = ANY(:days)
           UNION ALL
-          SELECT grid_id, {COUNTER_ZEROS}, count(DISTINCT day)
+          SELECT grid_id, {", ".join("0" for _ in columns)}, count(DISTINCT day)
             FROM stats_patrol_walked WHERE day = ANY(:days) GROUP BY grid_id
         ) x
          WHERE CAST(:grids AS integer[]) IS NULL OR grid_id = ANY(:grids)
@@ -65,7 +74,7 @@ def counter_sums(session: Session, scope: Scope, *, per_grid: bool) -> dict[int,
     ).all()
     out: dict[int, dict[str, float]] = {}
     for row in rows:
-        values = {c: float(v or 0) for c, v in zip(COUNTER_COLUMNS, row[1:-1], strict=True)}
+        values = {c: float(v or 0) for c, v in zip(columns, row[1:-1], strict=True)}
         values["patrolled_grid_days"] = float(row[-1] or 0)
         out[int(row[0])] = values
     return out
