@@ -13,7 +13,7 @@ its own, and the public sees the original's progress.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -101,6 +101,87 @@ LINKABLE_STATUSES: frozenset[Status] = frozenset(
         Status.PARKED,
     }
 )
+
+
+# --- automatic reopening (复发) ---------------------------------------------------------------
+
+#: Statuses a verified report may reopen: a closed case came back (a voided one never was real).
+REOPENABLE_STATUSES: frozenset[Status] = frozenset({Status.CLOSED})
+
+
+@dataclass(frozen=True)
+class ReopenRule:
+    """A public or hotline report the staff on site confirm (``verify`` confirmed) reopens a
+    closed event of its category within ``distance_m`` of it (the duplicate distance) that was
+    closed no longer than ``window`` before the verification, instead of opening a new event.
+    A ``window`` of zero turns automatic reopening off."""
+
+    distance_m: float = 50.0
+    window: timedelta = timedelta(days=30)
+
+    def __post_init__(self) -> None:
+        if self.distance_m <= 0 or self.window < timedelta(0):
+            raise ValueError(f"a reopen rule needs a positive distance and a window >= 0: {self}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.window > timedelta(0)
+
+    def since(self, now: datetime) -> datetime:
+        """The earliest close a verification at ``now`` reopens."""
+        return now - self.window
+
+
+@dataclass(frozen=True)
+class ClosedCandidate:
+    """A finished event near a report (the SQL's prefilter; ``matches`` decides)."""
+
+    event_id: int
+    category_id: int
+    status: Status
+    closed_at: datetime
+    distance_m: float
+    linked: bool  # itself a duplicate of another event (links never chain)
+    version: int
+
+
+def matches(rule: ReopenRule, category_id: int, candidate: ClosedCandidate, now: datetime) -> bool:
+    """Whether a report of ``category_id`` verified at ``now`` is the return of ``candidate``:
+    same category, closed (not voided, not linked), within the distance, closed within the
+    window (not after ``now``)."""
+    return (
+        rule.enabled
+        and candidate.category_id == category_id
+        and candidate.status in REOPENABLE_STATUSES
+        and not candidate.linked
+        and candidate.distance_m <= rule.distance_m
+        and rule.since(now) <= candidate.closed_at <= now
+    )
+
+
+def reopen_order(candidate: ClosedCandidate) -> tuple[float, float, int]:
+    """Nearest first, then the most recently closed, then the lowest id (deterministic)."""
+    return (candidate.distance_m, -candidate.closed_at.timestamp(), candidate.event_id)
+
+
+def to_reopen(
+    rule: ReopenRule,
+    category_id: int,
+    *,
+    open_near: int,
+    closed: Iterable[ClosedCandidate],
+    now: datetime,
+) -> ClosedCandidate | None:
+    """The closed event a confirmed report reopens, or None. An open event wins: when
+    ``open_near`` > 0 open, unlinked events of the category lie within the distance (however
+    old: the duplicate window does not apply), the problem there is being handled and nothing
+    is reopened (the verifier links the report to it, or confirms a new event, as before; and a
+    second report of a recurrence already reopened does not reopen an older closure). Among
+    the closed events that match, ``reopen_order``'s first."""
+    if open_near > 0:
+        return None
+    found = sorted((c for c in closed if matches(rule, category_id, c, now)), key=reopen_order)
+    return found[0] if found else None
 
 
 # --- how the public sees an event (Open311 GeoReport v2) ------------------------------------

@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     duplicate_distance_m: float = Field(50.0, gt=0)
     duplicate_window_hours: float = Field(24.0, gt=0)
     duplicate_limit: int = Field(5, ge=1, le=50)
+    # Automatic reopening (复发): a confirmed public or hotline report reopens a closed event of
+    # its category within the duplicate distance closed at most this many days before the
+    # verification (domain.intake.ReopenRule); 0 turns it off.
+    reopen_window_days: float = Field(30.0, ge=0, le=3660)
     # The public door (Open311): reports per client address and per API key (kernel.ratelimit
     # spelling, e.g. "10/minute"); the longest public description.
     public_rate_per_address: str = "10/minute"

@@ -4,6 +4,7 @@ the event need it to call back; never shown by the public door)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
@@ -15,26 +16,32 @@ from dispatch.events.models import Event
 from dispatch.events.schemas import DuplicateCandidate
 from dispatch.public import duplicates
 from dispatch.public.models import PublicReport
-from dispatch.public.schemas import PublicReportOut, VerificationTask
+from dispatch.public.schemas import PublicReportOut, ReopenCandidate, VerificationTask
 from domain.jurisdiction import Principal
 from domain.lifecycle import Status
 from grids.models import Grid
 from kernel.settings import get_settings
 
 
+def point_of(session: Session, event_id: int) -> tuple[float, float]:
+    """An event's WGS-84 ``(lon, lat)``."""
+    lon, lat = session.execute(
+        select(func.ST_X(col(Event.geom)), func.ST_Y(col(Event.geom))).where(
+            col(Event.id) == event_id
+        )
+    ).one()
+    return float(lon), float(lat)
+
+
 def candidates_of(session: Session, event: Event, *, now: datetime) -> list[DuplicateCandidate]:
     """The open events an event may duplicate (same rule as at its report)."""
     assert event.id is not None
-    lon, lat = session.execute(
-        select(func.ST_X(col(Event.geom)), func.ST_Y(col(Event.geom))).where(
-            col(Event.id) == event.id
-        )
-    ).one()
+    lon, lat = point_of(session, event.id)
     found = duplicates.candidates(
         session,
         category_id=event.category_id,
-        lon=float(lon),
-        lat=float(lat),
+        lon=lon,
+        lat=lat,
         now=now,
         exclude=event.id,
     )
@@ -93,7 +100,30 @@ def public_report(
         outcome_note=report.outcome_note,
         duplicate_of=event.duplicate_of,
         duplicate_candidates=candidates_of(session, event, now=now),
+        **reopen_of(session, event, now=now),
     )
+
+
+def reopen_of(session: Session, event: Event, *, now: datetime) -> dict[str, Any]:
+    """``reopen_candidates`` and ``reopens`` of a report waiting for verification (empty
+    otherwise): what a confirmation at ``now`` would reopen."""
+    assert event.id is not None
+    if event.status != Status.PENDING_VERIFICATION.value:
+        return {"reopen_candidates": [], "reopens": None}
+    lon, lat = point_of(session, event.id)
+    match = duplicates.reopen_match(
+        session, event_id=event.id, category_id=event.category_id, lon=lon, lat=lat, now=now
+    )
+    tz = get_settings().tz
+    return {
+        "reopen_candidates": [
+            ReopenCandidate(
+                event_id=c.event_id, closed_at=c.closed_at.astimezone(tz), distance_m=c.distance_m
+            )
+            for c in match.closed
+        ],
+        "reopens": None if match.target is None else match.target.event_id,
+    }
 
 
 def verification_tasks(

@@ -42,6 +42,15 @@ class HotlineReportIn(BaseModel):
     caller_phone: Phone | None = None
 
 
+class ReopenCandidate(BaseModel):
+    """A closed event a confirmed report would reopen (复发): same category, near, recently
+    closed."""
+
+    event_id: int
+    closed_at: datetime
+    distance_m: float
+
+
 class PublicReportOut(BaseModel):
     """Where an event's report came from, and a public or hotline report's own facts (a staff
     report has channel ``staff`` and none of them). ``reporter_*`` is personal data: only
@@ -66,11 +75,22 @@ class PublicReportOut(BaseModel):
     duplicate_candidates: list[DuplicateCandidate] = Field(
         description="open events of the same category near it (nearest first)"
     )
+    reopen_candidates: list[ReopenCandidate] = Field(
+        [],
+        description="while it waits for verification: closed events of the same category "
+        "near it closed within WANGGE_REOPEN_WINDOW_DAYS (nearest, then most recently closed)",
+    )
+    reopens: int | None = Field(
+        None,
+        description="the closed event a confirmation would reopen now (复发): the first reopen "
+        "candidate, unless an open event of the category lies within the distance (it wins)",
+    )
 
 
 class VerifyIn(BaseModel):
     """The on-site verification: confirmed, rejected (reason, and a photo at stage
-    ``verify`` uploaded first) or a duplicate of an open event."""
+    ``verify`` uploaded first) or a duplicate of an open event. A confirmation that matches a
+    recently closed event reopens it and links the report to it (``reopen``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -79,6 +99,11 @@ class VerifyIn(BaseModel):
     duplicate_of: int | None = Field(None, ge=1, le=MAX_BIGINT)
     note: Text = ""
     version: int | None = Field(None, ge=1, le=MAX_INT)
+    reopen: bool = Field(
+        True,
+        description="confirmed only: reopen a matching closed event (复发) instead of opening "
+        "a new one (false: always a new event)",
+    )
 
 
 class ApiClientIn(BaseModel):

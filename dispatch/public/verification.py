@@ -2,23 +2,35 @@
 command centre: confirm (registered, handed to the dispatch engine; its clocks start now, its
 report time is kept), reject (voided with a reason and a photo at stage ``verify``), or link
 to an open event as its duplicate (voided, ``duplicate_of`` set: it counts once, and its
-reporter follows the original). One transaction with its audit and outbox rows."""
+reporter follows the original). One transaction with its audit and outbox rows.
+
+A confirmed report that matches a closed event (``domain.intake.to_reopen``: same category,
+within the duplicate distance, closed within ``WANGGE_REOPEN_WINDOW_DAYS``, and no open
+duplicate candidate) is the case coming back (复发): in the same transaction the closed event is
+reopened by the system (the core's ``reopen``: a new cycle, counted as 返工) and the report is
+linked to it as a duplicate (stored outcome ``duplicate``), instead of opening a new event."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import text
+from sqlmodel import Session
+
 from dispatch.access import check_visible
 from dispatch.events.models import Event
 from dispatch.lifecycle.loading import load
 from dispatch.lifecycle.merging import link, linkable
+from dispatch.lifecycle.system import SYSTEM_ACTOR
 from dispatch.outbox import DISPATCH, Outbox
 from dispatch.photos.schemas import Stage
 from dispatch.photos.service import count_photos
+from dispatch.public.duplicates import reopen_match
 from dispatch.public.models import PublicReport
+from dispatch.public.reads import point_of
 from dispatch.store import record
-from domain.intake import REJECT_LABELS, Outcome, RejectReason
+from domain.intake import REJECT_LABELS, ClosedCandidate, Outcome, RejectReason
 from domain.jurisdiction import Place, Principal, serves
 from domain.lifecycle import (
     Action,
@@ -40,6 +52,7 @@ class VerifyRequest:
     duplicate_of: int | None = None
     note: str = ""
     version: int | None = None
+    reopen: bool = True  # a confirmation may reopen a matching closed event (复发)
 
 
 def may_verify(principal: Principal, event: Event) -> bool:
@@ -77,7 +90,17 @@ def verify(
     if state.status is not Status.PENDING_VERIFICATION or public is None:
         raise IllegalTransition(state, Action.VERIFY, allowed_actions(state))
     outcome_note = request.note
-    if request.outcome is Outcome.CONFIRMED:
+    target: ClosedCandidate | None = None
+    if request.outcome is Outcome.CONFIRMED and request.reopen:
+        target = _closed_match(session, loaded.event, now)
+    if target is not None:
+        _reopen(session, target, event_id, principal, request.note, now)
+        original = target.event_id
+        outcome_note = f"核实属实，系已结案事件 {original} 复发：已重开并入" + (
+            f"（{request.note}）" if request.note else ""
+        )
+        action, note = Action.VOID, f"核实属实，复发，重开事件 {original} 并入"
+    elif request.outcome is Outcome.CONFIRMED:
         action, note = Action.VERIFY, request.note or "核实属实"
     elif request.outcome is Outcome.REJECTED:
         if request.reason is None:
@@ -107,7 +130,10 @@ def verify(
         policy=loaded.policy,
     )
     record(session, decision, previous_version=state.version)
-    if request.outcome is Outcome.CONFIRMED:
+    if target is not None:
+        linkable(session, target.event_id, event_id, "outcome")
+        link(session, event_id, target.event_id)
+    elif request.outcome is Outcome.CONFIRMED:
         session.add(
             Outbox(
                 event_id=event_id,
@@ -121,8 +147,51 @@ def verify(
         assert request.duplicate_of is not None
         link(session, event_id, request.duplicate_of)
     public.verified_at = now
-    public.outcome = request.outcome.value
+    public.outcome = (Outcome.DUPLICATE if target is not None else request.outcome).value
     public.outcome_note = outcome_note
     public.verified_by = principal.staff_id
     session.add(public)
     uow.commit()
+
+
+def _closed_match(session: Session, event: Event, now: datetime) -> ClosedCandidate | None:
+    """The closed event a confirmation of ``event`` reopens, or None; never when reports are
+    linked to this one (linking it in turn would chain links)."""
+    assert event.id is not None
+    if session.execute(
+        text("SELECT 1 FROM event WHERE duplicate_of = :id LIMIT 1"), {"id": event.id}
+    ).first():
+        return None
+    lon, lat = point_of(session, event.id)
+    return reopen_match(
+        session, event_id=event.id, category_id=event.category_id, lon=lon, lat=lat, now=now
+    ).target
+
+
+def _reopen(
+    session: Session,
+    target: ClosedCandidate,
+    report: int,
+    principal: Principal,
+    note: str,
+    now: datetime,
+) -> None:
+    """重开 by the system, as the command centre's reopening does it (the core's ``reopen``: a
+    new cycle to the closed cycle's handler, counted as rework; its audit, timer and
+    notification rows). Version-checked: a concurrent change of the closed event is a 409 and
+    the whole verification is rolled back."""
+    loaded = load(session, target.event_id)
+    assert loaded is not None
+    who = f"核实人 {principal.staff_id}"
+    decision = apply(
+        loaded.state,
+        Command(
+            action=Action.REOPEN,
+            actor=SYSTEM_ACTOR,
+            note=f"复发：群众举报 {report} 经现场核实属实（{who}）" + (f"：{note}" if note else ""),
+            expected_version=target.version,
+        ),
+        now=now,
+        policy=loaded.policy,
+    )
+    record(session, decision, previous_version=loaded.state.version)

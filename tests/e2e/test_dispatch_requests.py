@@ -410,7 +410,8 @@ def test_the_process_statistics_equal_a_recount_of_the_audit_rows(
         assert r.status_code == 200, r.text
         body = r.json()
         assert set(body["definitions"]) == {"extension_rate", "parking_rate", "return_rate",
-                                            "reopen_rate"}  # fmt: skip
+                                            "reopen_rate", "department",
+                                            "parked_minutes"}  # fmt: skip
         expected = _recount(db, day, group)
         assert {row["code"] for row in body["rows"]} == set(expected), group
         for row in body["rows"]:

@@ -9,13 +9,18 @@ import pytest
 
 from domain.intake import (
     ATTRIBUTES,
+    ClosedCandidate,
     DuplicateRule,
     Outcome,
+    ReopenRule,
     agency_responsible,
     check_attributes,
     expected_datetime,
+    matches,
     public_status,
+    reopen_order,
     status_notes,
+    to_reopen,
     verified_on_time,
 )
 from domain.lifecycle import Category, EventState, SlaPolicy, Status, open_event
@@ -89,3 +94,48 @@ def test_verification_on_time_and_the_duplicate_rule() -> None:
     assert not verified_on_time(None, due)
     with pytest.raises(ValueError):
         DuplicateRule(distance_m=0)
+
+
+# --- automatic reopening (复发) -------------------------------------------------------------
+
+
+def _closed(event_id: int, *, d: float = 10.0, ago: timedelta = timedelta(days=1),
+            category_id: int = 3, status: Status = Status.CLOSED,
+            linked: bool = False) -> ClosedCandidate:  # fmt: skip
+    return ClosedCandidate(event_id, category_id, status, T0 - ago, d, linked, 5)
+
+
+def test_a_closed_event_matches_within_distance_window_and_category_only() -> None:
+    rule = ReopenRule(distance_m=50, window=timedelta(days=30))
+    assert matches(rule, 3, _closed(1), T0)
+    assert matches(rule, 3, _closed(1, d=50, ago=timedelta(days=30)), T0), "bounds included"
+    assert not matches(rule, 3, _closed(1, d=50.1), T0)
+    assert not matches(rule, 3, _closed(1, ago=timedelta(days=30, seconds=1)), T0)
+    assert not matches(rule, 3, _closed(1, ago=-timedelta(seconds=1)), T0), "closed after now"
+    assert not matches(rule, 4, _closed(1), T0), "another category"
+    assert not matches(rule, 3, _closed(1, status=Status.VOIDED), T0)
+    assert not matches(rule, 3, _closed(1, status=Status.DISPATCHED), T0)
+    assert not matches(rule, 3, _closed(1, linked=True), T0)
+    off = ReopenRule(distance_m=50, window=timedelta(0))
+    assert not off.enabled and not matches(off, 3, _closed(1), T0)
+    with pytest.raises(ValueError):
+        ReopenRule(distance_m=0)
+    with pytest.raises(ValueError):
+        ReopenRule(window=timedelta(days=-1))
+
+
+def test_the_nearest_then_the_latest_closed_is_reopened_and_an_open_candidate_wins() -> None:
+    rule = ReopenRule()
+    near_old = _closed(7, d=5, ago=timedelta(days=20))
+    far_new = _closed(3, d=40, ago=timedelta(hours=1))
+    near_new = _closed(9, d=5, ago=timedelta(days=2))
+    twin = _closed(8, d=5, ago=timedelta(days=2))
+    outside = _closed(1, d=1, ago=timedelta(days=31))
+    pick = to_reopen(rule, 3, open_near=0, closed=[far_new, near_old], now=T0)
+    assert pick == near_old, "nearest first"
+    closed = [far_new, near_old, near_new, twin, outside]
+    for order in (closed, closed[::-1]):
+        assert to_reopen(rule, 3, open_near=0, closed=order, now=T0) == twin
+    assert to_reopen(rule, 3, open_near=1, closed=closed, now=T0) is None
+    assert to_reopen(rule, 3, open_near=0, closed=[outside], now=T0) is None
+    assert sorted(closed[:4], key=reopen_order) == [twin, near_new, near_old, far_new]

@@ -96,7 +96,9 @@ def get_public_report(
 ) -> PublicReportOut:
     """Where the event's report came from (staff, public, hotline) and, for a public or
     hotline report, its own facts: address, the reporter's contact (personal data, for the
-    staff who may see the event), its verification; and its duplicate candidates."""
+    staff who may see the event), its verification; its duplicate candidates; and, while it
+    waits for verification, the closed events a confirmation would reopen (``reopen_candidates``,
+    ``reopens``: 复发)."""
     return reads.public_report(session, principal=principal, event_id=event_id, now=now)
 
 
@@ -137,7 +139,11 @@ def verify_report(
     """现场核实 (the grid's staff or the command centre): ``confirmed`` registers it (its
     clocks start now, dispatch follows), ``rejected`` voids it (``reason`` not_found /
     not_our_matter, and a photo at stage ``verify`` uploaded first), ``duplicate`` links it
-    to the open event ``duplicate_of`` (its reporter then follows that event)."""
+    to the open event ``duplicate_of`` (its reporter then follows that event). A
+    confirmation that matches a closed event (same category, within the duplicate distance,
+    closed within ``WANGGE_REOPEN_WINDOW_DAYS``, no open duplicate candidate; ``reopens`` of
+    the public report) reopens it (复发: a new cycle, counted as 返工) and links the report to
+    it, unless ``reopen`` is false; the answer is the report, voided, ``duplicate_of`` set."""
     verification.verify(
         uow=uow,
         principal=principal,
@@ -148,6 +154,7 @@ def verify_report(
             duplicate_of=body.duplicate_of,
             note=body.note,
             version=body.version,
+            reopen=body.reopen,
         ),
         now=now,
     )

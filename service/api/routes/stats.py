@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import IO, Annotated, Any, Literal, cast
+from typing import IO, Annotated, Any, Literal, cast, get_args
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -419,40 +419,71 @@ class ProcessRatesOut(BaseModel):
     reopen_rate: float | None = Field(description="重开率: reopened / dispatched_cases")
 
 
+class ProcessParkingOut(BaseModel):
+    """挂账时长: parked time, reported apart (it never counts against the handler)."""
+
+    cases: int = Field(description="cases with at least one parking period")
+    periods: int = Field(description="parking periods (approve_parking → unpark or void)")
+    open: int = Field(description="periods not lifted yet (counted up to now)")
+    minutes_total: float = Field(description="wall-clock minutes parked, all periods")
+    minutes_p50: float | None = Field(description="median minutes of a period")
+    minutes_p90: float | None = Field(description="90th percentile minutes of a period")
+
+
 class ProcessRowOut(BaseModel):
     code: str
     name: str
     dispatched_cases: int = Field(description="events of the group reported in the window and "
-                                  "dispatched (the rates' denominator)")  # fmt: skip
+                                  "dispatched (per department: that it held; the rates' "
+                                  "denominator)")  # fmt: skip
     actions: ProcessActionsOut
     cases: ProcessCasesOut
     rates: ProcessRatesOut
+    parking: ProcessParkingOut
 
 
 class ProcessOut(BaseModel):
     group_by: str
     rows: list[ProcessRowOut]
     definitions: dict[str, str] = Field(
-        description="each rate's formula (FORMULAS_ZH, as /stats/indicators shows it)"
+        description="each rate's formula (FORMULAS_ZH, as /stats/indicators shows it), the "
+        "department attribution and the parked minutes"
     )
 
 
-ProcessGroup = Literal["grid", "community", "category"]
+ProcessGroup = Literal["grid", "community", "category", "department"]
+assert set(get_args(ProcessGroup)) == set(GROUPS)
+
+#: What ``/stats/process`` counts beside the rates (their formulas are FORMULAS_ZH).
+PROCESS_DEFINITIONS: Mapping[str, str] = {
+    "department": "按部门：每个动作归于动作发生时持有该案件的职能部门（事件在该动作之前最近一次"
+    "变更的 department）；部门的已派遣案件数 = 窗口内曾由该部门持有的案件数；网格、社区、"
+    "街道指挥中心持有时的动作不计入任何部门，经两个部门的案件两处都计",
+    "parked_minutes": "挂账时长 = 每个挂账期从挂账批准（approve_parking）到离开挂账状态（unpark "
+    "解除或 void 作废）的自然时间（分钟）；尚未解除的计到当前时刻；统计窗口内上报的事件的所有"
+    "挂账期：合计、中位数（p50）、90 分位（p90）；挂账时间不计入处置时限",
+}
 
 
 @router.get("/process", response_model=ProcessOut, response_model_by_alias=True)
 def process(
-    session: ReadSessionDep, _: Reader, scope: PlaceWindow, group_by: ProcessGroup = "grid"
+    session: ReadSessionDep,
+    _: Reader,
+    scope: PlaceWindow,
+    now: Now,
+    group_by: ProcessGroup = "grid",
 ) -> ProcessOut:
-    """延期 (extension), 挂账 (parking), 回退 (return) and 重开 (reopen) per grid, community or
-    category: the actions in the audit log of the events reported in the window (as the
-    indicators count them: every action of those events, whenever it came), the cases with each,
-    and their rates per dispatched case — the indicators 延期率, 挂账率, 回退率, 重开率 per
-    group (the rows sum to the indicators' numerators and denominators)."""
-    group = next(g for g in GROUPS if g.value == group_by)
-    rows = process_counts(session, scope, group)
+    """延期 (extension), 挂账 (parking), 回退 (return) and 重开 (reopen) per grid, community,
+    category or department: the actions in the audit log of the events reported in the window
+    (as the indicators count them: every action of those events, whenever it came), the cases
+    with each, and their rates per dispatched case — the indicators 延期率, 挂账率, 回退率,
+    重开率 per group (a grid's, community's or category's rows sum to the indicators' numerators
+    and denominators). Per department, an action belongs to the department that held the case
+    when it was taken. ``parking``: the parked time of the group's parking periods (挂账时长,
+    reported apart; a period not lifted yet counts up to now). ``definitions`` says each."""
+    rows = process_counts(session, scope, group_by, now=now)
     return ProcessOut(
-        group_by=group.value,
+        group_by=group_by,
         rows=[
             ProcessRowOut(
                 code=r.code,
@@ -468,10 +499,21 @@ def process(
                 rates=ProcessRatesOut.model_validate(
                     {rate: r.rate(counter) for rate, counter in CASE_COUNTERS.items()}
                 ),
+                parking=ProcessParkingOut(
+                    cases=r.parking.cases,
+                    periods=r.parking.periods,
+                    open=r.parking.open,
+                    minutes_total=r.parking.minutes_total,
+                    minutes_p50=r.parking.minutes_p50,
+                    minutes_p90=r.parking.minutes_p90,
+                ),
             )
             for r in rows
         ],
-        definitions={rate: FORMULAS_ZH[rate] for rate in CASE_COUNTERS},
+        definitions={
+            **{rate: FORMULAS_ZH[rate] for rate in CASE_COUNTERS},
+            **PROCESS_DEFINITIONS,
+        },
     )
 
 
