@@ -17,14 +17,14 @@ Decided and staff reports keep NULL marks (no clock ran for them).
 ``supervision.clock`` admits ``verify``.
 
 Revision ID: 0032
-Revises: 0028
+Revises: 0031
 Create Date: 2026-11-29 21:00:00
 """
 
 from alembic import op
 
 revision: str = "0032"
-down_revision: str | None = "0028"
+down_revision: str | None = "0031"
 
 _MARKS = ("verify_warn50_at", "verify_warn75_at", "verify_due_at")
 
