@@ -93,6 +93,7 @@ def policy_for(category: Category, calendars: Mapping[str, WorkCalendar]) -> Sla
             department=category.department,
             dispatch_minutes=category.dispatch_minutes,
             review_minutes=category.review_minutes,
+            verify_minutes=category.verify_minutes,
         ),
         levels=levels,
         calendar=calendars[category.calendar],
@@ -552,10 +553,10 @@ def timer_values(
 
 def event_snapshot(state: EventState) -> dict[str, Any]:
     """What a console needs of the event in a change message, beside the change itself: where
-    it is, what it is, who holds it and its deadlines, the stage clocks' too (派遣 while
-    registered, 核查 while resolved: a console shows each running clock's state from its
-    warning mark and deadline; ``to_status``/``to_level``/``version`` are the change's own
-    fields)."""
+    it is, what it is, who holds it and its deadlines, the stage clocks' too (核实 while
+    pending verification, 派遣 while registered, 核查 while resolved: a console shows each
+    running clock's state from its warning mark and deadline; ``to_status``/``to_level``/
+    ``version`` are the change's own fields)."""
     grid = state.grid
     return {
         "grid": grid,
@@ -570,6 +571,8 @@ def event_snapshot(state: EventState) -> dict[str, Any]:
         "dispatch_warn_at": _iso(state.dispatch_warn50_at),
         "review_due_at": _iso(state.review_due_at),
         "review_warn_at": _iso(state.review_warn50_at),
+        "verify_due_at": _iso(state.verify_due_at),
+        "verify_warn_at": _iso(state.verify_warn50_at),
     }
 
 

@@ -2,7 +2,9 @@
 triage and of how the public sees an event (Open311 GeoReport v2).
 
 Standard library only. A public or hotline report enters as ``pending_verification`` with a
-verification deadline (the category's ``verify_minutes`` after it was received); grid staff
+verification deadline: the verification stage clock (立案/核实) of ``domain.lifecycle``, the
+category's ``verify_minutes`` of working time on the grid level's calendar from its receipt,
+with warnings at 50 %/75 % and a breach (督办 to the grid head) at 100 %; grid staff
 confirm it (``verify``: it is registered and enters the usual dispatch), reject it (``void``
 with a reason) or link it to an open event as a duplicate (``void``, the event's
 ``duplicate_of`` set). A linked report counts once: for the indicators it is not an event of
@@ -64,14 +66,10 @@ REJECT_LABELS: Mapping[RejectReason, str] = {
 DEFAULT_VERIFY_MINUTES = 30.0
 
 
-def verify_due_at(received_at: datetime, verify_minutes: float) -> datetime:
-    """When the on-site verification of a report received at ``received_at`` is due: wall-clock
-    minutes (someone goes to look whatever the day; the category's calendar governs handling)."""
-    return received_at + timedelta(minutes=verify_minutes)
-
-
 def verified_on_time(verified_at: datetime | None, due_at: datetime) -> bool:
-    """按时核实: decided (confirmed, rejected or linked) no later than the deadline."""
+    """按时核实: decided (confirmed, rejected or linked) no later than the deadline — the
+    verification clock's ``verify_due_at``, stored on the event and copied to the public
+    report row when the report is received (docs/decisions/0026)."""
     return verified_at is not None and verified_at <= due_at
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.jurisdiction import Place, Principal, within
-from domain.lifecycle.engine import reviewer_role
+from domain.lifecycle.engine import reviewer_role, stage_role
 from domain.lifecycle.model import Clock, EventState, TimerKind
 from domain.roles import LEVEL_QUEUE_ROLE, SUPERIOR, Role
 
@@ -21,7 +21,7 @@ class Notice:
 
     event_id: int
     version: int
-    clock: str  # "ack", "resolve", "dispatch" or "review": the clock that ran out
+    clock: str  # "ack", "resolve", "verify", "dispatch" or "review": the clock that ran out
     holder_id: int | None  # who held the event when its clock ran out (None: a queue)
     holder_role: Role
     addressee_role: Role
@@ -32,9 +32,21 @@ def notice_for(before: EventState, breached: EventState, kind: TimerKind, at: da
     """The notice of a breach of ``kind`` recorded at ``at``: ``before`` the event as it stood
     when its clock ran out, ``breached`` as the breach left it (escalated, or not when nobody
     is above). A stage clock's breach names the stage's queue as the holder and is addressed
-    to whoever answers for the stage: the command centre for 派遣 (it dispatches), the
-    reviewer's own level for 核查 (the grid head reviews a member's fix, the command centre
-    all others': ``reviewer_role``), so the reviewer is reminded by the breach itself."""
+    to whoever answers for the stage: the grid head for 核实 (the grid's staff — members and
+    head — go and look; the head leads them, the members' superior), the command centre for
+    派遣 (it dispatches), the reviewer's own level for 核查 (the grid head reviews a member's
+    fix, the command centre all others': ``reviewer_role``), so the reviewer is reminded by
+    the breach itself."""
+    if kind.clock is Clock.VERIFY:
+        return Notice(
+            event_id=int(breached.event_id),
+            version=breached.version,
+            clock=kind.clock.value,
+            holder_id=None,
+            holder_role=Role.MEMBER,
+            addressee_role=stage_role(before, Clock.VERIFY),
+            at=at,
+        )
     if kind.clock is Clock.DISPATCH:
         return Notice(
             event_id=int(breached.event_id),

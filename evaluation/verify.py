@@ -231,6 +231,7 @@ _LATER_FIELDS = frozenset({
     "promised_ack_at", "promised_due_at", "rejection_note", "rejected_at",  # migration 0019
     "cycle", "request_kind", "requested_at", "request_reason", "request_deadline",  # 0023
     "parked_until", "resolution_working_time",  # 0028 (backfilled on 24x7 calendars)
+    "verify_warn50_at", "verify_warn75_at", "verify_due_at",  # 0032 (pending reports backfilled)
 })  # fmt: skip
 
 
@@ -598,6 +599,7 @@ def statistics(session: Session, scope: Scope) -> list[Check]:
     _compare_counters(session, scope, base, params)
     _compare_histograms(session, scope, base)
     _compare_patrols(session, scope, base, params)
+    _compare_verify_deadlines(session, params, base)
     served = Check(
         "served figures",
         "indicators, resolution tables and the scorecard as served "
@@ -612,6 +614,28 @@ def statistics(session: Session, scope: Scope) -> list[Check]:
     _compare_scorecard(session, served, units, card, raw)
     session.execute(text(_DROP_TEMP))
     return [base, served, sanity.check_report(session, scope, (report, units, card))]
+
+
+_VERIFY_DEADLINES = """
+SELECT coalesce(array_agg(e.id ORDER BY e.id), '{}')
+  FROM public_report p JOIN event e ON e.id = p.event_id
+ WHERE e.received_at >= :start AND e.received_at < :end
+   AND e.verify_due_at IS NOT NULL AND e.verify_due_at <> p.verify_due_at
+"""
+
+
+def _compare_verify_deadlines(session: Session, params: Mapping[str, Any], check: Check) -> None:
+    """按时核实 counts against ``public_report.verify_due_at``; the verification clock's
+    deadline is ``event.verify_due_at`` (the audit log's, replayed by the chain check). They
+    are one deadline (docs/decisions/0026): a report whose two differ is a discrepancy (reports
+    from before migration 0032 have no clock mark and are not compared)."""
+    ids = session.execute(text(_VERIFY_DEADLINES), params).scalar_one()
+    if ids:
+        check.add(
+            "public reports whose 按时核实 deadline (public_report.verify_due_at) is not their "
+            "verification clock's (event.verify_due_at)",
+            [int(i) for i in ids],
+        )
 
 
 def _compare_counters(

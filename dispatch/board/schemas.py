@@ -49,6 +49,10 @@ class StageTally(BaseModel):
 
 
 class StagesOut(BaseModel):
+    verify: StageTally = Field(
+        description="立案/核实: public and hotline reports pending verification on their "
+        "verification clock (verify_minutes on the grid level's calendar)"
+    )
     dispatch: StageTally = Field(
         description="派遣: registered events on their dispatch clock (dispatch_minutes)"
     )
@@ -56,8 +60,9 @@ class StagesOut(BaseModel):
         description="处置: dispatched or acknowledged events on their ack and resolve clocks"
     )
     review: StageTally = Field(
-        description="核查: resolved events waiting for review on their review clock "
-        "(review_minutes)"
+        description="核查/结案: resolved events waiting for review on their review clock "
+        "(review_minutes); the review's approval is the close (结案), so this is the closure "
+        "stage too"
     )
 
 

@@ -1,9 +1,9 @@
 """All SQL of the command centre's board and of the change stream's replay.
 
 An open event's SLA state is ``domain.lifecycle.sla_state`` (ok / warning / breached for its
-running clocks: dispatch while registered, ack and resolve while dispatched or acknowledged,
-review while resolved; ``ok`` while pending verification, suspended, parked or merged),
-compiled by ``dispatch.sla``.
+running clocks: verification while pending verification, dispatch while registered, ack and
+resolve while dispatched or acknowledged, review while resolved; ``ok`` while suspended,
+parked or merged), compiled by ``dispatch.sla``.
 """
 
 from __future__ import annotations
@@ -61,7 +61,9 @@ def _open(principal: Principal) -> Any:
 
 
 #: The stage each open status is in, whose clock its SLA state is of (paused statuses: none).
+#: 结案 has no status of its own: the review's approval is the close (``review``).
 _STAGE_OF: dict[Status, str] = {
+    Status.PENDING_VERIFICATION: "verify",
     Status.REGISTERED: "dispatch",
     Status.DISPATCHED: "handling",
     Status.ACKNOWLEDGED: "handling",

@@ -224,6 +224,15 @@ class EventOut(BaseModel):
     review_warn_at: datetime | None = Field(
         None, description="when the review clock enters 'warning' (50 %)"
     )
+    verify_due_at: datetime | None = Field(
+        None,
+        description="立案/核实时限: a public or hotline report is to be verified (confirmed, "
+        "rejected or linked) by then (the category's verify_minutes on the grid level's "
+        "calendar from its receipt; the 按时核实 deadline); kept after the decision",
+    )
+    verify_warn_at: datetime | None = Field(
+        None, description="when the verification clock enters 'warning' (50 %)"
+    )
     clock_fallback: bool = Field(
         False,
         description="the deadlines reach a year the category's calendar has not loaded: those "
@@ -315,6 +324,8 @@ class EventRow(Protocol):
     dispatch_due_at: datetime | None
     review_warn50_at: datetime | None
     review_due_at: datetime | None
+    verify_warn50_at: datetime | None
+    verify_due_at: datetime | None
     clock_fallback: bool
     cycle: int
     request_kind: str | None
@@ -390,6 +401,8 @@ def build_event_out(event: EventRow, refs: EventRefs, *, tz: tzinfo) -> EventOut
         dispatch_warn_at=_local(event.dispatch_warn50_at, tz),
         review_due_at=_local(event.review_due_at, tz),
         review_warn_at=_local(event.review_warn50_at, tz),
+        verify_due_at=_local(event.verify_due_at, tz),
+        verify_warn_at=_local(event.verify_warn50_at, tz),
         clock_fallback=event.clock_fallback,
         cycle=event.cycle,
         pending_request=_pending(event, tz),
@@ -432,7 +445,9 @@ class HistoryEntry(BaseModel):
     note: str
     reason: str | None
     clock: str | None = Field(
-        None, description="a warning's or breach's clock: 'ack' (签收) or 'resolve' (处置)"
+        None,
+        description="a warning's or breach's clock: 'verify' (立案/核实), 'dispatch' (派遣), "
+        "'ack' (签收), 'resolve' (处置) or 'review' (核查/结案)",
     )
     percent: int | None = Field(
         None, description="a warning's or breach's share of its clock's allowance: 50, 75, 100"

@@ -113,7 +113,8 @@ def unmerge(
     *, uow: UnitOfWork, principal: Principal, event_id: int, request: MergeRequest, now: datetime
 ) -> None:
     """Undo a merge while the original is not closed: the event returns where it was (a
-    registered one is handed to the dispatch engine again) and counts on its own again."""
+    registered one is handed to the dispatch engine again, a pending report gets a fresh
+    verification allowance) and counts on its own again."""
     _dispatcher(principal)
     session = uow.session
     loaded = load(session, event_id)
@@ -147,6 +148,13 @@ def unmerge(
     )
     record(session, decision, previous_version=loaded.state.version)
     session.execute(text("UPDATE event SET duplicate_of = NULL WHERE id = :id"), {"id": event_id})
+    if decision.state.status is Status.PENDING_VERIFICATION:
+        # A fresh verification allowance from the unmerge: the report's 按时核实 deadline is
+        # the clock's (one definition, docs/decisions/0026).
+        session.execute(
+            text("UPDATE public_report SET verify_due_at = :due WHERE event_id = :id"),
+            {"due": decision.state.verify_due_at, "id": event_id},
+        )
     if decision.state.status is Status.REGISTERED:
         session.add(
             Outbox(

@@ -24,7 +24,7 @@ from dispatch.public.duplicates import Candidate
 from dispatch.public.models import PublicReport
 from dispatch.store import insert_event, next_event_id, policy_for
 from domain.coords import CoordSystem
-from domain.intake import Channel, check_attributes, verify_due_at
+from domain.intake import Channel, check_attributes
 from domain.lifecycle import open_event
 from grids.lookup import Location
 from kernel.errors import Conflict, Invalid, field_error
@@ -145,7 +145,9 @@ def _write(
         "received_at": now,
     }
     insert_event(session, decision, report, lon=where.lon, lat=where.lat)
-    due = verify_due_at(now, category.verify_minutes)
+    # The statistics' 按时核实 deadline is the verification clock's (one definition: ADR 0026).
+    due = decision.state.verify_due_at
+    assert due is not None
     session.add(
         PublicReport(
             event_id=event_id,

@@ -189,7 +189,9 @@ INDICATORS: tuple[Indicator, ...] = (
         "reviews (核查) of a fix that came by the fix's review deadline (review_due_at: the 核查 "
         "stage clock, the category's review_minutes of working time on its calendar from the "
         "fix; a fix from before migration 0027 has none: within "
-        "stats_setting.review_limit_minutes of it) / reviews",
+        "stats_setting.review_limit_minutes of it) / reviews. An approving review is the close "
+        "(结案), so this is also the closure stage's on-time rate; 按期结案率 measures the "
+        "whole case (report → close)",
     ),
     Indicator(
         "missed_report", "漏报率", "missed-report rate",
@@ -227,7 +229,10 @@ INDICATORS: tuple[Indicator, ...] = (
         "on_time_verification", "按时核实率", "on-time verification",
         _c(verified_on_time=1), _c(verifications_due=1), Source.intake,
         "public and hotline reports verified on site (confirmed, rejected or linked) by their "
-        "deadline / those verified or past their deadline",
+        "deadline (public_report.verify_due_at: the 立案/核实 stage clock's deadline, the "
+        "category's verify_minutes of working time on the grid level's calendar from receipt, "
+        "the same instant as event.verify_due_at; a report from before migration 0032: "
+        "verify_minutes of wall time) / those verified or past their deadline",
     ),
     Indicator(
         "valid_public_report", "公众有效上报率", "valid public reports",
@@ -276,13 +281,14 @@ FORMULAS_ZH: Mapping[str, str] = {
     "on_time_closure_of_closed": "自上报起在类别处置时限内结案的事件数 ÷ 结案数",
     "on_time_review": "在核查时限（核查阶段时限：处置提交起按类别工作日历计的核查时长；"
     "迁移0027之前提交的处置无此时限，按处置后 review_limit_minutes）内完成核查的次数"
-    " ÷ 核查次数",
+    " ÷ 核查次数；核查通过即结案，故亦为结案阶段的按时率（按期结案率按上报至结案的全过程计）",
     "missed_report": "由公众或12345热线首先上报的已立案事件数 ÷ 已立案事件数",
     "extension_rate": "至少一次获批延期的已派遣事件数 ÷ 已派遣事件数",
     "parking_rate": "至少一次获批挂账的已派遣事件数 ÷ 已派遣事件数",
     "return_rate": "至少一次回退指挥中心（非本单位职责）的已派遣事件数 ÷ 已派遣事件数",
     "reopen_rate": "结案后至少重开一次的已派遣事件数 ÷ 已派遣事件数",
-    "on_time_verification": "在核实时限内完成现场核实（确认、驳回或关联）的公众及热线上报数"
+    "on_time_verification": "在核实时限（立案/核实阶段时限：收到上报起按网格层级工作日历计的"
+    "核实时长；迁移0032之前的上报按自然时间）内完成现场核实（确认、驳回或关联）的公众及热线上报数"
     " ÷ 已核实或已超过核实时限的上报数",
     "valid_public_report": "经现场核实属实（确认，或为在办事件的重复上报）的公众及热线上报数"
     " ÷ 已核实数",

@@ -34,7 +34,7 @@ _INSTANTS = frozenset({
     "resolve_warn50_at", "resolve_warn75_at", "promised_ack_at", "promised_due_at", "rejected_at",
     "requested_at", "request_deadline", "parked_until", "dispatch_warn50_at",
     "dispatch_warn75_at", "dispatch_due_at", "review_warn50_at", "review_warn75_at",
-    "review_due_at",
+    "review_due_at", "verify_warn50_at", "verify_warn75_at", "verify_due_at",
 })  # fmt: skip
 _DURATIONS = frozenset({
     "ack_allowance", "resolve_allowance", "ack_remaining", "resolve_remaining",

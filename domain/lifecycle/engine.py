@@ -27,6 +27,7 @@ from domain.lifecycle.model import (
     REVIEW_TIMERS,
     SYSTEM_ACTIONS,
     TIMER_FIELDS,
+    VERIFY_TIMERS,
     Action,
     Assignment,
     AuditEntry,
@@ -56,6 +57,7 @@ from domain.lifecycle.sla import (
 from domain.lifecycle.transitions import allowed_actions, find_rule, resolve_target
 from domain.roles import (
     COMMAND_CENTRE_LEVEL,
+    GRID_LEVEL,
     LEVEL_QUEUE_ROLE,
     MAX_LEVEL,
     ROLE_LEVEL,
@@ -93,8 +95,8 @@ def open_event(
     note: str = "",
 ) -> Decision:
     """Create an event: a trusted (staff) report is registered at once, and its dispatch clock
-    (派遣) starts; a public one waits for verification. The event starts at level 0, or 2 for
-    big categories; nobody is assigned yet."""
+    (派遣) starts; a public one waits for verification, and its verification clock (立案/核实)
+    starts. The event starts at level 0, or 2 for big categories; nobody is assigned yet."""
     now = ensure_utc(now, "now")
     status = Status.REGISTERED if trusted else Status.PENDING_VERIFICATION
     state = EventState(
@@ -107,10 +109,11 @@ def open_event(
         grid=grid,
         reporter_id=reporter_id,
     )
-    timers: tuple[TimerCommand, ...] = ()
     if trusted:
         state = _start_dispatch_clock(state, now, policy)
-        timers = set_timers(state, now)
+    else:
+        state = _start_verify_clock(state, now, policy)
+    timers = set_timers(state, now)
     _check(state)
     audit = AuditEntry(
         event_id=event_id,
@@ -129,6 +132,23 @@ def open_event(
     if not trusted:
         notes = (_to_queue(state, NotificationKind.VERIFY_REQUESTED, level=0, role=Role.HEAD),)
     return Decision(state=state, audit=audit, timers=timers, notifications=notes)
+
+
+def _start_verify_clock(state: EventState, now: datetime, policy: SlaPolicy) -> EventState:
+    """立案/核实: the pending report's verification marks, ``verify_minutes`` of working time
+    on the calendar of the grid level, whose staff go and look (the grid head answers for it:
+    its 督办 goes there), whatever level the category starts at, from ``now`` (receipt, or an
+    unmerge back to pending). Deadline version 0, like the dispatch clock's timers."""
+    allowance = policy.verify_allowance()
+    calendar = policy.calendar_at(GRID_LEVEL)
+    plan = plan_marks(calendar, now, allowance, allowance, VERIFY_TIMERS, state)
+    marks: dict[str, Any] = dict(plan.at)
+    return replace(
+        state,
+        **marks,
+        clock_fallback=plan.fallback,
+        warnings_sent=state.warnings_sent - set(VERIFY_TIMERS),
+    )
 
 
 def _start_dispatch_clock(state: EventState, now: datetime, policy: SlaPolicy) -> EventState:
@@ -402,10 +422,11 @@ def _assigned(
 def _verify(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
     """A confirmed public report is registered (立案) now: ``created_at`` moves to the
     confirmation, so its clocks and the indicators measured from registration start here;
-    the report's own time stays on the row (``received_at``)."""
+    the report's own time stays on the row (``received_at``). The verification clock stops
+    (its timers are cancelled, its marks stay for 按时核实) and the dispatch clock starts."""
     registered = replace(state, status=Status.REGISTERED, created_at=now)
     new = _start_dispatch_clock(registered, now, policy)
-    return _Outcome(new, set_timers(new, now))
+    return _Outcome(new, cancel_timers(state) + set_timers(new, now))
 
 
 def _dispatch(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
@@ -631,7 +652,7 @@ def _shifted_promises(state: EventState, now: datetime, policy: SlaPolicy) -> di
 def _merge(state: EventState, command: Command, now: datetime, policy: SlaPolicy) -> _Outcome:
     """Parked as a duplicate of another open event (the service links them): a running clock
     pauses with its remaining time kept, as a suspension does."""
-    if state.status not in CLOCKED_STATUSES:  # a registered event's dispatch clock stops
+    if state.status not in CLOCKED_STATUSES:  # a stage clock (verify, dispatch) stops
         merged = replace(state, status=Status.MERGED, resume_status=state.status)
         return _Outcome(merged, cancel_timers(state))
     return _pause(state, command, now, policy, Status.MERGED, NotificationKind.MERGED)
@@ -644,11 +665,14 @@ def _unmerge(state: EventState, command: Command, now: datetime, policy: SlaPoli
     if state.resume_status is None:
         raise AssertionError("a merged event without the status it came from")
     back = replace(state, status=state.resume_status, resume_status=None)
-    if back.status is not Status.REGISTERED:
+    # Not a duplicate after all: it waits for dispatch (or verification) again, with that
+    # stage's clock started anew (the merged time does not count against its stage).
+    if back.status is Status.REGISTERED:
+        new = _start_dispatch_clock(back, now, policy)
+    elif back.status is Status.PENDING_VERIFICATION:
+        new = _start_verify_clock(back, now, policy)
+    else:
         return _Outcome(back)
-    # Not a duplicate after all: it waits for dispatch again, with a dispatch clock started
-    # anew (the merged time does not count against the command centre).
-    new = _start_dispatch_clock(back, now, policy)
     return _Outcome(new, set_timers(new, now))
 
 
@@ -848,10 +872,21 @@ def _fired(state: EventState, command: Command) -> tuple[EventState, TimerKind]:
     return replace(state, warnings_sent=state.warnings_sent | {command.timer}), command.timer
 
 
+def stage_role(state: EventState, clock: Clock) -> Role:
+    """Who answers for a stage clock: the grid head for 核实 (the grid's staff verify, the head
+    leads them), the command centre for 派遣, the reviewer for 核查 (``reviewer_role``)."""
+    if clock is Clock.VERIFY:
+        return Role.HEAD
+    if clock is Clock.REVIEW:
+        return reviewer_role(state)
+    return Role.DISPATCHER
+
+
 def _stage_queue(state: EventState, kind: NotificationKind, timer: TimerKind) -> Notification:
-    """A stage clock's message: to the command centre for 派遣, to the reviewer's queue for 核查
-    (nobody holds the event while a stage clock runs)."""
-    role = reviewer_role(state) if timer.clock is Clock.REVIEW else Role.DISPATCHER
+    """A stage clock's message, to the queue of whoever answers for the stage (nobody holds
+    the event while a stage clock runs): the grid head's, the command centre's, the
+    reviewer's."""
+    role = stage_role(state, timer.clock)
     return _to_queue(state, kind, level=ROLE_LEVEL[role], role=role, detail=timer.value)
 
 

@@ -63,17 +63,21 @@ OPEN_WORK_STATUSES: frozenset[Status] = frozenset(
 
 class Clock(StrEnum):
     """An event's SLA clocks: the handling stage's acknowledgement (签收) and resolution (处置),
-    and the stage clocks around them: dispatch (派遣, from registration to the first dispatch)
-    and review (核查, from the fix to the reviewer's decision)."""
+    and the stage clocks around them: verification (立案/核实, from a public or hotline report's
+    receipt to the grid's decision on it), dispatch (派遣, from registration to the first
+    dispatch) and review (核查, from the fix to the reviewer's decision, which is the close,
+    结案: docs/decisions/0026)."""
 
     ACK = "ack"
     RESOLVE = "resolve"
     DISPATCH = "dispatch"
     REVIEW = "review"
+    VERIFY = "verify"
 
 
-#: The clocks that run in each status (none while pending verification, suspended, closed...).
+#: The clocks that run in each status (none while suspended, parked, merged, closed...).
 RUNNING_CLOCKS: Mapping[Status, tuple[Clock, ...]] = {
+    Status.PENDING_VERIFICATION: (Clock.VERIFY,),
     Status.REGISTERED: (Clock.DISPATCH,),
     Status.DISPATCHED: (Clock.ACK, Clock.RESOLVE),
     Status.ACKNOWLEDGED: (Clock.RESOLVE,),
@@ -187,6 +191,9 @@ class TimerKind(StrEnum):
     REVIEW_WARN50 = "review_warn50"
     REVIEW_WARN75 = "review_warn75"
     REVIEW_BREACH = "review_breach"
+    VERIFY_WARN50 = "verify_warn50"
+    VERIFY_WARN75 = "verify_warn75"
+    VERIFY_BREACH = "verify_breach"
 
     @property
     def is_ack(self) -> bool:
@@ -203,7 +210,7 @@ class TimerKind(StrEnum):
 
     @property
     def is_stage(self) -> bool:
-        """A timer of a stage clock (dispatch, review): its breach never escalates."""
+        """A timer of a stage clock (verify, dispatch, review): its breach never escalates."""
         return self.clock in STAGE_CLOCKS
 
     @property
@@ -232,9 +239,15 @@ REVIEW_TIMERS: tuple[TimerKind, ...] = (
     TimerKind.REVIEW_WARN75,
     TimerKind.REVIEW_BREACH,
 )
-#: The stage clocks around handling: nobody holds the event while they run (the command
-#: centre's dispatchers, the reviewer's level), so a breach raises a notice and never escalates.
-STAGE_CLOCKS: frozenset[Clock] = frozenset({Clock.DISPATCH, Clock.REVIEW})
+VERIFY_TIMERS: tuple[TimerKind, ...] = (
+    TimerKind.VERIFY_WARN50,
+    TimerKind.VERIFY_WARN75,
+    TimerKind.VERIFY_BREACH,
+)
+#: The stage clocks around handling: nobody holds the event while they run (the grid's staff
+#: who verify, the command centre's dispatchers, the reviewer's level), so a breach raises a
+#: notice and never escalates.
+STAGE_CLOCKS: frozenset[Clock] = frozenset({Clock.VERIFY, Clock.DISPATCH, Clock.REVIEW})
 TIMER_FRACTIONS: Mapping[TimerKind, float] = {
     kind: {"warn50": 0.5, "warn75": 0.75, "breach": 1.0}[kind.value.rsplit("_", 1)[1]]
     for kind in TimerKind
@@ -255,6 +268,9 @@ TIMER_FIELDS: Mapping[TimerKind, str] = {
     TimerKind.REVIEW_WARN50: "review_warn50_at",
     TimerKind.REVIEW_WARN75: "review_warn75_at",
     TimerKind.REVIEW_BREACH: "review_due_at",
+    TimerKind.VERIFY_WARN50: "verify_warn50_at",
+    TimerKind.VERIFY_WARN75: "verify_warn75_at",
+    TimerKind.VERIFY_BREACH: "verify_due_at",
 }
 
 #: The ``EventState`` fields holding the original promise (``EventState.promised_ack_at``).
@@ -308,13 +324,16 @@ class Category:
     dispatch_minutes: float = 5.0
     #: 核查: a fix is reviewed (closed or sent back) within this much time of the resolution.
     review_minutes: float = 60.0
+    #: 立案/核实: a public or hotline report is decided (confirmed, rejected or linked) within
+    #: this much (working) time of its receipt.
+    verify_minutes: float = 30.0
 
     def __post_init__(self) -> None:
-        minutes = (self.ack_minutes, self.resolve_minutes)
+        minutes = (self.ack_minutes, self.resolve_minutes, self.verify_minutes)
         if not all(m > 0 for m in (*minutes, self.dispatch_minutes, self.review_minutes)):
             raise ValueError(
-                f"category {self.code!r}: ack, resolve, dispatch and review minutes must be"
-                " positive"
+                f"category {self.code!r}: ack, resolve, verify, dispatch and review minutes must"
+                " be positive"
             )
 
 
@@ -371,6 +390,12 @@ class EventState:
     review_warn50_at: datetime | None = None
     review_warn75_at: datetime | None = None
     review_due_at: datetime | None = None
+    #: The verification clock's marks (立案/核实), set when a public or hotline report is
+    #: received and kept after the decision: ``verify_due_at`` is the 按时核实 deadline (the
+    #: public report row carries the same instant; docs/decisions/0026). None for staff reports.
+    verify_warn50_at: datetime | None = None
+    verify_warn75_at: datetime | None = None
+    verify_due_at: datetime | None = None
     #: The original promise: the acknowledgement and resolution deadlines of the first
     #: dispatch. Set once when the clocks first start and never moved afterwards, except by a
     #: pause (suspension, parking, merge), which moves them later by the paused working time

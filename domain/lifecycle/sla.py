@@ -2,11 +2,13 @@
 plans, and the SLA state of an event (ok / warning / breached) — the one definition the lists, the
 board and the sweep derive their SQL from (``dispatch.sla``).
 
-An event has four clocks: dispatch (runs while registered), acknowledgement (runs while
-dispatched), resolution (runs while dispatched or acknowledged) and review (runs while
-resolved). A clock is ``breached`` from its deadline on, in ``warning`` from its first warning
-mark (50 % of the allowance) on, ``ok`` before; the event's state is the worse of its running
-clocks (``ok`` when none runs: pending verification, suspended, parked, closed...).
+An event has five clocks, one per stage of the national process: verification (立案/核实,
+runs while a public or hotline report is pending verification), dispatch (派遣, runs while
+registered), acknowledgement and resolution (处置, run while dispatched; resolution also while
+acknowledged) and review (核查, runs while resolved; its decision is the close, 结案). A clock
+is ``breached`` from its deadline on, in ``warning`` from its first warning mark (50 % of the
+allowance) on, ``ok`` before; the event's state is the worse of its running clocks (``ok``
+when none runs: suspended, parked, merged, closed...).
 
 Allowances are amounts of *working time* on the calendar of the level that answers for the
 clock (``SlaPolicy.calendar_at``: the level's own calendar, else the category's; the ``24x7``
@@ -20,10 +22,11 @@ Suspending stores the working time left to the deadline; resuming sets every mar
 where it was), so suspended time never counts. A period that reaches a year the calendar does not
 know uses the calendar's fallback and sets ``clock_fallback``.
 
-The stage clocks (dispatch, review) start when their stage does (registration, resolution)
-with the category's ``dispatch_minutes`` / ``review_minutes`` on the calendar of the level that
-answers for the stage (the command centre for 派遣, the reviewer's level for 核查), and are
-never paused nor extended (docs/decisions/0021, 0023).
+The stage clocks (verify, dispatch, review) start when their stage does (receipt of a public
+report, registration, resolution) with the category's ``verify_minutes`` /
+``dispatch_minutes`` / ``review_minutes`` on the calendar of the level that answers for the
+stage (the grid for 核实, the command centre for 派遣, the reviewer's level for 核查), and are
+never paused nor extended (docs/decisions/0021, 0023, 0026).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from domain.lifecycle.model import (
     REVIEW_TIMERS,
     RUNNING_CLOCKS,
     TIMER_FIELDS,
+    VERIFY_TIMERS,
     Category,
     Clock,
     EventState,
@@ -111,6 +115,10 @@ class SlaPolicy:
         """核查: the category's time from the fix to the reviewer's decision."""
         return timedelta(minutes=self.category.review_minutes)
 
+    def verify_allowance(self) -> timedelta:
+        """立案/核实: the category's time from a public report's receipt to the decision."""
+        return timedelta(minutes=self.category.verify_minutes)
+
 
 @dataclass(frozen=True)
 class Marks:
@@ -161,6 +169,7 @@ CLOCK_TIMERS: Mapping[Clock, tuple[TimerKind, ...]] = {
     Clock.RESOLVE: RESOLVE_TIMERS,
     Clock.DISPATCH: DISPATCH_TIMERS,
     Clock.REVIEW: REVIEW_TIMERS,
+    Clock.VERIFY: VERIFY_TIMERS,
 }
 #: The timer whose mark starts a clock's warning state, and the one that breaches it.
 WARNING_TIMER: Mapping[Clock, TimerKind] = {c: kinds[0] for c, kinds in CLOCK_TIMERS.items()}

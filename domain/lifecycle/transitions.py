@@ -63,6 +63,15 @@ by timers and never raise: a stale or early timer is a no-op. A holder's request
 | registered | breach | | same | stage clock (dispatch / review) breached: 督办, no escalation |
 | resolved | warn | | same | warning sent (50 % / 75 %) |
 | resolved | breach | | same | stage clock (dispatch / review) breached: 督办, no escalation |
+| pending_verification | warn | | same | warning sent (50 % / 75 %) |
+| pending_verification | breach | | same | stage clock (verify) breached: 督办, no escalation |
+
+The stages of the national process map onto the table: 立案/核实 is ``pending_verification``
+(public and hotline reports; the verification clock), 派遣 is ``registered`` (the dispatch
+clock), 处置 is ``dispatched``/``acknowledged`` (the acknowledgement and resolution clocks),
+核查 is ``resolved`` (the review clock), and **结案 is the review's approval**: ``resolved |
+review | approved`` closes the event in the same transition, so the close has no clock of its
+own — it is timed by the review clock (docs/decisions/0026).
 """
 
 from __future__ import annotations
@@ -199,6 +208,9 @@ RULES: tuple[Rule, ...] = (
     Rule(_S.REGISTERED, _A.BREACH, Target.SAME, None, _STAGE_BREACH),
     Rule(_S.RESOLVED, _A.WARN, Target.SAME, None, _WARN),
     Rule(_S.RESOLVED, _A.BREACH, Target.SAME, None, _STAGE_BREACH),
+    Rule(_S.PENDING_VERIFICATION, _A.WARN, Target.SAME, None, _WARN),
+    Rule(_S.PENDING_VERIFICATION, _A.BREACH, Target.SAME, None,
+         "stage clock (verify) breached: 督办, no escalation"),
 )  # fmt: skip
 
 

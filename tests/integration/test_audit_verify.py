@@ -5,6 +5,7 @@ superuser can: ``session_replication_role = replica``)."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import subprocess
@@ -202,6 +203,39 @@ def test_a_promise_moved_by_sql_is_reported(conn: Connection) -> None:
         "event row's promised_due_at differs from its audit log"
     ]
     assert replay.discrepancies[0].event_ids == [event_id]
+
+
+def test_a_verification_deadline_moved_away_from_its_clock_is_reported(conn: Connection) -> None:
+    """按时核实 counts against ``public_report.verify_due_at``, which is the verification
+    clock's deadline (``event.verify_due_at``, replayed from the log): moving the report's copy
+    to make a late verification count on time shows, and so does moving the clock's."""
+    report_id, event_id = (
+        int(i)
+        for i in conn.execute(
+            text("SELECT min(p.event_id), max(p.event_id) FROM public_report p"
+                 " JOIN event e ON e.id = p.event_id WHERE e.verify_due_at = p.verify_due_at")
+        ).one()
+    )  # fmt: skip
+    assert report_id != event_id
+    assert _verify(conn).ok
+    conn.execute(
+        text("UPDATE public_report SET verify_due_at = verify_due_at + interval '1 day'"
+             " WHERE event_id = :id"),
+        {"id": report_id},
+    )  # fmt: skip
+    conn.execute(
+        text("UPDATE event SET verify_due_at = verify_due_at + interval '1 day' WHERE id = :id"),
+        {"id": event_id},
+    )
+    report = _verify(conn)
+    (moved,) = [
+        d for d in _check(report, "statistics tables").discrepancies if "按时核实" in d.what
+    ]
+    assert moved.event_ids == sorted([report_id, event_id])
+    replay = _check(report, "replay")
+    assert [(d.what, d.event_ids) for d in replay.discrepancies] == [
+        ("event row's verify_due_at differs from its audit log", [event_id])
+    ]
 
 
 def test_a_closed_at_changed_behind_the_triggers_is_reported_twice(conn: Connection) -> None:
@@ -440,6 +474,27 @@ def test_an_edited_bundle_fails_its_check(conn: Connection, tmp_path: Path) -> N
     assert "manifest: events.csv is not the file the manifest lists" in checked["problems"]
     assert any(p.startswith("replay: event") for p in checked["problems"])
     assert any(p.startswith("indicator closure_rate") for p in checked["problems"])
+
+
+def test_a_verification_deadline_edited_in_the_bundle_fails_the_replay(
+    conn: Connection, tmp_path: Path
+) -> None:
+    """events.csv's verify_due_at (the 按时核实 deadline) is the verification clock's, which
+    the audit log carries: the checker replays it."""
+    folder = _bundle(conn, tmp_path)
+    path = folder / "events.csv"
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    edited = next(r for r in rows if r["verify_due_at"] and r["source"] != "staff")
+    edited["verify_due_at"] = "2026-03-31T00:00:00+00:00"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    code, checked = _run_checker(folder)
+    assert code == 1
+    assert any(
+        p.startswith(f"replay: event {edited['id']}: verify_due_at") for p in checked["problems"]
+    ), checked["problems"][:10]
 
 
 def test_awkward_text_hashes_the_same_in_python(conn: Connection) -> None:

@@ -47,6 +47,7 @@ from domain.lifecycle.model import (
     RESOLVE_TIMERS,
     REVIEW_TIMERS,
     RUNNING_CLOCKS,
+    VERIFY_TIMERS,
 )
 from domain.lifecycle.sla import BREACH_TIMER, plan_marks, timer_due_at
 from domain.roles import LEVELS, Role
@@ -70,6 +71,7 @@ _MARK_COLUMNS = (
     "ack_warn50_at", "ack_warn75_at", "resolve_warn50_at", "resolve_warn75_at",
     "dispatch_warn50_at", "dispatch_warn75_at", "dispatch_due_at",
     "review_warn50_at", "review_warn75_at", "review_due_at",
+    "verify_warn50_at", "verify_warn75_at", "verify_due_at",
 )  # fmt: skip
 #: The seeded Chinese working calendar (调休, lunch breaks, summer hours) and 24×7.
 _CALENDARS = (CONTINUOUS, cn_calendar())
@@ -110,7 +112,7 @@ def _sla_case(rng: random.Random) -> tuple[EventState, datetime]:
     for allowance, kinds in ((ack_allowance, ACK_TIMERS), (resolve_allowance, RESOLVE_TIMERS)):
         left = allowance * rng.choice([1.0, 1.0, rng.random()])  # < 1: resumed after a pause
         marks.update(plan_marks(calendar, dispatched, allowance, left, kinds, base).at)
-    for kinds in (DISPATCH_TIMERS, REVIEW_TIMERS):  # the stage clocks: never paused
+    for kinds in (VERIFY_TIMERS, DISPATCH_TIMERS, REVIEW_TIMERS):  # stage clocks: never paused
         allowance = _allowance(rng)
         marks.update(plan_marks(calendar, dispatched, allowance, allowance, kinds, base).at)
     if rng.random() < 0.1:
@@ -120,6 +122,8 @@ def _sla_case(rng: random.Random) -> tuple[EventState, datetime]:
     elif rng.random() < 0.1:  # registered or resolved before the stage clocks existed
         marks |= dict.fromkeys(("dispatch_due_at", "dispatch_warn50_at", "dispatch_warn75_at"))
         marks |= dict.fromkeys(("review_due_at", "review_warn50_at", "review_warn75_at"))
+    elif rng.random() < 0.1:  # a staff report, or received before the verification clock
+        marks |= dict.fromkeys(("verify_due_at", "verify_warn50_at", "verify_warn75_at"))
     sent = frozenset(k for k in TimerKind if rng.random() < 0.3)
     state = replace(
         base,

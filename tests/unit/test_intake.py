@@ -22,9 +22,8 @@ from domain.intake import (
     status_notes,
     to_reopen,
     verified_on_time,
-    verify_due_at,
 )
-from domain.lifecycle import Category, EventState, SlaPolicy, Status
+from domain.lifecycle import Category, EventState, SlaPolicy, Status, open_event
 
 T0 = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
 POLICY = SlaPolicy(Category("exposed_garbage", ack_minutes=10, resolve_minutes=30))
@@ -42,9 +41,10 @@ def test_every_status_has_a_public_status_and_a_note() -> None:
 
 
 def test_expected_datetime_follows_the_sla() -> None:
-    pending = EventState("1", Status.PENDING_VERIFICATION, 0, T0)
-    due = verify_due_at(T0, 30)
+    opened = open_event(event_id="1", policy=POLICY, now=T0, reporter_id=None, trusted=False)
+    due = opened.state.verify_due_at  # the verification clock: verify_minutes (30) on 24x7
     assert due == T0 + timedelta(minutes=30)
+    pending = EventState("1", Status.PENDING_VERIFICATION, 0, T0)
     assert expected_datetime(pending, POLICY, verify_due=due, now=T0) == T0 + timedelta(hours=1)
     late = T0 + timedelta(hours=2)  # verification overdue: from now
     assert expected_datetime(pending, POLICY, verify_due=due, now=late) == late + timedelta(

@@ -573,6 +573,12 @@ def indicators(
             "deadline of the fix it decides (review_due_at, the 核查 stage clock on the "
             "category's calendar; a fix from before migration 0027 has none: within "
             "stats_setting.review_limit_minutes of it)",
+            "stages": "the national stages 立案/核实 → 派遣 → 处置 → 核查 → 结案 and their "
+            "on-time rates: 按时核实率 (on_time_verification, against the 立案/核实 stage "
+            "clock's deadline, verify_due_at), 按时派遣率, 按期处置率, 按时核查率 "
+            "(on_time_review). 结案 is the review's approval, timed by the review clock: "
+            "按时核查率 is the closure stage's on-time rate; 按期结案率 is the whole case, "
+            "report → close within the category's resolve time",
         },
         indicators=out,
     )

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dispatch.supervision import service
 from domain.jurisdiction import Principal
@@ -25,7 +25,10 @@ class SupervisionOut(BaseModel):
     id: int
     event_id: int
     version: int
-    clock: str
+    clock: str = Field(
+        description="the clock that ran out: 'verify' (立案/核实), 'dispatch' (派遣), 'ack', "
+        "'resolve' (处置) or 'review' (核查/结案)"
+    )
     holder_id: int | None
     holder_role: str
     addressee_role: str

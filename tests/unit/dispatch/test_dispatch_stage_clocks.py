@@ -28,7 +28,7 @@ from domain.lifecycle import (
     sla_state,
 )
 from domain.lifecycle.audit import encode_field
-from domain.lifecycle.model import DISPATCH_TIMERS, REVIEW_TIMERS, Clock
+from domain.lifecycle.model import DISPATCH_TIMERS, REVIEW_TIMERS, VERIFY_TIMERS, Clock
 from domain.roles import Role
 from domain.supervision import notice_for
 from tests.kit.data import cn_calendar
@@ -68,7 +68,8 @@ def test_registration_starts_the_dispatch_clock_with_its_marks_and_timers() -> N
 
 def test_a_public_report_has_no_dispatch_clock_until_verified() -> None:
     story = Story(POLICY, trusted=False)
-    assert story.state.dispatch_due_at is None and not story.last.timers
+    assert story.state.dispatch_due_at is None
+    assert set(_sets(story.last.timers)) == set(VERIFY_TIMERS)  # only its verification clock
     d = story.do(10, Action.VERIFY, actor="h1")
     assert d.state.dispatch_due_at == at(14)
     assert _sets(d.timers)[TimerKind.DISPATCH_BREACH] == at(14)
