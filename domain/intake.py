@@ -267,18 +267,25 @@ def expected_datetime(
     return add_working(policy.calendar_at(state.level), start, allowance)
 
 
-def service_notice(category_name: str, verify_minutes: float, resolve_minutes: float) -> str:
-    """The category's promise to the public (Open311 ``service_notice``)."""
+def service_notice(
+    category_name: str,
+    verify_minutes: float,
+    resolve_minutes: float,
+    *,
+    verify_working: bool = False,
+    resolve_working: bool = False,
+) -> str:
+    """The category's promise to the public (Open311 ``service_notice``); a limit counted on a
+    working calendar says so (工作时间), a wall-clock one (``24x7``) does not."""
     return (
-        f"{category_name}：网格员 {_minutes(verify_minutes)} 内到现场核实，"
-        f"核实后 {_minutes(resolve_minutes)} 内处置"
+        f"{category_name}：网格员 {_minutes(verify_minutes, verify_working)} 内到现场核实，"
+        f"核实后 {_minutes(resolve_minutes, resolve_working)} 内处置"
     )
 
 
-def _minutes(value: float) -> str:
-    if value >= 60 and value % 60 == 0:
-        return f"{int(value // 60)} 小时"
-    return f"{value:g} 分钟"
+def _minutes(value: float, working: bool) -> str:
+    amount = f"{int(value // 60)} 小时" if value >= 60 and value % 60 == 0 else f"{value:g} 分钟"
+    return f"工作时间 {amount}" if working else amount
 
 
 # --- Open311 service attributes -----------------------------------------------------------

@@ -29,6 +29,11 @@ class Category(SQLModel, table=True):
         sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     )
 
+    def calendar_code_at(self, level: int) -> str:
+        """The calendar of the clocks ``level`` answers for (``SlaPolicy.calendar_at``'s
+        choice, by code)."""
+        return self.level_calendars.get(str(level), self.calendar)
+
     def calendar_codes(self) -> set[str]:
         """Every calendar the category's clocks can run on."""
         return {self.calendar, *self.level_calendars.values()}

@@ -25,7 +25,7 @@ from dispatch.events.models import Event, EventAudit
 from dispatch.photos.service import public_photos
 from dispatch.public.models import PublicReport
 from dispatch.store import policy_for, to_state
-from domain.calendar import WorkCalendar
+from domain.calendar import CONTINUOUS_CODE, WorkCalendar
 from domain.intake import (
     ATTRIBUTES,
     Outcome,
@@ -37,6 +37,7 @@ from domain.intake import (
 )
 from domain.lifecycle import Status
 from domain.lifecycle.model import TERMINAL_STATUSES
+from domain.roles import GRID_LEVEL, start_level
 from grids.models import Community, Grid
 from kernel.errors import Invalid, NotFound, field_error
 from kernel.settings import get_settings
@@ -51,6 +52,18 @@ def _time(value: datetime | None, tz: tzinfo) -> str | None:
     return None if value is None else value.astimezone(tz).isoformat(timespec="seconds")
 
 
+def notice(category: Category) -> str:
+    """The category's promise to the public, saying which limits run on working time: the
+    verification on the grid level's calendar, the handling on its starting level's."""
+    return service_notice(
+        category.name,
+        category.verify_minutes,
+        category.resolve_minutes,
+        verify_working=category.calendar_code_at(GRID_LEVEL) != CONTINUOUS_CODE,
+        resolve_working=category.calendar_code_at(start_level(category.big)) != CONTINUOUS_CODE,
+    )
+
+
 def services(session: Session) -> list[dict[str, Any]]:
     """The active categories as Open311 services (``metadata`` when they ask attributes)."""
     rows = session.exec(
@@ -60,7 +73,7 @@ def services(session: Session) -> list[dict[str, Any]]:
         {
             "service_code": c.code,
             "service_name": c.name,
-            "description": service_notice(c.name, c.verify_minutes, c.resolve_minutes),
+            "description": notice(c),
             "metadata": c.code in ATTRIBUTES,
             "type": "realtime",
             "keywords": c.department or "",
@@ -271,9 +284,7 @@ def _shape(
                 "service_code": category.code,
                 "description": event.description,
                 "agency_responsible": shown.agency,
-                "service_notice": service_notice(
-                    category.name, category.verify_minutes, category.resolve_minutes
-                ),
+                "service_notice": notice(category),
                 "requested_datetime": _time(event.received_at, tz),
                 "updated_datetime": shown.updated,
                 "expected_datetime": shown.expected,

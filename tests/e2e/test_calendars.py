@@ -208,6 +208,18 @@ def test_a_level_names_its_own_calendar_checked_when_configured(
     listing = client.get("/api/v1/calendars", headers=admin).json()
     assert "exposed_garbage" in next(c for c in listing if c["code"] == "cn")["categories"]
 
+    def promise() -> str:  # what Open311 promises the public for the category
+        services = client.get("/open311/v2/services.json").json()
+        return str(
+            next(s["description"] for s in services if s["service_code"] == "exposed_garbage")
+        )
+
+    assert "工作时间" not in promise()  # the grid verifies and handles on 24x7: wall-clock
+    assert (
+        client.patch(url, json={"level_calendars": {"0": "cn"}}, headers=admin).status_code == 200
+    )
+    assert promise().count("工作时间") == 2  # both limits now count working time
+
     for body, loc, words in (
         ({"3": "mars"}, ["body", "level_calendars", "3"], "no calendar 'mars'"),
         ({"7": "cn"}, ["body", "level_calendars", "7", "[key]"], ""),

@@ -19,6 +19,7 @@ from domain.intake import (
     matches,
     public_status,
     reopen_order,
+    service_notice,
     status_notes,
     to_reopen,
     verified_on_time,
@@ -139,3 +140,17 @@ def test_the_nearest_then_the_latest_closed_is_reopened_and_an_open_candidate_wi
     assert to_reopen(rule, 3, open_near=1, closed=closed, now=T0) is None
     assert to_reopen(rule, 3, open_near=0, closed=[outside], now=T0) is None
     assert sorted(closed[:4], key=reopen_order) == [twin, near_new, near_old, far_new]
+
+
+def test_the_public_promise_says_which_limits_count_working_time() -> None:
+    """A limit on a working calendar is promised as 工作时间, a 24x7 one as plain minutes."""
+    assert (
+        service_notice("暴露垃圾", 30, 120)
+        == "暴露垃圾：网格员 30 分钟 内到现场核实，核实后 2 小时 内处置"
+    )
+    assert service_notice("占道经营", 30, 90, resolve_working=True) == (
+        "占道经营：网格员 30 分钟 内到现场核实，核实后 工作时间 90 分钟 内处置"
+    )
+    assert service_notice("井盖缺失", 45, 60, verify_working=True).startswith(
+        "井盖缺失：网格员 工作时间 45 分钟 内到现场核实"
+    )

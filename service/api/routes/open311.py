@@ -21,7 +21,7 @@ from dispatch.public import abuse, keys, open311
 from dispatch.public.intake import PublicReportIn, PublicSubmitted, submit
 from dispatch.public.models import ApiClient
 from domain.coords import CoordSystem
-from domain.intake import Channel, service_notice
+from domain.intake import Channel
 from kernel.errors import Invalid, TooLarge, field_error
 from kernel.settings import get_settings
 from kernel.uow import UnitOfWork
@@ -176,9 +176,7 @@ async def create_request(
             {
                 "service_request_id": str(done.event_id),
                 "token": str(done.token),
-                "service_notice": service_notice(
-                    category.name, category.verify_minutes, category.resolve_minutes
-                ),
+                "service_notice": open311.notice(category),
                 "account_id": None,
                 "duplicate_candidates": [
                     {"service_request_id": str(c.event_id), "distance_m": c.distance_m}
