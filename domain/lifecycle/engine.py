@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain.calendar import WorkCalendar, add_working, gap_years, working_between
@@ -139,15 +139,8 @@ def _start_verify_clock(state: EventState, now: datetime, policy: SlaPolicy) -> 
     on the calendar of the grid level, whose staff go and look (the grid head answers for it:
     its 督办 goes there), whatever level the category starts at, from ``now`` (receipt, or an
     unmerge back to pending). Deadline version 0, like the dispatch clock's timers."""
-    allowance = policy.verify_allowance()
-    calendar = policy.calendar_at(GRID_LEVEL)
-    plan = plan_marks(calendar, now, allowance, allowance, VERIFY_TIMERS, state)
-    marks: dict[str, Any] = dict(plan.at)
-    return replace(
-        state,
-        **marks,
-        clock_fallback=plan.fallback,
-        warnings_sent=state.warnings_sent - set(VERIFY_TIMERS),
+    return _start_stage(
+        state, now, policy.verify_allowance(), policy.calendar_at(GRID_LEVEL), VERIFY_TIMERS
     )
 
 
@@ -156,32 +149,40 @@ def _start_dispatch_clock(state: EventState, now: datetime, policy: SlaPolicy) -
     calendar of the command centre, who answers for the stage, from ``now`` (registration,
     verification, or an unmerge back to registered). Its timers keep deadline version 0:
     nothing else is timed before dispatch."""
-    allowance = policy.dispatch_allowance()
     calendar = policy.calendar_at(COMMAND_CENTRE_LEVEL)
-    plan = plan_marks(calendar, now, allowance, allowance, DISPATCH_TIMERS, state)
-    marks: dict[str, Any] = dict(plan.at)
-    return replace(
-        state,
-        **marks,
-        clock_fallback=plan.fallback,
-        warnings_sent=state.warnings_sent - set(DISPATCH_TIMERS),
-    )
+    return _start_stage(state, now, policy.dispatch_allowance(), calendar, DISPATCH_TIMERS)
 
 
 def _start_review_clock(state: EventState, now: datetime, policy: SlaPolicy) -> EventState:
     """核查: the resolved event's review marks, ``review_minutes`` from the fix on the
     reviewer's level's calendar, with a new deadline version (the handling clocks' timers are
     gone)."""
-    allowance = policy.review_allowance()
     calendar = policy.calendar_at(ROLE_LEVEL[reviewer_role(state)])
-    plan = plan_marks(calendar, now, allowance, allowance, REVIEW_TIMERS, state)
+    started = _start_stage(state, now, policy.review_allowance(), calendar, REVIEW_TIMERS)
+    return replace(
+        started,
+        clock_fallback=state.clock_fallback or started.clock_fallback,
+        deadline_version=state.deadline_version + 1,
+    )
+
+
+def _start_stage(
+    state: EventState,
+    now: datetime,
+    allowance: timedelta,
+    calendar: WorkCalendar,
+    timers: tuple[TimerKind, ...],
+) -> EventState:
+    """A stage clock's three marks from ``now`` (``allowance`` of working time on
+    ``calendar``), its warnings not sent yet; ``clock_fallback`` says whether the plan needed
+    the calendar's fallback."""
+    plan = plan_marks(calendar, now, allowance, allowance, timers, state)
     marks: dict[str, Any] = dict(plan.at)
     return replace(
         state,
         **marks,
-        clock_fallback=state.clock_fallback or plan.fallback,
-        warnings_sent=state.warnings_sent - set(REVIEW_TIMERS),
-        deadline_version=state.deadline_version + 1,
+        clock_fallback=plan.fallback,
+        warnings_sent=state.warnings_sent - set(timers),
     )
 
 
