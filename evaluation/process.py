@@ -47,6 +47,7 @@ CASE_COUNTERS: Mapping[str, str] = {
 _GROUPS: Mapping[str, tuple[str, str]] = {
     "grid": ("e.grid_id", "grid"),
     "community": ("e.community_id", "community"),
+    "subdistrict": ("(SELECT g.subdistrict_id FROM grid g WHERE g.id = e.grid_id)", "subdistrict"),
     "category": ("e.category_id", "category"),
 }
 DEPARTMENT = "department"

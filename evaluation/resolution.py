@@ -1,9 +1,10 @@
-"""Resolution-time tables: report → close minutes per group (grid, community, category, level,
-day, week, month), in wall-clock or working time (``ResolutionClock``: each has its histogram,
-``evaluation.models``), from the sealed histogram blocks where they cover the window and from the
-day rows where they do not; the packed entries are merged with NumPy and each group's figures
-computed at once. A filter the block's projection cannot express (a category filter while
-grouping by grid) reads ``stats_resolution`` directly with the filter, touching few rows."""
+"""Resolution-time tables: report → close minutes per group (grid, community, subdistrict,
+category, level, day, week, month), in wall-clock or working time (``ResolutionClock``: each
+has its histogram, ``evaluation.models``), from the sealed histogram blocks where they cover
+the window and from the day rows where they do not; the packed entries are merged with NumPy
+and each group's figures computed at once. A filter the block's projection cannot express (a
+category filter while grouping by grid) reads ``stats_resolution`` directly with the filter,
+touching few rows."""
 
 from __future__ import annotations
 
@@ -90,14 +91,15 @@ def _group_labels(session: Session, scope: Scope, group_by: GroupBy) -> _Groups:
     names: list[str] = []
     extra: list[dict[str, Any]] = []
     index: dict[int, int] = {}
-    if group_by in (GroupBy.grid, GroupBy.community):
+    if group_by.is_place:
         raw = session.connection().connection.driver_connection
         assert raw is not None
         with raw.cursor() as cursor:  # plain tuples: a thousand grids are read on every call
             cursor.execute(
                 """
-                SELECT g.id, g.code, g.name, c.id, c.code, c.name
+                SELECT g.id, g.code, g.name, c.id, c.code, c.name, s.id, s.code, s.name
                   FROM grid g JOIN community c ON c.id = g.community_id
+                  JOIN subdistrict s ON s.id = g.subdistrict_id
                  WHERE %(ids)s::integer[] IS NULL OR g.id = ANY(%(ids)s)
                  ORDER BY g.code
                 """,
@@ -105,20 +107,22 @@ def _group_labels(session: Session, scope: Scope, group_by: GroupBy) -> _Groups:
             )
             rows = cursor.fetchall()
         if group_by is GroupBy.grid:
-            for gid, code, name, _, _, cname in rows:
+            for gid, code, name, _, _, cname, *_ in rows:
                 index[gid] = len(keys)
                 keys.append(code)
                 names.append(name)
                 extra.append({"community": cname})
-        else:
+        else:  # a community or subdistrict: its grids map to it (codes order the groups)
+            at = 3 if group_by is GroupBy.community else 6
             seen: dict[int, int] = {}
-            for gid, _, _, cid, ccode, cname in rows:
-                if cid not in seen:
-                    seen[cid] = len(keys)
-                    keys.append(ccode)
-                    names.append(cname)
+            for row in rows:
+                gid, (pid, pcode, pname) = row[0], row[at : at + 3]
+                if pid not in seen:
+                    seen[pid] = len(keys)
+                    keys.append(pcode)
+                    names.append(pname)
                     extra.append({})
-                index[gid] = seen[cid]
+                index[gid] = seen[pid]
     elif group_by is GroupBy.category:
         rows = session.execute(
             text("""
@@ -173,7 +177,7 @@ def _regroup(entries: hist.Entries, index: Mapping[int, int]) -> hist.Entries:
 def _projection(scope: Scope, group_by: GroupBy) -> int | None:
     """The sealed projection that can answer, or None when the filters need the base rows."""
     dims = set()
-    if group_by in (GroupBy.grid, GroupBy.community):
+    if group_by.is_place:
         dims.add("place")
     elif group_by is GroupBy.category:
         dims.add("category")
@@ -269,6 +273,7 @@ def _read_rows(
     key = {
         GroupBy.grid: "r.grid_id",
         GroupBy.community: "r.grid_id",
+        GroupBy.subdistrict: "r.grid_id",
         GroupBy.category: "r.category_id",
         GroupBy.level: "r.level",
     }.get(group_by, "r.day - DATE '1970-01-01'")
@@ -374,11 +379,11 @@ def _flows(
 ) -> dict[int, dict[str, int]]:
     """Per group index: the events reported in the window (``reported``) and those of them
     neither closed nor voided now (``reported − voided − closed``), from the day counters (a
-    report linked as another's duplicate counts in neither): per grid or community from the
-    sealed counter blocks and the unsealed days (``counter_sums``: a year of 1,000 grids is a
-    few thousand block rows instead of a million day rows); otherwise from ``stats_daily``,
-    whose rows carry the category and the day the blocks do not."""
-    if group_by in (GroupBy.grid, GroupBy.community) and scope.category_id is None:
+    report linked as another's duplicate counts in neither): per place (grid, community,
+    subdistrict) from the sealed counter blocks and the unsealed days (``counter_sums``: a year
+    of 1,000 grids is a few thousand block rows instead of a million day rows); otherwise from
+    ``stats_daily``, whose rows carry the category and the day the blocks do not."""
+    if group_by.is_place and scope.category_id is None:
         sums = counter_sums(session, scope, per_grid=True, columns=("reported", "voided", "closed"))
         return _by_group(
             groups,
@@ -390,6 +395,7 @@ def _flows(
     key = {
         GroupBy.grid: "grid_id",
         GroupBy.community: "grid_id",
+        GroupBy.subdistrict: "grid_id",
         GroupBy.category: "category_id",
     }.get(group_by, "stats_daynum(day)")
     rows = session.execute(

@@ -20,6 +20,7 @@ from evaluation.scorecard import ScoredUnit, scorecard_units
 RESOLUTION_GROUPINGS = (
     GroupBy.grid,
     GroupBy.community,
+    GroupBy.subdistrict,
     GroupBy.category,
     GroupBy.level,
     GroupBy.month,

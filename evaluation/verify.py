@@ -564,7 +564,7 @@ SELECT x.day, x.grid_id, x.category_id, array_agg(DISTINCT x.id ORDER BY x.id)
 _RAW_CLOSED = """
 CREATE TEMP TABLE verify_closed ON COMMIT DROP AS
 SELECT e.id, (e.created_at AT TIME ZONE :tz)::date AS day, e.grid_id, e.category_id,
-       g.community_id, e.level,
+       g.community_id, g.subdistrict_id, e.level,
        greatest(0, floor(extract(epoch FROM e.closed_at - e.created_at) / 60))::int AS minutes,
        floor(extract(epoch FROM e.resolution_working_time) / 60)::int AS working_minutes,
        (e.closed_at - e.created_at <= c.resolve_minutes * interval '1 minute') AS on_time
@@ -575,6 +575,7 @@ SELECT e.id, (e.created_at AT TIME ZONE :tz)::date AS day, e.grid_id, e.category
 _GROUP_KEYS = {
     GroupBy.grid: ("JOIN grid k ON k.id = v.grid_id", "k.code"),
     GroupBy.community: ("JOIN community k ON k.id = v.community_id", "k.code"),
+    GroupBy.subdistrict: ("JOIN subdistrict k ON k.id = v.subdistrict_id", "k.code"),
     GroupBy.category: ("JOIN category k ON k.id = v.category_id", "k.code"),
     GroupBy.level: ("", "v.level::text"),
 }

@@ -76,6 +76,7 @@ def cover(
 class GroupBy(StrEnum):
     grid = "grid"
     community = "community"
+    subdistrict = "subdistrict"
     category = "category"
     level = "level"
     day = "day"
@@ -85,6 +86,11 @@ class GroupBy(StrEnum):
     @property
     def is_time(self) -> bool:
         return self in (GroupBy.day, GroupBy.week, GroupBy.month)
+
+    @property
+    def is_place(self) -> bool:
+        """A grouping of grids (each grid belongs to one group)."""
+        return self in (GroupBy.grid, GroupBy.community, GroupBy.subdistrict)
 
 
 @dataclass(frozen=True)

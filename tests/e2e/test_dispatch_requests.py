@@ -327,11 +327,14 @@ def test_a_reopened_case_starts_a_new_cycle_and_counts_as_rework(
 def _recount(db: Session, day: str, group: str) -> dict[str, dict[str, Any]]:
     """The process per group recomputed in Python from the raw audit rows of the events
     reported on ``day``."""
-    key = {"grid": "g.code", "community": "cm.code", "category": "c.code"}[group]
+    key = {"grid": "g.code", "community": "cm.code", "subdistrict": "s.code", "category": "c.code"}[
+        group
+    ]
     rows = db.execute(
         text(f"""
         SELECT {key}, e.id, e.dispatched_at IS NOT NULL, a.action
           FROM event e JOIN grid g ON g.id = e.grid_id JOIN community cm ON cm.id = e.community_id
+          JOIN subdistrict s ON s.id = g.subdistrict_id
           JOIN category c ON c.id = e.category_id JOIN event_audit a ON a.event_id = e.id
          WHERE (e.created_at AT TIME ZONE :tz)::date = CAST(:day AS date)
         """),
@@ -401,7 +404,7 @@ def test_the_process_statistics_equal_a_recount_of_the_audit_rows(
     r = client.post(url(reopened, "reopen"), headers=token_for("dispatch1"), json={"note": "复发"})
     assert r.is_success, r.text
 
-    for group in ("grid", "community", "category"):
+    for group in ("grid", "community", "subdistrict", "category"):
         r = client.get(
             "/api/v1/stats/process",
             params={"since": day, "until": day, "group_by": group},

@@ -165,7 +165,16 @@ def test_every_grouping_answers_and_sealing_changes_nothing(
 ) -> None:
     week = {"since": (DAY - timedelta(days=3)).isoformat(), "until": DAY.isoformat()}
     before = {}
-    for group_by in ("grid", "community", "category", "level", "day", "week", "month"):
+    for group_by in (
+        "grid",
+        "community",
+        "subdistrict",
+        "category",
+        "level",
+        "day",
+        "week",
+        "month",
+    ):
         r = client.get(
             "/api/v1/stats/resolution",
             params={**week, "group_by": group_by},
@@ -324,6 +333,25 @@ def test_statistics_narrow_to_one_subdistrict(
     assert home["filters"] == {"subdistrict": HOME_SUBDISTRICT}
     assert home["closure_rate"] == whole["closure_rate"] == (9, 9)
     assert other["closure_rate"] == (0, 0)
+    # and a subdistrict dimension: one row per subdistrict, adding up to the whole
+    r = client.get(
+        "/api/v1/stats/resolution",
+        params={**WINDOW, "group_by": "subdistrict"},
+        headers=token_for("evaluator"),
+    )
+    assert r.status_code == 200, r.text
+    rows = {g["group"]: g for g in r.json()["groups"]}
+    assert set(rows) == {HOME_SUBDISTRICT, "130203002"}
+    assert (rows[HOME_SUBDISTRICT]["count"], rows["130203002"]["count"]) == (9, 0)
+    assert rows["130203002"]["reported"] == 0
+    assert rows[HOME_SUBDISTRICT]["reported"] == r.json()["total"]["reported"] > 0
+    r = client.get(
+        "/api/v1/stats/process",
+        params={**WINDOW, "group_by": "subdistrict"},
+        headers=token_for("evaluator"),
+    )
+    assert r.status_code == 200, r.text
+    assert [row["code"] for row in r.json()["rows"]] == [HOME_SUBDISTRICT]  # groups with events
     for place, field in (
         ({"subdistrict": "130203009"}, "subdistrict"),
         ({"subdistrict": HOME_SUBDISTRICT, "grid": made.grids[0].code}, "subdistrict"),

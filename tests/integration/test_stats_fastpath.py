@@ -93,6 +93,7 @@ def history(engine: Engine) -> Iterator[History]:
 _KEY = {
     GroupBy.grid: "g.code",
     GroupBy.community: "c.code",
+    GroupBy.subdistrict: "s.code",
     GroupBy.category: "cat.code",
     GroupBy.level: "e.level::text",
     GroupBy.day: "to_char((e.created_at AT TIME ZONE 'Asia/Shanghai')::date, 'YYYY-MM-DD')",
@@ -115,6 +116,7 @@ def raw_resolution(session: Session, scope: Scope, group_by: GroupBy) -> dict[st
             FROM event e
             JOIN grid g ON g.id = e.grid_id
             JOIN community c ON c.id = g.community_id
+            JOIN subdistrict s ON s.id = g.subdistrict_id
             JOIN category cat ON cat.id = e.category_id
            WHERE e.status = 'closed' AND e.created_at >= :start AND e.created_at < :end
              AND (CAST(:grids AS integer[]) IS NULL OR e.grid_id = ANY(:grids))
@@ -151,6 +153,7 @@ def raw_flows(session: Session, scope: Scope, group_by: GroupBy) -> dict[str, tu
           FROM event e
           JOIN grid g ON g.id = e.grid_id
           JOIN community c ON c.id = g.community_id
+          JOIN subdistrict s ON s.id = g.subdistrict_id
           JOIN category cat ON cat.id = e.category_id
          WHERE e.created_at >= :start AND e.created_at < :end AND e.duplicate_of IS NULL
            AND (CAST(:grids AS integer[]) IS NULL OR e.grid_id = ANY(:grids))

@@ -451,7 +451,7 @@ class ProcessOut(BaseModel):
     )
 
 
-ProcessGroup = Literal["grid", "community", "category", "department"]
+ProcessGroup = Literal["grid", "community", "subdistrict", "category", "department"]
 assert set(get_args(ProcessGroup)) == set(GROUPS)
 
 #: What ``/stats/process`` counts beside the rates (their formulas are FORMULAS_ZH).
