@@ -943,20 +943,28 @@ def _compare_scorecard(
     card: Scorecard,
     raw: Mapping[int, Mapping[str, float]],
 ) -> None:
-    grid_ids = dict(session.execute(text("SELECT code, id FROM grid")).all())
+    # by code: a community's name is unique only within its subdistrict
+    grid_of = {
+        code: (gid, community)
+        for code, gid, community in session.execute(
+            text(
+                "SELECT g.code, g.id, c.code FROM grid g JOIN community c ON c.id = g.community_id"
+            )
+        ).all()
+    }
     community_sums: dict[str, dict[str, float]] = {}
     grid_values: dict[str, dict[str, float]] = {}
     for unit in units:
         if unit.kind != "grid":
             continue
+        gid, community = grid_of[unit.code]
         totals = dict(unit.totals)
         for name in RAW_COUNTERS:
-            totals[name] = raw.get(grid_ids[unit.code], {}).get(name, 0.0)
+            totals[name] = raw.get(gid, {}).get(name, 0.0)
         grid_values[unit.code] = totals
-        agg = community_sums.setdefault(unit.community or "", {})
+        agg = community_sums.setdefault(community, {})
         for k, v in totals.items():
             agg[k] = agg.get(k, 0.0) + v
-    names = dict(session.execute(text("SELECT code, name FROM community")).all())
     whole: dict[str, float] = {}
     for totals in grid_values.values():
         for k, v in totals.items():
@@ -967,7 +975,7 @@ def _compare_scorecard(
         elif unit.kind == "grid":
             totals = grid_values[unit.code]
         else:
-            totals = community_sums[names[unit.code]]
+            totals = community_sums[unit.code]
         values = {i.code: evaluate(i, totals).value for i in INDICATORS if i.code in unit.values}
         mine = score(card, values)
         if (mine.score, mine.grade) != (unit.result.score, unit.result.grade):

@@ -37,8 +37,10 @@ from evaluation.verify import (
     raw_counter_totals,
     verify,
 )
+from grids.loading import load_map
 from kernel.uow import UnitOfWork
 from tests.conftest import MUTABLE_TABLES
+from tests.kit.data import neighbour_subdistrict
 from tools.simulate.small import simulate
 
 pytestmark = pytest.mark.heavy  # scheduled first (tests/conftest.py)
@@ -236,6 +238,20 @@ def test_a_verification_deadline_moved_away_from_its_clock_is_reported(conn: Con
     assert [(d.what, d.event_ids) for d in replay.discrepancies] == [
         ("event row's verify_due_at differs from its audit log", [event_id])
     ]
+
+
+def test_communities_of_two_subdistricts_with_one_name_are_scored_apart(conn: Connection) -> None:
+    """A community's name is unique only within its subdistrict: verify recomputes each
+    community's score over its own grids (by code), so a second subdistrict whose communities
+    carry the same names as the first's is no discrepancy."""
+    with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+        load_map(session=session, fc=neighbour_subdistrict("002", dx=0.2, rename=False))
+        session.commit()  # the savepoint: the map stays in the test's transaction
+    names = conn.execute(text("SELECT name, count(*) FROM community GROUP BY name")).all()
+    assert names and all(n == 2 for _, n in names)  # every name twice, once per subdistrict
+    report = _verify(conn)
+    assert _check(report, "served figures").ok, report.lines()
+    assert report.ok
 
 
 def test_a_closed_at_changed_behind_the_triggers_is_reported_twice(conn: Connection) -> None:
