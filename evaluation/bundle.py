@@ -113,9 +113,10 @@ _TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("code", "name", "ack_minutes", "resolve_minutes", "big", "department"),
     ),
     "grids.csv": (
-        "SELECT g.code, g.name, c.code, c.name, g.area_m2 FROM grid g"
-        " JOIN community c ON c.id = g.community_id ORDER BY g.code",
-        ("code", "name", "community_code", "community_name", "area_m2"),
+        "SELECT g.code, g.name, c.code, c.name, s.code, g.area_m2 FROM grid g"
+        " JOIN community c ON c.id = g.community_id"
+        " JOIN subdistrict s ON s.id = g.subdistrict_id ORDER BY g.code",
+        ("code", "name", "community_code", "community_name", "subdistrict_code", "area_m2"),
     ),
     "staff.csv": (  # names and roles only: no phones, no logins
         "SELECT s.id, s.name, s.role, g.code, c.code, s.department FROM staff s"

@@ -341,13 +341,12 @@ class Checker:
         )
         indicators = {i["code"]: i for i in definitions["indicators"]}
         units: dict[str, dict[str, float]] = dict(per_grid)
-        whole: dict[str, float] = {}
         for code, g in grids.items():
-            community = units.setdefault("community:" + g["community_code"], {})
-            for k, v in per_grid[code].items():
-                community[k] = community.get(k, 0.0) + v
-                whole[k] = whole.get(k, 0.0) + v
-        units["subdistrict"] = whole  # the subdistrict graded as a whole: every grid summed
+            # a community, and its subdistrict graded as a whole: their grids summed
+            for key in ("community:" + g["community_code"], "subdistrict:" + g["subdistrict_code"]):
+                unit = units.setdefault(key, {})
+                for k, v in per_grid[code].items():
+                    unit[k] = unit.get(k, 0.0) + v
         out: dict[str, Any] = {}
         for key, totals in units.items():
             earned = applied = 0.0
@@ -362,9 +361,7 @@ class Checker:
             grade = None if score is None else next(g for m, g in scale if score >= m)
             out[key] = {"score": score, "grade": grade}
         published = {
-            "subdistrict"
-            if u["kind"] == "subdistrict"
-            else ("community:" if u["kind"] == "community" else "") + u["code"]: u
+            ("" if u["kind"] == "grid" else u["kind"] + ":") + u["code"]: u
             for u in results["scorecard"]
         }
         for key, mine in out.items():

@@ -1,4 +1,4 @@
-"""The 100-point score of every grid and community for a window (weights and bands:
+"""The 100-point score of every grid, community and subdistrict for a window (weights and bands:
 ``data/scorecard.json``; rules: ``domain.evaluation.scorecard``)."""
 
 from __future__ import annotations
@@ -51,13 +51,15 @@ class ScoredUnit:
 def scorecard_units(
     *, session: Session, scope: Scope, now: datetime | None = None
 ) -> tuple[list[ScoredUnit], Scorecard]:
-    """The 100-point score of every grid and community, and of the subdistrict as a whole (the
-    seed grades the subdistrict itself: every grid's counters summed), for the window."""
+    """The 100-point score of every grid and community, and of each subdistrict as a whole (the
+    seed grades the subdistrict itself: its grids' counters summed), for the window."""
     card, _ = load_scorecard()
     grids = session.execute(
         text("""
-        SELECT g.id, g.code, g.name, c.id, c.code, c.name
-          FROM grid g JOIN community c ON c.id = g.community_id ORDER BY g.code
+        SELECT g.id, g.code, g.name, c.id, c.code, c.name, s.code, s.name
+          FROM grid g JOIN community c ON c.id = g.community_id
+          JOIN subdistrict s ON s.id = g.subdistrict_id
+         ORDER BY g.code
         """)
     ).all()
     no_jit(session)
@@ -67,30 +69,25 @@ def scorecard_units(
     staffed = set(session.execute(text(STAFFED_SQL), {"grids": None}).scalars())
     units: list[ScoredUnit] = []
     by_community: dict[int, tuple[str, str, dict[str, float]]] = {}
-    for gid, gcode, gname, cid, ccode, cname in grids:
+    by_subdistrict: dict[str, tuple[str, str, dict[str, float]]] = {}
+    for gid, gcode, gname, cid, ccode, cname, scode, sname in grids:
         totals = empty | per_grid.get(gid, {})
         totals["verifications_due"] = totals["verifications_done"] + overdue.get(gid, 0.0)
         totals["grid_days"] = float(scope.days)
         totals["grids"] = 1.0
         totals["staffed_grids"] = 1.0 if gid in staffed else 0.0
         units.append(_scored(card, "grid", gcode, gname, cname, totals))
-        agg = by_community.setdefault(cid, (ccode, cname, {}))[2]
-        for k, v in totals.items():
-            agg[k] = agg.get(k, 0.0) + v
-    whole: dict[str, float] = {}
+        for agg in (
+            by_community.setdefault(cid, (ccode, cname, {}))[2],
+            by_subdistrict.setdefault(scode, (scode, sname, {}))[2],
+        ):
+            for k, v in totals.items():
+                agg[k] = agg.get(k, 0.0) + v
     for ccode, cname, totals in sorted(by_community.values()):
         units.append(_scored(card, "community", ccode, cname, None, totals))
-        for k, v in totals.items():
-            whole[k] = whole.get(k, 0.0) + v
-    scode, sname = subdistrict_of(session)
-    units.append(_scored(card, "subdistrict", scode, sname, None, whole))
+    for scode, sname, totals in sorted(by_subdistrict.values()):
+        units.append(_scored(card, "subdistrict", scode, sname, None, totals))
     return units, card
-
-
-def subdistrict_of(session: Session) -> tuple[str, str]:
-    """The subdistrict's code and name (the map's; one subdistrict per deployment today)."""
-    row = session.execute(text("SELECT code, name FROM subdistrict ORDER BY code LIMIT 1")).first()
-    return (str(row[0]), str(row[1])) if row is not None else ("subdistrict", "街道")
 
 
 def _scored(

@@ -945,37 +945,31 @@ def _compare_scorecard(
 ) -> None:
     # by code: a community's name is unique only within its subdistrict
     grid_of = {
-        code: (gid, community)
-        for code, gid, community in session.execute(
-            text(
-                "SELECT g.code, g.id, c.code FROM grid g JOIN community c ON c.id = g.community_id"
-            )
+        code: (gid, community, subdistrict)
+        for code, gid, community, subdistrict in session.execute(
+            text("""
+            SELECT g.code, g.id, c.code, s.code FROM grid g
+              JOIN community c ON c.id = g.community_id
+              JOIN subdistrict s ON s.id = g.subdistrict_id
+            """)
         ).all()
     }
-    community_sums: dict[str, dict[str, float]] = {}
-    grid_values: dict[str, dict[str, float]] = {}
+    # each grid's raw totals, and their sums per community and per subdistrict (graded whole)
+    sums: dict[tuple[str, str], dict[str, float]] = {}
     for unit in units:
         if unit.kind != "grid":
             continue
-        gid, community = grid_of[unit.code]
+        gid, community, subdistrict = grid_of[unit.code]
         totals = dict(unit.totals)
         for name in RAW_COUNTERS:
             totals[name] = raw.get(gid, {}).get(name, 0.0)
-        grid_values[unit.code] = totals
-        agg = community_sums.setdefault(community, {})
-        for k, v in totals.items():
-            agg[k] = agg.get(k, 0.0) + v
-    whole: dict[str, float] = {}
-    for totals in grid_values.values():
-        for k, v in totals.items():
-            whole[k] = whole.get(k, 0.0) + v
+        sums[("grid", unit.code)] = totals
+        for key in (("community", community), ("subdistrict", subdistrict)):
+            agg = sums.setdefault(key, {})
+            for k, v in totals.items():
+                agg[k] = agg.get(k, 0.0) + v
     for unit in units:
-        if unit.kind == "subdistrict":  # the whole map: every grid's raw counters summed
-            totals = whole
-        elif unit.kind == "grid":
-            totals = grid_values[unit.code]
-        else:
-            totals = community_sums[unit.code]
+        totals = sums.get((unit.kind, unit.code), {})
         values = {i.code: evaluate(i, totals).value for i in INDICATORS if i.code in unit.values}
         mine = score(card, values)
         if (mine.score, mine.grade) != (unit.result.score, unit.result.grade):

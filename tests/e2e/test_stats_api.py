@@ -352,6 +352,16 @@ def test_statistics_narrow_to_one_subdistrict(
     )
     assert r.status_code == 200, r.text
     assert [row["code"] for row in r.json()["rows"]] == [HOME_SUBDISTRICT]  # groups with events
+    # and the scorecard grades each subdistrict over its own grids
+    r = client.get("/api/v1/stats/scorecard", params=WINDOW, headers=token_for("evaluator"))
+    assert r.status_code == 200, r.text
+    graded = {u["code"]: u for u in r.json()["subdistricts"]}
+    assert set(graded) == {HOME_SUBDISTRICT, "130203002"}
+    closure = {
+        code: next(line["value"] for line in u["lines"] if line["indicator"] == "closure_rate")
+        for code, u in graded.items()
+    }
+    assert closure == {HOME_SUBDISTRICT: 1.0, "130203002": None}  # no event there: no rate
     for place, field in (
         ({"subdistrict": "130203009"}, "subdistrict"),
         ({"subdistrict": HOME_SUBDISTRICT, "grid": made.grids[0].code}, "subdistrict"),
@@ -561,8 +571,9 @@ def test_the_scorecard_grades_the_subdistrict_as_a_whole(
     body = client.get(
         "/api/v1/stats/scorecard", params=WINDOW, headers=token_for("evaluator")
     ).json()
-    whole = body["subdistrict"]
+    (whole,) = body["subdistricts"]
     assert whole["kind"] == "subdistrict" and whole["grade"] in ("优", "良", "中", "差")
+    assert whole["code"] == HOME_SUBDISTRICT
     lines = {line["indicator"]: line for line in whole["lines"]}
     assert lines["closure_rate"]["value"] == 1.0  # the 9 events of two grids, all closed
     assert lines["staffing"]["value"] == 1.0  # 44 of 44 grids staffed

@@ -257,9 +257,9 @@ class ScorecardOut(BaseModel):
     grades: list[dict[str, Any]]
     grids: list[ScoredOut]
     communities: list[ScoredOut]
-    subdistrict: ScoredOut = Field(
-        description="the subdistrict graded as a whole (every grid's counters summed), as the "
-        "seed's evaluation grades it"
+    subdistricts: list[ScoredOut] = Field(
+        description="each subdistrict (街道) graded as a whole (its grids' counters summed), as "
+        "the seed's evaluation grades it"
     )
 
 
@@ -696,7 +696,7 @@ def _scored_out(unit: ScoredUnit) -> ScoredOut:
 def scorecard(
     session: ReadSessionDep, _: Reader, scope: Window, output: OutputDep, now: Now
 ) -> Any:
-    """Each grid's and community's 100-point score, and the subdistrict's as a whole (weights:
+    """Each grid's and community's 100-point score, and each subdistrict's as a whole (weights:
     data/scorecard.json), graded 优 ≥ 90, 良 80–90, 中 60–80, 差 < 60, with how each point was
     earned."""
     units, card = scorecard_units(session=session, scope=scope, now=now)
@@ -723,7 +723,7 @@ def scorecard(
         grades=[{"grade": g, "min": m} for m, g in card.grades],
         grids=[_scored_out(u) for u in units if u.kind == "grid"],
         communities=[_scored_out(u) for u in units if u.kind == "community"],
-        subdistrict=next(_scored_out(u) for u in units if u.kind == "subdistrict"),
+        subdistricts=[_scored_out(u) for u in units if u.kind == "subdistrict"],
     )
 
 
