@@ -120,11 +120,21 @@ def serve_metrics() -> None:
         log.error("worker metrics not served on port %s: %s", settings.worker_metrics_port, exc)
 
 
+def _start(connection: Redis, name: str) -> SimpleWorker:
+    """RQ's worker names its Redis connection when it is made: a worker started while Redis is
+    down waits for it (logged every try) instead of exiting."""
+    while True:
+        try:
+            return SimpleWorker([get_queue(connection)], connection=connection, name=name)
+        except RedisError as exc:
+            log.warning("worker cannot reach Redis to start (%s); retrying in 2 s", exc)
+            time.sleep(2)
+
+
 def run_worker(burst: bool = False) -> None:
     name = f"wangge-{socket.gethostname()}-{threading.get_native_id()}"
     serve_metrics()
-    connection = worker_redis()
-    worker = SimpleWorker([get_queue(connection)], connection=connection, name=name)
+    worker = _start(worker_redis(), name)
     stop = threading.Event()
     thread = threading.Thread(target=pulse, args=(worker, stop), name="pulse", daemon=True)
     thread.start()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -98,19 +99,43 @@ def test_the_worker_healthcheck_follows_its_heartbeat(worker_env: dict[str, str]
     assert "stale" in probe(worker_env, "worker").stderr
 
 
+def test_a_worker_started_while_redis_is_down_waits_for_it(
+    worker_env: dict[str, str], private_redis: PrivateRedis
+) -> None:
+    """RQ's worker reaches Redis when it is made: started during an outage, the process stays
+    up, retrying, and registers once Redis is back (it used to exit with ConnectionError)."""
+    private_redis.stop()
+    worker = WorkerProcess(worker_env)
+    try:
+        time.sleep(4)  # long enough to import and try at least once
+        assert worker.proc.poll() is None  # still running: waiting, not gone
+        private_redis.start()
+        mine = f"wangge-{socket.gethostname()}-{worker.proc.pid} "
+        assert wait_for(lambda: mine in rq_workers(private_redis), seconds=20), rq_workers(
+            private_redis
+        )
+    finally:
+        worker.close()
+        if private_redis.proc is None:
+            private_redis.start()  # the module's server, for the tests after this one
+
+
 def test_rq_info_sees_the_worker_also_after_redis_restarts_empty(
     worker_env: dict[str, str], private_redis: PrivateRedis
 ) -> None:
     worker = WorkerProcess(worker_env)
+    # this worker, by name (an earlier test's killed worker may still be in the registry)
+    mine = f"wangge-{socket.gethostname()}-{worker.proc.pid} "
     try:
-        assert wait_for(lambda: "1 workers" in rq_workers(private_redis)), rq_workers(private_redis)
+        assert wait_for(lambda: mine in rq_workers(private_redis)), rq_workers(private_redis)
         assert re.search(r"wangge-\S+ \(.*\): (idle|busy) wangge\.", rq_workers(private_redis))
         private_redis.stop()
         time.sleep(1)
         private_redis.start()  # empty: RQ's registry is gone with everything else
-        assert wait_for(lambda: "1 workers" in rq_workers(private_redis), seconds=15), rq_workers(
-            private_redis
-        )
+        assert wait_for(
+            lambda: "1 workers" in (listed := rq_workers(private_redis)) and mine in listed,
+            seconds=15,
+        ), rq_workers(private_redis)
         # and it still works jobs: the probe says it reaches Redis again
         assert wait_for(lambda: "reaches Redis" in probe(worker_env, "worker").stdout)
     finally:
