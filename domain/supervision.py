@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.jurisdiction import Place, Principal, within
-from domain.lifecycle.engine import reviewer_role, stage_role
+from domain.lifecycle.engine import stage_role
 from domain.lifecycle.model import Clock, EventState, TimerKind
 from domain.roles import LEVEL_QUEUE_ROLE, SUPERIOR, Role
 
@@ -37,35 +37,15 @@ def notice_for(before: EventState, breached: EventState, kind: TimerKind, at: da
     派遣 (it dispatches), the reviewer's own level for 核查 (the grid head reviews a member's
     fix, the command centre all others': ``reviewer_role``), so the reviewer is reminded by
     the breach itself."""
-    if kind.clock is Clock.VERIFY:
+    if kind.is_stage:  # nobody holds the event: the stage's queue does
+        addressee = stage_role(before, kind.clock)
         return Notice(
             event_id=int(breached.event_id),
             version=breached.version,
             clock=kind.clock.value,
             holder_id=None,
-            holder_role=Role.MEMBER,
-            addressee_role=stage_role(before, Clock.VERIFY),
-            at=at,
-        )
-    if kind.clock is Clock.DISPATCH:
-        return Notice(
-            event_id=int(breached.event_id),
-            version=breached.version,
-            clock=kind.clock.value,
-            holder_id=None,
-            holder_role=Role.DISPATCHER,
-            addressee_role=Role.DISPATCHER,
-            at=at,
-        )
-    if kind.clock is Clock.REVIEW:
-        reviewer = reviewer_role(before)
-        return Notice(
-            event_id=int(breached.event_id),
-            version=breached.version,
-            clock=kind.clock.value,
-            holder_id=None,
-            holder_role=reviewer,
-            addressee_role=reviewer,
+            holder_role=Role.MEMBER if kind.clock is Clock.VERIFY else addressee,
+            addressee_role=addressee,
             at=at,
         )
     holder_role = before.assignee_role or LEVEL_QUEUE_ROLE[before.level]
