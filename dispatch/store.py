@@ -41,6 +41,7 @@ from domain.lifecycle import (
 )
 from domain.lifecycle import Category as CategoryValues
 from domain.roles import Role
+from kernel.db import driver_connection
 from kernel.errors import Conflict, field_error
 from kernel.settings import get_settings
 from kernel.uow import after_commit
@@ -347,8 +348,7 @@ def insert_event(
     """``open_event`` in the session's transaction (jobs, tools, tests: whoever already holds a
     transaction and decided on the rows it reads). ``Conflict`` when ``client_id`` is taken."""
     sql, params = open_event(decision, report, lon=lon, lat=lat, versions=None, outbox=outbox)
-    raw = session.connection().connection.driver_connection
-    assert isinstance(raw, psycopg.Connection)
+    raw = driver_connection(session)
     row = raw.execute(sql, params).fetchone()
     if row is None or row[0] is None:
         raise Conflict(field_error("client_id", "this client_id was already used"))
@@ -470,8 +470,7 @@ def _append(session: Session, decisions: Sequence[Decision]) -> None:
         {"n": len(decisions)},
     ).scalars()
     audit_ids = sorted(int(i) for i in ids)
-    raw = session.connection().connection.driver_connection
-    assert isinstance(raw, psycopg.Connection)
+    raw = driver_connection(session)
     with raw.cursor() as cursor:
         with cursor.copy(_AUDIT_COPY) as copy:
             for decision, audit_id in zip(decisions, audit_ids, strict=True):

@@ -38,6 +38,7 @@ from evaluation.models import (
     ResolutionClock,
 )
 from evaluation.scope import Scope, no_jit
+from kernel.db import driver_connection
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,7 @@ def _group_labels(session: Session, scope: Scope, group_by: GroupBy) -> _Groups:
     extra: list[dict[str, Any]] = []
     index: dict[int, int] = {}
     if group_by.is_place:
-        raw = session.connection().connection.driver_connection
-        assert raw is not None
+        raw = driver_connection(session)
         with raw.cursor() as cursor:  # plain tuples: a thousand grids are read on every call
             cursor.execute(
                 """
@@ -105,9 +105,9 @@ def _group_labels(session: Session, scope: Scope, group_by: GroupBy) -> _Groups:
                 """,
                 {"ids": None if scope.grid_ids is None else list(scope.grid_ids)},
             )
-            rows = cursor.fetchall()
+            places = cursor.fetchall()
         if group_by is GroupBy.grid:
-            for gid, code, name, _, _, cname, *_ in rows:
+            for gid, code, name, _, _, cname, *_ in places:
                 index[gid] = len(keys)
                 keys.append(code)
                 names.append(name)
@@ -115,7 +115,7 @@ def _group_labels(session: Session, scope: Scope, group_by: GroupBy) -> _Groups:
         else:  # a community or subdistrict: its grids map to it (codes order the groups)
             at = 3 if group_by is GroupBy.community else 6
             seen: dict[int, int] = {}
-            for row in rows:
+            for row in places:
                 gid, (pid, pcode, pname) = row[0], row[at : at + 3]
                 if pid not in seen:
                     seen[pid] = len(keys)
@@ -203,8 +203,7 @@ def _fetch_blocks(
 ) -> dict[tuple[int, int], hist.Entries]:
     """The sealed blocks among ``blocks`` (the others are not sealed)."""
     # Binary protocol: bytea as text is hex, twice the bytes and four times the time.
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
+    raw = driver_connection(session)
     with raw.cursor(binary=True) as cursor:
         cursor.execute(
             """

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Column, DateTime, Engine, text
 from sqlalchemy.engine import make_url
@@ -112,3 +113,11 @@ def bbox_params(bbox: tuple[float, float, float, float] | None) -> dict[str, Any
     """The parameters of ``BBOX_FILTER`` for a (min lon, min lat, max lon, max lat) box."""
     minx, miny, maxx, maxy = bbox or (0.0, 0.0, 0.0, 0.0)
     return {"bbox": bbox is not None, "minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
+
+
+def driver_connection(session: Session) -> psycopg.Connection[Any]:
+    """The psycopg connection under ``session``, in its transaction: for the statements that
+    want psycopg itself (binary results, COPY, its statement cache) rather than the ORM."""
+    raw = session.connection().connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    return raw

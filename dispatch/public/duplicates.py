@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
 from sqlmodel import Session
 
 from domain.intake import (
@@ -23,6 +22,7 @@ from domain.intake import (
     to_reopen,
 )
 from domain.lifecycle import Status
+from kernel.db import driver_connection
 from kernel.settings import get_settings
 
 #: The index predicate of ``ix_event_open_category_geog`` spelled as the domain says it (the
@@ -90,8 +90,7 @@ def candidates(
     exclude: int | None = None,
 ) -> list[Candidate]:
     """The candidates of a report at WGS-84 ``(lon, lat)``, in the session's transaction."""
-    raw = session.connection().connection.driver_connection
-    assert isinstance(raw, psycopg.Connection)
+    raw = driver_connection(session)
     params = _params(category_id, lon, lat, now, exclude)
     return _rows(raw.execute(CANDIDATES_SQL, params).fetchall())
 
@@ -170,8 +169,7 @@ def closed_candidates(
     r = reopen_rule()
     if not r.enabled:
         return []
-    raw = session.connection().connection.driver_connection
-    assert isinstance(raw, psycopg.Connection)
+    raw = driver_connection(session)
     rows = raw.execute(
         CLOSED_SQL,
         {
@@ -226,8 +224,7 @@ def reopen_match(
     )
     open_near: list[int] = []
     if closed:
-        raw = session.connection().connection.driver_connection
-        assert isinstance(raw, psycopg.Connection)
+        raw = driver_connection(session)
         params = {
             "lon": lon,
             "lat": lat,

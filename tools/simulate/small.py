@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime
-from typing import Any
 
-import psycopg
 from sqlalchemy import text
 from sqlmodel import Session
 
 from dispatch import store
 from domain.lifecycle import Decision
+from kernel.db import driver_connection
 from kernel.uow import UnitOfWork
 from tools.simulate.patrols import insert_patrols, patrol_plans
 from tools.simulate.plans import Plan, default_window, plans, report_of
@@ -71,7 +70,7 @@ def simulate(
             summary.count(decisions[-1].state.status)
             summary.audit_rows += len(decisions)
         summary.add_public(public)
-        public.write(_raw(uow.session))
+        public.write(driver_connection(uow.session))
         uow.commit()
     if patrols:
         walked = patrol_plans(world, window, seed=seed, cutoff=cutoff)
@@ -81,12 +80,6 @@ def simulate(
     uow.commit()
     summary.seconds = time.perf_counter() - began
     return summary
-
-
-def _raw(session: Session) -> psycopg.Connection[Any]:
-    raw = session.connection().connection.driver_connection
-    assert isinstance(raw, psycopg.Connection)
-    return raw
 
 
 def _retire_outbox(session: Session, event_ids: list[int], now: datetime) -> None:
